@@ -1,0 +1,61 @@
+"""Readers and writers for every message the network exchanges.
+
+    >>> from shared.formats import read_file, write_message
+    >>> msg = read_file("sample.phd")
+    >>> msg.phd.header.station
+    'AUS02'
+"""
+
+from .alert import ALERT_TYPES, Alert
+from .errors import FormatError, Problem
+from .ims import Message, RawSection, read_file, read_message, write_message
+from .phd import (
+    PHD_TYPES,
+    Acquisition,
+    Certificate,
+    Collection,
+    EfficiencyPoint,
+    EnergyPoint,
+    Histogram,
+    Phd,
+    PhdHeader,
+    Processing,
+    RawBlock,
+    ResolutionPoint,
+    Spectrum,
+    StackConditions,
+)
+from .soh import SOH_TYPES, Reading, Soh, SohBlock, SohRawBlock, SohRow, readings
+
+__all__ = [
+    "ALERT_TYPES",
+    "PHD_TYPES",
+    "SOH_TYPES",
+    "Acquisition",
+    "Alert",
+    "Certificate",
+    "Collection",
+    "EfficiencyPoint",
+    "EnergyPoint",
+    "FormatError",
+    "Histogram",
+    "Message",
+    "Phd",
+    "PhdHeader",
+    "Problem",
+    "Processing",
+    "RawBlock",
+    "RawSection",
+    "Reading",
+    "ResolutionPoint",
+    "Soh",
+    "SohBlock",
+    "SohRawBlock",
+    "SohRow",
+    "Spectrum",
+    "StackConditions",
+    "read_file",
+    "read_message",
+    "readings",
+    "write_message",
+]

@@ -1,0 +1,112 @@
+"""Lines, blocks and number fields: the common ground of every IMS2.0 text reader and writer."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.timeutil import format_ims_time, parse_ims_time
+
+
+@dataclass(frozen=True)
+class Line:
+    no: int  # 1-based line number in the file
+    text: str
+
+
+@dataclass
+class Block:
+    """`#Name arg` and the lines up to the next block."""
+
+    name: str
+    arg: str
+    line: int
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return "#" + self.name
+
+    def data_lines(self) -> list[Line]:
+        """Non-blank lines (blank lines carry nothing in data blocks)."""
+        return [ln for ln in self.lines if ln.text.strip()]
+
+
+class BlockError(Exception):
+    """A problem inside one block; the reader logs it and goes on with the next block."""
+
+    def __init__(self, line: int | None, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def split_blocks(lines: list[Line]) -> tuple[list[Line], list[Block]]:
+    """Split a section's lines into the lines before the first block and the blocks."""
+    preamble: list[Line] = []
+    blocks: list[Block] = []
+    for ln in lines:
+        if ln.text.startswith("#"):
+            head = ln.text[1:].split(None, 1)
+            name = head[0] if head else ""
+            arg = head[1].strip() if len(head) > 1 else ""
+            blocks.append(Block(name, arg, ln.no))
+        elif blocks:
+            blocks[-1].lines.append(ln)
+        else:
+            preamble.append(ln)
+    return preamble, blocks
+
+
+def number(token: str, line: Line | int | None, what: str) -> float:
+    no = line.no if isinstance(line, Line) else line
+    try:
+        value = float(token)
+    except ValueError:
+        raise BlockError(no, f"{what}: not a number: {token!r}") from None
+    if not math.isfinite(value):
+        raise BlockError(no, f"{what}: not a finite number: {token!r}")
+    return value
+
+
+def integer(token: str, line: Line | int | None, what: str) -> int:
+    no = line.no if isinstance(line, Line) else line
+    try:
+        return int(token)
+    except ValueError:
+        raise BlockError(no, f"{what}: not an integer: {token!r}") from None
+
+
+def ims_time(tokens: list[str], line: Line, what: str) -> datetime:
+    """A date and a time from two tokens."""
+    if len(tokens) < 2:
+        raise BlockError(line.no, f"{what}: expected a date and a time, found {' '.join(tokens)!r}")
+    try:
+        return parse_ims_time(tokens[0] + " " + tokens[1])
+    except ValueError as exc:
+        raise BlockError(line.no, f"{what}: {exc}") from None
+
+
+def expect_tokens(line: Line, n: int, what: str, at_least: bool = False) -> list[str]:
+    tokens = line.text.split()
+    if (len(tokens) < n) if at_least else (len(tokens) != n):
+        need = f"at least {n}" if at_least else str(n)
+        raise BlockError(line.no, f"{what}: expected {need} fields, found {len(tokens)}: {line.text.strip()!r}")
+    return tokens
+
+
+def fnum(x: float) -> str:
+    """Shortest text that reads back as exactly the same float; integers without '.0'."""
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return repr(float(x))
+
+
+def ftime(t: datetime) -> str:
+    return format_ims_time(t)
+
+
+def columns(values: list[str], width: int = 16) -> str:
+    """Left-aligned columns, as the real files have them, without trailing spaces."""
+    return " ".join(v.ljust(width) for v in values[:-1]) + (" " if len(values) > 1 else "") + values[-1]
