@@ -24,7 +24,9 @@ def parse_ims_time(text: str) -> datetime:
     if frac:
         micro = round(float("0." + frac) * 1_000_000)
     try:
-        t = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC)
+        t = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC
+        )
     except ValueError as exc:
         raise ValueError(f"not a valid date and time: {text.strip()!r} ({exc})") from None
     return t + timedelta(microseconds=micro)

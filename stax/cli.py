@@ -35,11 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Stack monitoring of radioxenon releases (STAX-style network).",
     )
     parser.add_argument("--version", action="version", version=f"stax {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
+    )
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+    for name, (_module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, description=help_text)
     return parser
 
 

@@ -1,9 +1,9 @@
 """Readers and writers for every message the network exchanges.
 
-    >>> from shared.formats import read_file, write_message
-    >>> msg = read_file("sample.phd")
-    >>> msg.phd.header.station
-    'AUS02'
+>>> from shared.formats import read_file, write_message
+>>> msg = read_file("sample.phd")
+>>> msg.phd.header.station
+'AUS02'
 """
 
 from .alert import ALERT_TYPES, Alert

@@ -92,7 +92,9 @@ def expect_tokens(line: Line, n: int, what: str, at_least: bool = False) -> list
     tokens = line.text.split()
     if (len(tokens) < n) if at_least else (len(tokens) != n):
         need = f"at least {n}" if at_least else str(n)
-        raise BlockError(line.no, f"{what}: expected {need} fields, found {len(tokens)}: {line.text.strip()!r}")
+        raise BlockError(
+            line.no, f"{what}: expected {need} fields, found {len(tokens)}: {line.text.strip()!r}"
+        )
     return tokens
 
 
@@ -109,4 +111,8 @@ def ftime(t: datetime) -> str:
 
 def columns(values: list[str], width: int = 16) -> str:
     """Left-aligned columns, as the real files have them, without trailing spaces."""
-    return " ".join(v.ljust(width) for v in values[:-1]) + (" " if len(values) > 1 else "") + values[-1]
+    return (
+        " ".join(v.ljust(width) for v in values[:-1])
+        + (" " if len(values) > 1 else "")
+        + values[-1]
+    )

@@ -21,10 +21,16 @@ class Alert:
     detector: str | None = None
 
 
-def parse_alert(data_type: str, lines: list[Line], log: ProblemLog, section_line: int) -> Alert | None:
+def parse_alert(
+    data_type: str, lines: list[Line], log: ProblemLog, section_line: int
+) -> Alert | None:
     content = [ln for ln in lines if ln.text.strip()]
     if not content:
-        log.error(section_line, None, f"{data_type}: expected 'station alert-type date time', found nothing")
+        log.error(
+            section_line,
+            None,
+            f"{data_type}: expected 'station alert-type date time', found nothing",
+        )
         return None
     first = content[0]
     tokens = first.text.split()
@@ -34,7 +40,10 @@ def parse_alert(data_type: str, lines: list[Line], log: ProblemLog, section_line
         elif len(tokens) == 5:
             station, detector, alert_type = tokens[0], tokens[1], tokens[2]
         else:
-            raise BlockError(first.no, f"expected 'station [detector] alert-type date time', found {first.text.strip()!r}")
+            raise BlockError(
+                first.no,
+                f"expected 'station [detector] alert-type date time', found {first.text.strip()!r}",
+            )
         time = ims_time(tokens[-2:], first, "alert time")
     except BlockError as exc:
         log.error(exc.line, None, exc.message)

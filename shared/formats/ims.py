@@ -80,7 +80,9 @@ def _decode(data: bytes | str, log: ProblemLog) -> str:
     try:
         return data.decode("ascii")
     except UnicodeDecodeError as exc:
-        log.recoverable(None, None, f"not ASCII: byte 0x{data[exc.start]:02x} at offset {exc.start}")
+        log.recoverable(
+            None, None, f"not ASCII: byte 0x{data[exc.start]:02x} at offset {exc.start}"
+        )
         return data.decode("latin-1")
 
 
@@ -114,10 +116,18 @@ def read_message(data: bytes | str, source: str = "<message>", lenient: bool = F
         raise FormatError(log.problem(None, None, "empty message"))
     begin = lines[pos].text.split()
     if begin[:1] != ["BEGIN"] or len(begin) != 2:
-        raise FormatError(log.problem(lines[pos].no, None, f"expected 'BEGIN IMS2.0' or 'BEGIN STX1.0', found {lines[pos].text.strip()!r}"))
+        raise FormatError(
+            log.problem(
+                lines[pos].no,
+                None,
+                f"expected 'BEGIN IMS2.0' or 'BEGIN STX1.0', found {lines[pos].text.strip()!r}",
+            )
+        )
     fmt = begin[1]
     if fmt not in BEGIN_LINES:
-        log.recoverable(lines[pos].no, None, f"unknown message format {fmt!r} (expected IMS2.0 or STX1.0)")
+        log.recoverable(
+            lines[pos].no, None, f"unknown message format {fmt!r} (expected IMS2.0 or STX1.0)"
+        )
     pos += 1
 
     envelope: dict[str, tuple[list[str], Line]] = {}
@@ -141,7 +151,9 @@ def read_message(data: bytes | str, source: str = "<message>", lenient: bool = F
                 log.error(line.no, None, f"{tokens[0]} given twice")
             envelope[tokens[0]] = (tokens[1:], line)
         else:
-            log.recoverable(line.no, None, f"unexpected line before the first DATA_TYPE: {line.text.strip()!r}")
+            log.recoverable(
+                line.no, None, f"unexpected line before the first DATA_TYPE: {line.text.strip()!r}"
+            )
     if not stopped:
         log.recoverable(lines[-1].no, None, "message does not end with STOP")
     else:
@@ -208,8 +220,14 @@ def _word(value: str, what: str) -> str:
 def write_message(message: Message, format: str | None = None) -> str:
     """The message as text with LF line endings, ending in `STOP\\n`."""
     fmt = format or message.format
-    out = [f"BEGIN {_word(fmt, 'message format')}", f"MSG_TYPE {_word(message.msg_type, 'MSG_TYPE')}"]
-    out.append(f"MSG_ID {_word(message.msg_id, 'MSG_ID')}" + (f" {message.msg_source}" if message.msg_source else ""))
+    out = [
+        f"BEGIN {_word(fmt, 'message format')}",
+        f"MSG_TYPE {_word(message.msg_type, 'MSG_TYPE')}",
+    ]
+    out.append(
+        f"MSG_ID {_word(message.msg_id, 'MSG_ID')}"
+        + (f" {message.msg_source}" if message.msg_source else "")
+    )
     if message.ref_id:
         out.append(f"REF_ID {message.ref_id}")
     if message.prod_id:
@@ -233,4 +251,13 @@ def write_message(message: Message, format: str | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-__all__ = ["ALERT_TYPES", "BEGIN_LINES", "Message", "RawSection", "Section", "read_file", "read_message", "write_message"]
+__all__ = [
+    "ALERT_TYPES",
+    "BEGIN_LINES",
+    "Message",
+    "RawSection",
+    "Section",
+    "read_file",
+    "read_message",
+    "write_message",
+]

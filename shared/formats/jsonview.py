@@ -16,7 +16,9 @@ from .ims import Message, RawSection
 def jsonable(value: Any) -> Any:
     """Dataclasses to dicts, datetimes to ISO 8601 (UTC, Z), arrays and tuples to lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if f.compare}
+        return {
+            f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if f.compare
+        }
     if isinstance(value, datetime):
         return iso_z(value)
     if isinstance(value, np.ndarray):

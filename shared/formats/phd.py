@@ -288,10 +288,9 @@ def _one_line(block: Block, what: str) -> Line:
 
 def _read_header(block: Block) -> PhdHeader:
     lines = block.data_lines()
-    if block.arg.split()[:1] != ["3"]:
-        # every real file writes "#Header 3"; tolerate its absence but not another format
-        if block.arg:
-            raise BlockError(block.line, f"expected '#Header 3', found '#Header {block.arg}'")
+    # every real file writes "#Header 3"; tolerate a bare "#Header" but not another format
+    if block.arg and block.arg.split()[:1] != ["3"]:
+        raise BlockError(block.line, f"expected '#Header 3', found '#Header {block.arg}'")
     if len(lines) < 3:
         raise BlockError(block.line, f"expected 4 header lines, found {len(lines)}")
     first = lines[0]
@@ -302,7 +301,11 @@ def _read_header(block: Block) -> PhdHeader:
         # fixed columns (1-based): station 1-5, detector 7-15, type 17, geometry 19-35, qualifier 37-40
         text = first.text.ljust(40)
         station, detector = text[0:5].strip(), text[6:15].strip()
-        system_type, geometry, qualifier = text[16:17].strip(), text[18:35].strip(), text[36:40].strip()
+        system_type, geometry, qualifier = (
+            text[16:17].strip(),
+            text[18:35].strip(),
+            text[36:40].strip(),
+        )
         if not (station and detector and system_type and qualifier):
             raise BlockError(
                 first.no,
@@ -315,7 +318,9 @@ def _read_header(block: Block) -> PhdHeader:
         raise BlockError(first.no, f"spectrum qualifier must be PREL or FULL, found {qualifier!r}")
     srid_tokens = lines[1].text.split()
     if len(srid_tokens) != 1:
-        raise BlockError(lines[1].no, f"expected one sample reference id, found {lines[1].text.strip()!r}")
+        raise BlockError(
+            lines[1].no, f"expected one sample reference id, found {lines[1].text.strip()!r}"
+        )
     ids = lines[2].text.split()
     if not 1 <= len(ids) <= 3:
         raise BlockError(lines[2].no, f"expected 1 to 3 measurement ids, found {len(ids)}")
@@ -377,7 +382,10 @@ def _read_calibration(block: Block) -> datetime:
 def _read_processing(block: Block) -> Processing:
     lines = block.data_lines()
     if len(lines) != 3:
-        raise BlockError(block.line, f"expected 3 lines (Xe volume, Xe yield, archive bottle id), found {len(lines)}")
+        raise BlockError(
+            block.line,
+            f"expected 3 lines (Xe volume, Xe yield, archive bottle id), found {len(lines)}",
+        )
     v = expect_tokens(lines[0], 2, "Xe volume and uncertainty")
     y = expect_tokens(lines[1], 2, "Xe yield and uncertainty")
     bottle = expect_tokens(lines[2], 1, "archive bottle id")
@@ -429,7 +437,9 @@ def _read_energy(block: Block) -> list[EnergyPoint]:
         block,
         3,
         "energy, channel, uncertainty",
-        lambda t, ln: EnergyPoint(number(t[0], ln, "energy"), number(t[1], ln, "channel"), number(t[2], ln, "uncertainty")),
+        lambda t, ln: EnergyPoint(
+            number(t[0], ln, "energy"), number(t[1], ln, "channel"), number(t[2], ln, "uncertainty")
+        ),
     )
 
 
@@ -437,7 +447,12 @@ def _read_b_energy(block: Block) -> list[BetaEnergyPoint]:
     def row(t, ln):
         if t[1] not in ("B", "C"):
             raise BlockError(ln.no, f"mode must be B or C, found {t[1]!r}")
-        return BetaEnergyPoint(number(t[0], ln, "energy"), t[1], number(t[2], ln, "channel"), number(t[3], ln, "uncertainty"))
+        return BetaEnergyPoint(
+            number(t[0], ln, "energy"),
+            t[1],
+            number(t[2], ln, "channel"),
+            number(t[3], ln, "uncertainty"),
+        )
 
     return _rows(block, 4, "energy, mode, channel, uncertainty", row)
 
@@ -447,7 +462,9 @@ def _read_resolution(block: Block) -> list[ResolutionPoint]:
         block,
         3,
         "energy, FWHM, uncertainty",
-        lambda t, ln: ResolutionPoint(number(t[0], ln, "energy"), number(t[1], ln, "FWHM"), number(t[2], ln, "uncertainty")),
+        lambda t, ln: ResolutionPoint(
+            number(t[0], ln, "energy"), number(t[1], ln, "FWHM"), number(t[2], ln, "uncertainty")
+        ),
     )
 
 
@@ -457,7 +474,9 @@ def _read_efficiency(block: Block) -> list[EfficiencyPoint]:
         3,
         "energy, efficiency, uncertainty",
         lambda t, ln: EfficiencyPoint(
-            number(t[0], ln, "energy"), number(t[1], ln, "efficiency"), number(t[2], ln, "uncertainty")
+            number(t[0], ln, "energy"),
+            number(t[1], ln, "efficiency"),
+            number(t[2], ln, "uncertainty"),
         ),
     )
 
@@ -467,7 +486,9 @@ def _read_roi_limits(block: Block) -> list[RoiLimit]:
         block,
         5,
         "ROI, beta low, beta high, gamma low, gamma high",
-        lambda t, ln: RoiLimit(integer(t[0], ln, "ROI number"), *(number(x, ln, "ROI limit") for x in t[1:])),
+        lambda t, ln: RoiLimit(
+            integer(t[0], ln, "ROI number"), *(number(x, ln, "ROI limit") for x in t[1:])
+        ),
     )
 
 
@@ -477,7 +498,10 @@ def _read_bg_efficiency(block: Block) -> list[BetaGammaEfficiency]:
         4,
         "nuclide, ROI, efficiency, uncertainty",
         lambda t, ln: BetaGammaEfficiency(
-            t[0], integer(t[1], ln, "ROI number"), number(t[2], ln, "efficiency"), number(t[3], ln, "uncertainty")
+            t[0],
+            integer(t[1], ln, "ROI number"),
+            number(t[2], ln, "efficiency"),
+            number(t[3], ln, "uncertainty"),
         ),
     )
 
@@ -527,7 +551,9 @@ def _read_spectrum(block: Block, log: ProblemLog) -> Spectrum:
                 raise BlockError(line.no, f"first channel must be 0 or 1, found {start}")
         expected = first_channel + len(counts)
         if start != expected:
-            raise BlockError(line.no, f"expected channel {expected} at the start of the line, found {start}")
+            raise BlockError(
+                line.no, f"expected channel {expected} at the start of the line, found {start}"
+            )
         counts.extend(_count(tok, line) for tok in tokens[1:])
     if len(counts) != channels:
         last = lines[-1].no
@@ -559,7 +585,11 @@ def _read_histogram(block: Block, log: ProblemLog) -> Histogram:
         if g == 0:
             raise BlockError(block.line, "no counts")
     return Histogram(
-        g, b, number(head[2], lines[0], "gamma span"), number(head[3], lines[0], "beta span"), np.array(rows, dtype=np.int64)
+        g,
+        b,
+        number(head[2], lines[0], "gamma span"),
+        number(head[3], lines[0], "beta span"),
+        np.array(rows, dtype=np.int64),
     )
 
 
@@ -621,7 +651,9 @@ def parse_phd(data_type: str, lines: list[Line], log: ProblemLog, section_line: 
     for block in blocks:
         known = _ATTR.get(block.name.lower())
         if known is None:
-            extra.append(RawBlock(block.name, block.arg, [ln.text for ln in block.lines], last_known))
+            extra.append(
+                RawBlock(block.name, block.arg, [ln.text for ln in block.lines], last_known)
+            )
             log.warn(block.line, block.label, "unknown block kept verbatim")
             continue
         name, attr = known
@@ -640,8 +672,24 @@ def parse_phd(data_type: str, lines: list[Line], log: ProblemLog, section_line: 
     if "header" not in values:
         log.error(section_line, None, f"{data_type}: required block #Header is missing")
     if "g_spectrum" not in values and "histogram" not in values and "b_spectrum" not in values:
-        log.error(section_line, None, f"{data_type}: no spectrum (#g_Spectrum, #b_Spectrum or #Histogram)")
-    if data_type in ("SAMPLEPHD", "SPHDF", "SPHDP", "BLANKPHD", "DETBKPHD", "GASBKPHD", "CALIBPHD", "QCPHD", "SPIKEPHD") and "acquisition" not in values:
+        log.error(
+            section_line, None, f"{data_type}: no spectrum (#g_Spectrum, #b_Spectrum or #Histogram)"
+        )
+    if (
+        data_type
+        in (
+            "SAMPLEPHD",
+            "SPHDF",
+            "SPHDP",
+            "BLANKPHD",
+            "DETBKPHD",
+            "GASBKPHD",
+            "CALIBPHD",
+            "QCPHD",
+            "SPIKEPHD",
+        )
+        and "acquisition" not in values
+    ):
         log.error(section_line, None, f"{data_type}: required block #Acquisition is missing")
     if values.get("header") is None:
         return None
@@ -670,7 +718,9 @@ def _write_header(h: PhdHeader) -> list[str]:
         ids.append(_check_token(h.detector_bk_id, "detector background id"))
     if h.gas_bk_id is not None:
         if h.detector_bk_id is None:
-            raise ValueError("a gas background id needs a detector background id before it ('0' for none)")
+            raise ValueError(
+                "a gas background id needs a detector background id before it ('0' for none)"
+            )
         ids.append(_check_token(h.gas_bk_id, "gas background id"))
     out = [
         f"{h.station:<5} {h.detector:<9} {h.system_type} {h.geometry:<17} {h.qualifier}",
@@ -739,7 +789,9 @@ def _write_spectrum(s: Spectrum) -> list[str]:
 
 def _write_histogram(h: Histogram) -> list[str]:
     if h.counts.shape != (h.gamma_channels, h.beta_channels):
-        raise ValueError(f"histogram declares {h.gamma_channels}x{h.beta_channels} but holds {h.counts.shape}")
+        raise ValueError(
+            f"histogram declares {h.gamma_channels}x{h.beta_channels} but holds {h.counts.shape}"
+        )
     out = [f"{h.gamma_channels} {h.beta_channels} {fnum(h.gamma_span)} {fnum(h.beta_span)}"]
     out.extend(" ".join(row.astype(str)) for row in h.counts)
     return out
@@ -769,21 +821,52 @@ _WRITERS = {
     "processing": _write_processing,
     "sample": lambda s: [" ".join(fnum(x) for x in s)],
     "stack": _write_stack,
-    "g_energy": lambda rows: _table(rows, lambda p: [fnum(p.energy), fnum(p.channel), fnum(p.uncertainty)]),
-    "b_energy": lambda rows: _table(rows, lambda p: [fnum(p.energy), p.mode, fnum(p.channel), fnum(p.uncertainty)]),
-    "g_resolution": lambda rows: _table(rows, lambda p: [fnum(p.energy), fnum(p.fwhm), fnum(p.uncertainty)]),
-    "b_resolution": lambda rows: _table(rows, lambda p: [fnum(p.energy), fnum(p.fwhm), fnum(p.uncertainty)]),
-    "roi_limits": lambda rows: _table(
-        rows, lambda r: [str(r.roi), fnum(r.beta_low), fnum(r.beta_high), fnum(r.gamma_low), fnum(r.gamma_high)]
+    "g_energy": lambda rows: _table(
+        rows, lambda p: [fnum(p.energy), fnum(p.channel), fnum(p.uncertainty)]
     ),
-    "g_efficiency": lambda rows: _table(rows, lambda p: [fnum(p.energy), fnum(p.efficiency), fnum(p.uncertainty)]),
-    "total_efficiency": lambda rows: _table(rows, lambda p: [fnum(p.energy), fnum(p.efficiency), fnum(p.uncertainty)]),
+    "b_energy": lambda rows: _table(
+        rows, lambda p: [fnum(p.energy), p.mode, fnum(p.channel), fnum(p.uncertainty)]
+    ),
+    "g_resolution": lambda rows: _table(
+        rows, lambda p: [fnum(p.energy), fnum(p.fwhm), fnum(p.uncertainty)]
+    ),
+    "b_resolution": lambda rows: _table(
+        rows, lambda p: [fnum(p.energy), fnum(p.fwhm), fnum(p.uncertainty)]
+    ),
+    "roi_limits": lambda rows: _table(
+        rows,
+        lambda r: [
+            str(r.roi),
+            fnum(r.beta_low),
+            fnum(r.beta_high),
+            fnum(r.gamma_low),
+            fnum(r.gamma_high),
+        ],
+    ),
+    "g_efficiency": lambda rows: _table(
+        rows, lambda p: [fnum(p.energy), fnum(p.efficiency), fnum(p.uncertainty)]
+    ),
+    "total_efficiency": lambda rows: _table(
+        rows, lambda p: [fnum(p.energy), fnum(p.efficiency), fnum(p.uncertainty)]
+    ),
     "bg_efficiency": lambda rows: _table(
-        rows, lambda e: [_check_token(e.nuclide, "nuclide"), str(e.roi), fnum(e.efficiency), fnum(e.uncertainty)]
+        rows,
+        lambda e: [
+            _check_token(e.nuclide, "nuclide"),
+            str(e.roi),
+            fnum(e.efficiency),
+            fnum(e.uncertainty),
+        ],
     ),
     "ratios": lambda rows: _table(
         rows,
-        lambda r: [_check_token(r.ratio_id, "ratio id"), str(r.upper_roi), str(r.lower_roi), fnum(r.ratio), fnum(r.uncertainty)],
+        lambda r: [
+            _check_token(r.ratio_id, "ratio id"),
+            str(r.upper_roi),
+            str(r.lower_roi),
+            fnum(r.ratio),
+            fnum(r.uncertainty),
+        ],
     ),
     "g_spectrum": _write_spectrum,
     "b_spectrum": _write_spectrum,

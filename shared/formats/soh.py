@@ -10,7 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ._text import Block, BlockError, Line, expect_tokens, fnum, ftime, ims_time, number, split_blocks
+from ._text import (
+    Block,
+    BlockError,
+    Line,
+    expect_tokens,
+    fnum,
+    ftime,
+    ims_time,
+    number,
+    split_blocks,
+)
 from .errors import ProblemLog
 
 SOH_TYPES = ("RMSSOH", "STAXSOH")
@@ -126,19 +136,27 @@ def readings(soh: Soh) -> list[Reading]:
 def _read_row(line: Line, block: Block) -> SohRow:
     tokens = line.text.split()
     if len(tokens) < 4:
-        raise BlockError(line.no, f"expected values then interval start date, time and duration, found {line.text.strip()!r}")
+        raise BlockError(
+            line.no,
+            f"expected values then interval start date, time and duration, found {line.text.strip()!r}",
+        )
     start = ims_time(tokens[-3:-1], line, "interval start")
     duration = number(tokens[-1], line, "interval duration")
     values = tuple(tokens[:-3])
     layout = KNOWN_BLOCKS[block.name]
     if layout and len(values) != len(layout):
-        raise BlockError(line.no, f"expected {len(layout)} values before the interval, found {len(values)}")
+        raise BlockError(
+            line.no, f"expected {len(layout)} values before the interval, found {len(values)}"
+        )
     for (parameter, _unit, numeric), token in zip(layout, values):
         if numeric:
             number(token, line, parameter)
     if block.name == "ProcessSensors":
         if len(values) != 3:
-            raise BlockError(line.no, f"expected sensor type, sensor name and reading, found {len(values)} values")
+            raise BlockError(
+                line.no,
+                f"expected sensor type, sensor name and reading, found {len(values)} values",
+            )
         number(values[2], line, "sensor reading")
     if block.name in ("PowerSupply", "EquipStatus") and len(values) % 2:
         raise BlockError(line.no, "expected pairs of name and value")
@@ -160,7 +178,9 @@ def parse_soh(data_type: str, lines: list[Line], log: ProblemLog, section_line: 
                 data = block.data_lines()
                 if len(data) != 1:
                     raise BlockError(block.line, f"expected one header line, found {len(data)}")
-                t = expect_tokens(data[0], 8, "station, detector, period start, period end, transmit time")
+                t = expect_tokens(
+                    data[0], 8, "station, detector, period start, period end, transmit time"
+                )
                 header = (
                     t[0],
                     t[1],
@@ -170,14 +190,22 @@ def parse_soh(data_type: str, lines: list[Line], log: ProblemLog, section_line: 
                 )
             elif block.name in KNOWN_BLOCKS:
                 if block.arg:
-                    raise BlockError(block.line, f"unexpected text after #{block.name}: {block.arg!r}")
-                out_blocks.append(SohBlock(block.name, [_read_row(ln, block) for ln in block.data_lines()]))
+                    raise BlockError(
+                        block.line, f"unexpected text after #{block.name}: {block.arg!r}"
+                    )
+                out_blocks.append(
+                    SohBlock(block.name, [_read_row(ln, block) for ln in block.data_lines()])
+                )
             else:
-                out_blocks.append(SohRawBlock(block.name, block.arg, [ln.text for ln in block.lines]))
+                out_blocks.append(
+                    SohRawBlock(block.name, block.arg, [ln.text for ln in block.lines])
+                )
         except BlockError as exc:
             log.error(exc.line, block.label, exc.message)
     if header is None:
-        log.error(section_line, None, f"{data_type}: required block #Header is missing or unreadable")
+        log.error(
+            section_line, None, f"{data_type}: required block #Header is missing or unreadable"
+        )
         return None
     return Soh(data_type, *header, blocks=out_blocks)
 

@@ -14,11 +14,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="validate files: exit 0 when all are valid, 1 otherwise")
     check.add_argument("files", nargs="+", metavar="FILE")
-    check.add_argument("--lenient", action="store_true", help="report usable deviations as warnings, not errors")
+    check.add_argument(
+        "--lenient", action="store_true", help="report usable deviations as warnings, not errors"
+    )
     show = sub.add_parser("show", help="print a file's parsed content")
     show.add_argument("file", metavar="FILE")
     show.add_argument("--json", action="store_true", help="the parsed content as JSON")
-    show.add_argument("--lenient", action="store_true", help="read usable files that deviate from the format")
+    show.add_argument(
+        "--lenient", action="store_true", help="read usable files that deviate from the format"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,18 +57,26 @@ def _show(path: str, as_json: bool, lenient: bool) -> int:
         json.dump(message_view(message), sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    print(f"{path}: {message.format} {message.msg_type} MSG_ID {message.msg_id} {' '.join(message.data_types)}")
+    print(
+        f"{path}: {message.format} {message.msg_type} MSG_ID {message.msg_id} {' '.join(message.data_types)}"
+    )
     for section in message.sections:
         if isinstance(section, Phd):
             h = section.header
-            print(f"  {section.data_type}: station {h.station}, detector {h.detector}, system {h.system_type}, "
-                  f"geometry {h.geometry}, {h.qualifier}, SRID {h.srid}")
+            print(
+                f"  {section.data_type}: station {h.station}, detector {h.detector}, system {h.system_type}, "
+                f"geometry {h.geometry}, {h.qualifier}, SRID {h.srid}"
+            )
             if section.acquisition:
                 a = section.acquisition
-                print(f"  acquisition {a.start:%Y-%m-%d %H:%M:%S} real {a.real_time} s live {a.live_time} s")
+                print(
+                    f"  acquisition {a.start:%Y-%m-%d %H:%M:%S} real {a.real_time} s live {a.live_time} s"
+                )
             if section.g_spectrum is not None:
                 s = section.g_spectrum
-                print(f"  gamma spectrum: {s.channels} channels, {s.energy_span} keV, {int(s.counts.sum())} counts")
+                print(
+                    f"  gamma spectrum: {s.channels} channels, {s.energy_span} keV, {int(s.counts.sum())} counts"
+                )
         else:
             print(f"  {section.data_type}")
     return 0

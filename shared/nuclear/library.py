@@ -1,0 +1,101 @@
+"""Nuclear data as plain, immutable records loaded from `library.json` (one source for all)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+_UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "a": 365.2422 * 86400.0}
+
+# The isotopes the network reports, in report order.
+XENON = ("Xe-131m", "Xe-133", "Xe-133m", "Xe-135")
+
+
+@dataclass(frozen=True)
+class Line:
+    energy: float  # keV
+    intensity: float  # photons per decay (fraction, not %)
+    kind: str  # gamma, xray, annihilation
+    group: str | None = None  # x-ray group (Xe-K, Cs-K, ...)
+    approximate: bool = False
+    extra_fwhm_kev: float = 0.0  # Doppler broadening (annihilation)
+
+
+@dataclass(frozen=True)
+class Nuclide:
+    name: str
+    half_life_s: float | None  # None: not a decaying source (annihilation, fluorescence)
+    lines: tuple[Line, ...]
+
+    @property
+    def decay_constant(self) -> float:
+        """lambda in 1/s (0 for sources that do not decay)."""
+        return math.log(2) / self.half_life_s if self.half_life_s else 0.0
+
+    @property
+    def report_name(self) -> str:
+        """The upper-case name of the daily products (`XE-133M`)."""
+        return self.name.upper()
+
+    def gammas(self) -> tuple[Line, ...]:
+        return tuple(ln for ln in self.lines if ln.kind == "gamma")
+
+    def strongest_gamma(self) -> Line:
+        return max(self.gammas(), key=lambda ln: ln.intensity)
+
+
+@dataclass(frozen=True)
+class Library:
+    name: str
+    version: str
+    source: str
+    nuclides: dict[str, Nuclide]
+
+    def __getitem__(self, name: str) -> Nuclide:
+        try:
+            return self.nuclides[name]
+        except KeyError:
+            key = {n.lower(): n for n in self.nuclides}.get(name.lower())
+            if key is None:
+                raise KeyError(
+                    f"nuclide {name!r} is not in the library ({', '.join(self.nuclides)})"
+                ) from None
+            return self.nuclides[key]
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in {n.lower() for n in self.nuclides}
+
+    def lines_between(self, low: float, high: float) -> list[tuple[Nuclide, Line]]:
+        return [
+            (n, ln) for n in self.nuclides.values() for ln in n.lines if low <= ln.energy <= high
+        ]
+
+
+def _parse(data: dict) -> Library:
+    nuclides = {}
+    for name, entry in data["nuclides"].items():
+        hl = entry.get("half_life")
+        half_life = None if hl is None else float(hl[0]) * _UNITS_S[hl[1]]
+        lines = tuple(
+            Line(
+                energy=float(ln["energy"]),
+                intensity=float(ln["intensity"]) / 100.0,
+                kind=ln["kind"],
+                group=ln.get("group"),
+                approximate=bool(ln.get("approximate", False)),
+                extra_fwhm_kev=float(ln.get("extra_fwhm_kev", 0.0)),
+            )
+            for ln in entry["lines"]
+        )
+        nuclides[name] = Nuclide(name, half_life, lines)
+    return Library(data["name"], data["version"], data["source"], nuclides)
+
+
+@lru_cache(maxsize=4)
+def load_library(path: str | None = None) -> Library:
+    """The default library, or another JSON file of the same shape."""
+    p = Path(path) if path else Path(__file__).with_name("library.json")
+    return _parse(json.loads(p.read_text()))
