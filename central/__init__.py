@@ -1,0 +1,1 @@
+"""The central receiver: intake, verification, storage, re-analysis, products and web UI."""

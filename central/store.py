@@ -1,0 +1,258 @@
+"""The central database (SQLite through sqlite-utils, WAL, synchronous=FULL).
+
+Everything received is kept: verified messages with their parsed summary and both the
+plain file and the envelope as received; refused messages in `quarantine` with the reason.
+Tables are created on open; each process opens its own connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+PUBLISH_DELAYS = ("immediately", "1d", "3d", "7d", "never")
+ROLES = ("admin", "owner", "user")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    outcome: str  # created, duplicate, conflict
+    message_id: int | None  # row id of the stored message (None for a conflict)
+
+
+class Store:
+    """A connection to the central database with the operations the services need."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._create_schema()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ schema
+    def _create_schema(self) -> None:
+        db = self.db
+        if "facilities" not in db.table_names():
+            db["facilities"].create(
+                {
+                    "code": str,
+                    "name": str,
+                    "site": str,
+                    "country": str,
+                    "latitude": float,
+                    "longitude": float,
+                    "publish_delay": str,
+                    "created_at": str,
+                    "updated_at": str,
+                },
+                pk="code",
+                not_null={"code", "publish_delay"},
+                defaults={"publish_delay": "immediately"},
+            )
+        if "users" not in db.table_names():
+            db["users"].create(
+                {
+                    "id": int,
+                    "username": str,
+                    "password_hash": str,
+                    "role": str,
+                    "enabled": int,
+                    "first_name": str,
+                    "last_name": str,
+                    "email": str,
+                    "created_at": str,
+                    "updated_at": str,
+                },
+                pk="id",
+                not_null={"username", "password_hash", "role", "enabled"},
+                defaults={"enabled": 1, "role": "user"},
+            )
+            db["users"].create_index(["username"], unique=True)
+        if "user_facilities" not in db.table_names():
+            db["user_facilities"].create(
+                {"user_id": int, "facility": str, "relation": str},
+                pk=("user_id", "facility"),
+                foreign_keys=[("user_id", "users", "id"), ("facility", "facilities", "code")],
+                not_null={"relation"},
+            )
+        if "messages" not in db.table_names():
+            db["messages"].create(
+                {
+                    "id": int,
+                    "file_name": str,
+                    "station": str,
+                    "data_type": str,
+                    "product": str,
+                    "analysis": str,
+                    "msg_id": str,
+                    "sha256": str,
+                    "size": int,
+                    "start_time": str,
+                    "received_at": str,
+                    "signer": str,
+                    "summary": str,  # JSON: header fields, no counts
+                    "content": bytes,  # the verified file, exact bytes
+                    "envelope": bytes,  # the CMS message as received (None for local products)
+                },
+                pk="id",
+                not_null={
+                    "file_name",
+                    "station",
+                    "data_type",
+                    "product",
+                    "msg_id",
+                    "sha256",
+                    "received_at",
+                },
+            )
+            db["messages"].create_index(["file_name"], unique=True)
+            db["messages"].create_index(["station", "msg_id"], unique=True)
+            db["messages"].create_index(["station", "start_time"])
+            db["messages"].create_index(["received_at"])
+        if "quarantine" not in db.table_names():
+            db["quarantine"].create(
+                {
+                    "id": int,
+                    "file_name": str,
+                    "station": str,
+                    "received_at": str,
+                    "status": int,
+                    "reason": str,
+                    "peer": str,
+                    "size": int,
+                    "sha256": str,
+                    "body": bytes,  # exactly what arrived
+                },
+                pk="id",
+                not_null={"received_at", "reason", "body"},
+            )
+            db["quarantine"].create_index(["received_at"])
+        if "meta" not in db.table_names():
+            db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+    # --------------------------------------------------------------- messages
+    def add_message(
+        self,
+        *,
+        file_name: str,
+        station: str,
+        data_type: str,
+        product: str,
+        msg_id: str,
+        content: bytes,
+        start_time: str | None,
+        summary: dict[str, Any],
+        envelope: bytes | None = None,
+        signer: str | None = None,
+        analysis: str = "STATION",
+        received_at: str | None = None,
+    ) -> StoreResult:
+        """Store a verified message once. Same (station, msg_id) or file name with the same
+        bytes: duplicate; with other bytes: conflict (the caller quarantines it)."""
+        digest = hashlib.sha256(content).hexdigest()
+        existing = list(
+            self.db.query(
+                "select id, sha256 from messages where file_name = ? or (station = ? and msg_id = ?)",
+                [file_name, station, msg_id],
+            )
+        )
+        if existing:
+            if all(row["sha256"] == digest for row in existing):
+                return StoreResult("duplicate", existing[0]["id"])
+            return StoreResult("conflict", None)
+        with self.conn:
+            table = self.db["messages"]
+            table.insert(
+                {
+                    "file_name": file_name,
+                    "station": station,
+                    "data_type": data_type,
+                    "product": product,
+                    "analysis": analysis,
+                    "msg_id": msg_id,
+                    "sha256": digest,
+                    "size": len(content),
+                    "start_time": start_time,
+                    "received_at": received_at or now_iso(),
+                    "signer": signer,
+                    "summary": json.dumps(summary),
+                    "content": content,
+                    "envelope": envelope,
+                }
+            )
+            return StoreResult("created", table.last_pk)
+
+    def message(self, row_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query("select * from messages where id = ?", [row_id]))
+        return rows[0] if rows else None
+
+    def quarantine(
+        self,
+        *,
+        body: bytes,
+        reason: str,
+        status: int,
+        file_name: str | None = None,
+        station: str | None = None,
+        peer: str | None = None,
+    ) -> int:
+        with self.conn:
+            table = self.db["quarantine"]
+            table.insert(
+                {
+                    "file_name": file_name,
+                    "station": station,
+                    "received_at": now_iso(),
+                    "status": status,
+                    "reason": reason,
+                    "peer": peer,
+                    "size": len(body),
+                    "sha256": hashlib.sha256(body).hexdigest(),
+                    "body": body,
+                }
+            )
+            return int(table.last_pk)
+
+    # ------------------------------------------------------------- facilities
+    def ensure_facility(self, code: str, **fields: Any) -> None:
+        if "publish_delay" in fields and fields["publish_delay"] not in PUBLISH_DELAYS:
+            raise ValueError(f"publish delay must be one of {', '.join(PUBLISH_DELAYS)}")
+        now = now_iso()
+        with self.conn:
+            if self.db["facilities"].count_where("code = ?", [code]):
+                if fields:
+                    self.db["facilities"].update(code, {**fields, "updated_at": now})
+            else:
+                self.db["facilities"].insert(
+                    {"code": code, "created_at": now, "updated_at": now, **fields}
+                )
+
+    def facilities(self) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from facilities order by code"))
