@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -128,10 +129,8 @@ def authenticate(store: Store, username: str, password: str) -> User | None:
     )
     if not rows:
         # spend the same time as a real check so that user names cannot be probed by timing
-        try:
+        with contextlib.suppress(VerificationError, InvalidHashError):
             _hasher.verify(_DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            pass
         return None
     row = rows[0]
     try:

@@ -110,7 +110,7 @@ def _build(cls: type[T], table: dict[str, Any], where: str, base: Path) -> T:
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where.strip() or 'configuration'}: {exc}") from None
     # defaults that are relative paths are relative to the configuration file too
-    for name, f in known.items():
+    for name in known:
         if name not in table and hints[name] is Path:
             value = getattr(obj, name)
             if isinstance(value, Path) and not value.is_absolute():
