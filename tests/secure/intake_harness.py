@@ -117,7 +117,7 @@ def request(
 
 
 def put(
-    intake: ThreadedIntake,
+    port: int,
     network: Network,
     station: Party | None,
     file_name: str,
@@ -125,7 +125,7 @@ def put(
     content_type: str = CONTENT_TYPE,
 ) -> tuple[int, dict]:
     return request(
-        intake.port,
+        port,
         client_context(network, station),
         "PUT",
         f"/api/v1/messages/{quote(file_name)}",

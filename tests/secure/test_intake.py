@@ -71,7 +71,7 @@ def test_a_signed_phd_file_is_stored(intake, network):
     station = network.stations["AUS02"]
     content = phd_message("AUS02", "1001")
     body = station.seal(content, network.central.cert)
-    code, data = put(intake, network, station, phd_name("AUS02", "1001"), body)
+    code, data = put(intake.port, network, station, phd_name("AUS02", "1001"), body)
     assert code == 201, data
     assert data["status"] == "created" and data["file_name"] == phd_name("AUS02", "1001")
 
@@ -95,13 +95,15 @@ def test_soh_and_alert_start_times(intake, network):
         b"#AirSamplerFlow\n3.4000 -9999.999 2023/04/22 20:00:00 900\nSTOP\n"
     )
     name = "BES01_053789_SOH_2023_04_22T20_00_00.TXT"
-    assert put(intake, network, station, name, station.seal(soh, network.central.cert))[0] == 201
+    assert (
+        put(intake.port, network, station, name, station.seal(soh, network.central.cert))[0] == 201
+    )
     [row] = messages(intake, file_name=name)
     assert (row["product"], row["start_time"]) == ("SOH", "2023-04-22T20:00:00.000Z")
 
     name = alert_name("BES01", "2001")
     body = station.seal(alert_message("BES01", "2001"), network.central.cert)
-    assert put(intake, network, station, name, body)[0] == 201
+    assert put(intake.port, network, station, name, body)[0] == 201
     [row] = messages(intake, file_name=name)
     assert (row["data_type"], row["product"]) == ("ALERT_SYSTEM", "ALERT")
     assert row["start_time"] == "2023-11-20T17:34:02.000Z"
@@ -112,10 +114,13 @@ def test_the_same_file_again_is_a_duplicate_stored_once(intake, network):
     content = alert_message("AUS02", "1002")
     name = alert_name("AUS02", "1002")
     assert (
-        put(intake, network, station, name, station.seal(content, network.central.cert))[0] == 201
+        put(intake.port, network, station, name, station.seal(content, network.central.cert))[0]
+        == 201
     )
     # sealed again: another envelope (new session key), the same file
-    code, data = put(intake, network, station, name, station.seal(content, network.central.cert))
+    code, data = put(
+        intake.port, network, station, name, station.seal(content, network.central.cert)
+    )
     assert code == 200 and data["status"] == "duplicate"
     assert len(messages(intake, station="AUS02", msg_id="1002")) == 1
     assert quarantined(intake, name) == []
@@ -125,9 +130,12 @@ def test_other_content_under_a_stored_name_is_a_conflict(intake, network):
     station = network.stations["AUS02"]
     name = alert_name("AUS02", "1003")
     first = alert_message("AUS02", "1003", text="UPS on battery")
-    assert put(intake, network, station, name, station.seal(first, network.central.cert))[0] == 201
+    assert (
+        put(intake.port, network, station, name, station.seal(first, network.central.cert))[0]
+        == 201
+    )
     body = station.seal(alert_message("AUS02", "1003", text="UPS on mains"), network.central.cert)
-    code, data = put(intake, network, station, name, body)
+    code, data = put(intake.port, network, station, name, body)
     assert code == 409 and data["status"] == "conflict"
     assert "already stored with other content" in data["reason"]
     [row] = quarantined(intake, name)
@@ -142,7 +150,7 @@ def test_damaged_ciphertext_is_unreadable(intake, network):
     body[-1] ^= 0xFF
     name = alert_name("AUS02", "1004")
     row = assert_refused(
-        intake, put(intake, network, station, name, bytes(body)), 400, "unreadable",
+        intake, put(intake.port, network, station, name, bytes(body)), 400, "unreadable",
         "cannot decrypt", name, bytes(body),
     )  # fmt: skip
     assert row["station"] == "AUS02"  # known from TLS
@@ -169,7 +177,7 @@ def test_changed_content_is_refused(intake, network):
     )
     name = alert_name("AUS02", "1005")
     assert_refused(
-        intake, put(intake, network, station, name, body), 403, "refused",
+        intake, put(intake.port, network, station, name, body), 403, "refused",
         "signature does not match content", name, body,
     )  # fmt: skip
 
@@ -180,7 +188,7 @@ def test_signed_by_another_ca_is_refused(intake, network, rogue):
     body = impostor.seal(alert_message("AUS02", "1006"), network.central.cert)
     name = alert_name("AUS02", "1006")
     assert_refused(
-        intake, put(intake, network, network.stations["AUS02"], name, body), 403, "refused",
+        intake, put(intake.port, network, network.stations["AUS02"], name, body), 403, "refused",
         "certificate not issued by the network CA", name, body,
     )  # fmt: skip
 
@@ -190,7 +198,7 @@ def test_revoked_station_is_refused_and_quarantined(intake, network):
     body = station.seal(alert_message("REV01", "1007"), network.central.cert)
     name = alert_name("REV01", "1007")
     row = assert_refused(
-        intake, put(intake, network, station, name, body), 403, "refused",
+        intake, put(intake.port, network, station, name, body), 403, "refused",
         "certificate revoked on", name, body,
     )  # fmt: skip
     assert row["station"] == "REV01"
@@ -202,13 +210,13 @@ def test_one_station_cannot_send_for_another(intake, network):
     name = alert_name("BES01", "1008")
     body = aus.seal(content, network.central.cert)
     assert_refused(
-        intake, put(intake, network, aus, name, body), 403, "refused",
+        intake, put(intake.port, network, aus, name, body), 403, "refused",
         "signed by AUS02 but the file is from BES01", name, body,
     )  # fmt: skip
     # nor pass another station's signed file over its own connection
     body = bes.seal(content, network.central.cert)
     assert_refused(
-        intake, put(intake, network, aus, name, body), 403, "refused",
+        intake, put(intake.port, network, aus, name, body), 403, "refused",
         "sent over the TLS connection of AUS02 but signed by BES01", name, body,
     )  # fmt: skip
     assert len(quarantined(intake, name)) == 2
@@ -222,7 +230,7 @@ def test_unreadable_phd_says_file_and_line(intake, network):
     body = station.seal(b"\n".join(lines), network.central.cert)
     name = phd_name("AUS02", "1009")
     assert_refused(
-        intake, put(intake, network, station, name, body), 400, "unreadable",
+        intake, put(intake.port, network, station, name, body), 400, "unreadable",
         f"{name}:{at + 1}: #g_Spectrum: channel number: not an integer", name, body,
     )  # fmt: skip
 
@@ -241,14 +249,20 @@ def test_file_name_must_fit_the_file(intake, network, name, reason):
     station = network.stations["AUS02"]
     body = station.seal(alert_message("AUS02", "1010"), network.central.cert)
     assert_refused(
-        intake, put(intake, network, station, name, body), 400, "unreadable", reason, name, body
+        intake,
+        put(intake.port, network, station, name, body),
+        400,
+        "unreadable",
+        reason,
+        name,
+        body,
     )
 
 
 def test_too_large_is_refused_unread(intake, network):
     station = network.stations["AUS02"]
     name = alert_name("AUS02", "1011")
-    code, data = put(intake, network, station, name, b"\x30" * (LIMIT + 1))
+    code, data = put(intake.port, network, station, name, b"\x30" * (LIMIT + 1))
     assert code == 413 and data["status"] == "too_large"
     assert f"larger than the limit of {LIMIT} bytes" in data["reason"]
     [row] = quarantined(intake, name)
@@ -260,7 +274,7 @@ def test_wrong_content_type(intake, network):
     body = station.seal(alert_message("AUS02", "1012"), network.central.cert)
     name = alert_name("AUS02", "1012")
     assert_refused(
-        intake, put(intake, network, station, name, body, content_type="text/plain"), 415,
+        intake, put(intake.port, network, station, name, body, content_type="text/plain"), 415,
         "unsupported_media_type", "send application/pkcs7-mime", name, body,
     )  # fmt: skip
 
@@ -282,13 +296,13 @@ def test_revocation_takes_effect_without_a_restart(intake, network):
     station = _station(network.ca, "TMP01")
     name = alert_name("TMP01", "1")
     body = station.seal(alert_message("TMP01", "1"), network.central.cert)
-    assert put(intake, network, station, name, body)[0] == 201
+    assert put(intake.port, network, station, name, body)[0] == 201
 
     network.ca.revoke("TMP01", now=now)
     name = alert_name("TMP01", "2")
     body = station.seal(alert_message("TMP01", "2"), network.central.cert)
     assert_refused(
-        intake, put(intake, network, station, name, body), 403, "refused",
+        intake, put(intake.port, network, station, name, body), 403, "refused",
         "certificate revoked on", name, body,
     )  # fmt: skip
 
