@@ -271,6 +271,15 @@ class Intake:
 
     async def _put_message(self, request: web.Request) -> web.Response:
         file_name = request.match_info["file_name"]
+        try:
+            return await self._take_message(request, file_name)
+        except sqlite3.Error:
+            # neither stored nor quarantined: the station keeps the file and sends it again
+            log.exception("%s: the database failed", file_name)
+            reason = "the server cannot store messages now; send again later"
+            return Answer(503, "unavailable", file_name, reason).response()
+
+    async def _take_message(self, request: web.Request, file_name: str) -> web.Response:
         tls_station = _tls_station(request)
         peer = f"{request.remote} (TLS {tls_station or 'no certificate'})"
         limit = self.config.max_message_bytes

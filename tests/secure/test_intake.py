@@ -312,3 +312,16 @@ def test_the_envelope_is_what_openssl_would_read(intake, network):
     [row] = messages(intake, file_name=phd_name("AUS02", "1001"))
     signed = cms.decrypt(row["envelope"], network.central.cert, network.central.key)
     assert cms.verify_signed(signed, [network.ca_cert], [network.crl()]).content == row["content"]
+
+
+def test_a_database_failure_asks_the_station_to_send_again(network, tmp_path):
+    server = ThreadedIntake(write_config(tmp_path, network, free_port())).start()
+    try:
+        server.server.intake.store.conn.close()  # every later use raises sqlite3.Error
+        station = network.stations["AUS02"]
+        body = station.seal(alert_message("AUS02", "1013"), network.central.cert)
+        code, data = put(server.port, network, station, alert_name("AUS02", "1013"), body)
+        assert code == 503 and data["status"] == "unavailable"
+        assert "send again later" in data["reason"]
+    finally:
+        server.stop()
