@@ -13,6 +13,7 @@ with a reason and quarantined rather than dropped at the handshake.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import sqlite3
@@ -155,6 +156,10 @@ class Intake:
 
     async def open(self) -> None:
         self._store = await self._db(Store, self.database)
+        # pyHanko takes a second or two to import: do it now, not in the first station's request
+        await asyncio.get_running_loop().run_in_executor(
+            None, importlib.import_module, "pyhanko.sign.validation.generic_cms"
+        )
 
     async def close(self) -> None:
         if self._store is not None:
