@@ -3,7 +3,8 @@
 Every answer is JSON `{"status", "file_name", "reason"}`:
 201 created, 200 identical duplicate, 409 conflict, 400 unreadable, 403 refused,
 413 too large, 415 not application/pkcs7-mime, 503 no current CRL (try later).
-Every refusal is kept in quarantine with its reason and the bytes as received.
+Every refusal is kept in quarantine with its reason and the bytes as received; a 503
+(the server cannot check or store now: send again later) is not a refusal and is only logged.
 
 TLS trusts the network's CA file only and requires a client certificate, but does not
 check the CRL: a revoked station's message must reach the CMS check so that it is refused
@@ -247,7 +248,13 @@ class Intake:
         peer: str,
         tls_station: str | None,
     ) -> Answer:
-        station = refusal.station or tls_station
+        """Answer a refusal and keep the message in quarantine. A 503 is not a verdict on
+        the message but "try later" (the station keeps the file and sends it again), so
+        it is logged, not quarantined: retries during an outage would fill the table."""
+        answer = Answer(refusal.http_status, refusal.status, file_name, refusal.reason)
+        if refusal.http_status == 503:
+            log.error("%s: %s not checked (503): %s", peer, file_name, refusal.reason)
+            return answer
         log.warning(
             "%s: %s refused (%s %s): %s",
             peer,
@@ -262,10 +269,10 @@ class Intake:
             reason=refusal.reason,
             status=refusal.http_status,
             file_name=file_name,
-            station=station,
+            station=refusal.station or tls_station,
             peer=peer,
         )
-        return Answer(refusal.http_status, refusal.status, file_name, refusal.reason)
+        return answer
 
     # ------------------------------------------------------------------------ HTTP
     def app(self) -> web.Application:

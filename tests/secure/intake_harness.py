@@ -10,6 +10,8 @@ import socket
 import sqlite3
 import ssl
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -50,8 +52,9 @@ def write_config(folder: Path, network: Network, port: int, **intake: object) ->
 class ThreadedIntake:
     """`start_intake` on an event loop of its own thread, stopped by `stop()`."""
 
-    def __init__(self, config_path: Path):
+    def __init__(self, config_path: Path, clock: Callable[[], datetime] | None = None):
         self.config = load_central_config(config_path)
+        self.clock = clock
         self.server: IntakeServer | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="intake", daemon=True)
@@ -61,7 +64,7 @@ class ThreadedIntake:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
-            self.server = self._loop.run_until_complete(start_intake(self.config))
+            self.server = self._loop.run_until_complete(start_intake(self.config, clock=self.clock))
         except BaseException as exc:
             self._error = exc
             self._ready.set()

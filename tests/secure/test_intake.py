@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -323,5 +323,25 @@ def test_a_database_failure_asks_the_station_to_send_again(network, tmp_path):
         code, data = put(server.port, network, station, alert_name("AUS02", "1013"), body)
         assert code == 503 and data["status"] == "unavailable"
         assert "send again later" in data["reason"]
+    finally:
+        server.stop()
+
+
+def test_an_out_of_date_crl_means_send_again_later(network, tmp_path):
+    later = network.crl().next_update_utc + timedelta(days=1)
+    server = ThreadedIntake(write_config(tmp_path, network, free_port()), clock=lambda: later)
+    server.start()
+    try:
+        station = network.stations["AUS02"]
+        name = alert_name("AUS02", "1014")
+        body = station.seal(alert_message("AUS02", "1014"), network.central.cert)
+        code, data = put(server.port, network, station, name, body)
+        assert code == 503 and data["status"] == "unavailable"
+        assert "stax pki crl" in data["reason"]
+        assert quarantined(server, name) == []  # not a verdict on the message: not kept
+        code, health = request(
+            server.port, client_context(network, station), "GET", "/api/v1/health"
+        )
+        assert code == 503 and "the CRL ran out" in health["problems"][0]
     finally:
         server.stop()
