@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -119,8 +120,10 @@ def test_stax_central_serve_as_a_command(network, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    web_port = load_central_config(config_path).web.port
     try:
         assert wait_for_health(port, network)["status"] == "ok"
+        login_page = wait_for_web_login(web_port)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=20)
     finally:
@@ -128,8 +131,21 @@ def test_stax_central_serve_as_a_command(network, tmp_path):
             process.kill()
     assert process.returncode == 0, err
     assert f"intake listening on https://127.0.0.1:{port}" in err
-    assert "serving the intake only" in err  # no central/web in this worktree
+    assert "password" in login_page.lower()  # the web UI child serves its login page
+    assert "web UI started" in err and "web UI stopped" in err
     assert err.rstrip().endswith("stopped")
+
+
+def wait_for_web_login(port: int, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as answer:
+                return answer.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def test_configuration_errors_are_one_line_exit_2(network, tmp_path, capsys):
