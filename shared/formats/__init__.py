@@ -8,6 +8,13 @@
 
 from .alert import ALERT_TYPES, Alert
 from .errors import FormatError, Problem
+from .filenames import (
+    PRODUCTS,
+    ProductName,
+    extension_for,
+    parse_product_name,
+    product_for_data_type,
+)
 from .ims import Message, RawSection, read_file, read_message, write_message
 from .phd import (
     PHD_TYPES,
@@ -30,6 +37,7 @@ from .soh import SOH_TYPES, Reading, Soh, SohBlock, SohRawBlock, SohRow, reading
 __all__ = [
     "ALERT_TYPES",
     "PHD_TYPES",
+    "PRODUCTS",
     "SOH_TYPES",
     "Acquisition",
     "Alert",
@@ -44,6 +52,7 @@ __all__ = [
     "PhdHeader",
     "Problem",
     "Processing",
+    "ProductName",
     "RawBlock",
     "RawSection",
     "Reading",
@@ -54,6 +63,9 @@ __all__ = [
     "SohRow",
     "Spectrum",
     "StackConditions",
+    "extension_for",
+    "parse_product_name",
+    "product_for_data_type",
     "read_file",
     "read_message",
     "readings",
