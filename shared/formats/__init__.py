@@ -7,6 +7,14 @@
 """
 
 from .alert import ALERT_TYPES, Alert
+from .emission_csv import (
+    NUCLIDES,
+    EmissionRow,
+    NuclideValue,
+    read_emission_csv,
+    release_unit,
+    write_emission_csv,
+)
 from .errors import FormatError, Problem
 from .filenames import (
     PRODUCTS,
@@ -36,6 +44,7 @@ from .soh import SOH_TYPES, Reading, Soh, SohBlock, SohRawBlock, SohRow, reading
 
 __all__ = [
     "ALERT_TYPES",
+    "NUCLIDES",
     "PHD_TYPES",
     "PRODUCTS",
     "SOH_TYPES",
@@ -44,10 +53,12 @@ __all__ = [
     "Certificate",
     "Collection",
     "EfficiencyPoint",
+    "EmissionRow",
     "EnergyPoint",
     "FormatError",
     "Histogram",
     "Message",
+    "NuclideValue",
     "Phd",
     "PhdHeader",
     "Problem",
@@ -66,8 +77,11 @@ __all__ = [
     "extension_for",
     "parse_product_name",
     "product_for_data_type",
+    "read_emission_csv",
     "read_file",
     "read_message",
     "readings",
+    "release_unit",
+    "write_emission_csv",
     "write_message",
 ]
