@@ -7,6 +7,7 @@
 """
 
 from .alert import ALERT_TYPES, Alert
+from .ats import ATS_VERSION, ats_schema, read_ats, validate_ats, write_ats
 from .emission_csv import (
     NUCLIDES,
     EmissionRow,
@@ -44,6 +45,7 @@ from .soh import SOH_TYPES, Reading, Soh, SohBlock, SohRawBlock, SohRow, reading
 
 __all__ = [
     "ALERT_TYPES",
+    "ATS_VERSION",
     "NUCLIDES",
     "PHD_TYPES",
     "PRODUCTS",
@@ -74,14 +76,18 @@ __all__ = [
     "SohRow",
     "Spectrum",
     "StackConditions",
+    "ats_schema",
     "extension_for",
     "parse_product_name",
     "product_for_data_type",
+    "read_ats",
     "read_emission_csv",
     "read_file",
     "read_message",
     "readings",
     "release_unit",
+    "validate_ats",
+    "write_ats",
     "write_emission_csv",
     "write_message",
 ]
