@@ -7,7 +7,23 @@
 """
 
 from .alert import ALERT_TYPES, Alert
+from .ats import ATS_VERSION, ats_schema, read_ats, validate_ats, write_ats
+from .emission_csv import (
+    NUCLIDES,
+    EmissionRow,
+    NuclideValue,
+    read_emission_csv,
+    release_unit,
+    write_emission_csv,
+)
 from .errors import FormatError, Problem
+from .filenames import (
+    PRODUCTS,
+    ProductName,
+    extension_for,
+    parse_product_name,
+    product_for_data_type,
+)
 from .ims import Message, RawSection, read_file, read_message, write_message
 from .phd import (
     PHD_TYPES,
@@ -29,21 +45,27 @@ from .soh import SOH_TYPES, Reading, Soh, SohBlock, SohRawBlock, SohRow, reading
 
 __all__ = [
     "ALERT_TYPES",
+    "ATS_VERSION",
+    "NUCLIDES",
     "PHD_TYPES",
+    "PRODUCTS",
     "SOH_TYPES",
     "Acquisition",
     "Alert",
     "Certificate",
     "Collection",
     "EfficiencyPoint",
+    "EmissionRow",
     "EnergyPoint",
     "FormatError",
     "Histogram",
     "Message",
+    "NuclideValue",
     "Phd",
     "PhdHeader",
     "Problem",
     "Processing",
+    "ProductName",
     "RawBlock",
     "RawSection",
     "Reading",
@@ -54,8 +76,18 @@ __all__ = [
     "SohRow",
     "Spectrum",
     "StackConditions",
+    "ats_schema",
+    "extension_for",
+    "parse_product_name",
+    "product_for_data_type",
+    "read_ats",
+    "read_emission_csv",
     "read_file",
     "read_message",
     "readings",
+    "release_unit",
+    "validate_ats",
+    "write_ats",
+    "write_emission_csv",
     "write_message",
 ]
