@@ -98,6 +98,23 @@ def expect_tokens(line: Line, n: int, what: str, at_least: bool = False) -> list
     return tokens
 
 
+def check_lines(lines: list[str], what: str, in_block: bool = True) -> list[str]:
+    """Refuse lines the reader would not give back as written: they would end the section or
+    the message, or (inside a block) start a new block. Returns the lines for chaining."""
+    for i, line in enumerate(lines, 1):
+        tokens = line.split()
+        if "\n" in line or line.endswith("\r"):
+            problem = "holds a line break"
+        elif line.strip() == "STOP" or tokens[:1] in (["DATA_TYPE"], ["DATE_TYPE"]):
+            problem = "would end the section"
+        elif in_block and line.startswith("#"):
+            problem = "would start a new block"
+        else:
+            continue
+        raise ValueError(f"{what}: line {i} {problem}: {line!r}")
+    return lines
+
+
 def fnum(x: float) -> str:
     """Shortest text that reads back as exactly the same float; integers without '.0'."""
     if x == int(x) and abs(x) < 1e15:
