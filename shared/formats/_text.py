@@ -86,6 +86,11 @@ def ims_time(tokens: list[str], line: Line, what: str) -> datetime:
         return parse_ims_time(tokens[0] + " " + tokens[1])
     except ValueError as exc:
         raise BlockError(line.no, f"{what}: {exc}") from None
+    except OverflowError:
+        # the fraction rounded up past 9999/12/31 23:59:59
+        raise BlockError(
+            line.no, f"{what}: date and time out of range: {tokens[0] + ' ' + tokens[1]!r}"
+        ) from None
 
 
 def expect_tokens(line: Line, n: int, what: str, at_least: bool = False) -> list[str]:

@@ -522,6 +522,9 @@ def _read_ratios(block: Block) -> list[Ratio]:
     )
 
 
+_MAX_COUNT = np.iinfo(np.int64).max  # counts are stored as int64
+
+
 def _count(token: str, line: Line) -> int:
     try:
         value = int(token)
@@ -529,6 +532,8 @@ def _count(token: str, line: Line) -> int:
         raise BlockError(line.no, f"count is not an integer: {token!r}") from None
     if value < 0:
         raise BlockError(line.no, f"negative count: {token!r}")
+    if value > _MAX_COUNT:
+        raise BlockError(line.no, f"count too large (over 2**63 - 1): {token!r}")
     return value
 
 
