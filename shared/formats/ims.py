@@ -91,8 +91,12 @@ def _data_type_of(tokens: list[str], line: Line, log: ProblemLog) -> str | None:
     if not tokens:
         return None
     if tokens[0] == "DATE_TYPE":
-        # seen in a real STAX alert
-        log.recoverable(line.no, None, "'DATE_TYPE' read as 'DATA_TYPE'")
+        log.recoverable(
+            line.no,
+            None,
+            "DATE_TYPE is a misspelling of DATA_TYPE (seen in a real STAX alert); "
+            "read as DATA_TYPE in lenient mode",
+        )
     elif tokens[0] != "DATA_TYPE":
         return None
     if len(tokens) < 2:
