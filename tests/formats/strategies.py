@@ -194,7 +194,7 @@ def phds(draw) -> Phd:
     return phd
 
 
-def _present_blocks(phd: Phd) -> list[str]:
+def present_blocks(phd: Phd) -> list[str]:
     names = []
     for name, attr in BLOCK_ORDER:
         value = getattr(phd, attr)
@@ -206,7 +206,7 @@ def _present_blocks(phd: Phd) -> list[str]:
 @st.composite
 def raw_blocks(draw, phd: Phd) -> list[RawBlock]:
     """Unknown blocks, each after a block the PHD has (or before the header), in file order."""
-    places = [None, *_present_blocks(phd)]
+    places = [None, *present_blocks(phd)]
     blocks = draw(
         _lists(
             st.builds(

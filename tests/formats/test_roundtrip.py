@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.formats import Alert, Message, Phd, RawSection, Soh, read_message, write_message
+from shared.formats.phd import BLOCK_ORDER
 
 from . import strategies as s
 
@@ -83,3 +84,23 @@ def test_strategies_cover_every_section_kind():
 
     collect()
     assert {Phd, Soh, Alert, RawSection} <= seen
+
+
+def test_the_phd_strategy_covers_every_block_and_both_channel_bases():
+    blocks: set[str] = set()
+    bases: set[int] = set()
+    collection_extras = 0
+
+    @settings(max_examples=300, deadline=None)
+    @given(s.phds())
+    def collect(phd):
+        nonlocal collection_extras
+        blocks.update(s.present_blocks(phd))
+        blocks.update("unknown" for _ in phd.extra_blocks[:1])
+        bases.update(sp.first_channel for sp in (phd.g_spectrum, phd.b_spectrum) if sp)
+        collection_extras += bool(phd.collection and phd.collection.extra)
+
+    collect()
+    assert blocks == {name for name, _ in BLOCK_ORDER} | {"unknown"}
+    assert bases == {0, 1}
+    assert collection_extras > 0
