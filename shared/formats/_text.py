@@ -86,6 +86,11 @@ def ims_time(tokens: list[str], line: Line, what: str) -> datetime:
         return parse_ims_time(tokens[0] + " " + tokens[1])
     except ValueError as exc:
         raise BlockError(line.no, f"{what}: {exc}") from None
+    except OverflowError:
+        # the fraction rounded up past 9999/12/31 23:59:59
+        raise BlockError(
+            line.no, f"{what}: date and time out of range: {tokens[0] + ' ' + tokens[1]!r}"
+        ) from None
 
 
 def expect_tokens(line: Line, n: int, what: str, at_least: bool = False) -> list[str]:
@@ -96,6 +101,23 @@ def expect_tokens(line: Line, n: int, what: str, at_least: bool = False) -> list
             line.no, f"{what}: expected {need} fields, found {len(tokens)}: {line.text.strip()!r}"
         )
     return tokens
+
+
+def check_lines(lines: list[str], what: str, in_block: bool = True) -> list[str]:
+    """Refuse lines the reader would not give back as written: they would end the section or
+    the message, or (inside a block) start a new block. Returns the lines for chaining."""
+    for i, line in enumerate(lines, 1):
+        tokens = line.split()
+        if "\n" in line or line.endswith("\r"):
+            problem = "holds a line break"
+        elif line.strip() == "STOP" or tokens[:1] in (["DATA_TYPE"], ["DATE_TYPE"]):
+            problem = "would end the section"
+        elif in_block and line.startswith("#"):
+            problem = "would start a new block"
+        else:
+            continue
+        raise ValueError(f"{what}: line {i} {problem}: {line!r}")
+    return lines
 
 
 def fnum(x: float) -> str:

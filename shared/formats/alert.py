@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ._text import BlockError, Line, ftime, ims_time
+from ._text import BlockError, Line, check_lines, ftime, ims_time
 from .errors import ProblemLog
 
 ALERT_TYPES = ("ALERT_SYSTEM", "ALERT_FLOW", "ALERT_TEMP", "ALERT_UPS")
@@ -60,10 +60,7 @@ def write_alert(alert: Alert) -> list[str]:
     for w in words:
         if not w or any(c.isspace() for c in w):
             raise ValueError(f"alert station, detector and type must be single words, got {w!r}")
-    lines = alert.text.split("\n") if alert.text else []
-    for line in lines:
-        if line.strip() == "STOP" or line.split()[:1] in (["DATA_TYPE"], ["DATE_TYPE"]):
-            raise ValueError(f"alert text line would end the alert: {line!r}")
+    lines = check_lines(alert.text.split("\n") if alert.text else [], "alert text", in_block=False)
     if alert.text != alert.text.strip("\n") or any(not ln.strip() for ln in lines[:1] + lines[-1:]):
         raise ValueError("alert text must not begin or end with a blank line")
     return [" ".join(words) + " " + ftime(alert.time), *lines]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._text import Line
+from ._text import Line, check_lines
 from .alert import ALERT_TYPES, Alert, parse_alert, write_alert
 from .errors import FormatError, Problem, ProblemLog
 from .phd import PHD_TYPES, Phd, parse_phd, write_phd
@@ -91,8 +91,12 @@ def _data_type_of(tokens: list[str], line: Line, log: ProblemLog) -> str | None:
     if not tokens:
         return None
     if tokens[0] == "DATE_TYPE":
-        # seen in a real STAX alert
-        log.recoverable(line.no, None, "'DATE_TYPE' read as 'DATA_TYPE'")
+        log.recoverable(
+            line.no,
+            None,
+            "DATE_TYPE is a misspelling of DATA_TYPE (seen in a real STAX alert); "
+            "read as DATA_TYPE in lenient mode",
+        )
     elif tokens[0] != "DATA_TYPE":
         return None
     if len(tokens) < 2:
@@ -243,10 +247,7 @@ def write_message(message: Message, format: str | None = None) -> str:
         elif isinstance(section, Alert):
             out.extend(write_alert(section))
         else:
-            for line in section.lines:
-                if line.strip() == "STOP" or line.split()[:1] in (["DATA_TYPE"], ["DATE_TYPE"]):
-                    raise ValueError(f"raw section line would end the section: {line!r}")
-            out.extend(section.lines)
+            out.extend(check_lines(section.lines, section.data_type, in_block=False))
     out.append("STOP")
     return "\n".join(out) + "\n"
 

@@ -16,6 +16,7 @@ from ._text import (
     Block,
     BlockError,
     Line,
+    check_lines,
     columns,
     expect_tokens,
     fnum,
@@ -521,6 +522,9 @@ def _read_ratios(block: Block) -> list[Ratio]:
     )
 
 
+_MAX_COUNT = np.iinfo(np.int64).max  # counts are stored as int64
+
+
 def _count(token: str, line: Line) -> int:
     try:
         value = int(token)
@@ -528,6 +532,8 @@ def _count(token: str, line: Line) -> int:
         raise BlockError(line.no, f"count is not an integer: {token!r}") from None
     if value < 0:
         raise BlockError(line.no, f"negative count: {token!r}")
+    if value > _MAX_COUNT:
+        raise BlockError(line.no, f"count too large (over 2**63 - 1): {token!r}")
     return value
 
 
@@ -733,11 +739,7 @@ def _write_header(h: PhdHeader) -> list[str]:
 
 
 def _write_comment(text: str) -> list[str]:
-    lines = text.split("\n")
-    for i, line in enumerate(lines, 1):
-        if line.startswith("#") or line.split()[:1] in (["STOP"], ["DATA_TYPE"]):
-            raise ValueError(f"comment line {i} would end the comment: {line!r}")
-    return lines
+    return text.split("\n")
 
 
 def _write_collection(c: Collection) -> list[str]:
@@ -756,6 +758,12 @@ def _write_processing(p: Processing) -> list[str]:
         columns([fnum(p.xe_yield), fnum(p.xe_yield_unc)], 8),
         _check_token(p.archive_bottle_id, "archive bottle id"),
     ]
+
+
+def _write_sample(dimensions: tuple[float, ...]) -> list[str]:
+    if not dimensions:
+        raise ValueError("#Sample needs at least one dimension")
+    return [" ".join(fnum(x) for x in dimensions)]
 
 
 def _write_stack(s: StackConditions) -> list[str]:
@@ -802,6 +810,8 @@ def _write_certificate(c: Certificate) -> list[str]:
     if c.total_activity is not None and c.assay_time is not None:
         out.append(f"{fnum(c.total_activity)} {ftime(c.assay_time)}")
     for entry in c.entries:
+        if not entry:
+            raise ValueError("a certificate entry needs at least one field")
         for tok in entry:
             _check_token(tok, "certificate field")
         out.append(" ".join(entry))
@@ -819,7 +829,7 @@ _WRITERS = {
     "acquisition": _write_acquisition,
     "calibration_time": lambda t: [ftime(t)],
     "processing": _write_processing,
-    "sample": lambda s: [" ".join(fnum(x) for x in s)],
+    "sample": _write_sample,
     "stack": _write_stack,
     "g_energy": lambda rows: _table(
         rows, lambda p: [fnum(p.energy), fnum(p.channel), fnum(p.uncertainty)]
@@ -894,8 +904,10 @@ def write_phd(phd: Phd) -> list[str]:
         for raw in phd.extra_blocks:
             if raw.after == name:
                 _check_token(raw.name, "block name")
+                if raw.name.lower() in _ATTR:
+                    raise ValueError(f"#{raw.name} is a known block; give it as such, not raw")
                 out.append(f"#{raw.name}" + (f" {raw.arg}" if raw.arg else ""))
-                out.extend(raw.lines)
+                out.extend(check_lines(raw.lines, f"#{raw.name}"))
 
     raw_after(None)
     for name, attr in BLOCK_ORDER:
@@ -905,7 +917,7 @@ def write_phd(phd: Phd) -> list[str]:
                 raise ValueError("a PHD needs a header")
         else:
             out.append("#Header 3" if name == "Header" else f"#{name}")
-            out.extend(_WRITERS[attr](value))
+            out.extend(check_lines(_WRITERS[attr](value), f"#{name}"))
         raw_after(name)
     known = {n for n, _ in BLOCK_ORDER}
     for raw in phd.extra_blocks:

@@ -14,6 +14,7 @@ from ._text import (
     Block,
     BlockError,
     Line,
+    check_lines,
     expect_tokens,
     fnum,
     ftime,
@@ -214,21 +215,25 @@ def write_soh(soh: Soh) -> list[str]:
     for what, token in (("station", soh.station), ("detector", soh.detector)):
         if not token or any(c.isspace() for c in token):
             raise ValueError(f"{what} must be one word, got {token!r}")
-    out = [
-        "#Header 3",
-        f"{soh.station} {soh.detector} {ftime(soh.period_start)} {ftime(soh.period_end)} {ftime(soh.transmit_time)}",
-    ]
+    header = f"{soh.station} {soh.detector} {ftime(soh.period_start)} {ftime(soh.period_end)} {ftime(soh.transmit_time)}"
+    out = ["#Header 3", *check_lines([header], "#Header")]
     for block in soh.blocks:
         if isinstance(block, SohRawBlock):
+            if not block.name or any(c.isspace() for c in block.name):
+                raise ValueError(f"block name must be one word, got {block.name!r}")
+            if block.name == "Header" or block.name in KNOWN_BLOCKS:
+                raise ValueError(f"#{block.name} is a known block; give it as such, not raw")
             out.append(f"#{block.name}" + (f" {block.arg}" if block.arg else ""))
-            out.extend(block.lines)
+            out.extend(check_lines(block.lines, f"#{block.name}"))
             continue
         if block.name not in KNOWN_BLOCKS:
             raise ValueError(f"SOH block {block.name} is not known; keep it as a raw block")
         out.append(f"#{block.name}")
+        rows = []
         for row in block.rows:
             for token in row.values:
                 if not token or any(c.isspace() for c in token):
                     raise ValueError(f"SOH value must be one word, got {token!r}")
-            out.append(" ".join([*row.values, ftime(row.start), fnum(row.duration)]))
+            rows.append(" ".join([*row.values, ftime(row.start), fnum(row.duration)]))
+        out.extend(check_lines(rows, f"#{block.name}"))
     return out

@@ -18,11 +18,13 @@ from shared.formats import (
 )
 
 REAL_NAMES = [
-    # seen in the STAX presentations
+    # as in the STAX presentations (../shared/seeds)
     "AUS02_856022299609035337_PHD_2023_11_17T14_15_00.TXT",
     "USS06_80353_ATS_2023_11_20T00_00_00.TXT",
     "USS06_79915_ATS_2023_11_16T00_00_00.AS",
     "STAXX_18713_CSV_2022_05_12T00_00_00.CSV",
+    "AUS02_856022299609035273_CSV_2023_11_16T00_00_00.CSV",
+    # the slides cut these after the date (SOH) and the minutes (ALERT): completed here
     "STAXX_53789_SOH_2023_04_22T22_00_00.TXT",
     "AUS02_856022299609035618_ALERT_2023_11_20T17_34_02.TXT",
 ]
