@@ -48,6 +48,8 @@ class WebConfig:
             raise ValueError(f"port must be 1-65535, got {self.port}")
         if self.session_minutes <= 0:
             raise ValueError("session_minutes must be positive")
+        if self.page_size <= 0:
+            raise ValueError("page_size must be positive")
 
 
 @dataclass(frozen=True)

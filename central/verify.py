@@ -9,7 +9,6 @@ an e-mail intake (which has no TLS peer).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,7 @@ from shared.formats import (
     Soh,
     read_message,
 )
+from shared.formats.filenames import parse_product_name
 from shared.formats.jsonview import message_view
 from shared.timeutil import iso_z
 
@@ -199,37 +199,27 @@ def _without_counts(value: Any) -> Any:
     return value
 
 
-# `<STATION>_<MSG_ID>_<TYPE>_<yyyy>_<mm>_<dd>T<HH>_<MM>_<SS>.<EXT>` (formats.md, section 5),
-# for the three types a station sends. Kept private and minimal: once branch `formats` is
-# merged, use shared.formats.filenames.parse_product_name and product_for_data_type instead.
-_FILE_NAME = re.compile(
-    r"^(?P<station>[A-Z][A-Z0-9]{2,9})_(?P<msg_id>[A-Za-z0-9]+)_(?P<type>PHD|SOH|ALERT)_"
-    r"(?P<time>\d{4}_\d{2}_\d{2}T\d{2}_\d{2}_\d{2})\.TXT$"
-)
-_FILE_NAME_FORM = "<STATION>_<MSG_ID>_<PHD|SOH|ALERT>_<yyyy>_<mm>_<dd>T<HH>_<MM>_<SS>.TXT"
-
-
 def _check_file_name(name: str, *, station: str, msg_id: str, product: str) -> None:
-    m = _FILE_NAME.match(name)
-    if not m:
-        raise unreadable(f"file name {name!r} is not of the form {_FILE_NAME_FORM}", station)
+    """The name must be a station product name (formats.md section 5) that fits the file."""
     try:
-        datetime.strptime(m["time"], "%Y_%m_%dT%H_%M_%S")
-    except ValueError:
+        parsed = parse_product_name(name)
+    except ValueError as exc:
+        raise unreadable(str(exc), station) from None
+    if parsed.product not in ("PHD", "SOH", "ALERT") or parsed.ext != "TXT":
         raise unreadable(
-            f"file name {name!r}: {m['time']} is not a date and time", station
-        ) from None
-    if m["station"] != station:
+            f"file name {name!r}: stations send PHD, SOH and ALERT .TXT files", station
+        )
+    if parsed.station != station:
         raise unreadable(
-            f"file name {name!r} names station {m['station']}, but the file is from {station}",
+            f"file name {name!r} names station {parsed.station}, but the file is from {station}",
             station,
         )
-    if m["msg_id"] != msg_id:
+    if parsed.msg_id != msg_id:
         raise unreadable(
-            f"file name {name!r} names MSG_ID {m['msg_id']}, but the file has MSG_ID {msg_id}",
+            f"file name {name!r} names MSG_ID {parsed.msg_id}, but the file has MSG_ID {msg_id}",
             station,
         )
-    if m["type"] != product:
+    if parsed.product != product:
         raise unreadable(
-            f"file name {name!r} names type {m['type']}, but the file is {product}", station
+            f"file name {name!r} names type {parsed.product}, but the file is {product}", station
         )

@@ -98,7 +98,7 @@ class ResolutionCalibration:
 
 # -------------------------------------------------------------------- efficiency
 @dataclass(frozen=True)
-class _Branch:
+class EfficiencyBranch:
     coefficients: tuple[float, ...]  # of ln eps in powers of x = ln(E / 1 keV)
     covariance: tuple[tuple[float, ...], ...]  # of the coefficients
 
@@ -113,8 +113,8 @@ class _Branch:
 
 @dataclass(frozen=True)
 class EfficiencyCalibration:
-    high: _Branch
-    low: _Branch | None = None
+    high: EfficiencyBranch
+    low: EfficiencyBranch | None = None
     crossover_kev: float = 0.0  # the low branch serves energies below this
 
     def efficiency(self, energy):
@@ -187,7 +187,7 @@ class EfficiencyCalibration:
         )
 
 
-def _fit_branch(x, y, rel, order: int) -> _Branch:
+def _fit_branch(x, y, rel, order: int) -> EfficiencyBranch:
     order = min(order, len(x) - 1)
     design = np.vstack([x**i for i in range(order + 1)]).T
     if np.all(rel > 0):
@@ -197,7 +197,7 @@ def _fit_branch(x, y, rel, order: int) -> _Branch:
     else:
         coeffs, *_ = np.linalg.lstsq(design, y, rcond=None)
         cov = np.zeros((order + 1, order + 1))
-    return _Branch(
+    return EfficiencyBranch(
         tuple(float(a) for a in coeffs), tuple(tuple(float(v) for v in row) for row in cov)
     )
 

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 _IMS_TIME = re.compile(
-    r"^(\d{4})/(\d{1,2})/(\d{1,2})\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d*))?)?$"
+    r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})[ \t]+([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]*))?)?$"
 )
 
 
@@ -42,7 +42,7 @@ def round_tenths(t: datetime) -> datetime:
 def format_ims_time(t: datetime) -> str:
     """`yyyy/mm/dd hh:mm:ss.s` in UTC."""
     t = round_tenths(as_utc(t))
-    return f"{t:%Y/%m/%d %H:%M:%S}.{t.microsecond // 100_000}"
+    return f"{t.year:04d}/{t:%m/%d %H:%M:%S}.{t.microsecond // 100_000}"
 
 
 def as_utc(t: datetime) -> datetime:

@@ -12,7 +12,6 @@ from flask import Flask, has_request_context
 from flask_login import current_user
 
 from central.config import CentralConfig
-from shared.config import ConfigError
 
 from .auth import csrf_token, current_account, init_auth
 from .callbacks import register_callbacks
@@ -29,8 +28,6 @@ def create_app(config: CentralConfig, *, clock: Callable[[], float] = time.time)
 
     `clock` gives the time in seconds for session expiry (tests pass their own).
     """
-    if config.web.page_size <= 0:
-        raise ConfigError(f"[web] page_size: must be positive, got {config.web.page_size}")
     server = Flask(__name__, static_folder=None)
     # the guard is registered before Dash adds its routes and hooks, so it runs first
     init_store(server, config.storage.database_path)

@@ -16,6 +16,7 @@ import numpy as np
 
 from shared.timeutil import as_utc
 
+from .filenames import ProductName
 from .ims import Message
 from .phd import (
     Acquisition,
@@ -53,7 +54,8 @@ def measurement_id(detector: str, acquisition_start: datetime) -> str:
 
 def phd_file_name(station: str, msg_id: int | str, acquisition_start: datetime) -> str:
     """`<STATION>_<MSG_ID>_PHD_<yyyy>_<mm>_<dd>T<HH>_<MM>_<SS>.TXT` (UTC)."""
-    return f"{station}_{msg_id}_PHD_{as_utc(acquisition_start):%Y_%m_%dT%H_%M_%S}.TXT"
+    start = as_utc(acquisition_start).replace(microsecond=0)
+    return str(ProductName(station, str(msg_id), "PHD", start, "TXT"))
 
 
 def make_sample_phd(

@@ -15,10 +15,10 @@ from functools import cached_property
 import numpy as np
 
 from shared.calibration import (
+    EfficiencyBranch,
     EfficiencyCalibration,
     EnergyCalibration,
     ResolutionCalibration,
-    _Branch,
 )
 from shared.formats.phd import EfficiencyPoint, EnergyPoint, ResolutionPoint
 
@@ -138,8 +138,8 @@ class DetectorModel:
         # yc + b (x - xc) + c (x - xc)^2 in powers of x
         low = (yc - b * xc + c * xc * xc, b - 2.0 * c * xc, c)
         return EfficiencyCalibration(
-            high=_Branch(high, _zeros(len(high))),
-            low=_Branch(low, _zeros(3)),
+            high=EfficiencyBranch(high, _zeros(len(high))),
+            low=EfficiencyBranch(low, _zeros(3)),
             crossover_kev=float(self.efficiency_crossover_kev),
         )
 

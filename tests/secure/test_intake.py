@@ -238,11 +238,12 @@ def test_unreadable_phd_says_file_and_line(intake, network):
 @pytest.mark.parametrize(
     "name, reason",
     [
-        ("report.txt", "is not of the form"),
+        ("report.txt", "not a product file name: 'report.txt': expected 8 parts"),
         ("BES01_1010_ALERT_2023_11_20T17_34_02.TXT", "names station BES01"),
         ("AUS02_9999_ALERT_2023_11_20T17_34_02.TXT", "names MSG_ID 9999"),
         ("AUS02_1010_SOH_2023_11_20T17_34_02.TXT", "names type SOH"),
-        ("AUS02_1010_ALERT_2023_13_20T17_34_02.TXT", "is not a date and time"),
+        ("AUS02_1010_ALERT_2023_13_20T17_34_02.TXT", "not a valid date and time"),
+        ("AUS02_1010_ATS_2023_11_20T17_34_02.AS", "stations send PHD, SOH and ALERT .TXT files"),
     ],
 )
 def test_file_name_must_fit_the_file(intake, network, name, reason):
