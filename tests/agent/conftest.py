@@ -1,0 +1,214 @@
+"""Fixtures for the agent tests: a small spectrum source, a test PKI, an HTTPS stand-in."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import ssl
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from edge_agent.calibration import CalibrationPoints
+from edge_agent.config import StationConfig
+from edge_agent.drivers.simulated import SimulatedSample
+from shared.formats import EfficiencyPoint, EnergyPoint, ResolutionPoint, StackConditions
+
+T0 = datetime(2023, 11, 20, 0, 0, tzinfo=UTC)
+
+
+class FlatSource:
+    """A flat background and one peak that grows hour by hour: enough to tell spectra apart."""
+
+    channels = 1024
+
+    def sample(self, interval_start: datetime) -> SimulatedSample:
+        rates = np.full(self.channels, 0.05)
+        hour = interval_start.hour
+        rates[400:405] += 0.2 * (1 + hour)
+        return SimulatedSample(
+            rates=rates,
+            dead_fraction=0.01,
+            stack=StackConditions(stack_flow_m3_s=50.0, sample_flow_m3_s=1e-4),
+        )
+
+    def calibration(self) -> CalibrationPoints:
+        return CalibrationPoints(
+            energy=(EnergyPoint(100.0, 34.0, 0.1), EnergyPoint(1000.0, 334.0, 0.1)),
+            resolution=(ResolutionPoint(100.0, 1.0, 0.01), ResolutionPoint(1000.0, 1.8, 0.02)),
+            efficiency=(EfficiencyPoint(100.0, 0.05, 0.002), EfficiencyPoint(1000.0, 0.01, 3e-4)),
+            time=datetime(2023, 1, 10, 8, 0, tzinfo=UTC),
+        )
+
+
+@pytest.fixture
+def source() -> FlatSource:
+    return FlatSource()
+
+
+@pytest.fixture
+def station() -> StationConfig:
+    return StationConfig(code="AUS02", facility="ANSTO", detector="AUS02_001", number=2)
+
+
+# ------------------------------------------------------------------ test PKI
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _cert(subject: str, key, issuer_name, issuer_key, *, ca=False, server=False, client=False):
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if server:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    if client:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write(path: Path, cert=None, key=None) -> Path:
+    if cert is not None:
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    else:
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return path
+
+
+@dataclass
+class PkiFiles:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    station_cert: Path
+    station_key: Path
+    other_ca: Path  # a CA the station does not trust
+    other_server_cert: Path
+    other_server_key: Path
+
+
+def make_pki(folder: Path) -> PkiFiles:
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key = _key()
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test network CA")])
+    ca = _cert("Test network CA", ca_key, ca_name, ca_key, ca=True)
+    server_key, station_key = _key(), _key()
+    other_key = _key()
+    other_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Someone else")])
+    other_ca = _cert("Someone else", other_key, other_name, other_key, ca=True)
+    return PkiFiles(
+        ca=_write(folder / "ca.pem", ca),
+        server_cert=_write(
+            folder / "server.pem", _cert("central", server_key, ca_name, ca_key, server=True)
+        ),
+        server_key=_write(folder / "server.key", key=server_key),
+        station_cert=_write(
+            folder / "station.pem", _cert("AUS02", station_key, ca_name, ca_key, client=True)
+        ),
+        station_key=_write(folder / "station.key", key=station_key),
+        other_ca=_write(folder / "other-ca.pem", other_ca),
+        other_server_cert=_write(
+            folder / "other-server.pem",
+            _cert("central", server_key, other_name, other_key, server=True),
+        ),
+        other_server_key=_write(folder / "other-server.key", key=server_key),
+    )
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory) -> PkiFiles:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+# ------------------------------------------------------------ HTTPS stand-in
+@dataclass
+class Intake:
+    """A stand-in for the central's intake: answers from `answers` (then 201), records puts."""
+
+    url: str
+    answers: list[int] = field(default_factory=list)
+    received: list[tuple[str, bytes, str]] = field(default_factory=list)  # path, body, client CN
+    server: ThreadingHTTPServer | None = None
+
+
+def start_intake(pki: PkiFiles, answers: list[int] | None = None, *, other_ca=False) -> Intake:
+    intake = Intake(url="", answers=list(answers or []))
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_PUT(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            peer = self.connection.getpeercert()
+            cn = dict(x[0] for x in peer["subject"])["commonName"]
+            intake.received.append((self.path, body, cn))
+            status = intake.answers.pop(0) if intake.answers else 201
+            reply = json.dumps({"status": status, "reason": f"stand-in says {status}"}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if other_ca:
+        context.load_cert_chain(pki.other_server_cert, pki.other_server_key)
+    else:
+        context.load_cert_chain(pki.server_cert, pki.server_key)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(pki.ca)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    intake.server = server
+    intake.url = f"https://127.0.0.1:{server.server_address[1]}"
+    return intake
+
+
+@pytest.fixture
+def intake_factory(pki):
+    started: list[Intake] = []
+
+    def factory(answers=None, **kw) -> Intake:
+        intake = start_intake(pki, answers, **kw)
+        started.append(intake)
+        return intake
+
+    yield factory
+    for intake in started:
+        intake.server.shutdown()
+        intake.server.server_close()
