@@ -1,0 +1,211 @@
+"""The wire contract between a station and the central server, and nothing more.
+
+A data file's exact bytes are signed (CMS SignedData, opaque, binary, SHA-256, the signer's
+certificate and its chain included), then encrypted (CMS EnvelopedData, AES-256, to the
+central server's RSA certificate), DER. The same as
+
+    openssl cms -sign -binary -nodetach -md sha256 -outform DER ... |
+    openssl cms -encrypt -binary -aes256 -outform DER central.pem
+
+cryptography signs, encrypts and decrypts; it cannot verify a CMS signature, so
+`verify_signed` uses pyHanko's generic_cms with pyhanko-certvalidator (the central
+server's dependencies, imported only there: a station never verifies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+
+class CmsError(ValueError):
+    """A message that cannot be accepted; str() is a reason fit for the sender and the log."""
+
+
+class DecryptError(CmsError):
+    """The message cannot be read: not an envelope for this recipient, damaged, or its
+    content is not a CMS SignedData (HTTP 400)."""
+
+
+class SignatureError(CmsError):
+    """The signature or the signer's certificate is refused (HTTP 403)."""
+
+
+class RevocationUnavailable(SignatureError):
+    """The network's CRL is missing or out of date: not the sender's fault; try later
+    (HTTP 503) once the CA has signed a new CRL."""
+
+
+@dataclass(frozen=True)
+class Verified:
+    content: bytes  # the signed file, exact bytes
+    signer: x509.Certificate
+
+
+def sign_and_encrypt(
+    content: bytes,
+    signer_cert: x509.Certificate,
+    signer_key: rsa.RSAPrivateKey,
+    chain: Iterable[x509.Certificate],
+    recipient_cert: x509.Certificate,
+) -> bytes:
+    """Sign `content` as the station, then encrypt it to the central server. DER."""
+    builder = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(content)
+        .add_signer(signer_cert, signer_key, hashes.SHA256())
+    )
+    # add_certificate() must come after set_data()/add_signer(): cryptography's builder
+    # silently drops certificates added before them.
+    for cert in chain:
+        if cert != signer_cert:
+            builder = builder.add_certificate(cert)
+    signed = builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    return (
+        pkcs7.PKCS7EnvelopeBuilder()
+        .set_data(signed)
+        .add_recipient(recipient_cert)
+        .set_content_encryption_algorithm(algorithms.AES256)
+        .encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    )
+
+
+def decrypt(
+    der: bytes, recipient_cert: x509.Certificate, recipient_key: rsa.RSAPrivateKey
+) -> bytes:
+    """The SignedData (DER) inside an EnvelopedData addressed to `recipient_cert`."""
+    try:
+        return pkcs7.pkcs7_decrypt_der(der, recipient_cert, recipient_key, [])
+    except (ValueError, TypeError) as exc:
+        raise DecryptError(f"cannot decrypt: {exc}") from None
+
+
+def verify_signed(
+    signed_der: bytes,
+    trust_roots: Iterable[x509.Certificate],
+    crls: Iterable[x509.CertificateRevocationList],
+    moment: datetime | None = None,
+) -> Verified:
+    """Check a SignedData: the signature matches the content, the signer's certificate
+    leads to one of `trust_roots` (and only to them: never the system's trust store), is
+    not revoked according to `crls` (which are required), and allows signing messages
+    (digitalSignature, emailProtection). Nothing is fetched from the network.
+
+    `moment` is the time of validation (now by default). Blocking (CPU work); from async
+    code call it in a worker thread.
+    """
+    from asn1crypto import cms as asn1_cms
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import x509 as asn1_x509
+
+    signed_data = _signed_data(signed_der, asn1_cms)
+    try:
+        content = bytes(signed_data["encap_content_info"]["content"].native or b"")
+    except (ValueError, TypeError) as exc:
+        raise DecryptError(f"the signed content cannot be read: {exc}") from None
+    moment = moment or datetime.now(UTC)
+    roots = [asn1_x509.Certificate.load(_der(c)) for c in trust_roots]
+    crl_list = [asn1_crl.CertificateList.load(_der(c)) for c in crls]
+    if not crl_list:
+        raise RevocationUnavailable("no certificate revocation list: revocation cannot be checked")
+    status = asyncio.run(_validate(signed_data, roots, crl_list, moment))
+    signer = x509.load_der_x509_certificate(status.signing_cert.dump())
+    _raise_for(status, signer, moment)
+    return Verified(content=content, signer=signer)
+
+
+def _der(obj: x509.Certificate | x509.CertificateRevocationList) -> bytes:
+    return obj.public_bytes(serialization.Encoding.DER)
+
+
+def _signed_data(der: bytes, asn1_cms):
+    try:
+        info = asn1_cms.ContentInfo.load(der, strict=True)
+        kind = info["content_type"].native
+        if kind != "signed_data":
+            raise DecryptError(f"expected a CMS SignedData inside the envelope, found {kind}")
+        signed = info["content"]
+        signer_infos = signed["signer_infos"]
+        kind = signed["encap_content_info"]["content_type"].native
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DecryptError(f"not a CMS SignedData: {exc}") from None
+    if kind != "data":
+        raise DecryptError(f"the signed content is {kind}, expected data")
+    if len(signer_infos) != 1:
+        raise SignatureError(f"expected exactly one signer, found {len(signer_infos)}")
+    if signed["encap_content_info"]["content"].native is None:
+        raise DecryptError("the signature is detached; the content must be embedded (opaque)")
+    return signed
+
+
+async def _validate(signed_data, roots, crls, moment):
+    from pyhanko.sign.validation import errors as pyhanko_errors
+    from pyhanko.sign.validation.generic_cms import async_validate_cms_signature
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+    from pyhanko_certvalidator import ValidationContext
+
+    context = ValidationContext(
+        trust_roots=roots,
+        crls=crls,
+        moment=moment,
+        allow_fetching=False,
+        revocation_mode="require",
+    )
+    usage = KeyUsageConstraints(
+        key_usage={"digital_signature"}, extd_key_usage={"email_protection"}
+    )
+    try:
+        return await async_validate_cms_signature(
+            signed_data, validation_context=context, key_usage_settings=usage
+        )
+    except pyhanko_errors.SignatureValidationError as exc:
+        raise SignatureError(f"signature cannot be checked: {exc.failure_message}") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SignatureError(f"signature cannot be checked: {exc}") from None
+
+
+def _raise_for(status, signer: x509.Certificate, moment: datetime) -> None:
+    """Turn pyHanko's verdict into one reason a person can act on."""
+    from pyhanko.sign.ades.report import AdESIndeterminate as Indet
+
+    if not status.intact or not status.valid:
+        raise SignatureError("signature does not match content")
+    problem = status.trust_problem_indic
+    if problem is None:
+        return
+    who = f"certificate of {signer.subject.rfc4514_string()} (serial {signer.serial_number:X})"
+    if problem == Indet.NO_CERTIFICATE_CHAIN_FOUND:
+        raise SignatureError(f"certificate not issued by the network CA: {who}")
+    if problem in (Indet.REVOKED_NO_POE, Indet.REVOKED_CA_NO_POE):
+        details = status.revocation_details
+        when = details.revocation_date if details else None
+        on = f" on {when:%Y-%m-%d %H:%M:%S} UTC" if when else ""
+        raise SignatureError(f"certificate revoked{on}: {who}")
+    if problem == Indet.OUT_OF_BOUNDS_NO_POE or moment > signer.not_valid_after_utc:
+        raise SignatureError(
+            f"certificate expired on {signer.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC: {who}"
+        )
+    if moment < signer.not_valid_before_utc:
+        raise SignatureError(
+            f"certificate not valid before {signer.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC "
+            f"(check the clocks): {who}"
+        )
+    if problem == Indet.CHAIN_CONSTRAINTS_FAILURE:
+        raise SignatureError(
+            f"certificate not allowed to sign messages (needs key usage digitalSignature and "
+            f"extended key usage emailProtection): {who}"
+        )
+    if problem == Indet.TRY_LATER:
+        raise RevocationUnavailable(
+            "the network's certificate revocation list is out of date; "
+            "the CA must sign a new one (`stax pki crl`)"
+        )
+    raise SignatureError(f"certificate refused ({problem.name}): {who}")
