@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import ssl
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from edge_agent.calibration import CalibrationPoints
 from edge_agent.config import StationConfig
 from edge_agent.drivers.simulated import SimulatedSample
+from shared.crypto.pki import NetworkCA
 from shared.formats import EfficiencyPoint, EnergyPoint, ResolutionPoint, StackConditions
 
 T0 = datetime(2023, 11, 20, 0, 0, tzinfo=UTC)
@@ -61,87 +57,34 @@ def station() -> StationConfig:
 
 
 # ------------------------------------------------------------------ test PKI
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _cert(subject: str, key, issuer_name, issuer_key, *, ca=False, server=False, client=False):
-    now = datetime.now(UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    if client:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _write(path: Path, cert=None, key=None) -> Path:
-    if cert is not None:
-        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    else:
-        path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    return path
-
-
 @dataclass
 class PkiFiles:
     ca: Path
-    server_cert: Path
+    server_cert: Path  # the central's certificate: TLS server and CMS recipient
     server_key: Path
-    station_cert: Path
+    station_cert: Path  # AUS02
     station_key: Path
-    other_ca: Path  # a CA the station does not trust
+    other_ca: Path  # another network's CA, which the station does not trust
     other_server_cert: Path
     other_server_key: Path
+    network: NetworkCA
 
 
 def make_pki(folder: Path) -> PkiFiles:
-    folder.mkdir(parents=True, exist_ok=True)
-    ca_key = _key()
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test network CA")])
-    ca = _cert("Test network CA", ca_key, ca_name, ca_key, ca=True)
-    server_key, station_key = _key(), _key()
-    other_key = _key()
-    other_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Someone else")])
-    other_ca = _cert("Someone else", other_key, other_name, other_key, ca=True)
+    now = datetime.now(UTC)
+    ca = NetworkCA.create(folder / "network", now=now, ca_key_bits=2048)
+    ca.issue_station("AUS02", now=now, facility="ANSTO")
+    other = NetworkCA.create(folder / "other", now=now, ca_key_bits=2048)
     return PkiFiles(
-        ca=_write(folder / "ca.pem", ca),
-        server_cert=_write(
-            folder / "server.pem", _cert("central", server_key, ca_name, ca_key, server=True)
-        ),
-        server_key=_write(folder / "server.key", key=server_key),
-        station_cert=_write(
-            folder / "station.pem", _cert("AUS02", station_key, ca_name, ca_key, client=True)
-        ),
-        station_key=_write(folder / "station.key", key=station_key),
-        other_ca=_write(folder / "other-ca.pem", other_ca),
-        other_server_cert=_write(
-            folder / "other-server.pem",
-            _cert("central", server_key, other_name, other_key, server=True),
-        ),
-        other_server_key=_write(folder / "other-server.key", key=server_key),
+        ca=ca.ca_cert_path,
+        server_cert=ca.central_cert_path,
+        server_key=ca.central_key_path,
+        station_cert=ca.station_cert_path("AUS02"),
+        station_key=ca.station_key_path("AUS02"),
+        other_ca=other.ca_cert_path,
+        other_server_cert=other.central_cert_path,
+        other_server_key=other.central_key_path,
+        network=ca,
     )
 
 
