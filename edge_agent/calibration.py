@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from shared.calibration import EnergyCalibration
 from shared.formats import EfficiencyPoint, EnergyPoint, FormatError, ResolutionPoint, read_file
 
 __all__ = ["CalibrationError", "CalibrationPoints", "read_calibration_file"]
@@ -30,8 +31,6 @@ class CalibrationPoints:
 
     def energy_span(self, channels: int) -> float:
         """The energy at the end of the last channel (keV), from the energy points."""
-        from shared.calibration import EnergyCalibration
-
         return round(float(EnergyCalibration.from_points(list(self.energy)).energy(channels)), 1)
 
 

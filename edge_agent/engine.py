@@ -111,7 +111,16 @@ class Engine:
         code = self.station.code
         first = next_boundary(self.clock.now())
         until = self.outbox.acquired_until(code)
-        if until is not None and until < first:
+        if until is not None and until > first:
+            # never make a second file for an interval already accounted for
+            log.error(
+                "the station clock (%s) is behind the last interval accounted for (%s): "
+                "was the clock set back? Acquisition waits until then",
+                self.clock.now(),
+                until,
+            )
+            first = until
+        elif until is not None and until < first:
             log.warning(
                 "resuming: the last interval accounted for ended %s; acquisition starts again "
                 "at %s, the time between is recorded as a gap",

@@ -18,7 +18,15 @@ from shared.formats import StackConditions
 
 from ..calibration import CalibrationPoints
 from ..clock import Clock, cycle_start
-from .base import DeviceProtocolError, DeviceTimeout, Elapsed, Mca, McaStatus, Presets
+from .base import (
+    DeviceError,
+    DeviceProtocolError,
+    DeviceTimeout,
+    Elapsed,
+    Mca,
+    McaStatus,
+    Presets,
+)
 
 __all__ = ["FAULTS", "SimulatedMca", "SimulatedSample", "SpectrumSource"]
 
@@ -157,3 +165,20 @@ class SimulatedMca(Mca):
     def stack_conditions(self, interval_start: datetime) -> StackConditions | None:
         """What the simulated flow meters and chamber sensors read during the interval."""
         return self.source.sample(interval_start).stack
+
+
+def open_simulated(config, clock: Clock):
+    """The simulated MCA of a configuration, with the simulator's stack conditions and
+    detector calibration."""
+    from ..service import Hardware
+
+    source = simulator_source(config)
+    mca = SimulatedMca(source, clock, seed=config.mca.seed)
+    return Hardware(mca=mca, conditions=mca.stack_conditions, calibration=source.calibration())
+
+
+def simulator_source(config) -> SpectrumSource:
+    raise DeviceError(
+        "[mca] driver: the simulated MCA needs the spectrum simulator (shared/simulation), "
+        "which this installation lacks"
+    )

@@ -155,3 +155,35 @@ def intake_factory(pki):
     for intake in started:
         intake.server.shutdown()
         intake.server.server_close()
+
+
+# ------------------------------------------------------------ agent configuration
+def write_agent_config(folder: Path, pki: PkiFiles, url: str, extra: str = "") -> Path:
+    """An agent configuration for AUS02 in `folder`; `extra` is appended TOML."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "AUS02.toml"
+    path.write_text(
+        f"""
+[station]
+code = "AUS02"
+facility = "ANSTO"
+detector = "AUS02_001"
+number = 2
+
+[outbox]
+path = "outbox.sqlite"
+
+[central]
+url = "{url}"
+ca_cert = "{pki.ca}"
+encryption_cert = "{pki.server_cert}"
+retry_initial_seconds = 0.05
+retry_max_seconds = 0.5
+
+[identity]
+cert = "{pki.station_cert}"
+key = "{pki.station_key}"
+{extra}
+"""
+    )
+    return path
