@@ -1,0 +1,166 @@
+"""`stax central`: run and prepare the central server.
+
+stax central serve --config FILE     the intake here, the web UI in a supervised child
+stax central check --config FILE     check configuration and certificates, create the database
+stax central user add NAME --config FILE --role admin|owner|user [--facility CODE ...]
+                                     [--owns CODE ...] [--password-file FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from central.config import CentralConfig, load_central_config
+from shared.config import ConfigError
+from stax.cli import UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(subparsers, name: str, help_text: str) -> argparse.ArgumentParser:
+        p = subparsers.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", required=True, metavar="FILE", help="central.toml")
+        return p
+
+    action(sub, "serve", "run the intake and the web UI until SIGTERM or Ctrl-C")
+    action(sub, "check", "check the configuration and certificate files; create the database")
+
+    user = sub.add_parser("user", help="manage user accounts").add_subparsers(
+        dest="user_action", metavar="ACTION", required=True
+    )
+    add = action(user, "add", "create a user (password from --password-file or stdin)")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--role", choices=("admin", "owner", "user"), default="user")
+    add.add_argument(
+        "--facility", action="append", default=[], metavar="CODE", help="may see this facility"
+    )
+    add.add_argument(
+        "--owns", action="append", default=[], metavar="CODE", help="manages this facility"
+    )
+    add.add_argument("--email")
+    add.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="first line is the password (otherwise read from stdin)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _config(args.config)
+    if args.action == "serve":
+        return _serve(config, Path(args.config), args)
+    if args.action == "check":
+        return _check(config)
+    return _add_user(config, args)
+
+
+def _config(path: str) -> CentralConfig:
+    try:
+        return load_central_config(path)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _serve(config: CentralConfig, path: Path, args: argparse.Namespace) -> int:
+    from central.intake import IntakeSetupError
+    from central.serve import serve
+
+    if not args.verbose and not args.quiet:
+        # a server's default: say what it does (start, stop, each message), not just problems
+        logging.getLogger().setLevel(logging.INFO)
+    if args.verbose < 2:
+        # pyHanko logs each refused signature with a traceback; the intake logs the reason
+        for name in ("pyhanko", "pyhanko_certvalidator"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        asyncio.run(serve(config, path))
+    except IntakeSetupError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    return 0
+
+
+def _check(config: CentralConfig) -> int:
+    from central.intake import IntakeSetupError, TrustFiles, server_tls_context
+    from central.serve import web_installed
+    from central.store import Store
+
+    try:
+        trust = TrustFiles(config.intake)
+        server_tls_context(config.intake)
+    except IntakeSetupError as exc:
+        raise UsageError(str(exc)) from None
+    with Store(config.storage.database_path):
+        pass
+    now = datetime.now(UTC)
+    cert = trust.recipient_cert
+    next_update = trust.crl_next_update()
+    intake = config.intake
+    web = f"http://{config.web.host}:{config.web.port}/" if web_installed() else "not installed"
+    print(f"intake      https://{intake.host}:{intake.port}/api/v1/messages/")
+    print(f"certificate {cert.subject.rfc4514_string()}, until {cert.not_valid_after_utc:%Y-%m-%d}")
+    print(f"CRL         next update {next_update:%Y-%m-%d %H:%M} UTC")
+    print(f"database    {config.storage.database_path}")
+    print(f"web UI      {web}")
+    problems = []
+    if cert.not_valid_after_utc < now:
+        problems.append("the central certificate has expired (`stax pki renew central`)")
+    if next_update is not None and next_update < now:
+        problems.append("the CRL is out of date: sign a new one (`stax pki crl`)")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _add_user(config: CentralConfig, args: argparse.Namespace) -> int:
+    from central.accounts import AccountError, create_user
+    from central.store import Store
+
+    password = _password(args.password_file)
+    with Store(config.storage.database_path) as store:
+        try:
+            user = create_user(
+                store,
+                args.name,
+                password,
+                role=args.role,
+                facilities=args.facility,
+                owned=args.owns,
+                email=args.email,
+            )
+        except AccountError as exc:
+            raise UsageError(str(exc)) from None
+    what = ", ".join(
+        [f"role {user.role}"]
+        + ([f"sees {' '.join(sorted(user.assigned))}"] if user.assigned else [])
+        + ([f"owns {' '.join(sorted(user.owned))}"] if user.owned else [])
+    )
+    print(f"created user {user.username} ({what})")
+    return 0
+
+
+def _password(path: Path | None) -> str:
+    if path is not None:
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+        if not lines or not lines[0]:
+            raise UsageError(f"{path}: the first line must be the password")
+        return lines[0]
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if first != getpass.getpass("again: "):
+            raise UsageError("the passwords differ")
+        return first
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise UsageError("no password on stdin (or give --password-file)")
+    return line
