@@ -70,13 +70,10 @@ class StationConfig:
 class McaConfig:
     driver: Literal["simulated"] = "simulated"
     seed: int = 1  # simulated: the same seed and interval always give the same spectrum
-    scenario: str = "default"  # simulated: which release history the simulator plays
-    channels: int = 16384  # simulated: number of channels of the simulated MCA
+    detector_seed: int | None = None  # simulated: another unit of the detector type
     timeout_seconds: float = 5.0  # how long to wait for the device to answer
 
     def __post_init__(self) -> None:
-        if self.channels <= 0:
-            raise ValueError("channels must be positive")
         if self.timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
 

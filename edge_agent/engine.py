@@ -23,7 +23,7 @@ from .clock import CYCLE, Clock, cycle_start, next_boundary
 from .config import StackDefaults, StationConfig
 from .cycle import Acquired, arm, check_interval, rollover
 from .drivers.base import DeviceError, Mca
-from .messages import file_name, sample_phd, stack_conditions, to_bytes
+from .messages import phd_file_name, sample_phd, stack_conditions, to_bytes
 from .outbox import Outbox, OutboxFile, ReleasePolicy
 
 __all__ = ["Engine", "log_alert"]
@@ -251,7 +251,7 @@ class Engine:
                 # the spectrum goes out even when its analysis fails: the central re-analyses
                 log.exception("station analysis failed for %s", phd.header.srid)
         content = to_bytes(phd, self.station, msg_id)
-        name = file_name(code, msg_id, "PHD", acquired.interval_start)
+        name = phd_file_name(code, msg_id, acquired.interval_start)
         item = self.outbox.add(
             file_name=name,
             station=code,

@@ -1,43 +1,27 @@
-"""The files a station makes: sample reference ids, file names, and the SAMPLEPHD message
-of one acquisition (docs/formats.md sections 2 and 5).
+"""The files a station makes from an acquisition: the SAMPLEPHD message, its bytes and its
+name (docs/formats.md sections 2 and 5; the PHD itself comes from
+shared/formats/sample_phd.py, which the simulator uses too).
 """
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import fields
 from datetime import datetime
 
-from shared.formats import (
-    Acquisition,
-    Collection,
-    Message,
-    Phd,
-    PhdHeader,
-    Spectrum,
-    StackConditions,
-    write_message,
-)
+from shared.formats import Phd, StackConditions, write_message
+from shared.formats.sample_phd import make_sample_phd, phd_file_name, sample_message
 from shared.timeutil import as_utc
 
 from .calibration import CalibrationPoints
 from .config import StackDefaults, StationConfig
 from .cycle import Acquired
 
-__all__ = ["file_name", "measurement_id", "sample_phd", "srid", "stack_conditions", "to_bytes"]
+__all__ = ["phd_file_name", "sample_phd", "srid", "stack_conditions", "to_bytes"]
 
 
 def srid(station_number: int, interval_start: datetime) -> str:
-    """STAX sample reference id: SM + 2-digit station number + yyyymmddHHMM."""
+    """STAX sample reference id: SM + the configured 2-digit station number + yyyymmddHHMM."""
     return f"SM{station_number:02d}{as_utc(interval_start):%Y%m%d%H%M}"
-
-
-def file_name(station: str, msg_id: int, kind: str, t: datetime, ext: str = "TXT") -> str:
-    """`<STATION>_<MSG_ID>_<TYPE>_<yyyy>_<mm>_<dd>T<HH>_<MM>_<SS>.<EXT>`."""
-    return f"{station}_{msg_id}_{kind}_{as_utc(t):%Y_%m_%dT%H_%M_%S}.{ext}"
-
-
-def measurement_id(detector: str, start: datetime) -> str:
-    return f"{detector}-{as_utc(start):%Y/%m/%d-%H:%M}"
 
 
 def stack_conditions(
@@ -64,42 +48,36 @@ def sample_phd(
     stack: StackConditions | None,
     transmit_time: datetime,
 ) -> Phd:
-    """The SAMPLEPHD of one acquisition. For a flow-through chamber collection and
+    """The SAMPLEPHD of one acquisition. In a flow-through chamber collection and
     acquisition are the same period; the sampled volume is the sample flow times the real
     time (0 when the sample flow is unknown)."""
-    channels = len(acquired.counts)
+    if calibration.time is None:
+        raise ValueError("the calibration has no date: set [calibration] time")
     flow = stack.sample_flow_m3_s if stack is not None else None
-    volume = round(flow * acquired.real_time, 6) if flow is not None else 0.0
-    return Phd(
-        data_type="SAMPLEPHD",
-        header=PhdHeader(
-            station=station.code,
-            detector=station.detector,
-            system_type=station.system_type,
-            geometry=station.geometry,
-            qualifier="FULL",
-            srid=srid(station.number, acquired.interval_start),
-            measurement_id=measurement_id(station.detector, acquired.start),
-            transmit_time=transmit_time,
-        ),
-        collection=Collection(acquired.start, acquired.stop, volume),
-        acquisition=Acquisition(acquired.start, acquired.real_time, acquired.live_time),
+    channels = len(acquired.counts)
+    return make_sample_phd(
+        station=station.code,
+        detector=station.detector,
+        counts=acquired.counts,
+        energy_span_kev=calibration.energy_span(channels),
+        collection_start=acquired.start,
+        collection_stop=acquired.stop,
+        sampled_volume_m3=round(flow * acquired.real_time, 6) if flow is not None else 0.0,
+        acquisition_start=acquired.start,
+        real_time_s=acquired.real_time,
+        live_time_s=acquired.live_time,
         calibration_time=calibration.time,
+        energy_points=calibration.energy,
+        resolution_points=calibration.resolution,
+        efficiency_points=calibration.efficiency,
+        transmit_time=transmit_time,
+        system_type=station.system_type,
+        geometry=station.geometry,
         stack=stack,
-        g_energy=list(calibration.energy),
-        g_resolution=list(calibration.resolution),
-        g_efficiency=list(calibration.efficiency),
-        g_spectrum=Spectrum(channels, calibration.energy_span(channels), acquired.counts),
+        srid=srid(station.number, acquired.interval_start),
     )
 
 
 def to_bytes(phd: Phd, station: StationConfig, msg_id: int) -> bytes:
     """The message's exact bytes, as signed and sent."""
-    message = Message(
-        sections=[phd], msg_id=str(msg_id), msg_source=station.code, format=station.message_format
-    )
-    return write_message(message).encode("ascii")
-
-
-def with_transmit_time(phd: Phd, t: datetime) -> Phd:
-    return replace(phd, header=replace(phd.header, transmit_time=t))
+    return write_message(sample_message(phd, msg_id, station.message_format)).encode("ascii")

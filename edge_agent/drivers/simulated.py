@@ -19,7 +19,6 @@ from shared.formats import StackConditions
 from ..calibration import CalibrationPoints
 from ..clock import Clock, cycle_start
 from .base import (
-    DeviceError,
     DeviceProtocolError,
     DeviceTimeout,
     Elapsed,
@@ -28,7 +27,14 @@ from .base import (
     Presets,
 )
 
-__all__ = ["FAULTS", "SimulatedMca", "SimulatedSample", "SpectrumSource"]
+__all__ = [
+    "FAULTS",
+    "SimulatedMca",
+    "SimulatedSample",
+    "SimulatorSource",
+    "SpectrumSource",
+    "open_simulated",
+]
 
 FAULTS = ("no_answer", "garbage")
 LIVE_TICK_S = 0.02  # MCAs count live time in 20 ms ticks
@@ -115,6 +121,8 @@ class SimulatedMca(Mca):
             self._running_since = now
             if self._interval is None:
                 self._interval = cycle_start(now)
+            # simulate the interval now, while acquiring, not at the next boundary
+            self._sample()
 
     def stop(self) -> None:
         self._answer("stop")
@@ -167,18 +175,76 @@ class SimulatedMca(Mca):
         return self.source.sample(interval_start).stack
 
 
+class SimulatorSource:
+    """The spectrum simulator (shared/simulation) as the world behind a simulated MCA:
+    the station's releases, stack and radon for each interval, seen by its detector."""
+
+    def __init__(
+        self, station: str, detector_code: str, seed: int, detector_seed: int | None = None
+    ):
+        from shared.nuclear import load_library
+        from shared.simulation.series import detector_for
+
+        self.station = station
+        self.detector_code = detector_code
+        self.seed = seed
+        self.detector_seed = detector_seed
+        self.library = load_library()
+        self.detector = detector_for(detector_seed)
+        self.channels = self.detector.channels
+        self._cache: dict[datetime, SimulatedSample] = {}
+
+    def sample(self, interval_start: datetime) -> SimulatedSample:
+        if interval_start not in self._cache:
+            from shared.simulation.series import INTERVAL_S, interval_spec
+            from shared.simulation.spectrum import expected_spectrum
+
+            spec = interval_spec(
+                self.station,
+                interval_start,
+                self.seed,
+                self.detector_seed,
+                self.detector_code,
+                self.library,
+            )
+            expected = expected_spectrum(
+                spec.detector,
+                spec.chamber_activities_bq,
+                real_time=INTERVAL_S,
+                gain_drift=spec.gain_drift,
+                library=self.library,
+            )
+            if len(self._cache) >= 4:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[interval_start] = SimulatedSample(
+                rates=expected.counts / expected.live_time,
+                dead_fraction=expected.dead_time_fraction,
+                stack=spec.stack,
+            )
+        return self._cache[interval_start]
+
+    def calibration(self) -> CalibrationPoints:
+        from shared.simulation.detector import efficiency_points, energy_points, resolution_points
+
+        return CalibrationPoints(
+            energy=tuple(energy_points(self.detector)),
+            resolution=tuple(resolution_points(self.detector)),
+            efficiency=tuple(efficiency_points(self.detector)),
+        )
+
+
 def open_simulated(config, clock: Clock):
     """The simulated MCA of a configuration, with the simulator's stack conditions and
-    detector calibration."""
+    detector calibration (dated 1 January of the current year unless configured)."""
     from ..service import Hardware
 
-    source = simulator_source(config)
-    mca = SimulatedMca(source, clock, seed=config.mca.seed)
-    return Hardware(mca=mca, conditions=mca.stack_conditions, calibration=source.calibration())
-
-
-def simulator_source(config) -> SpectrumSource:
-    raise DeviceError(
-        "[mca] driver: the simulated MCA needs the spectrum simulator (shared/simulation), "
-        "which this installation lacks"
+    source = SimulatorSource(
+        config.station.code, config.station.detector, config.mca.seed, config.mca.detector_seed
     )
+    mca = SimulatedMca(source, clock, seed=config.mca.seed)
+    year_start = clock.now().replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    calibration = source.calibration()
+    calibration = CalibrationPoints(
+        calibration.energy, calibration.resolution, calibration.efficiency, year_start
+    )
+    return Hardware(mca=mca, conditions=mca.stack_conditions, calibration=calibration)

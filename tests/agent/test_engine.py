@@ -216,3 +216,30 @@ def test_analysis_hook_sees_each_spectrum_and_its_failure_does_not_lose_it(
     s.boundaries(3)
     assert seen == ["SM02202311200000", "SM02202311200015"]
     assert len(s.files()) == 2
+
+
+def test_the_simulated_mca_plays_the_spectrum_simulator(tmp_path, station):
+    from edge_agent.drivers.simulated import SimulatorSource
+    from shared.simulation.series import interval_spec
+
+    source = SimulatorSource("AUS02", "AUS02_001", seed=11)
+    s = Station(tmp_path, source, station)
+    calibration = source.calibration()
+    s.engine.calibration = type(calibration)(
+        calibration.energy, calibration.resolution, calibration.efficiency, T0.replace(month=1)
+    )
+    s.boundaries(3)
+    files = s.files()
+    assert len(files) == 2
+    phd = read_message(s.outbox.get(files[1].id).content).phd
+    assert phd.g_spectrum.channels == 16384
+    assert phd.g_spectrum.energy_span == pytest.approx(3000, abs=5)
+    assert phd.stack == interval_spec("AUS02", T0 + CYCLE, 11).stack
+    assert phd.collection.air_volume == pytest.approx(phd.stack.sample_flow_m3_s * 900, rel=1e-5)
+    assert phd.acquisition.live_time < phd.acquisition.real_time == 900.0
+    # the same seed and interval again: the same counts
+    again = Station(tmp_path / "again", SimulatorSource("AUS02", "AUS02_001", seed=11), station)
+    again.engine.calibration = s.engine.calibration
+    again.boundaries(3)
+    phd2 = read_message(again.outbox.get(again.files()[1].id).content).phd
+    assert phd2.g_spectrum == phd.g_spectrum
