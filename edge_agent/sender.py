@@ -190,6 +190,8 @@ class Sender:
         self._poll = poll_seconds
         self._paused_until = 0.0  # set while the central cannot be reached
         self._failures = 0  # unreachable answers in a row
+        self._down_since = 0.0
+        self._last_warning = 0.0
         self.wake = threading.Event()  # set it when a file was queued
 
     def send_due(self, stop: threading.Event | None = None) -> int:
@@ -243,12 +245,12 @@ class Sender:
             return
         status = answer.status
         if status in SENT:
-            self._failures = 0
+            self._reachable()
             self.outbox.mark_sent(item.id, status, now)
             what = "stored" if status == 201 else "already there (identical)"
             log.info("sent %s: %s %s", item.file_name, status, what)
         elif status in REFUSED:
-            self._failures = 0
+            self._reachable()
             self.outbox.mark_refused(item.id, status, answer.reason, now)
             log.error(
                 "the central refused %s: %s %s; kept in the outbox as refused (id %s). "
@@ -264,6 +266,7 @@ class Sender:
         else:
             # the central answered but not about this file (500, 404 of a wrong url, ...):
             # this file waits, the others go on
+            self._reachable()
             delay = self.retry.delay(item.attempts + 1, self._rnd())
             error = f"unexpected answer {status}: {answer.reason}"
             self.outbox.mark_failed(item.id, status, error, now + delay, now)
@@ -274,11 +277,26 @@ class Sender:
         delay = self.retry.delay(self._failures, self._rnd())
         self._paused_until = now + delay
         self.outbox.mark_failed(item.id, status, error, now + delay, now)
-        waiting = self.outbox.counts()["ready"]
-        log.warning(
-            "%s (%s); %d file(s) waiting, next attempt in %.1f s",
-            error,
-            self.client.url,
-            waiting,
-            delay,
-        )
+        if self._failures == 1:
+            self._down_since = now
+        # say it when it starts and every 10 minutes, not at every retry
+        if self._failures == 1 or now - self._last_warning >= 600:
+            self._last_warning = now
+            log.warning(
+                "%s (%s); %d file(s) wait in the outbox, retrying every %g s at most",
+                error,
+                self.client.url,
+                self.outbox.counts()["ready"],
+                self.retry.maximum,
+            )
+        else:
+            log.debug("%s; next attempt in %.1f s", error, delay)
+
+    def _reachable(self) -> None:
+        if self._failures:
+            log.info(
+                "the central answers again after %d failed attempts (%.0f s)",
+                self._failures,
+                self._real_time() - self._down_since,
+            )
+        self._failures = 0
