@@ -1,0 +1,63 @@
+"""The web application: Flask with sessions and downloads, and the Dash pages on top."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dash import Dash
+from dash.development.base_component import Component
+from flask import Flask, has_request_context
+from flask_login import current_user
+
+from central.config import CentralConfig
+from shared.config import ConfigError
+
+from .auth import csrf_token, current_account, init_auth
+from .callbacks import register_callbacks
+from .db import init_store
+from .downloads import init_downloads
+from .layout import APP_NAME, frame, validation_layout
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+ROLE_NAMES = {"admin": "Administrator", "owner": "Facility owner", "user": "User"}
+
+
+def create_app(config: CentralConfig, *, clock: Callable[[], float] = time.time) -> Dash:
+    """The Dash app; its Flask server (`.server`) is what a WSGI server serves.
+
+    `clock` gives the time in seconds for session expiry (tests pass their own).
+    """
+    if config.web.page_size <= 0:
+        raise ConfigError(f"[web] page_size: must be positive, got {config.web.page_size}")
+    server = Flask(__name__, static_folder=None)
+    # the guard is registered before Dash adds its routes and hooks, so it runs first
+    init_store(server, config.storage.database_path)
+    init_auth(server, config.web, clock)
+    init_downloads(server)
+    app = Dash(
+        __name__,
+        server=server,
+        title=APP_NAME,
+        update_title=None,
+        assets_folder=str(ASSETS),
+        serve_locally=True,
+        compress=False,
+        enable_mcp=False,
+    )
+    app.layout = _serve_layout
+    app.validation_layout = validation_layout()
+    register_callbacks(app, config.web.page_size)
+    return app
+
+
+def _serve_layout() -> Component:
+    if not has_request_context() or not current_user.is_authenticated:
+        # Dash calls the layout to check it once, at start-up or in the first request
+        # (whichever route that is): no user then. Real layouts are behind the guard.
+        return validation_layout()
+    account = current_account()
+    return frame(
+        account.username, ROLE_NAMES.get(account.role, account.role), account.is_admin, csrf_token()
+    )

@@ -1,0 +1,132 @@
+"""What the pages do: choosing the page for the address, fetching table pages, selecting
+files for download. Every callback asks who is logged in and applies the access rule on
+the server; what the browser sends back is never trusted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from dash import ALL, Dash, Input, Output, State
+from flask import abort
+
+from central.access import visible_stations
+
+from .auth import current_account
+from .db import get_store
+from .grid import register_grid
+from .layout import (
+    HOME,
+    PAGES,
+    QUARANTINE,
+    RECEIVED,
+    message_content,
+    nav_links,
+    quarantine_content,
+    received_content,
+)
+from .queries import ANALYSES, PRODUCTS, Page, ReceivedFilter, quarantine_page, received_page
+
+RECEIVED_FILTERS = (
+    Input("received-station", "value"),
+    Input("received-type", "value"),
+    Input("received-analysis", "value"),
+    Input("received-start", "start_date"),
+    Input("received-start", "end_date"),
+)
+
+
+def register_callbacks(app: Dash, page_size: int) -> None:
+    @app.callback(
+        Output("page", "children"),
+        Output("nav-links", "children"),
+        Input("url", "pathname"),
+    )
+    def _route(pathname: str | None) -> tuple[list, list]:
+        account = current_account()
+        path = HOME if pathname in (None, "", "/") else pathname
+        if path == "/received":
+            content = received_content(visible_stations(get_store(), account))
+        elif path == "/quarantine" and account.is_admin:
+            content = quarantine_content()
+        elif path in PAGES:
+            content = message_content("Not allowed", "This page is for administrators only.")
+        else:
+            content = message_content("Not found", f"There is no page {path}.")
+        return content, nav_links(account.is_admin, path)
+
+    def fetch_received(state: dict[str, Any], values: Sequence[Any]) -> Page:
+        stations, products, analyses, start_from, start_to = values
+        filters = ReceivedFilter(
+            stations=_strings(stations),
+            products=_strings(products, PRODUCTS),
+            analyses=_strings(analyses, ANALYSES),
+            start_from=_day(start_from),
+            start_to=_day(start_to),
+        )
+        return received_page(
+            get_store(),
+            current_account(),
+            filters,
+            sort=state["sort"],
+            descending=state["desc"],
+            page=state["page"],
+            page_size=page_size,
+        )
+
+    def fetch_quarantine(state: dict[str, Any], _values: Sequence[Any]) -> Page:
+        if not current_account().is_admin:
+            abort(403)
+        return quarantine_page(
+            get_store(),
+            sort=state["sort"],
+            descending=state["desc"],
+            page=state["page"],
+            page_size=page_size,
+        )
+
+    register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
+    register_grid(app, QUARANTINE, fetch_quarantine)
+
+    row_checks = {"type": RECEIVED.select_type, "index": ALL}
+
+    @app.callback(
+        Output(row_checks, "value"),
+        Input(RECEIVED.id("select-all"), "value"),
+        State(row_checks, "id"),
+        prevent_initial_call=True,
+    )
+    def _select_all(select_all: list | None, ids: list[dict]) -> list[list[int]]:
+        return [[i["index"]] if select_all else [] for i in ids]
+
+    @app.callback(
+        Output("received-download", "href"),
+        Output("received-download", "className"),
+        Output("received-selected", "children"),
+        Input(row_checks, "value"),
+    )
+    def _selection(values: list | None) -> tuple[str | None, str, str]:
+        # the download route checks every id again: this only builds the link
+        ids = sorted({v for value in values or [] for v in value or [] if isinstance(v, int)})
+        if not ids:
+            return None, "button disabled", ""
+        count = f"{len(ids)} file selected" if len(ids) == 1 else f"{len(ids)} files selected"
+        return f"/download?ids={','.join(map(str, ids))}", "button", count
+
+
+def _strings(value: Any, allowed: Sequence[str] | None = None) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str) and (allowed is None or v in allowed))
+
+
+def _day(value: Any) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None

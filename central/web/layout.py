@@ -1,0 +1,181 @@
+"""What the pages look like: the STAX frame (navigation on the left, a table on the right)
+and the contents of each page. Functions of plain values, so that the same builders make
+the real pages and the layout Dash validates callbacks against."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+import shared
+
+from .auth import CSRF_FIELD
+from .grid import Column, Grid
+from .queries import ANALYSES, PRODUCTS
+
+APP_NAME = "STAX monitor"
+
+RECEIVED = Grid(
+    name="received",
+    columns=(
+        Column("station", "Station"),
+        Column("file_name", "Name"),
+        Column("product", "Type"),
+        Column("msg_id", "Message ID"),
+        Column("analysis", "Analysis"),
+        Column("start_time", "Starts at", time=True),
+        Column("received_at", "Received at", time=True),
+    ),
+    default_sort="received_at",
+    selectable=True,
+)
+
+QUARANTINE = Grid(
+    name="quarantine",
+    columns=(
+        Column("id", "Id"),
+        Column("received_at", "Received at", time=True),
+        Column("file_name", "File name"),
+        Column("station", "Station"),
+        Column("status", "Status"),
+        Column("reason", "Reason"),
+        Column("size", "Bytes"),
+        Column(
+            "raw",
+            "Raw",
+            sortable=False,
+            href=lambda row: f"/download/quarantine/{row['id']}",
+            text="Download",
+        ),
+    ),
+    default_sort="received_at",
+)
+
+# path -> (title, link text in the navigation, administrators only)
+PAGES = {
+    "/received": ("Received files", "Received", False),
+    "/quarantine": ("Quarantine", "Quarantine", True),
+}
+HOME = "/received"
+
+
+def frame(username: str, role: str, is_admin: bool, csrf_token: str) -> html.Div:
+    """The page around every page: navigation, user and logout, and a slot for the page."""
+    return html.Div(
+        [
+            dcc.Location(id="url"),
+            html.Nav(
+                [
+                    html.Div(APP_NAME, className="brand"),
+                    html.Div(f"v. {shared.__version__}", className="version"),
+                    html.Div(nav_links(is_admin, ""), id="nav-links", className="nav-links"),
+                    html.Div(
+                        [
+                            html.Div(username, id="user-name", className="user-name"),
+                            html.Div(role, className="user-role"),
+                            html.Form(
+                                [
+                                    dcc.Input(type="hidden", name=CSRF_FIELD, value=csrf_token),
+                                    html.Button("Logout", type="submit", id="logout"),
+                                ],
+                                action="/logout",
+                                method="post",
+                            ),
+                        ],
+                        className="user",
+                    ),
+                ],
+                className="sidebar",
+            ),
+            html.Main(id="page", className="content"),
+        ],
+        className="app",
+    )
+
+
+def nav_links(is_admin: bool, active: str) -> list:
+    return [
+        dcc.Link(
+            text,
+            href=path,
+            id=f"nav-{path.strip('/')}",
+            className="nav-link active" if path == active else "nav-link",
+        )
+        for path, (_, text, admin_only) in PAGES.items()
+        if is_admin or not admin_only
+    ]
+
+
+def received_content(stations: list[str]) -> list:
+    """The Received page; `stations` are the ones the user may see, the only ones offered."""
+    return [
+        html.H1(PAGES["/received"][0]),
+        html.Div(
+            [
+                _filter(
+                    "Station", dcc.Dropdown(id="received-station", options=stations, multi=True)
+                ),
+                _filter(
+                    "Type", dcc.Dropdown(id="received-type", options=list(PRODUCTS), multi=True)
+                ),
+                _filter(
+                    "Analysis",
+                    dcc.Dropdown(id="received-analysis", options=list(ANALYSES), multi=True),
+                ),
+                _filter(
+                    "Starts (UTC)",
+                    dcc.DatePickerRange(
+                        id="received-start",
+                        display_format="YYYY/MM/DD",
+                        start_date_placeholder_text="from",
+                        end_date_placeholder_text="to",
+                        clearable=True,
+                    ),
+                ),
+            ],
+            className="filters",
+        ),
+        html.Div(
+            [
+                html.A(
+                    "Download",
+                    id="received-download",
+                    className="button disabled",
+                    role="button",
+                ),
+                html.Span(id="received-selected", className="selected"),
+            ],
+            className="toolbar",
+        ),
+        RECEIVED.layout(),
+    ]
+
+
+def quarantine_content() -> list:
+    return [
+        html.H1(PAGES["/quarantine"][0]),
+        html.P(
+            "Messages that were refused (unreadable, bad signature, unknown station, "
+            "conflicting duplicate). Nothing is dropped: the raw bytes are kept here.",
+            className="hint",
+        ),
+        QUARANTINE.layout(),
+    ]
+
+
+def message_content(title: str, text: str) -> list:
+    return [html.H1(title), html.P(text, className="hint")]
+
+
+def validation_layout() -> html.Div:
+    """Every component any page can show, for Dash to check the callbacks against."""
+    return html.Div(
+        [
+            frame("", "", True, ""),
+            html.Div(received_content([])),
+            html.Div(quarantine_content()),
+        ]
+    )
+
+
+def _filter(label: str, control) -> html.Div:
+    return html.Div([html.Label(label), control], className="filter")

@@ -1,0 +1,178 @@
+"""The web pages' questions to the database: paged, filtered and sorted lists.
+
+Plain functions of a Store and a User, with no Flask or Dash in them, so that the tests
+(and later the API) ask exactly what the pages ask. Every list of received files goes
+through `central.access.message_scope`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from central.access import message_scope
+from central.accounts import User
+from central.store import Store
+from shared.timeutil import iso_z
+
+PRODUCTS = ("PHD", "SOH", "ALERT", "ATS", "CSV")
+ANALYSES = ("STATION", "CENTRAL")
+
+RECEIVED_FIELDS = (
+    "id",
+    "station",
+    "file_name",
+    "product",
+    "msg_id",
+    "analysis",
+    "start_time",
+    "received_at",
+)
+QUARANTINE_FIELDS = ("id", "received_at", "file_name", "station", "status", "reason", "size")
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    total: int  # rows that match, on all pages
+    page: int  # 1-based, within 1..pages
+    pages: int  # at least 1, also when nothing matches
+    page_size: int
+
+    @property
+    def first(self) -> int:
+        """1-based number of the first row shown (0 when there is none)."""
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
+
+
+@dataclass(frozen=True)
+class ReceivedFilter:
+    """What the Received page's filters ask for; empty means no restriction."""
+
+    stations: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    analyses: tuple[str, ...] = ()
+    start_from: date | None = None  # first day, inclusive (UTC)
+    start_to: date | None = None  # last day, inclusive (UTC)
+
+
+def received_page(
+    store: Store,
+    user: User,
+    filters: ReceivedFilter,
+    *,
+    sort: str = "received_at",
+    descending: bool = True,
+    page: int = 1,
+    page_size: int = 25,
+) -> Page:
+    """One page of the received files `user` may see that match `filters`."""
+    scope, params = message_scope(store, user)
+    where = [scope]
+    params = list(params)
+    for column, values in (
+        ("station", filters.stations),
+        ("product", filters.products),
+        ("analysis", filters.analyses),
+    ):
+        if values:
+            where.append(f"{column} in ({', '.join('?' * len(values))})")
+            params.extend(values)
+    # start times are ISO 8601 UTC text, so that text order is time order
+    if filters.start_from is not None:
+        where.append("start_time >= ?")
+        params.append(_day_start(filters.start_from))
+    if filters.start_to is not None:
+        where.append("start_time < ?")
+        params.append(_day_start(filters.start_to + timedelta(days=1)))
+    return fetch_page(
+        store,
+        "messages",
+        RECEIVED_FIELDS,
+        " and ".join(where),
+        params,
+        sort=sort,
+        descending=descending,
+        page=page,
+        page_size=page_size,
+    )
+
+
+def quarantine_page(
+    store: Store,
+    *,
+    sort: str = "received_at",
+    descending: bool = True,
+    page: int = 1,
+    page_size: int = 25,
+) -> Page:
+    """One page of the refused messages (administrators only: the caller checks)."""
+    return fetch_page(
+        store,
+        "quarantine",
+        QUARANTINE_FIELDS,
+        "1",
+        [],
+        sort=sort,
+        descending=descending,
+        page=page,
+        page_size=page_size,
+    )
+
+
+def fetch_page(
+    store: Store,
+    table: str,
+    fields: tuple[str, ...],
+    where: str,
+    params: list[Any],
+    *,
+    sort: str,
+    descending: bool,
+    page: int,
+    page_size: int,
+) -> Page:
+    """Rows `fields` of `table` matching `where`, sorted, one page of them.
+
+    `table`, `fields` and `where` come from this module, never from a request; `sort`
+    must be one of `fields`. A page past the end gives the last page.
+    """
+    if sort not in fields:
+        raise ValueError(f"cannot sort {table} by {sort!r}; columns: {', '.join(fields)}")
+    if page_size <= 0:
+        raise ValueError(f"page size must be positive, got {page_size}")
+    total = store.conn.execute(f"select count(*) from {table} where {where}", params).fetchone()[0]
+    pages = max(1, math.ceil(total / page_size))
+    page = min(max(1, page), pages)
+    order = "desc" if descending else "asc"
+    rows = list(
+        store.db.query(
+            f"select {', '.join(fields)} from {table} where {where} "
+            f"order by {sort} {order}, id {order} limit ? offset ?",
+            [*params, page_size, (page - 1) * page_size],
+        )
+    )
+    return Page(rows=rows, total=total, page=page, pages=pages, page_size=page_size)
+
+
+def display_time(value: str | None) -> str:
+    """ISO 8601 text from the database as `yyyy/mm/dd hh:mm:ss` UTC, as the STAX pages show it."""
+    if not value:
+        return ""
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # shown as stored rather than hidden
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC)
+    return t.strftime("%Y/%m/%d %H:%M:%S")
+
+
+def _day_start(day: date) -> str:
+    return iso_z(datetime(day.year, day.month, day.day, tzinfo=UTC))

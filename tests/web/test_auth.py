@@ -1,0 +1,167 @@
+"""Logging in and out, sessions that expire, CSRF tokens and the session secret."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from central.store import Store
+from central.web import create_app
+from central.web.auth import load_secret_key
+from shared.config import ConfigError
+
+from .helpers import PASSWORD, csrf_header, form_token, login
+
+WRONG = "Wrong user name or password."
+
+
+def test_login_with_the_right_password_opens_the_pages(client):
+    response = login(client, "alice")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    page = client.get("/received")
+    assert page.status_code == 200
+    assert "<title>STAX monitor</title>" in page.get_data(as_text=True)
+    assert client.get("/_dash-layout").status_code == 200
+
+
+def test_login_goes_back_to_the_page_first_asked_for(client):
+    first = client.get("/quarantine")
+    assert first.status_code == 302
+    assert first.headers["Location"] == "/login?next=/quarantine"
+    token = form_token(client.get(first.headers["Location"]).get_data(as_text=True))
+    response = client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "/quarantine",
+        },
+    )
+    assert response.headers["Location"] == "/quarantine"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil", "x"])
+def test_login_never_sends_the_browser_to_another_site(client, target):
+    token = form_token(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token, "next": target},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_a_wrong_password_an_unknown_user_and_a_disabled_user_get_the_same_answer(client):
+    answers = []
+    for name, password in [
+        ("alice", "not her password"),
+        ("nosuchuser", PASSWORD),
+        ("dave", PASSWORD),
+    ]:
+        response = login(client, name, password)
+        assert response.status_code == 401
+        text = response.get_data(as_text=True)
+        assert WRONG in text
+        answers.append(text.replace(f'value="{name}"', ""))  # the form keeps the name typed
+        assert client.get("/_dash-layout").status_code == 401
+    # nothing tells an unknown or disabled user name from a wrong password
+    assert len({form_free(a) for a in answers}) == 1
+
+
+def form_free(html: str) -> str:
+    """The page without its per-request CSRF token."""
+    return html.replace(form_token(html), "")
+
+
+def test_a_login_post_without_the_forms_token_is_refused(client):
+    client.get("/login")
+    response = client.post("/login", data={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_a_user_disabled_after_logging_in_is_out_at_the_next_request(client, config):
+    login(client, "alice")
+    assert client.get("/_dash-layout").status_code == 200
+    with Store(config.storage.database_path) as store, store.conn:
+        store.conn.execute("update users set enabled = 0 where username = 'alice'")
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.get("/received").headers["Location"].startswith("/login")
+
+
+def test_a_session_ends_after_session_minutes_without_a_request(client, clock):
+    login(client, "alice")
+    clock.advance(29)
+    assert client.get("/_dash-layout").status_code == 200
+    clock.advance(29)  # idle time counts from the last request
+    assert client.get("/_dash-layout").status_code == 200
+    clock.advance(31)
+    assert client.get("/_dash-layout").status_code == 401
+    response = client.get("/received")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_an_expired_page_asks_to_log_in_again(client, clock):
+    login(client, "alice")
+    clock.advance(31)
+    response = client.get("/received")
+    assert response.headers["Location"] == "/login?next=/received&expired=1"
+    assert "Your session has ended" in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+
+
+def test_logout_ends_the_session(client):
+    login(client, "alice")
+    token = csrf_header(client)["X-CSRFToken"]
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.get_cookie("_csrf_token") is None
+
+
+def test_logout_and_callbacks_need_the_csrf_token(client):
+    login(client, "alice")
+    assert client.post("/logout").status_code == 403
+    response = client.post("/_dash-update-component", json={"output": "x", "inputs": []})
+    assert response.status_code == 403
+    assert client.get("/_dash-layout").status_code == 200  # still logged in
+
+
+def test_the_session_cookie_is_http_only_and_same_site(client):
+    response = login(client, "alice")
+    cookies = response.headers.getlist("Set-Cookie")
+    session = next(c for c in cookies if c.startswith("stax_session="))
+    assert "HttpOnly" in session
+    assert "SameSite=Lax" in session
+
+
+def test_the_secret_key_file_is_created_private_and_reused(tmp_path):
+    path = tmp_path / "keys" / "web-secret.key"
+    key = load_secret_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(key) >= 32
+    assert load_secret_key(path) == key
+
+
+def test_a_secret_key_file_readable_by_others_is_refused(tmp_path):
+    path = tmp_path / "web-secret.key"
+    path.write_text("k" * 64)
+    os.chmod(path, 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_secret_key(path)
+
+
+def test_sessions_survive_a_restart_with_the_same_key(config, clock):
+    first = create_app(config, clock=clock).server.test_client()
+    login(first, "alice")
+    cookie = first.get_cookie("stax_session")
+    second = create_app(config, clock=clock).server.test_client()
+    second.set_cookie("stax_session", cookie.value)
+    assert second.get("/_dash-layout").status_code == 200

@@ -1,0 +1,83 @@
+"""The pages in headless Chromium (dash[testing]): log in, see one's own stations' files
+and only those, page, select, log out; and a session that ends while the page is open."""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.keys import Keys
+
+from .helpers import PASSWORD, free_port
+
+pytestmark = [
+    pytest.mark.browser,
+    # selenium 4.2, which dash[testing] pins, calls an urllib3 method deprecated since
+    pytest.mark.filterwarnings("ignore:HTTPResponse.getheader:DeprecationWarning"),
+]
+
+
+def log_in(dash_duo, app, username: str) -> str:
+    dash_duo.start_server(app, navigate=False, port=free_port())
+    url = dash_duo.server.url
+    dash_duo.driver.get(url + "/received")
+    dash_duo.wait_for_element("#login-form")  # sent to the login page first
+    dash_duo.find_element("#username").send_keys(username)
+    dash_duo.find_element("#password").send_keys(PASSWORD)
+    dash_duo.find_element("#login-button").click()
+    dash_duo.wait_for_element("#received-body td.station")
+    return url
+
+
+def stations_in_table(dash_duo) -> set[str]:
+    return {cell.text for cell in dash_duo.find_elements("#received-body td.station")}
+
+
+def station_options(dash_duo) -> list[str]:
+    dash_duo.find_element("#received-station").click()
+    options = dash_duo.find_elements(".dash-dropdown-option")
+    texts = [option.text for option in options]
+    dash_duo.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    return texts
+
+
+def test_an_administrator_sees_both_stations_pages_and_selects(dash_duo, app):
+    log_in(dash_duo, app, "admin")
+    dash_duo.wait_for_text_to_equal("#received-displaying", "Displaying 1 - 25 of 36")
+    assert stations_in_table(dash_duo) == {"AUS02", "BES01"}
+    assert station_options(dash_duo) == ["AUS02", "BES01"]
+    assert dash_duo.find_element("#user-name").text == "admin"
+    assert dash_duo.find_element("#nav-quarantine").is_displayed()
+
+    dash_duo.find_element("#received-next").click()
+    dash_duo.wait_for_text_to_equal("#received-displaying", "Displaying 26 - 36 of 36")
+    dash_duo.wait_for_text_to_equal("#received-pageinfo", "Page 2 of 2")
+
+    checks = dash_duo.find_elements("#received-body input[type=checkbox]")
+    checks[0].click()
+    checks[1].click()
+    dash_duo.wait_for_text_to_equal("#received-selected", "2 files selected")
+    href = dash_duo.find_element("#received-download").get_attribute("href")
+    assert "/download?ids=" in href
+    assert dash_duo.get_logs() == []  # no failed callback, no script error
+
+
+def test_a_user_sees_only_the_assigned_station_and_logs_out(dash_duo, app):
+    url = log_in(dash_duo, app, "alice")
+    dash_duo.wait_for_text_to_equal("#received-displaying", "Displaying 1 - 25 of 32")
+    assert stations_in_table(dash_duo) == {"AUS02"}
+    assert station_options(dash_duo) == ["AUS02"]
+    assert [link.text for link in dash_duo.find_elements(".nav-link")] == ["Received"]
+
+    dash_duo.find_element("#logout").click()
+    dash_duo.wait_for_element("#login-form")
+    dash_duo.driver.get(url + "/received")
+    dash_duo.wait_for_element("#login-form")
+    assert "/login?next=/received" in dash_duo.driver.current_url
+    assert dash_duo.get_logs() == []
+
+
+def test_an_open_page_goes_to_the_login_when_the_session_ends(dash_duo, app, clock):
+    log_in(dash_duo, app, "alice")
+    dash_duo.wait_for_text_to_equal("#received-pageinfo", "Page 1 of 2")
+    clock.advance(31)
+    dash_duo.find_element("#received-next").click()  # its callback gets 401
+    dash_duo.wait_for_text_to_equal(".notice", "Your session has ended: please log in again.")

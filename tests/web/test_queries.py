@@ -1,0 +1,152 @@
+"""The Received page's query: paging, filters, sorting, always within the access rule;
+and the grid's state machine (pager, headers, filters)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from central.accounts import authenticate
+from central.store import Store
+from central.web.layout import RECEIVED
+from central.web.queries import (
+    ReceivedFilter,
+    display_time,
+    fetch_page,
+    quarantine_page,
+    received_page,
+)
+
+from .helpers import PASSWORD
+
+NONE = ReceivedFilter()
+
+
+@pytest.fixture
+def store(config):
+    with Store(config.storage.database_path) as store:
+        yield store
+
+
+def account(store, name):
+    return authenticate(store, name, PASSWORD)
+
+
+def test_a_user_counts_and_pages_only_the_assigned_facilitys_files(store, sample):
+    alice = account(store, "alice")
+    first = received_page(store, alice, NONE, page_size=25)
+    assert (first.total, first.pages, first.first, first.last) == (32, 2, 1, 25)
+    second = received_page(store, alice, NONE, page=2, page_size=25)
+    assert (second.first, second.last) == (26, 32)
+    seen = {r["id"] for r in first.rows + second.rows}
+    assert seen == set(sample.aus_ids)
+    assert {r["station"] for r in first.rows + second.rows} == {"AUS02"}
+
+
+def test_asking_for_another_facility_in_the_filter_gives_nothing(store):
+    alice = account(store, "alice")
+    page = received_page(store, alice, ReceivedFilter(stations=("BES01",)))
+    assert page.total == 0
+    assert page.rows == []
+    both = received_page(store, alice, ReceivedFilter(stations=("AUS02", "BES01")))
+    assert both.total == 32
+
+
+def test_an_administrator_filters_by_station(store, sample):
+    admin = account(store, "admin")
+    assert received_page(store, admin, NONE).total == len(sample.aus_ids) + len(sample.bes_ids)
+    bes = received_page(store, admin, ReceivedFilter(stations=("BES01",)))
+    assert sorted(r["id"] for r in bes.rows) == sorted(sample.bes_ids)
+
+
+def test_filters_by_type_analysis_and_start_day_combine(store):
+    admin = account(store, "admin")
+    assert received_page(store, admin, ReceivedFilter(products=("SOH", "ALERT"))).total == 2
+    central = received_page(store, admin, ReceivedFilter(analyses=("CENTRAL",)))
+    assert [r["product"] for r in central.rows] == ["ATS"]
+    day = date(2024, 5, 1)
+    assert received_page(store, admin, ReceivedFilter(start_from=day, start_to=day)).total == 36
+    assert received_page(store, admin, ReceivedFilter(start_from=date(2024, 5, 2))).total == 0
+    assert received_page(store, admin, ReceivedFilter(start_to=date(2024, 4, 30))).total == 0
+    combined = ReceivedFilter(stations=("BES01",), products=("PHD",), start_from=day)
+    assert received_page(store, admin, combined).total == 3
+
+
+def test_sorting_by_any_column_both_ways(store):
+    admin = account(store, "admin")
+    newest = received_page(store, admin, NONE, sort="start_time", descending=True).rows
+    assert newest[0]["start_time"] >= newest[-1]["start_time"]
+    by_name = received_page(store, admin, NONE, sort="file_name", descending=False, page_size=50)
+    names = [r["file_name"] for r in by_name.rows]
+    assert names == sorted(names)
+    with pytest.raises(ValueError, match="cannot sort messages by 'content'"):
+        received_page(store, admin, NONE, sort="content")
+
+
+def test_a_page_past_the_end_shows_the_last_page(store):
+    admin = account(store, "admin")
+    page = received_page(store, admin, NONE, page=99, page_size=25)
+    assert (page.page, page.pages, page.first, page.last) == (2, 2, 26, 36)
+
+
+def test_an_empty_result_is_one_empty_page(store):
+    admin = account(store, "admin")
+    page = fetch_page(
+        store, "messages", ("id",), "0", [], sort="id", descending=False, page=3, page_size=10
+    )
+    assert (page.total, page.page, page.pages, page.first, page.last) == (0, 1, 1, 0, 0)
+    assert received_page(store, admin, ReceivedFilter(products=("CSV",))).rows == []
+
+
+def test_the_quarantine_lists_refused_messages_newest_first(store, sample):
+    page = quarantine_page(store)
+    assert [r["id"] for r in page.rows] == [sample.quarantine_id]
+    assert page.rows[0]["reason"].startswith("signature:")
+    assert "body" not in page.rows[0]  # the bytes only through the download
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("2024-05-01T00:15:00.000Z", "2024/05/01 00:15:00"),
+        ("2024-05-01T02:15:00.123456+02:00", "2024/05/01 00:15:00"),
+        ("2024-05-01T00:15:00", "2024/05/01 00:15:00"),
+        (None, ""),
+        ("garbage", "garbage"),
+    ],
+)
+def test_times_are_shown_in_utc_as_on_the_stax_pages(stored, shown):
+    assert display_time(stored) == shown
+
+
+def test_the_pager_moves_within_the_pages():
+    state = {"page": 3, "sort": "received_at", "desc": True}
+    assert RECEIVED.next_state("received-next", state, 5)["page"] == 4
+    assert RECEIVED.next_state("received-next", {**state, "page": 5}, 5)["page"] == 5
+    assert RECEIVED.next_state("received-prev", state, 5)["page"] == 2
+    assert RECEIVED.next_state("received-first", state, 5)["page"] == 1
+    assert RECEIVED.next_state("received-last", state, 5)["page"] == 5
+    assert RECEIVED.next_state("received-prev", {**state, "page": 1}, 5)["page"] == 1
+
+
+def test_a_header_click_sorts_and_a_second_click_turns_the_order():
+    state = {"page": 3, "sort": "received_at", "desc": True}
+    by_station = RECEIVED.next_state({"type": "received-sort", "column": "station"}, state, 5)
+    assert by_station == {"page": 1, "sort": "station", "desc": False}
+    again = RECEIVED.next_state({"type": "received-sort", "column": "station"}, by_station, 5)
+    assert again["desc"] is True
+    by_start = RECEIVED.next_state({"type": "received-sort", "column": "start_time"}, again, 5)
+    assert by_start == {"page": 1, "sort": "start_time", "desc": True}  # newest first
+
+
+def test_a_filter_change_goes_back_to_page_one():
+    state = {"page": 3, "sort": "station", "desc": False}
+    assert RECEIVED.next_state("received-station", state, 5) == {**state, "page": 1}
+
+
+def test_state_from_the_browser_is_cleaned():
+    assert RECEIVED.clean_state({"page": "2; drop table", "sort": "content", "desc": 1}) == (
+        RECEIVED.initial_state()
+    )
+    assert RECEIVED.clean_state(None) == {"page": 1, "sort": "received_at", "desc": True}
