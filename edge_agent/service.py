@@ -19,7 +19,7 @@ from typing import IO
 from shared.formats import StackConditions
 
 from .calibration import CalibrationError, CalibrationPoints, read_calibration_file
-from .clock import AcceleratedClock, Clock, SystemClock
+from .clock import CYCLE, AcceleratedClock, Clock, SystemClock
 from .config import AgentConfig, ClockConfig
 from .drivers import open_mca
 from .drivers.base import DeviceError, Mca
@@ -61,8 +61,10 @@ def station_clock(config: ClockConfig, acquired_until: datetime | None) -> Clock
         return SystemClock()
     start = config.start_time or datetime.now(UTC)
     if acquired_until is not None and acquired_until > start:
-        # a few station seconds before the boundary: the next interval starts right away
-        start = acquired_until - timedelta(seconds=5)
+        # about two real seconds before that boundary: time to open everything, and then
+        # the next interval starts right away
+        margin = min(CYCLE.total_seconds() - 5, max(5.0, 2 * config.speed))
+        start = acquired_until - timedelta(seconds=margin)
         log.info("station clock resumes at %s, where acquisition stopped", start)
     return AcceleratedClock(start, config.speed)
 
