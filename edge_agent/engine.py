@@ -77,6 +77,7 @@ class Engine:
         self.health_seconds = health_seconds
         self.tolerance = tolerance_seconds  # station seconds a boundary may be handled late
         self._running: _Running | None = None
+        self._pending_gap = "agent not running"  # why the next gap, if any, happened
         self._fault: str | None = None
         self._last_ok = 0.0  # monotonic time the MCA last answered as it should
 

@@ -105,7 +105,11 @@ class Agent:
             self.outbox = Outbox(config.outbox.path)
         except OutboxError as exc:
             raise AgentError(f"[outbox] path: {exc}") from None
-        self._lock = _lock(self.outbox)
+        try:
+            self._lock = _lock(self.outbox)
+        except AgentError:
+            self.outbox.close()
+            raise
         try:
             self._build(config, hardware, clock)
         except BaseException:

@@ -69,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
 def _outbox(args: argparse.Namespace, config) -> int:
     from edge_agent.outbox import STATES, Outbox, OutboxError
 
+    if not config.outbox.path.exists():
+        raise UsageError(
+            f"{args.config}: [outbox] path {config.outbox.path} does not exist "
+            "(has the agent run with this configuration yet?)"
+        )
     try:
         with Outbox(config.outbox.path) as box:
             if args.outbox_action == "list":

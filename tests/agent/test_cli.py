@@ -51,3 +51,7 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path, pki, capsys):
     assert main(["agent", "run", "--config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("stax agent: ") and "bad.toml" in err and "required" in err
+    missing = write_agent_config(tmp_path / "elsewhere", pki, "https://127.0.0.1:1")
+    assert main(["agent", "outbox", "list", "--config", str(missing)]) == 2
+    assert "does not exist (has the agent run" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere" / "outbox.sqlite").exists()
