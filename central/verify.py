@@ -200,10 +200,10 @@ def _without_counts(value: Any) -> Any:
 
 
 # `<STATION>_<MSG_ID>_<TYPE>_<yyyy>_<mm>_<dd>T<HH>_<MM>_<SS>.<EXT>` (formats.md, section 5),
-# for the three types a station sends. Kept private and minimal until shared/formats has
-# a file-name module.
+# for the three types a station sends. Kept private and minimal: once branch `formats` is
+# merged, use shared.formats.filenames.parse_product_name and product_for_data_type instead.
 _FILE_NAME = re.compile(
-    r"^(?P<station>[A-Z][A-Z0-9]{2,9})_(?P<msg_id>[A-Za-z0-9.-]+)_(?P<type>PHD|SOH|ALERT)_"
+    r"^(?P<station>[A-Z][A-Z0-9]{2,9})_(?P<msg_id>[A-Za-z0-9]+)_(?P<type>PHD|SOH|ALERT)_"
     r"(?P<time>\d{4}_\d{2}_\d{2}T\d{2}_\d{2}_\d{2})\.TXT$"
 )
 _FILE_NAME_FORM = "<STATION>_<MSG_ID>_<PHD|SOH|ALERT>_<yyyy>_<mm>_<dd>T<HH>_<MM>_<SS>.TXT"

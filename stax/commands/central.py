@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = _config(args.config)
     if args.action == "serve":
-        return _serve(config, Path(args.config), args)
+        return _serve(config, Path(args.config).resolve(), args)
     if args.action == "check":
         return _check(config)
     return _add_user(config, args)
