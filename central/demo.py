@@ -1,0 +1,412 @@
+"""`stax demo`: a whole network on this machine — a CA, the central server with its web UI,
+and two or three simulated stations whose agents sign, encrypt and send every spectrum.
+
+Everything lives in one folder and is made only when missing, so a second run goes on
+with the same CA, accounts, databases and outboxes. The programs run as child processes
+(`stax central serve`, `stax agent run`), exactly as on real machines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from shared.crypto.pki import NetworkCA
+from shared.timeutil import floor_to_cycle
+
+__all__ = ["STATIONS", "Demo", "DemoError", "DemoStation", "prepare_demo", "run_demo"]
+
+
+class DemoError(RuntimeError):
+    """The demo cannot start: the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class DemoStation:
+    code: str
+    number: int  # for the sample reference id
+    facility: str  # one word, in the agent's configuration
+    name: str  # the facility's name in the central server
+    site: str | None
+    country: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+# In the central server a station's code is its facility's code (central/access.py).
+STATIONS = (
+    DemoStation("AUS02", 2, "ANSTO", "ANSTO", "Lucas Heights", "AUSTRALIA", -34.05087, 150.97886),
+    DemoStation("BES01", 1, "IRE", "IRE", "Fleurus", "BELGIUM", 50.45131, 4.53155),
+    # a made-up facility: the demo knows no more of USS06 than its code
+    DemoStation("USS06", 6, "DEMO", "Demonstration facility", None, "UNITED STATES", None, None),
+)
+ADMIN = "admin"
+USER = "viewer"  # sees the first station's facility only
+HISTORY = timedelta(days=1)  # station clocks start this long before now
+
+
+@dataclass(frozen=True)
+class Demo:
+    root: Path
+    stations: tuple[DemoStation, ...]
+    central_config: Path
+    agent_configs: dict[str, Path]
+    web_port: int
+    intake_port: int
+    logins: dict[str, str]  # user name -> password
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}/"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _toml(value) -> str:
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string
+    return repr(value)
+
+
+def _write_toml(path: Path, tables: dict[str, dict]) -> None:
+    lines = ["# written by `stax demo`; rewritten at each run"]
+    for table, keys in tables.items():
+        lines += ["", f"[{table}]"]
+        lines += [f"{k} = {_toml(v)}" for k, v in keys.items() if v is not None]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _previous_ports(path: Path) -> tuple[int | None, int | None]:
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text())
+        return data["web"]["port"], data["intake"]["port"]
+    except (OSError, KeyError, ValueError):
+        return None, None
+
+
+def _choose_port(asked: int | None, previous: int | None) -> int:
+    if asked is not None:
+        return asked
+    if previous is not None and _port_free(previous):
+        return previous  # the same URL as last time
+    return free_port()
+
+
+def _pki(root: Path, stations: tuple[DemoStation, ...], now: datetime) -> NetworkCA:
+    folder = root / "pki"
+    if (folder / "ca" / "ca.key").exists():
+        ca = NetworkCA(folder)
+        ca.write_crl(now=now)  # a CRL out of date would stop the intake accepting anything
+    else:
+        ca = NetworkCA.create(folder, now=now, network="stax-monitor demo network")
+    for station in stations:
+        if not ca.station_key_path(station.code).exists():
+            ca.issue_station(station.code, now=now, facility=station.name)
+    return ca
+
+
+def _accounts(root: Path, database: Path, stations: tuple[DemoStation, ...]) -> dict[str, str]:
+    """Facilities, an administrator and a user of the first facility; passwords are made
+    once and kept in logins.json (mode 0600) to be shown again on the next run."""
+    from central.accounts import create_user
+    from central.store import Store
+
+    path = root / "logins.json"
+    logins: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    with Store(database) as store:
+        for s in stations:
+            store.ensure_facility(
+                s.code,
+                name=s.name,
+                site=s.site,
+                country=s.country,
+                latitude=s.latitude,
+                longitude=s.longitude,
+            )
+        for name, role, facilities in (
+            (ADMIN, "admin", []),
+            (USER, "user", [stations[0].code]),
+        ):
+            if store.db["users"].count_where("username = ?", [name]):
+                if name not in logins:
+                    raise DemoError(
+                        f"{database}: user {name!r} exists but {path} lacks its password; "
+                        "remove the demo folder to start afresh"
+                    )
+                continue
+            logins[name] = secrets.token_urlsafe(12)
+            create_user(store, name, logins[name], role=role, facilities=facilities)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(logins, f, indent=1)
+    return logins
+
+
+def prepare_demo(
+    root: Path,
+    *,
+    stations: int = 3,
+    speed: float = 60.0,
+    web_port: int | None = None,
+    intake_port: int | None = None,
+    now: datetime | None = None,
+) -> Demo:
+    """Make (or reuse) the CA, the configurations, the database and the accounts."""
+    if not 1 <= stations <= len(STATIONS):
+        raise DemoError(f"--stations must be 1-{len(STATIONS)}, got {stations}")
+    if speed <= 0:
+        raise DemoError(f"--speed must be positive, got {speed}")
+    now = now or datetime.now(UTC)
+    root = Path(root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    chosen = STATIONS[:stations]
+    ca = _pki(root, chosen, now)
+
+    central = root / "central" / "central.toml"
+    previous_web, previous_intake = _previous_ports(central)
+    web = _choose_port(web_port, previous_web)
+    intake = _choose_port(intake_port, previous_intake)
+    if web == intake:
+        raise DemoError(f"the web UI and the intake cannot share port {web}")
+    _write_toml(
+        central,
+        {
+            "intake": {
+                "server_cert": ca.central_cert_path,
+                "server_key": ca.central_key_path,
+                "ca_cert": ca.ca_cert_path,
+                "crl": ca.crl_path,
+                "host": "127.0.0.1",
+                "port": intake,
+            },
+            "storage": {"data_dir": "data"},
+            "web": {"host": "127.0.0.1", "port": web, "secret_key_file": "web-secret.key"},
+        },
+    )
+    logins = _accounts(root, central.parent / "data" / "central.sqlite", chosen)
+
+    # station clocks start a day back, so the charts fill with a day of data at once
+    start = floor_to_cycle(now - HISTORY)
+    agents = {}
+    for i, s in enumerate(chosen):
+        folder = root / "stations" / s.code
+        agents[s.code] = folder / "agent.toml"
+        _write_toml(
+            agents[s.code],
+            {
+                "station": {
+                    "code": s.code,
+                    "facility": s.facility,
+                    "detector": f"{s.code}_001",
+                    "number": s.number,
+                },
+                "mca": {"driver": "simulated", "seed": 100 + i},
+                "clock": {"speed": float(speed), "start": start.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                "outbox": {"path": "outbox.sqlite"},
+                "central": {
+                    "url": f"https://127.0.0.1:{intake}",
+                    "ca_cert": ca.station_dir(s.code) / "ca.pem",
+                    "encryption_cert": ca.station_dir(s.code) / "central.pem",
+                    "retry_max_seconds": 30.0,
+                },
+                "identity": {
+                    "cert": ca.station_cert_path(s.code),
+                    "key": ca.station_key_path(s.code),
+                },
+            },
+        )
+    return Demo(root, chosen, central, agents, web, intake, logins)
+
+
+# ------------------------------------------------------------------ running
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen
+    log: IO
+
+
+def _start(name: str, argv: list[str], log_path: Path) -> _Child:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("a")
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        # its own session: Ctrl-C reaches the demo only, which stops the children in order
+        start_new_session=True,
+    )
+    return _Child(name, process, log)
+
+
+def _stop(children: list[_Child], timeout: float = 20.0) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+        child.log.close()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text().splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _wait_listening(child: _Child, port: int, log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not _listening(port):
+        if child.process.poll() is not None:
+            raise DemoError(
+                f"{child.name} stopped (exit code {child.process.returncode}); "
+                f"the end of {log}:\n{_tail(log)}"
+            )
+        if time.monotonic() > deadline:
+            raise DemoError(f"{child.name} does not listen on port {port}; see {log}")
+        time.sleep(0.1)
+
+
+def _banner(demo: Demo, speed: float) -> str:
+    user_station = demo.stations[0]
+    rows = [
+        "",
+        "stax-monitor demo",
+        f"  web UI      {demo.web_url}",
+        f"  administrator   user {ADMIN!r:10} password {demo.logins[ADMIN]}",
+        f"  facility user   user {USER!r:10} password {demo.logins[USER]}"
+        f"   (sees {user_station.code}, {user_station.name} only)",
+        f"  intake      https://127.0.0.1:{demo.intake_port}/ (mutual TLS)",
+        f"  stations    {', '.join(f'{s.code} ({s.name})' for s in demo.stations)}"
+        f", a 15-minute spectrum every {900 / speed:g} s",
+        f"  folder      {demo.root}  (logs in {demo.logs}, passwords in logins.json)",
+        "",
+    ]
+    return "\n".join(rows)
+
+
+def _outbox_summary(demo: Demo) -> str:
+    from edge_agent.outbox import Outbox
+
+    parts = []
+    for code, config in demo.agent_configs.items():
+        path = config.parent / "outbox.sqlite"
+        if not path.exists():
+            continue
+        with Outbox(path) as box:
+            counts = box.counts()
+        parts.append(f"{code} {counts['sent']} sent, {counts['ready'] + counts['held']} waiting")
+    return "; ".join(parts)
+
+
+def run_demo(
+    demo: Demo,
+    *,
+    speed: float,
+    duration: float | None,
+    stop: threading.Event,
+    say: Callable[[str], None] = print,
+    status_every: float = 60.0,
+) -> int:
+    """Start the central server and the agents, show how to log in, run until `stop` is
+    set or `duration` seconds passed, then stop every child. 0 when all went well."""
+    stax = [sys.executable, "-m", "stax", "-v"]
+    children: list[_Child] = []
+    failed = False
+    try:
+        central_log = demo.logs / "central.log"
+        central = _start(
+            "the central server",
+            [*stax, "central", "serve", "--config", str(demo.central_config)],
+            central_log,
+        )
+        children.append(central)
+        _wait_listening(central, demo.intake_port, central_log, 60)
+        for code, config in demo.agent_configs.items():
+            children.insert(
+                0,
+                _start(
+                    f"agent {code}",
+                    [*stax, "agent", "run", "--config", str(config)],
+                    demo.logs / f"{code}.log",
+                ),
+            )
+        try:
+            _wait_listening(central, demo.web_port, central_log, 60)
+        except DemoError as exc:
+            say(f"warning: the web UI is not up yet ({exc})")
+        say(_banner(demo, speed))
+        say("Stop with Ctrl-C." if duration is None else f"Stopping after {duration:g} s.")
+        began = time.monotonic()
+        next_status = began + status_every
+        while not stop.wait(0.5):
+            now = time.monotonic()
+            if duration is not None and now - began >= duration:
+                break
+            dead = [c for c in children if c.process.poll() is not None]
+            if dead:
+                for child in dead:
+                    log = Path(child.log.name)
+                    say(
+                        f"error: {child.name} stopped (exit code {child.process.returncode}); "
+                        f"the end of {log}:\n{_tail(log)}"
+                    )
+                failed = True
+                break
+            if now >= next_status:
+                next_status = now + status_every
+                say(_outbox_summary(demo))
+    finally:
+        say("stopping the agents and the central server...")
+        _stop(children)
+    summary = _outbox_summary(demo)
+    if summary:
+        say(summary)
+    return 1 if failed else 0

@@ -1,0 +1,1 @@
+"""The station's edge agent: drives the MCA, builds and signs spectra, queues and sends them."""

@@ -1,0 +1,278 @@
+"""The acquisition engine: one spectrum per 15-minute interval, from the MCA to the outbox.
+
+At every boundary it rolls the MCA over (cycle.py), turns the finished acquisition into a
+signed SAMPLEPHD in the outbox, and keeps account of every interval: each one either has
+a file or is recorded as a gap with its reason. Nothing is ever made up: an interval the
+MCA did not fully acquire gives no file. Between boundaries it checks that the MCA still
+answers and acquires; `healthy` feeds the systemd watchdog.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.formats import Phd, StackConditions
+
+from .calibration import CalibrationPoints
+from .clock import CYCLE, Clock, cycle_start, next_boundary
+from .config import StackDefaults, StationConfig
+from .cycle import Acquired, arm, check_interval, rollover
+from .drivers.base import DeviceError, Mca
+from .messages import phd_file_name, sample_phd, stack_conditions, to_bytes
+from .outbox import Outbox, OutboxFile, ReleasePolicy
+
+__all__ = ["Engine", "log_alert"]
+
+log = logging.getLogger(__name__)
+alert_log = logging.getLogger("edge_agent.alert")
+
+
+def log_alert(kind: str, text: str) -> None:
+    """Default alert sink until the station sends ALERT messages: an error in the log."""
+    alert_log.error("%s: %s", kind, text)
+
+
+@dataclass(frozen=True)
+class _Running:
+    interval: datetime  # the boundary the running acquisition belongs to
+    started: datetime  # when START was given
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        station: StationConfig,
+        mca: Mca,
+        clock: Clock,
+        outbox: Outbox,
+        calibration: CalibrationPoints,
+        seal: Callable[[bytes], bytes],
+        release: ReleasePolicy = ReleasePolicy(),  # noqa: B008 - frozen
+        stack_defaults: StackDefaults = StackDefaults(),  # noqa: B008 - frozen
+        conditions: Callable[[datetime], StackConditions | None] | None = None,
+        analysis: Callable[[Phd], object] | None = None,
+        on_queued: Callable[[OutboxFile], None] | None = None,
+        alert: Callable[[str, str], None] = log_alert,
+        health_seconds: float = 10.0,
+        tolerance_seconds: float = 60.0,
+    ):
+        self.station = station
+        self.mca = mca
+        self.clock = clock
+        self.outbox = outbox
+        self.calibration = calibration
+        self.seal = seal
+        self.release = release
+        self.stack_defaults = stack_defaults
+        self.conditions = conditions
+        self.analysis = analysis
+        self.on_queued = on_queued
+        self.alert = alert
+        self.health_seconds = health_seconds
+        self.tolerance = tolerance_seconds  # station seconds a boundary may be handled late
+        self._running: _Running | None = None
+        self._pending_gap = "agent not running"  # why the next gap, if any, happened
+        self._fault: str | None = None
+        self._last_ok = 0.0  # monotonic time the MCA last answered as it should
+
+    # ------------------------------------------------------------ health
+    @property
+    def healthy(self) -> bool:
+        """The MCA answered lately and no fault is open: acquisition is going on."""
+        recent = time.monotonic() - self._last_ok < 3 * self.health_seconds
+        return self._fault is None and recent
+
+    @property
+    def fault(self) -> str | None:
+        return self._fault
+
+    def _device_ok(self) -> None:
+        if self._fault is not None:
+            log.warning("%s answers again (the fault was: %s)", self.mca.name, self._fault)
+            self._fault = None
+        self._last_ok = time.monotonic()
+
+    def _device_fault(self, exc: Exception, doing: str) -> None:
+        text = f"{doing}: {exc}"
+        if self._fault is None:
+            self.alert("ALERT_SYSTEM", f"MCA not answering ({text})")
+        else:
+            log.warning("MCA still failing: %s", text)
+        self._fault = text
+
+    # ------------------------------------------------------------ loop
+    def run(self, stop: threading.Event) -> None:
+        """Acquire until `stop` is set. The first spectrum starts at the next boundary."""
+        code = self.station.code
+        first = next_boundary(self.clock.now())
+        until = self.outbox.acquired_until(code)
+        if until is not None and until > first:
+            # never make a second file for an interval already accounted for
+            log.error(
+                "the station clock (%s) is behind the last interval accounted for (%s): "
+                "was the clock set back? Acquisition waits until then",
+                self.clock.now(),
+                until,
+            )
+            first = until
+        elif until is not None and until < first:
+            log.warning(
+                "resuming: the last interval accounted for ended %s; acquisition starts again "
+                "at %s, the time between is recorded as a gap",
+                until,
+                first,
+            )
+        log.info("%s: first acquisition starts at %s", code, first)
+        self._pending_gap = "agent not running"
+        self._poll_health()
+        try:
+            boundary = first
+            while self._wait(boundary, stop):
+                self.at_boundary()
+                boundary = next_boundary(self.clock.now())
+        finally:
+            self._shut_down()
+
+    def _wait(self, t: datetime, stop: threading.Event) -> bool:
+        while not self.clock.wait_until(t, stop, at_most=self.health_seconds):
+            if stop.is_set():
+                return False
+            self._poll_health()
+        return True
+
+    def _poll_health(self) -> None:
+        try:
+            status = self.mca.status()
+        except DeviceError as exc:
+            self._device_fault(exc, "status")
+            return
+        if self._running is not None and not status.acquiring:
+            self._device_fault(DeviceError(f"{self.mca.name} stopped acquiring"), "status")
+            return
+        self._device_ok()
+
+    def _shut_down(self) -> None:
+        try:
+            self.mca.stop()
+        except DeviceError as exc:
+            log.warning("could not stop the MCA on the way out: %s", exc)
+        self.mca.close()
+        self._running = None
+
+    # ------------------------------------------------------------ one boundary
+    def at_boundary(self) -> None:
+        """Handle the boundary the clock just passed: finish one interval, start the next."""
+        now = self.clock.now()
+        current = cycle_start(now)
+        late = (now - current).total_seconds()
+        on_time = late <= self.tolerance
+        running, self._running = self._running, None
+        if running is not None:
+            if running.interval + CYCLE == current and on_time:
+                if self._finish(running, current):
+                    return
+            else:
+                self._pending_gap = f"boundary {current:%H:%M} handled {late:.0f} s late"
+        self._record_gap(current)
+        if not on_time:
+            # too late to fill this interval: start cleanly at the next boundary
+            log.warning("boundary %s handled %.0f s late; waiting for the next one", current, late)
+            return
+        try:
+            started = arm(self.mca, self.clock)
+        except DeviceError as exc:
+            self._device_fault(exc, "start")
+            self._pending_gap = f"MCA fault: {exc}"
+            return
+        self._device_ok()
+        self._running = _Running(current, started)
+
+    def _finish(self, running: _Running, current: datetime) -> bool:
+        """End the running interval; True when the next acquisition is already running."""
+        try:
+            counts, elapsed, started = rollover(self.mca, self.clock)
+        except DeviceError as exc:
+            self._device_fault(exc, "end of interval")
+            self._pending_gap = f"MCA fault: {exc}"
+            self._record_gap(current)
+            return False
+        self._device_ok()
+        self._running = _Running(current, started)
+        why = check_interval(running.interval, running.started, elapsed, CYCLE, self.tolerance)
+        if why is not None:
+            self._pending_gap = why
+            self._record_gap(current)
+            return True
+        acquired = Acquired(
+            running.interval, running.started, elapsed.real_time, elapsed.live_time, counts
+        )
+        try:
+            self._queue(acquired)
+        except Exception as exc:
+            # a bug or a broken disk: say so loudly; the interval is a gap, not a guess
+            log.exception("could not make the file of the interval %s", running.interval)
+            self._pending_gap = f"could not make the file: {exc}"
+            self._record_gap(current)
+        return True
+
+    def _record_gap(self, until: datetime) -> None:
+        code = self.station.code
+        start = self.outbox.acquired_until(code)
+        if start is None:
+            # the station's very first interval: nothing before it to account for
+            self.outbox.mark_acquired_until(code, until)
+            return
+        if start >= until:
+            return
+        gap, extended = self.outbox.record_gap(code, start, until, self._pending_gap)
+        if not extended:
+            log.warning("no spectrum from %s to %s: %s", gap.start, gap.end, gap.reason)
+            if self._pending_gap != "agent not running":
+                self.alert(
+                    "ALERT_SYSTEM", f"Spectra input data missing from {gap.start} ({gap.reason})"
+                )
+
+    # ------------------------------------------------------------ the file
+    def _queue(self, acquired: Acquired) -> OutboxFile:
+        code = self.station.code
+        measured = self.conditions(acquired.interval_start) if self.conditions else None
+        stack = stack_conditions(measured, self.stack_defaults)
+        msg_id = self.outbox.next_msg_id(code)
+        phd = sample_phd(self.station, acquired, self.calibration, stack, self.clock.now())
+        if self.analysis is not None:
+            try:
+                self.analysis(phd)
+            except Exception:
+                # the spectrum goes out even when its analysis fails: the central re-analyses
+                log.exception("station analysis failed for %s", phd.header.srid)
+        content = to_bytes(phd, self.station, msg_id)
+        name = phd_file_name(code, msg_id, acquired.interval_start)
+        item = self.outbox.add(
+            file_name=name,
+            station=code,
+            msg_id=msg_id,
+            data_type="SAMPLEPHD",
+            content=content,
+            payload=self.seal(content),
+            created=self.clock.now(),
+            policy=self.release,
+            interval_start=acquired.interval_start,
+            acquired_until=acquired.interval_start + CYCLE,
+        )
+        log.info(
+            "queued %s (%d counts, live %.1f s of %.1f s; %s)",
+            name,
+            int(acquired.counts.sum()),
+            acquired.live_time,
+            acquired.real_time,
+            item.state,
+        )
+        if self.on_queued is not None:
+            self.on_queued(item)
+        return item

@@ -1,0 +1,88 @@
+"""The 15-minute grid and the clocks: aligned boundaries, acceleration, waiting."""
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from edge_agent.clock import (
+    AcceleratedClock,
+    SteppingClock,
+    SystemClock,
+    cycle_start,
+    make_clock,
+    next_boundary,
+)
+
+T = datetime(2023, 11, 20, 15, 44, 59, 900000, tzinfo=UTC)
+
+
+def test_boundaries_are_aligned_on_quarter_hours_utc():
+    assert cycle_start(T) == datetime(2023, 11, 20, 15, 30, tzinfo=UTC)
+    assert next_boundary(T) == datetime(2023, 11, 20, 15, 45, tzinfo=UTC)
+    on = datetime(2023, 11, 20, 15, 45, tzinfo=UTC)
+    assert cycle_start(on) == on
+    assert next_boundary(on) == on + timedelta(minutes=15)
+    assert next_boundary(datetime(2023, 12, 31, 23, 50, tzinfo=UTC)) == datetime(
+        2024, 1, 1, tzinfo=UTC
+    )
+
+
+def test_times_in_other_zones_are_converted_to_utc():
+    from datetime import timezone
+
+    sydney = datetime(2023, 11, 21, 2, 50, tzinfo=timezone(timedelta(hours=11)))
+    assert cycle_start(sydney) == datetime(2023, 11, 20, 15, 45, tzinfo=UTC)
+
+
+def test_accelerated_clock_runs_speed_times_faster():
+    real = [100.0]
+    clock = AcceleratedClock(T, speed=60, monotonic=lambda: real[0])
+    assert clock.now() == T
+    real[0] += 15.0
+    assert clock.now() == T + timedelta(minutes=15)
+    # a boundary 15 station minutes ahead is 15 real seconds away
+    assert clock.real_seconds_until(T + timedelta(minutes=30)) == 15.0
+
+
+def test_waiting_for_a_boundary_at_high_speed_takes_little_real_time():
+    clock = AcceleratedClock(T, speed=3600)
+    target = next_boundary(T)  # 0.1 s of station time ahead: 28 µs of real time
+    target = next_boundary(target)  # 15 min more: 0.25 s of real time
+    began = time.monotonic()
+    assert clock.wait_until(target, threading.Event())
+    spent = time.monotonic() - began
+    assert clock.now() >= target
+    assert 0.2 < spent < 1.0
+
+
+def test_waiting_ends_when_stopped_or_at_most_runs_out():
+    clock = SystemClock()
+    stop = threading.Event()
+    far = clock.now() + timedelta(hours=1)
+    began = time.monotonic()
+    assert clock.wait_until(far, stop, at_most=0.05) is False
+    assert time.monotonic() - began < 0.5
+    threading.Timer(0.05, stop.set).start()
+    assert clock.wait_until(far, stop) is False
+    assert time.monotonic() - began < 1.5
+
+
+def test_stepping_clock_jumps_to_what_is_waited_for():
+    clock = SteppingClock(T)
+    stop = threading.Event()
+    assert clock.wait_until(next_boundary(T), stop)
+    assert clock.now() == next_boundary(T)
+    assert clock.wait_until(T, stop)  # the past: no jump back
+    assert clock.now() == next_boundary(T)
+    clock.advance(timedelta(seconds=5))
+    assert clock.now() == next_boundary(T) + timedelta(seconds=5)
+    stop.set()
+    assert not clock.wait_until(T + timedelta(days=1), stop)
+
+
+def test_make_clock_gives_real_time_unless_asked_otherwise():
+    assert isinstance(make_clock(1, None), SystemClock)
+    fast = make_clock(60, T)
+    assert isinstance(fast, AcceleratedClock) and fast.speed == 60
+    assert abs((fast.now() - T).total_seconds()) < 5
+    assert isinstance(make_clock(1, T), AcceleratedClock)
