@@ -96,6 +96,8 @@ def _toml(value) -> str:
         value = str(value)
     if isinstance(value, str):
         return json.dumps(value)  # a TOML basic string
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return repr(value)
 
 
@@ -235,7 +237,11 @@ def prepare_demo(
                     "number": s.number,
                 },
                 "mca": {"driver": "simulated", "seed": 100 + i},
-                "clock": {"speed": float(speed), "start": start.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                "clock": {
+                    "speed": float(speed),
+                    "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "catch_up": True,
+                },
                 "outbox": {"path": "outbox.sqlite"},
                 "central": {
                     "url": f"https://127.0.0.1:{intake}",

@@ -21,7 +21,6 @@ __all__ = [
     "SteppingClock",
     "SystemClock",
     "cycle_start",
-    "make_clock",
     "next_boundary",
 ]
 
@@ -79,21 +78,44 @@ class SystemClock(Clock):
 
 
 class AcceleratedClock(Clock):
-    """Station time = start + speed × real time elapsed since the clock was made."""
+    """Station time = start + speed × real time elapsed since the clock was made.
 
-    def __init__(self, start: datetime, speed: float, monotonic=time.monotonic):
+    With `catch_up`, a clock started in the past runs fast only until it reaches the real
+    time, then keeps to it: a demo fills the past day quickly and then goes on live,
+    never dating spectra in the future.
+    """
+
+    def __init__(
+        self,
+        start: datetime,
+        speed: float,
+        monotonic=time.monotonic,
+        catch_up: bool = False,
+        wall=lambda: datetime.now(UTC),
+    ):
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
         self.start = as_utc(start)
         self.speed = float(speed)
         self._monotonic = monotonic
         self._t0 = monotonic()
+        self._real0 = as_utc(wall()) if catch_up else None
+
+    def _elapsed(self) -> float:
+        return self._monotonic() - self._t0
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=(self._monotonic() - self._t0) * self.speed)
+        fast = self.start + timedelta(seconds=self._elapsed() * self.speed)
+        if self._real0 is None:
+            return fast
+        return min(fast, self._real0 + timedelta(seconds=self._elapsed()))
 
     def real_seconds_until(self, t: datetime) -> float:
-        return (as_utc(t) - self.now()).total_seconds() / self.speed
+        t = as_utc(t)
+        reached_at = (t - self.start).total_seconds() / self.speed  # real seconds since start
+        if self._real0 is not None:
+            reached_at = max(reached_at, (t - self._real0).total_seconds())
+        return reached_at - self._elapsed()
 
 
 class SteppingClock(Clock):
@@ -126,10 +148,3 @@ class SteppingClock(Clock):
         with self._lock:
             self._now = max(self._now, as_utc(t))
         return True
-
-
-def make_clock(speed: float, start: datetime | None) -> Clock:
-    """The clock a configuration asks for: real time when speed is 1 and no start is set."""
-    if speed == 1 and start is None:
-        return SystemClock()
-    return AcceleratedClock(start or datetime.now(UTC), speed)

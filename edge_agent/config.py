@@ -83,6 +83,9 @@ class ClockConfig:
     speed: float = 1.0  # 1: real time; 60: a 15-minute cycle every 15 real seconds
     # simulated time at which the clock starts (default: now), "2023-11-20T00:00:00Z"
     start: str | None = None
+    # an accelerated clock started in the past runs fast until it reaches the real time,
+    # then follows it (the demo's stations: a day of history, then live data)
+    catch_up: bool = False
 
     def __post_init__(self) -> None:
         if self.speed <= 0:

@@ -66,7 +66,7 @@ def station_clock(config: ClockConfig, acquired_until: datetime | None) -> Clock
         margin = min(CYCLE.total_seconds() - 5, max(5.0, 2 * config.speed))
         start = acquired_until - timedelta(seconds=margin)
         log.info("station clock resumes at %s, where acquisition stopped", start)
-    return AcceleratedClock(start, config.speed)
+    return AcceleratedClock(start, config.speed, catch_up=config.catch_up)
 
 
 def boundary_tolerance(speed: float) -> float:

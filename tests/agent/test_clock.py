@@ -9,7 +9,6 @@ from edge_agent.clock import (
     SteppingClock,
     SystemClock,
     cycle_start,
-    make_clock,
     next_boundary,
 )
 
@@ -80,9 +79,16 @@ def test_stepping_clock_jumps_to_what_is_waited_for():
     assert not clock.wait_until(T + timedelta(days=1), stop)
 
 
-def test_make_clock_gives_real_time_unless_asked_otherwise():
-    assert isinstance(make_clock(1, None), SystemClock)
-    fast = make_clock(60, T)
-    assert isinstance(fast, AcceleratedClock) and fast.speed == 60
-    assert abs((fast.now() - T).total_seconds()) < 5
-    assert isinstance(make_clock(1, T), AcceleratedClock)
+def test_a_catching_up_clock_runs_fast_until_the_present_then_keeps_real_time():
+    real = [0.0]
+    now = T + timedelta(hours=1)  # the wall clock: one station hour after the start
+    clock = AcceleratedClock(
+        T, speed=60, monotonic=lambda: real[0], catch_up=True, wall=lambda: now
+    )
+    real[0] = 30.0  # 30 real s at 60x: 30 station minutes, still in the past
+    assert clock.now() == T + timedelta(minutes=30)
+    assert clock.real_seconds_until(T + timedelta(minutes=45)) == 15.0
+    real[0] = 120.0  # fast time would be T+2h; the present is T+1h+2min
+    assert clock.now() == now + timedelta(seconds=120)
+    # beyond the present the clock waits in real seconds
+    assert clock.real_seconds_until(now + timedelta(minutes=10)) == 600 - 120
