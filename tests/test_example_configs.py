@@ -1,0 +1,15 @@
+"""The example configuration files in config/ are valid: they are what operators copy."""
+
+from pathlib import Path
+
+from central.config import load_central_config
+
+CONFIG = Path(__file__).resolve().parents[1] / "config"
+
+
+def test_central_example_loads_with_its_documented_defaults():
+    config = load_central_config(CONFIG / "central.example.toml")
+    assert config.intake.port == 8443
+    assert config.intake.crl == CONFIG / "pki/ca/crl.pem"
+    assert config.storage.database_path == CONFIG / "data" / "central.sqlite"
+    assert config.web.page_size == 25
