@@ -15,7 +15,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
-from .errors import FormatError, Problem
+from .errors import FormatError, Problem, utf8_text
 
 ATS_VERSION = "1.0"
 SCHEMA_FILE = "ats.schema.json"
@@ -125,18 +125,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def read_ats(data: bytes | str, source: str = "<ats>") -> dict[str, Any]:
     """Parse and validate an ATS file's content. Raises FormatError saying what and where."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise FormatError(
-                Problem(
-                    source,
-                    None,
-                    None,
-                    f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
-                )
-            ) from None
+    data = utf8_text(data, source)
     try:
         doc = json.loads(
             data, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .errors import FormatError, Problem
+from .errors import FormatError, Problem, utf8_text
 
 NUCLIDES = ("I-131", "KR-85M", "KR-88", "XE-131M", "XE-133", "XE-133M", "XE-135")
 KINDS = ("val", "mdr", "unc")
@@ -199,18 +199,7 @@ def _read_row(
 
 def read_emission_csv(text: str | bytes, source: str = "<csv>") -> list[EmissionRow]:
     """Read an emission CSV. Raises FormatError listing every problem as `file:line: column: what`."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise FormatError(
-                Problem(
-                    source,
-                    None,
-                    None,
-                    f"not UTF-8: byte 0x{text[exc.start]:02x} at offset {exc.start}",
-                )
-            ) from None
+    text = utf8_text(text, source)
     # Spreadsheet programs put a byte-order mark in front of the header.
     text = text.removeprefix("\ufeff")
     problems: list[Problem] = []

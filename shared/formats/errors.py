@@ -65,3 +65,14 @@ class ProblemLog:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise FormatError(self.errors)
+
+
+def utf8_text(data: bytes | str, source: str) -> str:
+    """The text of a UTF-8 product (JSON, CSV); FormatError naming the first bad byte."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}"
+        raise FormatError(Problem(source, None, None, bad)) from None
