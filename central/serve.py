@@ -115,34 +115,49 @@ class Supervisor:
         log.info("%s stopped", self.name)
 
 
+def worker_command(config_path: Path) -> list[str]:
+    """How to start the re-analysis worker (central/worker.py)."""
+    return [sys.executable, "-m", "central.worker", "--config", str(config_path)]
+
+
 async def serve(
-    config: CentralConfig, config_path: Path, web_argv: Sequence[str] | None = None
+    config: CentralConfig,
+    config_path: Path,
+    web_argv: Sequence[str] | None = None,
+    worker_argv: Sequence[str] | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT. `web_argv` overrides the web UI's command (tests)."""
-    argv = list(web_argv) if web_argv is not None else web_command(config_path)
+    """Run until SIGTERM or SIGINT: the intake here, the web UI and the re-analysis worker
+    as supervised children. `web_argv`/`worker_argv` override their commands (tests)."""
+    children: list[tuple[str, list[str]]] = []
+    web = list(web_argv) if web_argv is not None else web_command(config_path)
+    if web is None:
+        log.warning(
+            "no web UI in this installation (%s.__main__ not found): serving the intake only",
+            WEB_MODULE,
+        )
+    else:
+        children.append(("web UI", web))
+    children.append(
+        (
+            "re-analysis worker",
+            list(worker_argv) if worker_argv is not None else worker_command(config_path),
+        )
+    )
     server = await start_intake(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    supervisor = None
-    supervising = None
-    if argv is None:
-        log.warning(
-            "no web UI in this installation (%s.__main__ not found): serving the intake only",
-            WEB_MODULE,
-        )
-    else:
-        supervisor = Supervisor("web UI", argv)
-        supervising = asyncio.create_task(supervisor.run())
+    supervisors = [Supervisor(name, argv) for name, argv in children]
+    tasks = [asyncio.create_task(s.run()) for s in supervisors]
     try:
         await stop.wait()
         log.info("stopping")
     finally:
-        if supervisor is not None and supervising is not None:
+        for supervisor, task in zip(supervisors, tasks):
             await supervisor.stop()
-            await supervising
+            await task
         await server.close()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

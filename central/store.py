@@ -154,6 +154,23 @@ class Store:
                 not_null={"received_at", "reason", "body"},
             )
             db["quarantine"].create_index(["received_at"])
+        if "analyses" not in db.table_names():
+            db["analyses"].create(
+                {
+                    "id": int,
+                    "message_id": int,
+                    "method": str,  # "central" (re-analysis) or "station"
+                    "method_version": str,
+                    "created_at": str,
+                    "elapsed_s": float,
+                    "result": str,  # AnalysisResult JSON; None when the analysis failed
+                    "error": str,  # why the spectrum could not be analysed
+                },
+                pk="id",
+                foreign_keys=[("message_id", "messages", "id")],
+                not_null={"message_id", "method", "created_at"},
+            )
+            db["analyses"].create_index(["message_id", "method"], unique=True)
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
@@ -239,6 +256,52 @@ class Store:
                 }
             )
             return int(table.last_pk)
+
+    # --------------------------------------------------------------- analyses
+    def spectra_without_analysis(self, method: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Stored spectra (oldest first) that `method` has not analysed yet."""
+        return list(
+            self.db.query(
+                "select id, file_name, content from messages where product = 'PHD' "
+                "and id not in (select message_id from analyses where method = ?) "
+                "order by id limit ?",
+                [method, limit],
+            )
+        )
+
+    def add_analysis(
+        self,
+        message_id: int,
+        method: str,
+        *,
+        method_version: str = "",
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        elapsed_s: float | None = None,
+    ) -> None:
+        """Record a method's result (or why it failed) for a stored spectrum, once."""
+        with self.conn:
+            self.db["analyses"].insert(
+                {
+                    "message_id": message_id,
+                    "method": method,
+                    "method_version": method_version,
+                    "created_at": now_iso(),
+                    "elapsed_s": elapsed_s,
+                    "result": None if result is None else json.dumps(result),
+                    "error": error,
+                },
+                replace=False,
+                ignore=True,
+            )
+
+    def analysis(self, message_id: int, method: str) -> dict[str, Any] | None:
+        rows = list(
+            self.db.query(
+                "select * from analyses where message_id = ? and method = ?", [message_id, method]
+            )
+        )
+        return rows[0] if rows else None
 
     # ------------------------------------------------------------- facilities
     def ensure_facility(self, code: str, **fields: Any) -> None:

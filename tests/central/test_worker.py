@@ -1,0 +1,100 @@
+"""The re-analysis worker: every stored spectrum analysed once, failures recorded, none lost."""
+
+import json
+import threading
+
+import pytest
+
+from central.store import Store
+from central.worker import analyse_pending, run
+from shared.formats import write_message
+from shared.results import AnalysisError, AnalysisResult
+
+from ..formats.canonical import canonical_message  # a valid 16384-channel SAMPLEPHD
+
+
+def _result(phd, source: str) -> AnalysisResult:
+    return AnalysisResult(
+        method="central",
+        method_version="test",
+        source=source,
+        station=phd.header.station,
+        detector=phd.header.detector,
+        srid=phd.header.srid,
+        acquisition_start="",
+        live_time_s=phd.acquisition.live_time,
+        real_time_s=phd.acquisition.real_time,
+        interval_s=900.0,
+        nuclides={},
+        elapsed_s=0.01,
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "central.sqlite") as s:
+        content = write_message(canonical_message()).encode()
+        for i, name in enumerate(
+            ("A_1_PHD_2023_11_17T14_15_00.TXT", "A_2_PHD_2023_11_17T14_30_00.TXT")
+        ):
+            s.add_message(
+                file_name=name, station="AUS02", data_type="SAMPLEPHD", product="PHD",
+                msg_id=str(i + 1), content=content, start_time=None, summary={},
+            )  # fmt: skip
+        s.add_message(
+            file_name="A_3_PHD_2023_11_17T14_45_00.TXT", station="AUS02", data_type="SAMPLEPHD",
+            product="PHD", msg_id="3", content=b"BEGIN IMS2.0\nnot a message", start_time=None, summary={},
+        )  # fmt: skip
+        yield s
+
+
+def test_each_spectrum_is_analysed_once_and_unreadable_ones_are_recorded(store):
+    calls = []
+
+    def analyze(phd, source):
+        calls.append(source)
+        return _result(phd, source)
+
+    assert analyse_pending(store, analyze) == 3
+    assert analyse_pending(store, analyze) == 0  # nothing twice
+    assert calls == ["A_1_PHD_2023_11_17T14_15_00.TXT", "A_2_PHD_2023_11_17T14_30_00.TXT"]
+    first = store.analysis(1, "central")
+    assert json.loads(first["result"])["srid"] == canonical_message().phd.header.srid
+    broken = store.analysis(3, "central")
+    assert broken["result"] is None and "A_3_PHD_2023_11_17T14_45_00.TXT" in broken["error"]
+
+
+def test_a_failing_method_is_recorded_and_the_worker_goes_on(store):
+    def analyze(phd, source):
+        if source.startswith("A_1"):
+            raise AnalysisError("no #g_Efficiency points")
+        if source.startswith("A_2"):
+            raise ZeroDivisionError("a bug")
+        return _result(phd, source)
+
+    assert analyse_pending(store, analyze) == 3
+    assert store.analysis(1, "central")["error"] == "no #g_Efficiency points"
+    assert "ZeroDivisionError" in store.analysis(2, "central")["error"]
+
+
+def test_run_stops_when_asked(store, tmp_path):
+    from central.config import CentralConfig, IntakeConfig, StorageConfig
+
+    config = CentralConfig(
+        intake=IntakeConfig(server_cert=tmp_path, server_key=tmp_path, ca_cert=tmp_path),
+        storage=StorageConfig(data_dir=tmp_path, database="central.sqlite"),
+    )
+    stop = threading.Event()
+    seen = []
+
+    def analyze(phd, source):
+        seen.append(source)
+        if len(seen) == 2:
+            stop.set()
+        return _result(phd, source)
+
+    worker = threading.Thread(target=run, args=(config, stop, 0.05, analyze))
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert len(seen) == 2
