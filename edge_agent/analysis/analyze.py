@@ -1,0 +1,328 @@
+"""The station analysis of one spectrum: PHD in, AnalysisResult out.
+
+calibrations -> drift check -> continuum and peak search -> library lines and found
+peaks in regions -> Poisson fits in tie order -> activities, limits, release.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from shared.calibration import CalibrationError, Calibrations, calibrations_of
+from shared.formats.phd import Phd
+from shared.nuclear import load_library
+from shared.nuclear.library import Library
+from shared.results import AnalysisError, AnalysisResult, LineResult, NuclideResult, PeakResult
+from shared.timeutil import iso_z
+
+from .config import AnalysisConfig, config_from
+from .drift import estimate_drift
+from .fit import RegionFit, fit_region
+from .limits import currie, iso11929
+from .model import Region, build_regions, candidate_lines, identify
+from .quantify import NuclideEstimate, estimate_activities
+from .release import ReleaseFactors, release_factors
+from .scale import FWHM_PER_SIGMA, ChannelScale
+from .search import search_peaks
+
+METHOD = "station"
+VERSION = "1.0.0"
+
+
+def analyze(
+    phd: Phd,
+    *,
+    source: str = "",
+    library: Library | None = None,
+    config: AnalysisConfig | dict | None = None,
+) -> AnalysisResult:
+    """Analyse a gamma spectrum. Raises AnalysisError when the PHD cannot be analysed."""
+    t0 = time.perf_counter()
+    cfg = config_from(config)
+    lib = library if library is not None else load_library()
+    counts, live, real, cals, first = _usable_input(phd, source)
+    size = counts.size
+    warnings: list[str] = []
+
+    scale = ChannelScale(cals.energy, cals.resolution, first)
+    sigma = scale.sigma_of_index(size)
+    found = search_peaks(counts, sigma, cfg.search_threshold)
+    drift = estimate_drift(
+        counts,
+        scale,
+        found,
+        cfg.stable_lines,
+        min_counts=cfg.drift_min_counts,
+        significance=cfg.drift_significance,
+        tail_fraction=cfg.tail_fraction,
+        tail_length_sigma=cfg.tail_length_sigma,
+    )
+    if drift.significant:
+        scale = scale.with_gain(drift.gain)
+        sigma = scale.sigma_of_index(size)
+        if abs(drift.gain - 1.0) > 0.01:
+            warnings.append(f"large gain drift corrected: gain x{drift.gain:.5f}")
+
+    e_lo, e_hi = (float(x) for x in scale.energy(np.array([0.0, size - 1.0])))
+    lines = candidate_lines(lib, cfg, e_lo, e_hi)
+    matched, unknown = identify(found, lines, scale, cfg.identify_tolerance_fwhm)
+    eff = cals.efficiency
+    regions = build_regions(
+        lines, matched, unknown, scale, eff.efficiency, eff.relative_uncertainty, live, size, cfg
+    )
+    fits = _fit_in_tie_order(counts, regions, cfg)
+
+    reported = [n for n in cfg.nuclides if n in lib]
+    estimates = estimate_activities(
+        fits,
+        [*reported, *(n for n in cfg.interferers if n in lib and n not in reported)],
+        use_xrays=cfg.use_xrays,
+    )
+    factors = release_factors(phd, lib, reported)
+    if factors is None:
+        warnings.append("no #Stack data: release, concentration and MDR are not computed")
+    nuclides = {}
+    for name in reported:
+        est = estimates.get(name)
+        if est is None:
+            warnings.append(f"{name}: no line inside the spectrum; no result")
+            continue
+        nuclides[name] = _nuclide_result(name, est, fits, factors, cfg, live)
+    peaks = _peak_results(fits, scale, first)
+    return AnalysisResult(
+        method=METHOD,
+        method_version=VERSION,
+        source=source,
+        station=phd.header.station,
+        detector=phd.header.detector,
+        srid=phd.header.srid,
+        acquisition_start=iso_z(phd.acquisition.start),
+        live_time_s=live,
+        real_time_s=real,
+        interval_s=_interval_s(phd),
+        nuclides=nuclides,
+        peaks=peaks,
+        energy_shift_kev=drift.shifts_kev,
+        gain_correction=drift.gain if drift.significant else 1.0,
+        elapsed_s=time.perf_counter() - t0,
+        warnings=warnings,
+    )
+
+
+# ------------------------------------------------------------------------- input
+def _usable_input(phd: Phd, source: str) -> tuple[np.ndarray, float, float, Calibrations, int]:
+    where = f"{source}: " if source else ""
+    if phd.g_spectrum is None or phd.g_spectrum.counts.size == 0:
+        raise AnalysisError(f"{where}no #g_Spectrum: nothing to analyse")
+    if phd.acquisition is None:
+        raise AnalysisError(f"{where}no #Acquisition block: live time unknown")
+    live, real = float(phd.acquisition.live_time), float(phd.acquisition.real_time)
+    if not live > 0:
+        raise AnalysisError(f"{where}#Acquisition: live time must be positive, found {live:g} s")
+    try:
+        cals = calibrations_of(phd)
+    except CalibrationError as exc:
+        raise AnalysisError(f"{where}cannot analyse without calibrations: {exc}") from None
+    counts = np.asarray(phd.g_spectrum.counts, dtype=float)
+    if counts.size < 256:
+        raise AnalysisError(f"{where}#g_Spectrum: only {counts.size} channels")
+    if np.any(counts < 0):
+        raise AnalysisError(f"{where}#g_Spectrum: negative counts")
+    first = int(phd.g_spectrum.first_channel)
+    ch = np.array([0.0, counts.size - 1.0]) + first
+    if np.any(np.diff(cals.energy.energy(np.linspace(ch[0], ch[1], 64))) <= 0):
+        raise AnalysisError(f"{where}#g_Energy: energy does not increase over the spectrum")
+    return counts, live, real, cals, first
+
+
+def _interval_s(phd: Phd) -> float:
+    c = phd.collection
+    if c is not None and c.stop > c.start:
+        return (c.stop - c.start).total_seconds()
+    return float(phd.acquisition.real_time)
+
+
+# ---------------------------------------------------------------------- fitting
+def _fit_in_tie_order(
+    counts: np.ndarray, regions: list[Region], cfg: AnalysisConfig
+) -> list[RegionFit]:
+    """Fit regions so that a tied line's nuclide is known before the region that holds it."""
+    sources: dict[str, set[int]] = {}
+    for k, reg in enumerate(regions):
+        for c in reg.components:
+            if c.kind in ("nuclide", "annihilation") and c.nuclide:
+                sources.setdefault(c.nuclide, set()).add(k)
+    needs = {
+        k: {c.nuclide for c in reg.components if c.kind == "tied"} for k, reg in enumerate(regions)
+    }
+    fits: dict[int, RegionFit] = {}
+    pending = list(range(len(regions)))
+    while pending:
+        ready = [
+            k
+            for k in pending
+            if all((sources.get(n, set()) - {k}) <= fits.keys() for n in needs[k])
+        ] or pending[:1]  # a cycle of ties: fit one region with what is known
+        for k in ready:
+            reg = regions[k]
+            for c in reg.components:
+                if c.kind == "tied":
+                    c.prior = _tie_prior(c, fits, sources.get(c.nuclide, set()) - {k})
+            fits[k] = _fit_one(counts, reg, cfg)
+            pending.remove(k)
+    return [fits[k] for k in range(len(regions))]
+
+
+def _tie_prior(component, fits: dict[int, RegionFit], source_regions: set[int]):
+    """(mean, sd) of a tied area from the activity its nuclide's own lines give."""
+    done = [fits[k] for k in sorted(source_regions) if k in fits]
+    if not done:
+        return (0.0, 1e-3)  # nothing to tie to: the line is left out of the model
+    est = estimate_activities(done, [component.nuclide], with_limits=False).get(component.nuclide)
+    if est is None:
+        return (0.0, 1e-3)
+    per_bq = component.counts_per_bq[component.nuclide]
+    return (est.activity * per_bq, max(est.counting_unc * per_bq, 1e-3))
+
+
+def _fit_one(counts: np.ndarray, reg: Region, cfg: AnalysisConfig) -> RegionFit:
+    def run(free: bool) -> RegionFit:
+        return fit_region(
+            counts[reg.lo : reg.hi],
+            reg.lo,
+            reg.components,
+            baseline_order=reg.baseline_order,
+            tail_fraction=cfg.tail_fraction,
+            tail_length_sigma=cfg.tail_length_sigma,
+            free_shape=free,
+        )
+
+    fit = run(False)
+    strong = False
+    for i, c in enumerate(reg.components):
+        c.strong = (
+            c.kind != "tied"
+            and fit.area(i) > cfg.strong_peak_counts
+            and fit.area(i) > 20 * fit.area_unc(i)
+        )
+        strong |= c.strong
+    return run(True) if strong else fit
+
+
+# ----------------------------------------------------------------------- results
+def _nuclide_result(
+    name: str,
+    est: NuclideEstimate,
+    fits: list[RegionFit],
+    factors: ReleaseFactors | None,
+    cfg: AnalysisConfig,
+    live: float,
+) -> NuclideResult:
+    lim = iso11929(est.u0, est.g, est.u_rel_calibration, cfg.k_alpha, cfg.k_beta)
+    a = est.activity
+    u_total = float(np.hypot(est.counting_unc, a * est.u_rel_calibration))
+    lc_a, ld_a = _currie_activity(est, fits, cfg.k_alpha)
+    f = factors.factor(name) if factors is not None else None
+    u_f_rel = factors.relative_unc(name) if factors is not None else 0.0
+
+    def rel(x):
+        return None if f is None else x * f
+
+    used = {(r, i) for r, i, _ in est.rows}
+    lines = []
+    for r, fit in enumerate(fits):
+        for i, c in enumerate(fit.components):
+            per_bq = c.counts_per_bq.get(name, 0.0)
+            if per_bq <= 0:
+                continue
+            intensity = c.intensities[name]
+            lines.append(
+                LineResult(
+                    energy_kev=float(c.energies[c.main]),
+                    intensity=intensity,
+                    efficiency=per_bq / (live * intensity),
+                    net_area=fit.area(i),
+                    net_area_unc=fit.area_unc(i),
+                    activity_bq=fit.area(i) / per_bq,
+                    activity_unc_bq=fit.area_unc(i) / per_bq,
+                    used=(r, i) in used,
+                )
+            )
+    conc = None if factors is None else a * factors.concentration_factor(name)
+    conc_u = None if factors is None else u_total * factors.concentration_factor(name)
+    rel_u = None
+    if f is not None:
+        rel_u = float(np.hypot(u_total, a * u_f_rel)) * f
+    return NuclideResult(
+        nuclide=name,
+        detected=bool(a > lim.decision_threshold),
+        activity_bq=a,
+        activity_unc_bq=u_total,
+        activity_counting_unc_bq=est.counting_unc,
+        concentration_bq_m3=conc,
+        concentration_unc_bq_m3=conc_u,
+        release_bq=rel(a),
+        release_unc_bq=rel_u,
+        decision_threshold_bq=rel(lim.decision_threshold),
+        detection_limit_bq=rel(lim.detection_limit),
+        mdr_bq=rel(lim.detection_limit),
+        activity_decision_threshold_bq=lim.decision_threshold,
+        activity_detection_limit_bq=lim.detection_limit,
+        currie_lc_bq=rel(lc_a),
+        currie_ld_bq=rel(ld_a),
+        lines=lines,
+    )
+
+
+def _currie_activity(est: NuclideEstimate, fits: list[RegionFit], k: float) -> tuple[float, float]:
+    """Currie L_C and L_D (Bq) from the nuclide's most informative line, window +-1.25 FWHM."""
+    if not est.rows:
+        return float("nan"), float("nan")
+    r, i, _ = max(
+        est.rows,
+        key=lambda t: abs(t[2]) * fits[t[0]].components[t[1]].counts_per_bq.get(est.nuclide, 0.0),
+    )
+    fit = fits[r]
+    c = fit.components[i]
+    m = c.main
+    pos = c.positions[m] + fit.shifts[i]
+    half = 1.25 * FWHM_PER_SIGMA * c.sigmas[m] * fit.width_scales[i]
+    ch = fit.lo + np.arange(fit.counts.size)
+    inside = np.abs(ch - pos) <= half
+    background = float(np.sum((fit.mu - fit.peak_counts(i))[inside]))
+    frac = float(np.sum(fit.basis[inside, fit.area_index(i)]))
+    lim = currie(background, int(inside.sum()), int((~inside).sum()), k)
+    per_bq = c.counts_per_bq[est.nuclide] * max(frac, 1e-9)
+    return lim.decision_threshold / per_bq, lim.detection_limit / per_bq
+
+
+def _peak_results(fits: list[RegionFit], scale: ChannelScale, first: int) -> list[PeakResult]:
+    out = []
+    for r, fit in enumerate(fits):
+        cont = fit.continuum()
+        ch = fit.lo + np.arange(fit.counts.size)
+        for i, c in enumerate(fit.components):
+            for j in range(c.energies.size):
+                pos = float(c.positions[j] + fit.shifts[i])
+                sig = float(c.sigmas[j] * fit.width_scales[i])
+                fwhm_kev = FWHM_PER_SIGMA * sig * float(scale.kev_per_channel(pos))
+                near = np.abs(ch - pos) <= 1.5 * FWHM_PER_SIGMA * sig
+                label = c.key.split()[0] if c.kind == "xray" else c.nuclide
+                out.append(
+                    PeakResult(
+                        energy_kev=float(scale.energy(pos)),
+                        channel=pos + first,
+                        fwhm_kev=fwhm_kev,
+                        net_area=fit.area(i) * float(c.weights[j]),
+                        net_area_unc=fit.area_unc(i) * float(c.weights[j]),
+                        continuum=float(np.sum(cont[near])),
+                        nuclide=label,
+                        line_kev=None if c.kind == "found" else float(c.energies[j]),
+                        found=bool(c.found[j]) if c.found is not None else False,
+                        region=r,
+                        reduced_chi2=fit.reduced_chi2,
+                    )
+                )
+    return out

@@ -1,0 +1,352 @@
+"""Poisson maximum-likelihood fit of one region: peaks on a local polynomial baseline.
+
+The model is mu = B(theta) beta: beta are the linear parameters (baseline polynomial,
+component areas, steps), theta the non-linear ones (shift and log width scale of strong
+components). For fixed theta the areas are solved by Fisher scoring, which for the
+identity link is iteratively reweighted least squares, beta = (B'WB + P)^-1 (B'Wn + P m)
+with W = 1/mu: the linear part solved inside the non-linear loop. When a strong peak has
+free position and width, a damped Gauss-Newton (Levenberg-Marquardt) step on (beta, theta)
+follows. The objective is the Poisson deviance 2 sum(mu - n + n ln(n/mu)) (Baker and
+Cousins 1984) plus Gaussian priors (beta - m)^2/s^2 for tied areas. Uncertainties are the
+inverse Fisher information at the solution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .shapes import peak_in_bins, peak_in_bins_with_derivatives, step_with_derivatives
+
+_MU_FLOOR = 1e-9
+_MAX_SHIFT_SIGMA = 1.5  # strong peaks may move this far from the calibrated position
+_MAX_LOG_WIDTH = 0.35  # and change width by up to ~40 %
+
+
+@dataclass
+class Component:
+    """Peaks whose areas keep fixed ratios: one line, a nuclide's lines, or an x-ray group."""
+
+    key: str
+    kind: str  # "nuclide", "xray", "tied", "found", "annihilation"
+    nuclide: str | None  # owner (the group's shape nuclide for x-rays; None for found peaks)
+    energies: np.ndarray  # keV
+    positions: np.ndarray  # channel (array index)
+    sigmas: np.ndarray  # channels
+    weights: np.ndarray  # fraction of the component's area in each peak (sum 1)
+    counts_per_bq: dict[str, float] = field(default_factory=dict)  # nuclide -> area per Bq
+    intensities: dict[str, float] = field(default_factory=dict)  # nuclide -> photons per decay
+    found: np.ndarray | None = None  # per peak: found by the search
+    prior: tuple[float, float] | None = None  # (mean area, standard deviation)
+    rel_unc: float = 0.0  # relative efficiency uncertainty (area-weighted over the peaks)
+    strong: bool = False  # gets a step (and frees the region's shape)
+    own_width: bool = False  # broader than the detector resolution (annihilation)
+
+    @property
+    def main(self) -> int:
+        return int(np.argmax(self.weights))
+
+
+@dataclass
+class RegionFit:
+    lo: int  # first channel (array index) of the region
+    counts: np.ndarray
+    components: list[Component]
+    baseline_order: int
+    basis: np.ndarray  # B at the solution
+    beta: np.ndarray
+    covariance: np.ndarray  # of (beta, theta)
+    mu: np.ndarray
+    shifts: np.ndarray  # per component (channels)
+    width_scales: np.ndarray  # per component
+    deviance: float
+    dof: int
+    prior_precision: np.ndarray  # diagonal of P over beta
+    prior_mean: np.ndarray
+
+    @property
+    def n_baseline(self) -> int:
+        return self.baseline_order + 1
+
+    def area_index(self, i: int) -> int:
+        return self.n_baseline + i
+
+    def area(self, i: int) -> float:
+        return float(self.beta[self.area_index(i)])
+
+    def area_unc(self, i: int) -> float:
+        j = self.area_index(i)
+        return float(np.sqrt(max(self.covariance[j, j], 0.0)))
+
+    @property
+    def reduced_chi2(self) -> float:
+        return self.deviance / self.dof if self.dof > 0 else float("nan")
+
+    def continuum(self) -> np.ndarray:
+        """mu of the baseline and the steps (what is not peak area)."""
+        nb = self.n_baseline
+        nc = len(self.components)
+        lin = np.r_[self.beta[:nb], np.zeros(nc), self.beta[nb + nc :]]
+        return self.basis @ lin
+
+    def peak_counts(self, i: int) -> np.ndarray:
+        return self.basis[:, self.area_index(i)] * self.area(i)
+
+    def area_covariance_at(self, mu0) -> np.ndarray:
+        """Covariance of the linear parameters if the expected counts were mu0 (theta fixed).
+
+        ISO 11929 needs u(0), the uncertainty of an area whose true value is zero: pass
+        mu0 = mu without that area.
+        """
+        w = 1.0 / np.maximum(mu0, _MU_FLOOR)
+        info = self.basis.T @ (self.basis * w[:, None]) + np.diag(self.prior_precision)
+        return _inverse(info)
+
+
+def fit_region(
+    counts,
+    lo: int,
+    components: list[Component],
+    *,
+    baseline_order: int = 1,
+    tail_fraction: float = 0.0,
+    tail_length_sigma: float = 1.0,
+    free_shape: bool = False,
+) -> RegionFit:
+    """Fit the channels lo .. lo + len(counts) - 1 (array indices).
+
+    free_shape: the region's peaks share a free shift and a free width scale (a component
+    with `own_width`, the Doppler-broadened annihilation line, gets its own width scale),
+    and every strong component gets a step. Without it positions and widths are fixed.
+    """
+    n = np.asarray(counts, dtype=float)
+    edges = lo - 0.5 + np.arange(n.size + 1, dtype=float)
+    centre = lo + 0.5 * (n.size - 1)
+    half = max(0.5 * (n.size - 1), 1.0)
+    t = (edges[:-1] + 0.5 - centre) / half
+    baseline = np.vstack([t**k for k in range(baseline_order + 1)]).T
+    nb = baseline_order + 1
+    nc = len(components)
+    stepped = [i for i, c in enumerate(components) if free_shape and c.strong]
+    own = [i for i, c in enumerate(components) if free_shape and c.own_width]
+    n_theta = (2 + len(own)) if free_shape else 0
+
+    def shape_of(i: int, theta: np.ndarray) -> tuple[float, float]:
+        if not free_shape:
+            return 0.0, 1.0
+        log_scale = theta[2 + own.index(i)] if i in own else theta[1]
+        return theta[0], float(np.exp(log_scale))
+
+    def basis(theta: np.ndarray, derivatives: bool = False):
+        """B(theta); with derivatives also dB/dtheta_j as a list of matrices."""
+        out = np.empty((n.size, nb + nc + len(stepped)))
+        out[:, :nb] = baseline
+        d = [np.zeros_like(out) for _ in range(n_theta)] if derivatives else []
+        for i, c in enumerate(components):
+            shift, scale = shape_of(i, theta)
+            col = np.zeros(n.size)
+            d_pos = np.zeros(n.size)
+            d_log = np.zeros(n.size)
+            for pos, sig, w in zip(c.positions, c.sigmas, c.weights):
+                sg = sig * scale
+                if derivatives:
+                    v, dp, dl = peak_in_bins_with_derivatives(
+                        edges, pos + shift, sg, tail_fraction, tail_length_sigma * sg
+                    )
+                    d_pos += w * dp
+                    d_log += w * dl
+                else:
+                    v = peak_in_bins(edges, pos + shift, sg, tail_fraction, tail_length_sigma * sg)
+                col += w * v
+            out[:, nb + i] = col
+            if derivatives:
+                d[0][:, nb + i] = d_pos
+                d[2 + own.index(i) if i in own else 1][:, nb + i] = d_log
+        for k, i in enumerate(stepped):
+            c = components[i]
+            shift, scale = shape_of(i, theta)
+            v, dp, dl = step_with_derivatives(
+                edges, c.positions[c.main] + shift, c.sigmas[c.main] * scale
+            )
+            out[:, nb + nc + k] = v
+            if derivatives:
+                d[0][:, nb + nc + k] = dp
+                d[2 + own.index(i) if i in own else 1][:, nb + nc + k] = dl
+        return (out, d) if derivatives else out
+
+    n_lin = nb + nc + len(stepped)
+    prec = np.zeros(n_lin)
+    mean = np.zeros(n_lin)
+    for i, c in enumerate(components):
+        if c.prior is not None:
+            m, s = c.prior
+            prec[nb + i] = 1.0 / max(s, 1e-6) ** 2
+            mean[nb + i] = m
+    theta = np.zeros(n_theta)
+    b = basis(theta)
+    beta = _irls(b, n, prec, mean)
+    if n_theta:
+        sig = min(float(np.min(c.sigmas)) for c in components)
+        lim = np.full(n_theta, _MAX_LOG_WIDTH)
+        lim[0] = _MAX_SHIFT_SIGMA * sig
+        beta, theta, b = _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim)
+    mu = np.maximum(b @ beta, _MU_FLOOR)
+    jac = b
+    if n_theta:
+        b, d = basis(theta, derivatives=True)
+        jac = np.hstack([b, np.vstack([dj @ beta for dj in d]).T])
+    w = 1.0 / mu
+    info = jac.T @ (jac * w[:, None])
+    info[np.arange(n_lin), np.arange(n_lin)] += prec
+    cov = _inverse(info)
+    shifts = np.zeros(nc)
+    scales = np.ones(nc)
+    for i in range(nc):
+        shifts[i], scales[i] = shape_of(i, theta)
+    return RegionFit(
+        lo=lo,
+        counts=n,
+        components=components,
+        baseline_order=baseline_order,
+        basis=b,
+        beta=beta,
+        covariance=cov,
+        mu=mu,
+        shifts=shifts,
+        width_scales=scales,
+        deviance=_deviance(n, mu),
+        dof=max(n.size - n_lin - n_theta + int(np.count_nonzero(prec)), 1),
+        prior_precision=prec,
+        prior_mean=mean,
+    )
+
+
+def _deviance(n, mu) -> float:
+    mu = np.maximum(mu, _MU_FLOOR)
+    pos = n > 0
+    return float(2.0 * (np.sum(mu) - np.sum(n) + np.dot(n[pos], np.log(n[pos] / mu[pos]))))
+
+
+def _objective(n, mu, beta, prec, mean, n_log_n: float) -> float:
+    """Deviance plus prior terms; n_log_n = sum(n ln n) over n > 0, computed once."""
+    d = 2.0 * (np.sum(mu) - np.sum(n) + n_log_n - np.dot(n, np.log(mu)))
+    if prec.any():
+        d += float(np.sum(prec * (beta - mean) ** 2))
+    return float(d)
+
+
+def _n_log_n(n) -> float:
+    pos = n > 0
+    return float(np.dot(n[pos], np.log(n[pos])))
+
+
+def _inverse(a: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(a)
+
+
+def _feasible_start(b: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """A parameter vector with mu > 0 everywhere: a flat baseline at the mean count."""
+    beta = np.zeros(b.shape[1])
+    beta[0] = max(float(n.mean()), 0.5)
+    return beta
+
+
+def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
+    """Poisson ML of the linear parameters by Fisher scoring, kept inside mu > 0."""
+    nln = _n_log_n(n)
+    diag = np.diag_indices(b.shape[1])
+    if beta is None:
+        # start from weighted least squares with Poisson weights from the data
+        w = 1.0 / np.maximum(n, 1.0)
+        bw = b.T * w
+        a = bw @ b
+        a[diag] += prec
+        try:
+            beta = np.linalg.solve(a, bw @ n + prec * mean)
+        except np.linalg.LinAlgError:
+            beta = np.linalg.lstsq(a, bw @ n + prec * mean, rcond=None)[0]
+        if np.min(b @ beta) <= _MU_FLOOR:
+            beta = _feasible_start(b, n)
+    mu = b @ beta
+    obj = _objective(n, mu, beta, prec, mean, nln)
+    for _ in range(max_iter):
+        w = 1.0 / mu
+        bw = b.T * w
+        a = bw @ b
+        a[diag] += prec
+        rhs = bw @ n + prec * mean
+        try:
+            target = np.linalg.solve(a, rhs)
+        except np.linalg.LinAlgError:
+            target = np.linalg.lstsq(a, rhs, rcond=None)[0]
+        step = target - beta
+        dmu = b @ step
+        # the longest step that keeps mu positive, then halve until the objective drops
+        neg = dmu < 0
+        tmax = 1.0
+        if np.any(neg):
+            tmax = min(1.0, 0.95 * float(np.min((mu[neg] - _MU_FLOOR) / -dmu[neg])))
+        t = tmax
+        for _ in range(30):
+            new_beta = beta + t * step
+            new_mu = mu + t * dmu
+            new_obj = _objective(n, new_mu, new_beta, prec, mean, nln)
+            if new_obj <= obj + 1e-9:
+                break
+            t *= 0.5
+        else:
+            break
+        converged = abs(obj - new_obj) < 1e-8 * max(1.0, abs(obj)) and t == 1.0
+        beta, mu, obj = new_beta, new_mu, new_obj
+        if converged:
+            break
+    return beta
+
+
+def _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim, max_iter=40):
+    nl = beta.size
+    b = basis(theta)
+    mu = b @ beta
+    nln = _n_log_n(n)
+    obj = _objective(n, mu, beta, prec, mean, nln)
+    lam = 1e-3
+    for _ in range(max_iter):
+        b, d = basis(theta, derivatives=True)
+        jac = np.hstack([b, np.vstack([dj @ beta for dj in d]).T])
+        w = 1.0 / np.maximum(mu, _MU_FLOOR)
+        info = jac.T @ (jac * w[:, None])
+        info[np.arange(nl), np.arange(nl)] += prec
+        grad = jac.T @ (n * w - 1.0)
+        grad[:nl] -= prec * (beta - mean)
+        improved = False
+        for _ in range(12):
+            a = info + lam * np.diag(np.diag(info) + 1e-12)
+            try:
+                step = np.linalg.solve(a, grad)
+            except np.linalg.LinAlgError:
+                lam *= 10
+                continue
+            nb = beta + step[:nl]
+            nt = np.clip(theta + step[nl:], -lim, lim)
+            bb = basis(nt)
+            nmu = bb @ nb
+            if np.min(nmu) > 0:
+                nobj = _objective(n, nmu, nb, prec, mean, nln)
+                if nobj <= obj:
+                    improved = True
+                    break
+            lam *= 10
+        if not improved:
+            break
+        done = obj - nobj < 1e-7 * max(1.0, obj)
+        beta, theta, b, mu, obj = nb, nt, bb, nmu, nobj
+        lam = max(lam / 10, 1e-6)
+        if done:
+            break
+    # polish the linear part at the final theta
+    beta = _irls(b, n, prec, mean, beta=beta)
+    return beta, theta, b
