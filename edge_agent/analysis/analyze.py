@@ -18,14 +18,15 @@ from shared.results import AnalysisError, AnalysisResult, LineResult, NuclideRes
 from shared.timeutil import iso_z
 
 from .config import AnalysisConfig, config_from
-from .drift import estimate_drift
+from .continuum import snip
+from .drift import coarse_gain, fine_gain, stable_regions
 from .fit import RegionFit, fit_region
 from .limits import currie, iso11929
 from .model import Region, build_regions, candidate_lines, identify
 from .quantify import NuclideEstimate, estimate_activities
 from .release import ReleaseFactors, release_factors
 from .scale import FWHM_PER_SIGMA, ChannelScale
-from .search import search_peaks
+from .search import matched_filter, search_peaks
 
 METHOD = "station"
 VERSION = "1.0.0"
@@ -46,43 +47,62 @@ def analyze(
     size = counts.size
     warnings: list[str] = []
 
-    scale = ChannelScale(cals.energy, cals.resolution, first)
-    sigma = scale.sigma_of_index(size)
-    found = search_peaks(counts, sigma, cfg.search_threshold)
-    drift = estimate_drift(
-        counts,
+    nominal = ChannelScale(cals.energy, cals.resolution, first)
+    sigma = nominal.sigma_of_index(size)
+    _continuum = snip(counts, cfg.snip_window_fwhm * FWHM_PER_SIGMA * sigma, 0.5 * sigma)
+    filtered = matched_filter(counts, sigma)
+    found = search_peaks(counts, sigma, cfg.search_threshold, filtered)
+    lines = candidate_lines(lib, cfg, *_energy_range(nominal, size))
+    eff = cals.efficiency
+
+    def fit_at(gain: float) -> tuple[ChannelScale, list[RegionFit]]:
+        scale = nominal.with_gain(gain)
+        matched, unknown = identify(found, lines, scale, cfg.identify_tolerance_fwhm)
+        regions = build_regions(
+            lines,
+            matched,
+            unknown,
+            scale,
+            eff.efficiency,
+            eff.relative_uncertainty,
+            live,
+            size,
+            cfg,
+        )
+        free_shift = stable_regions(regions, cfg.stable_lines)
+        return scale, _fit_in_tie_order(counts, regions, cfg, free_shift)
+
+    # drift: a coarse gain lining up the library lines, then the stable lines' fitted shifts
+    g0 = coarse_gain(
+        [p.channel + first for p in found],
+        [p.significance for p in found],
+        [sigma[int(p.channel)] for p in found],
+        cals.energy.channel(np.array([ln.energy for ln in lines])),
+    )
+    scale, fits = fit_at(g0)
+    drift = fine_gain(
+        fits,
         scale,
-        found,
         cfg.stable_lines,
         min_counts=cfg.drift_min_counts,
         significance=cfg.drift_significance,
-        tail_fraction=cfg.tail_fraction,
-        tail_length_sigma=cfg.tail_length_sigma,
     )
-    if drift.significant:
-        scale = scale.with_gain(drift.gain)
-        sigma = scale.sigma_of_index(size)
-        if abs(drift.gain - 1.0) > 0.01:
-            warnings.append(f"large gain drift corrected: gain x{drift.gain:.5f}")
-
-    e_lo, e_hi = (float(x) for x in scale.energy(np.array([0.0, size - 1.0])))
-    lines = candidate_lines(lib, cfg, e_lo, e_hi)
-    matched, unknown = identify(found, lines, scale, cfg.identify_tolerance_fwhm)
-    eff = cals.efficiency
-    regions = build_regions(
-        lines, matched, unknown, scale, eff.efficiency, eff.relative_uncertainty, live, size, cfg
-    )
-    fits = _fit_in_tie_order(counts, regions, cfg)
+    if abs(drift.gain - g0) * size > 0.25:  # moves the top of the spectrum by 1/4 channel
+        scale, fits = fit_at(drift.gain)
+    if abs(drift.gain - 1.0) > 0.005:
+        warnings.append(f"large gain drift corrected: channels x{drift.gain:.5f}")
 
     reported = [n for n in cfg.nuclides if n in lib]
     estimates = estimate_activities(
         fits,
         [*reported, *(n for n in cfg.interferers if n in lib and n not in reported)],
         use_xrays=cfg.use_xrays,
+        limits_for=reported,
     )
-    factors = release_factors(phd, lib, reported)
-    if factors is None:
-        warnings.append("no #Stack data: release, concentration and MDR are not computed")
+    interval = _interval_s(phd)
+    factors, why = release_factors(phd, lib, reported, interval)
+    if why:
+        warnings.append(why)
     nuclides = {}
     for name in reported:
         est = estimates.get(name)
@@ -101,11 +121,11 @@ def analyze(
         acquisition_start=iso_z(phd.acquisition.start),
         live_time_s=live,
         real_time_s=real,
-        interval_s=_interval_s(phd),
+        interval_s=interval,
         nuclides=nuclides,
         peaks=peaks,
         energy_shift_kev=drift.shifts_kev,
-        gain_correction=drift.gain if drift.significant else 1.0,
+        gain_correction=drift.gain,
         elapsed_s=time.perf_counter() - t0,
         warnings=warnings,
     )
@@ -137,6 +157,11 @@ def _usable_input(phd: Phd, source: str) -> tuple[np.ndarray, float, float, Cali
     return counts, live, real, cals, first
 
 
+def _energy_range(scale: ChannelScale, size: int) -> tuple[float, float]:
+    e = scale.energy(np.array([0.0, size - 1.0]))
+    return float(e[0]), float(e[1])
+
+
 def _interval_s(phd: Phd) -> float:
     c = phd.collection
     if c is not None and c.stop > c.start:
@@ -146,7 +171,7 @@ def _interval_s(phd: Phd) -> float:
 
 # ---------------------------------------------------------------------- fitting
 def _fit_in_tie_order(
-    counts: np.ndarray, regions: list[Region], cfg: AnalysisConfig
+    counts: np.ndarray, regions: list[Region], cfg: AnalysisConfig, free_shift: set[int]
 ) -> list[RegionFit]:
     """Fit regions so that a tied line's nuclide is known before the region that holds it."""
     sources: dict[str, set[int]] = {}
@@ -170,7 +195,7 @@ def _fit_in_tie_order(
             for c in reg.components:
                 if c.kind == "tied":
                     c.prior = _tie_prior(c, fits, sources.get(c.nuclide, set()) - {k})
-            fits[k] = _fit_one(counts, reg, cfg)
+            fits[k] = _fit_one(counts, reg, cfg, k in free_shift)
             pending.remove(k)
     return [fits[k] for k in range(len(regions))]
 
@@ -187,16 +212,25 @@ def _tie_prior(component, fits: dict[int, RegionFit], source_regions: set[int]):
     return (est.activity * per_bq, max(est.counting_unc * per_bq, 1e-3))
 
 
-def _fit_one(counts: np.ndarray, reg: Region, cfg: AnalysisConfig) -> RegionFit:
-    def run(free: bool) -> RegionFit:
+def _fit_one(counts: np.ndarray, reg: Region, cfg: AnalysisConfig, free_shift: bool) -> RegionFit:
+    """Fixed positions and widths; strong peaks free both (and get a step). free_shift: a
+    region with a stable line, whose shift measures the drift, even when weak."""
+
+    data = counts[reg.lo : reg.hi]
+    # a handful of counts cannot tell a slope: a flat continuum (it also keeps the
+    # likelihood maximum off the mu = 0 boundary that a slope runs into)
+    order = 0 if data.sum() < cfg.flat_baseline_counts else reg.baseline_order
+
+    def run(free: bool, width: bool = True) -> RegionFit:
         return fit_region(
-            counts[reg.lo : reg.hi],
+            data,
             reg.lo,
             reg.components,
-            baseline_order=reg.baseline_order,
+            baseline_order=order,
             tail_fraction=cfg.tail_fraction,
             tail_length_sigma=cfg.tail_length_sigma,
             free_shape=free,
+            free_width=width,
         )
 
     fit = run(False)
@@ -208,7 +242,9 @@ def _fit_one(counts: np.ndarray, reg: Region, cfg: AnalysisConfig) -> RegionFit:
             and fit.area(i) > 20 * fit.area_unc(i)
         )
         strong |= c.strong
-    return run(True) if strong else fit
+    if strong:
+        return run(True)
+    return run(True, width=False) if free_shift else fit
 
 
 # ----------------------------------------------------------------------- results
@@ -225,7 +261,6 @@ def _nuclide_result(
     u_total = float(np.hypot(est.counting_unc, a * est.u_rel_calibration))
     lc_a, ld_a = _currie_activity(est, fits, cfg.k_alpha)
     f = factors.factor(name) if factors is not None else None
-    u_f_rel = factors.relative_unc(name) if factors is not None else 0.0
 
     def rel(x):
         return None if f is None else x * f
@@ -252,9 +287,6 @@ def _nuclide_result(
             )
     conc = None if factors is None else a * factors.concentration_factor(name)
     conc_u = None if factors is None else u_total * factors.concentration_factor(name)
-    rel_u = None
-    if f is not None:
-        rel_u = float(np.hypot(u_total, a * u_f_rel)) * f
     return NuclideResult(
         nuclide=name,
         detected=bool(a > lim.decision_threshold),
@@ -264,7 +296,7 @@ def _nuclide_result(
         concentration_bq_m3=conc,
         concentration_unc_bq_m3=conc_u,
         release_bq=rel(a),
-        release_unc_bq=rel_u,
+        release_unc_bq=rel(u_total),
         decision_threshold_bq=rel(lim.decision_threshold),
         detection_limit_bq=rel(lim.detection_limit),
         mdr_bq=rel(lim.detection_limit),

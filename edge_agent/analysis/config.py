@@ -69,16 +69,19 @@ class AnalysisConfig:
     merge_distance_fwhm: float = 3.0
     # each region extends this far beyond its outer peaks (FWHM)
     region_margin_fwhm: float = 3.0
+    # regions with fewer counts than this get a flat continuum
+    flat_baseline_counts: float = 30.0
     # a found peak within this distance (FWHM) of a library line is that line
     identify_tolerance_fwhm: float = 0.5
     # region fit: peaks above these net counts get a free position, width and a step
     strong_peak_counts: float = 3000.0
-    # low-energy tail of every peak: fraction of the area and decay length in sigma
+    # low-energy tail of every peak: fraction of the area and decay length in sigma (a shape
+    # calibration of the detector type; the PHD does not carry it)
     tail_fraction: float = 0.015
-    tail_length_sigma: float = 1.0
+    tail_length_sigma: float = 1.2
     # drift: fit stable lines with at least this many net counts; correct the gain when
     # the weighted shift is this many standard uncertainties away from zero
-    drift_min_counts: float = 200.0
+    drift_min_counts: float = 10.0
     drift_significance: float = 3.0
     # lines below this energy are left out (x-ray threshold of the detector)
     min_energy_kev: float = 20.0

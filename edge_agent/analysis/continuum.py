@@ -31,7 +31,7 @@ def snip(counts, window_channels, smooth_channels=None):
     y = np.maximum(np.asarray(counts, dtype=float), 0.0)
     n = y.size
     if smooth_channels is not None:
-        y = _boxcar(y, smooth_channels)
+        y = boxcar(y, smooth_channels)
     v = lls(y)
     w = np.broadcast_to(np.asarray(window_channels, dtype=float), (n,))
     w = np.maximum(np.rint(w).astype(np.int64), 1)
@@ -45,7 +45,7 @@ def snip(counts, window_channels, smooth_channels=None):
     return np.maximum(lls_inverse(v), 0.0)
 
 
-def _boxcar(y, half_width):
+def boxcar(y, half_width):
     """Moving average with a (per-channel) half-width, by cumulative sums."""
     n = y.size
     h = np.broadcast_to(np.maximum(np.rint(np.asarray(half_width, dtype=float)), 0), (n,))

@@ -20,6 +20,8 @@ import numpy as np
 from .shapes import peak_in_bins, peak_in_bins_with_derivatives, step_with_derivatives
 
 _MU_FLOOR = 1e-9
+_DEVIANCE_TOL = 1e-5  # changes of the deviance below this are noise
+_BOUNDARY = 1e-6  # mu below this in an empty channel: on the boundary of the domain
 _MAX_SHIFT_SIGMA = 1.5  # strong peaks may move this far from the calibrated position
 _MAX_LOG_WIDTH = 0.35  # and change width by up to ~40 %
 
@@ -103,6 +105,20 @@ class RegionFit:
         info = self.basis.T @ (self.basis * w[:, None]) + np.diag(self.prior_precision)
         return _inverse(info)
 
+    def mu_without(self, components: list[int]) -> np.ndarray:
+        """Expected counts refitted with these components' areas fixed at zero (the null
+        hypothesis of a decision threshold), positions and widths kept."""
+        drop = {self.area_index(i) for i in components}
+        keep = [j for j in range(self.beta.size) if j not in drop]
+        b = self.basis[:, keep]
+        start = self.beta[keep]
+        mu = b @ start
+        if np.min(mu) <= _MU_FLOOR:  # a negative area removed: lift the baseline
+            start = start.copy()
+            start[0] += _MU_FLOOR - float(np.min(mu)) + 0.01 * max(float(self.counts.mean()), 1e-3)
+        beta = _irls(b, self.counts, self.prior_precision[keep], self.prior_mean[keep], start)
+        return np.maximum(b @ beta, _MU_FLOOR)
+
 
 def fit_region(
     counts,
@@ -113,12 +129,14 @@ def fit_region(
     tail_fraction: float = 0.0,
     tail_length_sigma: float = 1.0,
     free_shape: bool = False,
+    free_width: bool = True,
 ) -> RegionFit:
     """Fit the channels lo .. lo + len(counts) - 1 (array indices).
 
     free_shape: the region's peaks share a free shift and a free width scale (a component
     with `own_width`, the Doppler-broadened annihilation line, gets its own width scale),
     and every strong component gets a step. Without it positions and widths are fixed.
+    free_width=False keeps the widths fixed when the shape is free (only the shift moves).
     """
     n = np.asarray(counts, dtype=float)
     edges = lo - 0.5 + np.arange(n.size + 1, dtype=float)
@@ -129,14 +147,21 @@ def fit_region(
     nb = baseline_order + 1
     nc = len(components)
     stepped = [i for i, c in enumerate(components) if free_shape and c.strong]
-    own = [i for i, c in enumerate(components) if free_shape and c.own_width]
-    n_theta = (2 + len(own)) if free_shape else 0
+    widths = free_shape and free_width
+    own = [i for i, c in enumerate(components) if widths and c.own_width]
+    n_theta = 0 if not free_shape else (2 + len(own) if widths else 1)
+
+    def width_index(i: int) -> int | None:
+        """Which theta scales the width of component i (None: fixed)."""
+        if not widths:
+            return None
+        return 2 + own.index(i) if i in own else 1
 
     def shape_of(i: int, theta: np.ndarray) -> tuple[float, float]:
         if not free_shape:
             return 0.0, 1.0
-        log_scale = theta[2 + own.index(i)] if i in own else theta[1]
-        return theta[0], float(np.exp(log_scale))
+        k = width_index(i)
+        return theta[0], 1.0 if k is None else float(np.exp(theta[k]))
 
     def basis(theta: np.ndarray, derivatives: bool = False):
         """B(theta); with derivatives also dB/dtheta_j as a list of matrices."""
@@ -162,7 +187,8 @@ def fit_region(
             out[:, nb + i] = col
             if derivatives:
                 d[0][:, nb + i] = d_pos
-                d[2 + own.index(i) if i in own else 1][:, nb + i] = d_log
+                if width_index(i) is not None:
+                    d[width_index(i)][:, nb + i] = d_log
         for k, i in enumerate(stepped):
             c = components[i]
             shift, scale = shape_of(i, theta)
@@ -172,7 +198,8 @@ def fit_region(
             out[:, nb + nc + k] = v
             if derivatives:
                 d[0][:, nb + nc + k] = dp
-                d[2 + own.index(i) if i in own else 1][:, nb + nc + k] = dl
+                if width_index(i) is not None:
+                    d[width_index(i)][:, nb + nc + k] = dl
         return (out, d) if derivatives else out
 
     n_lin = nb + nc + len(stepped)
@@ -272,39 +299,66 @@ def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
         if np.min(b @ beta) <= _MU_FLOOR:
             beta = _feasible_start(b, n)
     mu = b @ beta
+    if np.min(mu) <= _MU_FLOOR:
+        beta = _feasible_start(b, n)
+        mu = b @ beta
     obj = _objective(n, mu, beta, prec, mean, nln)
+    empty = n == 0
     for _ in range(max_iter):
         w = 1.0 / mu
-        bw = b.T * w
-        a = bw @ b
+        grad = b.T @ (n * w - 1.0) - prec * (beta - mean)
+        a = (b.T * w) @ b
         a[diag] += prec
-        rhs = bw @ n + prec * mean
-        try:
-            target = np.linalg.solve(a, rhs)
-        except np.linalg.LinAlgError:
-            target = np.linalg.lstsq(a, rhs, rcond=None)[0]
-        step = target - beta
+        step = _solve(a, grad)
         dmu = b @ step
+        # The maximum may lie on the boundary mu = 0 of an empty channel (few counts and a
+        # negative area). Channels already there that the step would push below are held
+        # at the boundary (an active set), instead of creeping towards it for many steps.
+        held = empty & (mu < _BOUNDARY) & (dmu < 0)
+        if np.any(held):
+            c = b[held]
+            w_free = np.where(held, 0.0, w)
+            a = (b.T * w_free) @ b
+            a[diag] += prec
+            k = c.shape[0]
+            if k >= b.shape[1]:
+                break
+            kkt = np.block([[a, c.T], [c, np.zeros((k, k))]])
+            step = _solve(kkt, np.r_[grad, np.zeros(k)])[: b.shape[1]]
+            dmu = b @ step
+            dmu[held] = 0.0
+        # Newton decrement: the deviance this step can still gain (to second order)
+        if float(step @ grad) < _DEVIANCE_TOL:
+            break
         # the longest step that keeps mu positive, then halve until the objective drops
         neg = dmu < 0
-        tmax = 1.0
+        t = 1.0
         if np.any(neg):
-            tmax = min(1.0, 0.95 * float(np.min((mu[neg] - _MU_FLOOR) / -dmu[neg])))
-        t = tmax
+            room = np.maximum(mu[neg] - _MU_FLOOR, 0.0)
+            t = min(1.0, 0.9 * float(np.min(room / -dmu[neg])))
+            if t <= 0.0:
+                break
         for _ in range(30):
             new_beta = beta + t * step
-            new_mu = mu + t * dmu
+            new_mu = np.maximum(mu + t * dmu, _MU_FLOOR)
             new_obj = _objective(n, new_mu, new_beta, prec, mean, nln)
-            if new_obj <= obj + 1e-9:
+            if new_obj <= obj:
                 break
             t *= 0.5
         else:
             break
-        converged = abs(obj - new_obj) < 1e-8 * max(1.0, abs(obj)) and t == 1.0
+        gained = obj - new_obj
         beta, mu, obj = new_beta, new_mu, new_obj
-        if converged:
+        if gained < _DEVIANCE_TOL:
             break
     return beta
+
+
+def _solve(a, rhs):
+    try:
+        return np.linalg.solve(a, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(a, rhs, rcond=None)[0]
 
 
 def _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim, max_iter=40):
@@ -342,7 +396,7 @@ def _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim, max_iter=40):
             lam *= 10
         if not improved:
             break
-        done = obj - nobj < 1e-7 * max(1.0, obj)
+        done = obj - nobj < 1e-4
         beta, theta, b, mu, obj = nb, nt, bb, nmu, nobj
         lam = max(lam / 10, 1e-6)
         if done:

@@ -1,8 +1,8 @@
 """Energy and peak width on the spectrum's array index, with the gain correction applied.
 
 The PHD calibration maps the file's channel numbers (which may start at 0 or 1) to keV;
-the analysis works on array indices. A relative gain drift g means the true energy of
-channel c is g E(c).
+the analysis works on array indices. A gain drift g stretches the channel axis: a line of
+energy E appears at channel number g c(E), c(E) the channel the calibration gives.
 """
 
 from __future__ import annotations
@@ -28,19 +28,17 @@ class ChannelScale:
 
     def index(self, energy):
         """The fractional array index of an energy (keV)."""
-        return self.energy_cal.channel(np.asarray(energy, dtype=float) / self.gain) - (
-            self.first_channel
-        )
+        return self.gain * self.energy_cal.channel(energy) - self.first_channel
 
     def energy(self, index):
-        return self.gain * self.energy_cal.energy(
-            np.asarray(index, dtype=float) + self.first_channel
-        )
+        return self.energy_cal.energy(self._nominal(index))
 
     def kev_per_channel(self, index):
-        return self.gain * self.energy_cal.slope(
-            np.asarray(index, dtype=float) + self.first_channel
-        )
+        return self.energy_cal.slope(self._nominal(index)) / self.gain
+
+    def _nominal(self, index):
+        """The calibration's channel number of an array index."""
+        return (np.asarray(index, dtype=float) + self.first_channel) / self.gain
 
     def fwhm_kev(self, energy, extra_fwhm_kev=0.0):
         """FWHM of a line: the detector's, combined in quadrature with a line's own broadening."""

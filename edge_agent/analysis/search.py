@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .continuum import boxcar
+
 
 @dataclass(frozen=True)
 class FoundPeak:
@@ -30,34 +32,22 @@ def second_derivative_kernel(sigma: float) -> np.ndarray:
     return k - k.mean()
 
 
-def search_peaks(counts, sigma_channels, threshold: float = 4.0) -> list[FoundPeak]:
+@dataclass(frozen=True)
+class Filtered:
+    """The filter output on every channel."""
+
+    response: np.ndarray
+    significance: np.ndarray  # response / its Poisson standard deviation
+    gain: np.ndarray  # response per unit net area
+
+
+def search_peaks(
+    counts, sigma_channels, threshold: float = 4.0, filtered: Filtered | None = None
+) -> list[FoundPeak]:
     """Peaks of `counts` (array index units). sigma_channels: Gaussian sigma per channel."""
-    n = np.asarray(counts, dtype=float)
-    size = n.size
-    sigma = np.broadcast_to(np.asarray(sigma_channels, dtype=float), (size,))
-    response = np.zeros(size)
-    variance = np.ones(size)
-    gain = np.ones(size)  # response per unit net area, to turn R into a rough area
-    start = 0
-    while start < size:
-        s0 = sigma[start]
-        # bands end where the width has changed by 10 % (sigma is monotonic in practice)
-        band = np.nonzero(np.abs(sigma[start:] / s0 - 1.0) > 0.1)[0]
-        stop = start + int(band[0]) if band.size else size
-        stop = max(stop, start + 1)
-        s = float(np.median(sigma[start:stop]))
-        k = second_derivative_kernel(s)
-        half = (k.size - 1) // 2
-        lo, hi = start - half, stop + half
-        seg = n[max(lo, 0) : min(hi, size)]
-        seg = np.pad(seg, (max(-lo, 0), max(hi - size, 0)), mode="edge")
-        response[start:stop] = np.convolve(seg, k[::-1], mode="valid")
-        variance[start:stop] = np.convolve(np.maximum(seg, 1.0), (k * k)[::-1], mode="valid")
-        j = np.arange(-half, half + 1, dtype=float)
-        g = np.exp(-0.5 * (j / s) ** 2) / (np.sqrt(2.0 * np.pi) * s)
-        gain[start:stop] = float(np.dot(k, g))
-        start = stop
-    signif = response / np.sqrt(variance)
+    sigma = np.broadcast_to(np.asarray(sigma_channels, dtype=float), (np.size(counts),))
+    f = filtered if filtered is not None else matched_filter(counts, sigma)
+    response, signif, gain = f.response, f.significance, f.gain
     # local maxima above the threshold
     inner = signif[1:-1]
     peak = (inner > threshold) & (inner >= signif[:-2]) & (inner > signif[2:])
@@ -72,6 +62,42 @@ def search_peaks(counts, sigma_channels, threshold: float = 4.0) -> list[FoundPe
             FoundPeak(float(i + np.clip(off, -0.5, 0.5)), float(signif[i]), float(b / gain[i]))
         )
     return _merge_close(found, sigma)
+
+
+def matched_filter(counts, sigma_channels, variance_floor: float = 0.25) -> Filtered:
+    """The filter response and its significance on every channel.
+
+    The variance uses the counts smoothed over +-1 sigma (so that a lone count in an empty
+    region does not look significant), floored at `variance_floor` counts per channel.
+    """
+    n = np.asarray(counts, dtype=float)
+    size = n.size
+    sigma = np.broadcast_to(np.asarray(sigma_channels, dtype=float), (size,))
+    smooth = np.maximum(boxcar(n, sigma), variance_floor)
+    response = np.zeros(size)
+    variance = np.ones(size)
+    gain = np.ones(size)  # response per unit net area, to turn R into a rough area
+    start = 0
+    while start < size:
+        s0 = sigma[start]
+        # bands end where the width has changed by 10 % (sigma is monotonic in practice)
+        band = np.nonzero(np.abs(sigma[start:] / s0 - 1.0) > 0.1)[0]
+        stop = start + int(band[0]) if band.size else size
+        stop = max(stop, start + 1)
+        s = float(np.median(sigma[start:stop]))
+        k = second_derivative_kernel(s)
+        half = (k.size - 1) // 2
+        lo, hi = start - half, stop + half
+        pad = (max(-lo, 0), max(hi - size, 0))
+        seg = np.pad(n[max(lo, 0) : min(hi, size)], pad, mode="edge")
+        var_seg = np.pad(smooth[max(lo, 0) : min(hi, size)], pad, mode="edge")
+        response[start:stop] = np.convolve(seg, k[::-1], mode="valid")
+        variance[start:stop] = np.convolve(var_seg, (k * k)[::-1], mode="valid")
+        j = np.arange(-half, half + 1, dtype=float)
+        g = np.exp(-0.5 * (j / s) ** 2) / (np.sqrt(2.0 * np.pi) * s)
+        gain[start:stop] = float(np.dot(k, g))
+        start = stop
+    return Filtered(response, response / np.sqrt(variance), gain)
 
 
 def _merge_close(found: list[FoundPeak], sigma) -> list[FoundPeak]:
