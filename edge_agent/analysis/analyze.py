@@ -18,7 +18,7 @@ from shared.results import AnalysisError, AnalysisResult, LineResult, NuclideRes
 from shared.timeutil import iso_z
 
 from .config import AnalysisConfig, config_from
-from .continuum import snip
+from .continuum import continuum
 from .drift import coarse_gain, fine_gain, stable_regions
 from .fit import RegionFit, fit_region
 from .limits import currie, iso11929
@@ -27,6 +27,7 @@ from .quantify import NuclideEstimate, estimate_activities
 from .release import ReleaseFactors, release_factors
 from .scale import FWHM_PER_SIGMA, ChannelScale
 from .search import matched_filter, search_peaks
+from .shapes import gaussian_fraction_within
 
 METHOD = "station"
 VERSION = "1.0.0"
@@ -49,10 +50,18 @@ def analyze(
 
     nominal = ChannelScale(cals.energy, cals.resolution, first)
     sigma = nominal.sigma_of_index(size)
-    _continuum = snip(counts, cfg.snip_window_fwhm * FWHM_PER_SIGMA * sigma, 0.5 * sigma)
     filtered = matched_filter(counts, sigma)
     found = search_peaks(counts, sigma, cfg.search_threshold, filtered)
     lines = candidate_lines(lib, cfg, *_energy_range(nominal, size))
+    # the continuum's level is corrected on channels away from found peaks and library
+    # lines (a weak line at the detection limit must not raise its own continuum)
+    line_ch = nominal.index(np.array([ln.energy for ln in lines]))
+    cont = continuum(
+        counts,
+        FWHM_PER_SIGMA * sigma,
+        [*(p.channel for p in found), *line_ch],
+        clip_fwhm=cfg.snip_window_fwhm,
+    )
     eff = cals.efficiency
 
     def fit_at(gain: float) -> tuple[ChannelScale, list[RegionFit]]:
@@ -89,6 +98,8 @@ def analyze(
     )
     if abs(drift.gain - g0) * size > 0.25:  # moves the top of the spectrum by 1/4 channel
         scale, fits = fit_at(drift.gain)
+    for fit in fits:
+        fit.reference_continuum = cont[fit.lo : fit.lo + fit.counts.size]
     if abs(drift.gain - 1.0) > 0.005:
         warnings.append(f"large gain drift corrected: channels x{drift.gain:.5f}")
 
@@ -109,7 +120,7 @@ def analyze(
         if est is None:
             warnings.append(f"{name}: no line inside the spectrum; no result")
             continue
-        nuclides[name] = _nuclide_result(name, est, fits, factors, cfg, live)
+        nuclides[name] = _nuclide_result(name, est, fits, factors, cfg, live, cont)
     peaks = _peak_results(fits, scale, first)
     return AnalysisResult(
         method=METHOD,
@@ -221,7 +232,7 @@ def _fit_one(counts: np.ndarray, reg: Region, cfg: AnalysisConfig, free_shift: b
     # likelihood maximum off the mu = 0 boundary that a slope runs into)
     order = 0 if data.sum() < cfg.flat_baseline_counts else reg.baseline_order
 
-    def run(free: bool, width: bool = True) -> RegionFit:
+    def run(free: bool, width: bool = True, start=None) -> RegionFit:
         return fit_region(
             data,
             reg.lo,
@@ -231,6 +242,7 @@ def _fit_one(counts: np.ndarray, reg: Region, cfg: AnalysisConfig, free_shift: b
             tail_length_sigma=cfg.tail_length_sigma,
             free_shape=free,
             free_width=width,
+            start=start,
         )
 
     fit = run(False)
@@ -243,8 +255,8 @@ def _fit_one(counts: np.ndarray, reg: Region, cfg: AnalysisConfig, free_shift: b
         )
         strong |= c.strong
     if strong:
-        return run(True)
-    return run(True, width=False) if free_shift else fit
+        return run(True, start=fit.beta)
+    return run(True, width=False, start=fit.beta) if free_shift else fit
 
 
 # ----------------------------------------------------------------------- results
@@ -255,11 +267,12 @@ def _nuclide_result(
     factors: ReleaseFactors | None,
     cfg: AnalysisConfig,
     live: float,
+    cont: np.ndarray,
 ) -> NuclideResult:
     lim = iso11929(est.u0, est.g, est.u_rel_calibration, cfg.k_alpha, cfg.k_beta)
     a = est.activity
     u_total = float(np.hypot(est.counting_unc, a * est.u_rel_calibration))
-    lc_a, ld_a = _currie_activity(est, fits, cfg.k_alpha)
+    lc_a, ld_a = _currie_activity(est, fits, cont, cfg.k_alpha)
     f = factors.factor(name) if factors is not None else None
 
     def rel(x):
@@ -308,8 +321,11 @@ def _nuclide_result(
     )
 
 
-def _currie_activity(est: NuclideEstimate, fits: list[RegionFit], k: float) -> tuple[float, float]:
-    """Currie L_C and L_D (Bq) from the nuclide's most informative line, window +-1.25 FWHM."""
+def _currie_activity(
+    est: NuclideEstimate, fits: list[RegionFit], cont: np.ndarray, k: float
+) -> tuple[float, float]:
+    """Currie L_C and L_D (Bq) from the nuclide's most informative line: the SNIP continuum
+    B in a window of +-1.25 FWHM, known from ~20 FWHM of channels (its level correction)."""
     if not est.rows:
         return float("nan"), float("nan")
     r, i, _ = max(
@@ -320,12 +336,15 @@ def _currie_activity(est: NuclideEstimate, fits: list[RegionFit], k: float) -> t
     c = fit.components[i]
     m = c.main
     pos = c.positions[m] + fit.shifts[i]
-    half = 1.25 * FWHM_PER_SIGMA * c.sigmas[m] * fit.width_scales[i]
-    ch = fit.lo + np.arange(fit.counts.size)
-    inside = np.abs(ch - pos) <= half
-    background = float(np.sum((fit.mu - fit.peak_counts(i))[inside]))
-    frac = float(np.sum(fit.basis[inside, fit.area_index(i)]))
-    lim = currie(background, int(inside.sum()), int((~inside).sum()), k)
+    fwhm = FWHM_PER_SIGMA * c.sigmas[m] * fit.width_scales[i]
+    lo = max(int(np.ceil(pos - 1.25 * fwhm)), 0)
+    hi = min(int(np.floor(pos + 1.25 * fwhm)) + 1, cont.size)
+    if hi <= lo:
+        return float("nan"), float("nan")
+    frac = float(np.sum(fit.basis[:, fit.area_index(i)][lo - fit.lo : hi - fit.lo]))
+    if not frac > 0:  # the window reaches outside the region
+        frac = gaussian_fraction_within(1.25 * FWHM_PER_SIGMA)
+    lim = currie(float(cont[lo:hi].sum()), hi - lo, max(int(20 * fwhm), 1), k)
     per_bq = c.counts_per_bq[est.nuclide] * max(frac, 1e-9)
     return lim.decision_threshold / per_bq, lim.detection_limit / per_bq
 

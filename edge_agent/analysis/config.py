@@ -61,12 +61,12 @@ class AnalysisConfig:
     # ISO 11929 quantiles: k_(1-alpha), k_(1-beta) for alpha = beta = 5 %
     k_alpha: float = 1.645
     k_beta: float = 1.645
-    # continuum (SNIP): largest clipping half-window in FWHM, light pre-smoothing
-    snip_window_fwhm: float = 1.5
+    # continuum (SNIP): largest clipping half-window in FWHM
+    snip_window_fwhm: float = 2.0
     # peak search: matched second-derivative filter, significance threshold
     search_threshold: float = 4.0
     # regions: peaks closer than this (in FWHM of the larger) share a region
-    merge_distance_fwhm: float = 3.0
+    merge_distance_fwhm: float = 4.0
     # each region extends this far beyond its outer peaks (FWHM)
     region_margin_fwhm: float = 3.0
     # regions with fewer counts than this get a flat continuum

@@ -4,6 +4,10 @@ The spectrum is compressed by the log-log-sqrt (LLS) transform, clipped with a w
 decreases from its largest value to one channel, and expanded back. The largest window of
 each channel is a fixed multiple of the local FWHM, which is SNIP in a coordinate where the
 FWHM is constant, carried out on the channel axis.
+
+Clipping takes minima, so on Poisson noise SNIP settles below the true level (by 15 % at
+20 counts per channel, more at fewer). `continuum` corrects that: it adds the local mean
+of (counts - SNIP) over the channels away from peaks.
 """
 
 from __future__ import annotations
@@ -55,3 +59,31 @@ def boxcar(y, half_width):
     lo = np.maximum(i - h, 0)
     hi = np.minimum(i + h + 1, n)
     return (c[hi] - c[lo]) / (hi - lo)
+
+
+def continuum(counts, fwhm_channels, peak_channels=(), window_fwhm: float = 10.0, clip_fwhm=2.0):
+    """SNIP continuum with its level corrected on the peak-free channels.
+
+    fwhm_channels: per channel (or scalar) FWHM; peak_channels: positions of the peaks
+    found (channels within 2.5 FWHM of them are left out of the correction).
+    """
+    n = np.asarray(counts, dtype=float)
+    size = n.size
+    fwhm = np.broadcast_to(np.asarray(fwhm_channels, dtype=float), (size,))
+    base = snip(n, clip_fwhm * fwhm, 0.25 * fwhm)
+    free = np.ones(size)
+    for p in peak_channels:
+        half = 2.5 * fwhm[min(max(int(p), 0), size - 1)]
+        free[max(int(p - half), 0) : min(int(p + half) + 1, size)] = 0.0
+    # the local mean of the residual on free channels; where peaks leave less than a fifth
+    # of the window free (the crowded x-ray region), over a window three times as wide
+    correction = np.zeros(size)
+    todo = np.ones(size, dtype=bool)
+    for scale in (1.0, 3.0, 9.0):
+        half_window = np.maximum(np.rint(scale * window_fwhm * fwhm), 1)
+        residual = boxcar((n - base) * free, half_window)
+        weight = boxcar(free, half_window)
+        ok = todo & (weight >= 0.2)
+        correction[ok] = residual[ok] / weight[ok]
+        todo &= ~ok
+    return base + correction

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .shapes import peak_in_bins, peak_in_bins_with_derivatives, step_with_derivatives
+from .shapes import peak_cdf_pdf, step_with_derivatives
 
 _MU_FLOOR = 1e-9
 _DEVIANCE_TOL = 1e-5  # changes of the deviance below this are noise
@@ -66,6 +66,9 @@ class RegionFit:
     dof: int
     prior_precision: np.ndarray  # diagonal of P over beta
     prior_mean: np.ndarray
+    # the spectrum's SNIP continuum over the region, when the caller has one: the null
+    # hypothesis' continuum for u(0), independent of the fit's own baseline
+    reference_continuum: np.ndarray | None = None
 
     @property
     def n_baseline(self) -> int:
@@ -105,6 +108,36 @@ class RegionFit:
         info = self.basis.T @ (self.basis * w[:, None]) + np.diag(self.prior_precision)
         return _inverse(info)
 
+    def mu_null_reference(self, components: list[int]) -> np.ndarray:
+        """Expected counts under the null hypothesis for these components: the reference
+        (SNIP) continuum plus everything else the fit found (other peaks, steps)."""
+        if self.reference_continuum is None:
+            return self.mu_null(components)
+        nb = self.n_baseline
+        keep = np.ones(self.beta.size, dtype=bool)
+        keep[:nb] = False
+        for i in components:
+            keep[self.area_index(i)] = False
+        others = self.basis[:, keep] @ self.beta[keep]
+        return np.maximum(self.reference_continuum + np.maximum(others, 0.0), _MU_FLOOR)
+
+    def mu_null(self, components: list[int]) -> np.ndarray:
+        """Expected counts under the null hypothesis for these components: their areas at
+        zero and the continuum refitted (constant and slope; curvature, other peaks and
+        steps stay as fitted), so that the continuum takes back an upward fluctuation of the
+        areas without a flexible model soaking up a real signal."""
+        drop = {self.area_index(i) for i in components}
+        free = [j for j in range(min(self.n_baseline, 2))]
+        fixed = [j for j in range(self.beta.size) if j not in drop and j not in free]
+        offset = self.basis[:, fixed] @ self.beta[fixed] if fixed else np.zeros(self.counts.size)
+        b = self.basis[:, free]
+        start = self.beta[free].copy()
+        mu = b @ start + offset
+        if np.min(mu) <= _MU_FLOOR:
+            start[0] += _MU_FLOOR - float(np.min(mu)) + 0.01 * max(float(self.counts.mean()), 1e-3)
+        beta = _irls(b, self.counts, np.zeros(len(free)), np.zeros(len(free)), start, offset=offset)
+        return np.maximum(b @ beta + offset, _MU_FLOOR)
+
     def mu_without(self, components: list[int]) -> np.ndarray:
         """Expected counts refitted with these components' areas fixed at zero (the null
         hypothesis of a decision threshold), positions and widths kept."""
@@ -130,6 +163,7 @@ def fit_region(
     tail_length_sigma: float = 1.0,
     free_shape: bool = False,
     free_width: bool = True,
+    start: np.ndarray | None = None,
 ) -> RegionFit:
     """Fit the channels lo .. lo + len(counts) - 1 (array indices).
 
@@ -137,6 +171,8 @@ def fit_region(
     with `own_width`, the Doppler-broadened annihilation line, gets its own width scale),
     and every strong component gets a step. Without it positions and widths are fixed.
     free_width=False keeps the widths fixed when the shape is free (only the shift moves).
+    start: linear parameters of an earlier fit of the same region (baseline and areas) to
+    start from.
     """
     n = np.asarray(counts, dtype=float)
     edges = lo - 0.5 + np.arange(n.size + 1, dtype=float)
@@ -163,43 +199,50 @@ def fit_region(
         k = width_index(i)
         return theta[0], 1.0 if k is None else float(np.exp(theta[k]))
 
+    # every peak of every component in one array, so that each basis is one vector call
+    peak_comp = np.concatenate([np.full(c.positions.size, i) for i, c in enumerate(components)])
+    peak_pos = np.concatenate([c.positions for c in components])
+    peak_sig = np.concatenate([c.sigmas for c in components])
+    peak_widx = np.array(
+        [-1 if width_index(i) is None else width_index(i) for i in peak_comp], dtype=int
+    )
+    to_comp = np.zeros((peak_pos.size, nc))
+    to_comp[np.arange(peak_pos.size), peak_comp] = np.concatenate([c.weights for c in components])
+    step_pos = np.array([components[i].positions[components[i].main] for i in stepped])
+    step_sig = np.array([components[i].sigmas[components[i].main] for i in stepped])
+    step_widx = np.array([-1 if width_index(i) is None else width_index(i) for i in stepped])
+    e_col = edges[:, None]
+
     def basis(theta: np.ndarray, derivatives: bool = False):
         """B(theta); with derivatives also dB/dtheta_j as a list of matrices."""
         out = np.empty((n.size, nb + nc + len(stepped)))
         out[:, :nb] = baseline
-        d = [np.zeros_like(out) for _ in range(n_theta)] if derivatives else []
-        for i, c in enumerate(components):
-            shift, scale = shape_of(i, theta)
-            col = np.zeros(n.size)
-            d_pos = np.zeros(n.size)
-            d_log = np.zeros(n.size)
-            for pos, sig, w in zip(c.positions, c.sigmas, c.weights):
-                sg = sig * scale
-                if derivatives:
-                    v, dp, dl = peak_in_bins_with_derivatives(
-                        edges, pos + shift, sg, tail_fraction, tail_length_sigma * sg
-                    )
-                    d_pos += w * dp
-                    d_log += w * dl
-                else:
-                    v = peak_in_bins(edges, pos + shift, sg, tail_fraction, tail_length_sigma * sg)
-                col += w * v
-            out[:, nb + i] = col
+        shift = theta[0] if free_shape else 0.0
+        scale = np.ones(peak_pos.size)
+        if widths:
+            scale = np.exp(theta[np.maximum(peak_widx, 0)])
+        sg = peak_sig * scale
+        cdf, pdf = peak_cdf_pdf(e_col, peak_pos + shift, sg, tail_fraction, tail_length_sigma * sg)
+        out[:, nb : nb + nc] = np.diff(cdf, axis=0) @ to_comp
+        d = []
+        if derivatives:
+            d = [np.zeros_like(out) for _ in range(n_theta)]
+            d[0][:, nb : nb + nc] = -np.diff(pdf, axis=0) @ to_comp
+            if widths:
+                d_log = -np.diff((e_col - (peak_pos + shift)) * pdf, axis=0)
+                for j in range(1, n_theta):
+                    sel = peak_widx == j
+                    if np.any(sel):
+                        d[j][:, nb : nb + nc] = d_log[:, sel] @ to_comp[sel]
+        if stepped:
+            st_scale = np.exp(theta[np.maximum(step_widx, 0)]) if widths else np.ones(len(stepped))
+            v, dp, dl = step_with_derivatives(e_col, step_pos + shift, step_sig * st_scale)
+            out[:, nb + nc :] = v
             if derivatives:
-                d[0][:, nb + i] = d_pos
-                if width_index(i) is not None:
-                    d[width_index(i)][:, nb + i] = d_log
-        for k, i in enumerate(stepped):
-            c = components[i]
-            shift, scale = shape_of(i, theta)
-            v, dp, dl = step_with_derivatives(
-                edges, c.positions[c.main] + shift, c.sigmas[c.main] * scale
-            )
-            out[:, nb + nc + k] = v
-            if derivatives:
-                d[0][:, nb + nc + k] = dp
-                if width_index(i) is not None:
-                    d[width_index(i)][:, nb + nc + k] = dl
+                d[0][:, nb + nc :] = dp
+                for k, j in enumerate(step_widx):
+                    if j >= 0:
+                        d[j][:, nb + nc + k] = dl[:, k]
         return (out, d) if derivatives else out
 
     n_lin = nb + nc + len(stepped)
@@ -212,7 +255,9 @@ def fit_region(
             mean[nb + i] = m
     theta = np.zeros(n_theta)
     b = basis(theta)
-    beta = _irls(b, n, prec, mean)
+    if start is not None:
+        start = np.r_[start[: nb + nc], np.zeros(len(stepped))]
+    beta = _irls(b, n, prec, mean, beta=start)
     if n_theta:
         sig = min(float(np.min(c.sigmas)) for c in components)
         lim = np.full(n_theta, _MAX_LOG_WIDTH)
@@ -282,10 +327,13 @@ def _feasible_start(b: np.ndarray, n: np.ndarray) -> np.ndarray:
     return beta
 
 
-def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
-    """Poisson ML of the linear parameters by Fisher scoring, kept inside mu > 0."""
+def _irls(b, n, prec, mean, beta=None, max_iter: int = 50, offset=None) -> np.ndarray:
+    """Poisson ML of the linear parameters by Fisher scoring, kept inside mu > 0.
+
+    offset: expected counts that are not fitted (mu = b beta + offset)."""
     nln = _n_log_n(n)
     diag = np.diag_indices(b.shape[1])
+    off = np.zeros(n.size) if offset is None else np.asarray(offset, dtype=float)
     if beta is None:
         # start from weighted least squares with Poisson weights from the data
         w = 1.0 / np.maximum(n, 1.0)
@@ -293,15 +341,15 @@ def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
         a = bw @ b
         a[diag] += prec
         try:
-            beta = np.linalg.solve(a, bw @ n + prec * mean)
+            beta = np.linalg.solve(a, bw @ (n - off) + prec * mean)
         except np.linalg.LinAlgError:
-            beta = np.linalg.lstsq(a, bw @ n + prec * mean, rcond=None)[0]
-        if np.min(b @ beta) <= _MU_FLOOR:
+            beta = np.linalg.lstsq(a, bw @ (n - off) + prec * mean, rcond=None)[0]
+        if np.min(b @ beta + off) <= _MU_FLOOR:
             beta = _feasible_start(b, n)
-    mu = b @ beta
+    mu = b @ beta + off
     if np.min(mu) <= _MU_FLOOR:
         beta = _feasible_start(b, n)
-        mu = b @ beta
+        mu = b @ beta + off
     obj = _objective(n, mu, beta, prec, mean, nln)
     empty = n == 0
     for _ in range(max_iter):

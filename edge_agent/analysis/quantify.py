@@ -20,6 +20,7 @@ import numpy as np
 from .fit import RegionFit
 
 QUANTIFYING_KINDS = ("nuclide", "annihilation")
+_NULL_REFIT_BELOW = 3.0  # standard uncertainties
 
 
 @dataclass
@@ -130,7 +131,11 @@ def _solve_group(fits, group, need_u0) -> dict[str, NuclideEstimate]:
         if n in need_u0:
             without = np.maximum(activity, 0.0)
             without[k] = 0.0
-            c0 = model.at(m @ without, null=n, only=np.nonzero(w)[0])
+            # Near the decision threshold the regions are refitted under the null hypothesis;
+            # a clear signal would go into that refit's continuum, so there its area is
+            # simply taken out of the fitted counts.
+            null = n
+            c0 = model.at(m @ without, null=null, only=np.nonzero(w)[0])
             est.u0 = float(np.sqrt(max(float(w @ c0 @ w), 0.0)))
         out[n] = est
     return out
@@ -159,7 +164,7 @@ class _VarianceModel:
     def __init__(self, fits: list[RegionFit], rows):
         self.fits = fits
         self.rows = rows
-        self.regions: list[tuple[int, np.ndarray, np.ndarray]] = []  # (fit, rows, areas)
+        self.regions: list[tuple[int, np.ndarray, np.ndarray, tuple, tuple]] = []
         by_region: dict[int, list[int]] = {}
         for j, (r, _) in enumerate(rows):
             by_region.setdefault(r, []).append(j)
@@ -168,7 +173,8 @@ class _VarianceModel:
         for r, js in by_region.items():
             fit = fits[r]
             idx = np.array([fit.area_index(rows[j][1]) for j in js])
-            self.regions.append((r, np.array(js), idx))
+            # (fit, rows, area indices, rows x rows and areas x areas index grids)
+            self.regions.append((r, np.array(js), idx, np.ix_(js, js), np.ix_(idx, idx)))
             self.rest[r] = fit.mu - fit.basis[:, idx] @ fit.beta[idx]
             if fit.covariance.shape[0] > fit.beta.size:  # free shape
                 lin = np.diag(fit.area_covariance_at(fit.mu))[idx]
@@ -177,8 +183,8 @@ class _VarianceModel:
 
     def fitted(self) -> np.ndarray:
         cov = np.zeros((len(self.rows), len(self.rows)))
-        for r, js, idx in self.regions:
-            cov[np.ix_(js, js)] = self.fits[r].covariance[np.ix_(idx, idx)]
+        for r, _, _, rr, aa in self.regions:
+            cov[rr] = self.fits[r].covariance[aa]
         return cov
 
     def at(self, areas, null: str | None = None, only=None) -> np.ndarray:
@@ -190,7 +196,7 @@ class _VarianceModel:
         """
         cov = np.zeros((len(self.rows), len(self.rows)))
         wanted = None if only is None else set(int(j) for j in only)
-        for r, js, idx in self.regions:
+        for r, js, idx, rr, aa in self.regions:
             if wanted is not None and not wanted.intersection(js.tolist()):
                 continue
             fit = self.fits[r]
@@ -204,13 +210,13 @@ class _VarianceModel:
             # one count added to the region's continuum: ISO 11929 takes n + 1 as the mean
             # of a Poisson count n, which keeps u(0) finite where the continuum is ~0
             if own:  # the whole region under the null hypothesis
-                mu = fit.mu_without(own) + 1.0 / fit.mu.size
+                mu = fit.mu_null_reference(own) + 1.0 / fit.mu.size
             else:
                 mu = self.rest[r] + fit.basis[:, idx] @ np.maximum(areas[js], 0.0)
                 mu = mu + 1.0 / fit.mu.size
-            c = fit.area_covariance_at(mu)[np.ix_(idx, idx)]
+            c = fit.area_covariance_at(mu)[aa]
             f = self.scale.get(r)
             if f is not None:
                 c = c * f[:, None] * f[None, :]
-            cov[np.ix_(js, js)] = c
+            cov[rr] = c
         return cov

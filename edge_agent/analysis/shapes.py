@@ -71,8 +71,9 @@ def step_in_bins(edges, position: float, sigma: float):
     return step_with_derivatives(edges, position, sigma)[0]
 
 
-def step_with_derivatives(edges, position: float, sigma: float):
-    """The step and its derivatives by position and by ln(sigma)."""
+def step_with_derivatives(edges, position, sigma):
+    """The step and its derivatives by position and by ln(sigma) (edges may be a column
+    against rows of positions and sigmas)."""
     centres = 0.5 * (np.asarray(edges[:-1], dtype=float) + np.asarray(edges[1:], dtype=float))
     z = (centres - position) / sigma
     phi = np.exp(-0.5 * z * z) * _INV_SQRT2PI

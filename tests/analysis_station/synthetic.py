@@ -27,7 +27,7 @@ from shared.nuclear import load_library
 CHANNELS = 16384
 KEV_PER_CHANNEL = 3000.0 / CHANNELS
 W0, W1 = 0.55, 0.0023  # FWHM^2 = W0 + W1 E (keV^2)
-TAIL_FRACTION, TAIL_LENGTH_SIGMA = 0.015, 1.0
+TAIL_FRACTION, TAIL_LENGTH_SIGMA = 0.015, 1.2
 
 
 def fwhm(e):
@@ -57,18 +57,20 @@ def expected_counts(
     gain: float = 1.0,
     tail: bool = True,
 ):
-    """Expected counts per channel and the expected full-energy area of every line."""
+    """Expected counts per channel and the expected full-energy area of every line.
+
+    gain stretches the channel axis: a line calibrated at channel c appears at gain * c.
+    """
     lib = load_library()
     edges = np.arange(CHANNELS + 1) - 0.5
-    # channel c holds true energy gain * E_cal(c)
-    mu = continuum(gain * KEV_PER_CHANNEL * np.arange(CHANNELS), continuum_level)
+    mu = continuum(KEV_PER_CHANNEL * np.arange(CHANNELS) / gain, continuum_level)
     lines = {}
     for name, bq in sources.items():
         for ln in lib[name].lines:
             area = bq * ln.intensity * float(efficiency(ln.energy)) * live_time
             f = float(np.hypot(fwhm(ln.energy), ln.extra_fwhm_kev))
-            pos = ln.energy / gain / KEV_PER_CHANNEL
-            sig = f / 2.3548200450309493 / (gain * KEV_PER_CHANNEL)
+            pos = gain * ln.energy / KEV_PER_CHANNEL
+            sig = gain * f / 2.3548200450309493 / KEV_PER_CHANNEL
             lo = max(int(pos - 12 * sig), 0)
             hi = min(int(pos + 8 * sig) + 1, CHANNELS)
             if hi <= lo:
