@@ -16,6 +16,7 @@ detection at the limit ~95 %.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import math
@@ -71,6 +72,7 @@ class Outcome:
     seconds: float
     error: str = ""
     lines: list = field(default_factory=list)  # (nuclide, energy, activity, unc, used)
+    mdr: dict = field(default_factory=dict)  # nuclide -> MDR (Bq per interval) or None
 
 
 def run_method(fn, sims: list[Simulated], label: str) -> list[Outcome]:
@@ -100,7 +102,8 @@ def run_method(fn, sims: list[Simulated], label: str) -> list[Outcome]:
             for n, r in res.nuclides.items()
             for ln in r.lines
         ]
-        out.append(Outcome(sim, results, dt, lines=lines))
+        mdr = {n: r.mdr_bq for n, r in res.nuclides.items()}
+        out.append(Outcome(sim, results, dt, lines=lines, mdr=mdr))
         if (k + 1) % 200 == 0:
             print(
                 f"  {label}: {k + 1}/{len(sims)} spectra, {time.perf_counter() - t_start:.0f} s",
@@ -188,11 +191,31 @@ def line_bias(outcomes: list[Outcome], min_counts: float = 1000.0) -> dict:
 def false_detections(outcomes: list[Outcome]) -> dict:
     out = {}
     for nuc in REPORTED:
-        flags = [
-            o.results[nuc][2] for o in outcomes if o.sim.case.truth(nuc) <= 0 and nuc in o.results
-        ]
-        if flags:
-            out[nuc] = {"n": len(flags), "rate": float(np.mean(flags))}
+        absent = [o for o in outcomes if o.sim.case.truth(nuc) <= 0 and nuc in o.results]
+        if not absent:
+            continue
+        by_category: dict[str, list[bool]] = {}
+        for o in absent:
+            by_category.setdefault(o.sim.case.category, []).append(o.results[nuc][2])
+        out[nuc] = {
+            "n": len(absent),
+            "rate": float(np.mean([o.results[nuc][2] for o in absent])),
+            "by_category": {c: float(np.mean(v)) for c, v in sorted(by_category.items())},
+        }
+    return out
+
+
+def blank_limits(blanks: list[Outcome]) -> dict:
+    """Median detection limit (activity, Bq) and MDR (Bq per interval) on the blanks."""
+    out = {}
+    for nuc in REPORTED:
+        rows = [o.results[nuc] for o in blanks if nuc in o.results]
+        mdr = [o.mdr[nuc] for o in blanks if o.mdr.get(nuc) is not None]
+        if rows:
+            out[nuc] = {
+                "detection_limit_bq": float(np.median([r[3] for r in rows])),
+                "mdr_bq": float(np.median(mdr)) if mdr else None,
+            }
     return out
 
 
@@ -243,6 +266,7 @@ def evaluate(name: str, fn, sims: list[Simulated], args) -> dict:
         "lines": line_bias(good),
         "false_detection": false_detections(good),
         "detection_at_limit": detection_at_limit(limit_outcomes),
+        "blank_limits": blank_limits(blanks),
         "time_median_ms": 1e3 * statistics.median(times) if times else math.nan,
         "time_p90_ms": 1e3 * float(np.percentile(times, 90)) if times else math.nan,
         "peak_memory_mib": peak_memory(fn, sims[: args.memory_spectra]),
@@ -280,15 +304,30 @@ def print_report(rep: dict) -> None:
             f"  {key:18s} n={v['n']:4d} used={'y' if v['used'] else 'n'} bias {_pct(v['bias'])} % "
             f"+- {100 * se if math.isfinite(se) else float('nan'):.2f}  pull SD {v['pull_sd']:.2f}"
         )
-    print(f"\n{'nuclide':9s} {'false det.':>10s} {'(n)':>6s} {'det. at DL':>10s} {'(n)':>5s}")
+    print(
+        f"\n{'nuclide':9s} {'false det.':>10s} {'(n)':>6s} {'det. at DL':>10s} {'(n)':>5s}"
+        f" {'DL on blanks':>13s} {'MDR on blanks':>14s}"
+    )
     for nuc in REPORTED:
         fd = rep["false_detection"].get(nuc)
         dl = rep["detection_at_limit"].get(nuc)
+        bl = rep["blank_limits"].get(nuc) or {}
+        mdr = bl.get("mdr_bq")
         print(
             f"{nuc:9s} {100 * fd['rate'] if fd else float('nan'):9.1f}% {fd['n'] if fd else 0:6d}"
             f" {100 * dl['probability'] if dl else float('nan'):9.1f}% {dl['n'] if dl else 0:5d}"
+            f" {bl.get('detection_limit_bq', float('nan')):10.3g} Bq"
+            f" {mdr if mdr is not None else float('nan'):10.3g} Bq"
         )
     print(TARGETS)
+
+
+def _settings(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        out[key] = json.loads(value)  # true, 3.0, "text"
+    return out
 
 
 def main(argv=None) -> int:
@@ -303,6 +342,13 @@ def main(argv=None) -> int:
     ap.add_argument("--category", action="append", help="only these categories (repeatable)")
     ap.add_argument("--cpu", type=int, default=0, help="pin to this core (-1: do not pin)")
     ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="station setting for an experiment (e.g. use_xrays=true); repeatable",
+    )
     ap.add_argument("--json", type=Path, help="write the figures to this file")
     args = ap.parse_args(argv)
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
@@ -317,6 +363,8 @@ def main(argv=None) -> int:
     reports = []
     for name in methods:
         fn, why = method_function(name)
+        if fn is not None and name == "station" and args.set:
+            fn = functools.partial(fn, config=_settings(args.set))
         if fn is None:
             print(f"\n#### {name}: not available: {why}")
             reports.append({"method": name, "available": False, "reason": why})

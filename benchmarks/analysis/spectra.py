@@ -251,6 +251,8 @@ def _simulator_fingerprint() -> str:
 
 def load_suite(cases: list[Case], cache_dir: Path | None = CACHE_DIR) -> list[Simulated]:
     """Simulate every case, or read the counts and truth cached under cache_dir (None: none)."""
+    if not cases:
+        return []
     key = hashlib.sha256(
         (json.dumps([asdict(c) for c in cases], sort_keys=True) + _simulator_fingerprint()).encode()
     ).hexdigest()[:20]
