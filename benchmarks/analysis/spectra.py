@@ -259,13 +259,14 @@ def load_suite(cases: list[Case], cache_dir: Path | None = CACHE_DIR) -> list[Si
     path = None if cache_dir is None else Path(cache_dir) / f"analysis-bench-{key}.npz"
     det = default_detector()
     if path is not None and path.exists():
-        data = np.load(path)
-        meta = json.loads(str(data["meta"]))
+        with np.load(path) as data:  # each item access would read the file again
+            counts = data["counts"]
+            meta = json.loads(str(data["meta"]))
         return [
             _wrap(
                 c,
                 det,
-                data["counts"][i].astype(np.int64),
+                counts[i].astype(np.int64),
                 m["real_time"],
                 m["live_time"],
                 {n: {float(e): a for e, a in v.items()} for n, v in m["areas"].items()},
