@@ -75,6 +75,7 @@ class Outcome:
     seconds: float
     error: str = ""
     cpu_seconds: float = 0.0  # process CPU time: what time-sharing a core does not inflate
+    gain: float = 1.0  # the gain correction the method applied
     # (label, region) -> [(line keV, net area, net area unc, share of the component)]
     components: dict = field(default_factory=dict)
     mdr: dict = field(default_factory=dict)  # nuclide -> MDR (Bq per interval) or None
@@ -116,7 +117,17 @@ def run_method(fn, sims: list[Simulated], label: str) -> list[Outcome]:
             for q in peaks:
                 q[3] = q[2] / total if total > 0 else 1.0
         mdr = {n: r.mdr_bq for n, r in res.nuclides.items()}
-        out.append(Outcome(sim, results, dt, components=components, mdr=mdr, cpu_seconds=cpu))
+        out.append(
+            Outcome(
+                sim,
+                results,
+                dt,
+                components=components,
+                mdr=mdr,
+                cpu_seconds=cpu,
+                gain=float(getattr(res, "gain_correction", 1.0) or 1.0),
+            )
+        )
         if (k + 1) % 200 == 0:
             print(
                 f"  {label}: {k + 1}/{len(sims)} spectra, {time.perf_counter() - t_start:.0f} s",
@@ -230,6 +241,21 @@ def false_detections(outcomes: list[Outcome]) -> dict:
     return out
 
 
+def gain_corrections(outcomes: list[Outcome]) -> dict:
+    """How well the gain drift of the drifted spectra was found (applied corrections)."""
+    drifted = [o for o in outcomes if o.sim.case.gain_drift != 0.0]
+    applied = [o for o in drifted if o.gain != 1.0]
+    err = np.array([o.gain - (1.0 + o.sim.case.gain_drift) for o in applied])
+    false = [o for o in outcomes if o.sim.case.gain_drift == 0.0 and o.gain != 1.0]
+    return {
+        "drifted": len(drifted),
+        "applied": len(applied),
+        "error_sd": float(err.std()) if err.size > 1 else math.nan,
+        "error_max": float(np.abs(err).max()) if err.size else math.nan,
+        "applied_without_drift": len(false),
+    }
+
+
 def blank_limits(blanks: list[Outcome]) -> dict:
     """Median detection limit (activity, Bq) and MDR (Bq per interval) on the blanks."""
     out = {}
@@ -293,6 +319,7 @@ def evaluate(name: str, fn, sims: list[Simulated], args) -> dict:
         "false_detection": false_detections(good),
         "detection_at_limit": detection_at_limit(limit_outcomes),
         "blank_limits": blank_limits(blanks),
+        "gain": gain_corrections(good),
         "time_median_ms": 1e3 * statistics.median(times) if times else math.nan,
         "time_p90_ms": 1e3 * float(np.percentile(times, 90)) if times else math.nan,
         "cpu_median_ms": 1e3 * statistics.median(cpu) if cpu else math.nan,
@@ -350,6 +377,12 @@ def print_report(rep: dict) -> None:
             f" {bl.get('detection_limit_bq', float('nan')):10.3g} Bq"
             f" {mdr if mdr is not None else float('nan'):10.3g} Bq"
         )
+    g = rep["gain"]
+    print(
+        f"gain drift: corrected in {g['applied']} of {g['drifted']} drifted spectra"
+        f" (residual SD {g['error_sd']:.1e}, max {g['error_max']:.1e});"
+        f" corrected without drift: {g['applied_without_drift']}"
+    )
     print(TARGETS)
 
 
