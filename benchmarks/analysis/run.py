@@ -323,7 +323,9 @@ def evaluate(name: str, fn, sims: list[Simulated], args) -> dict:
         "time_median_ms": 1e3 * statistics.median(times) if times else math.nan,
         "time_p90_ms": 1e3 * float(np.percentile(times, 90)) if times else math.nan,
         "cpu_median_ms": 1e3 * statistics.median(cpu) if cpu else math.nan,
-        "peak_memory_mib": peak_memory(fn, sims[: args.memory_spectra]),
+        "peak_memory_mib": peak_memory(
+            fn, sims[:: max(len(sims) // max(args.memory_spectra, 1), 1)]
+        ),
     }
 
 
