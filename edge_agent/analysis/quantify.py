@@ -1,0 +1,265 @@
+"""From fitted areas to nuclide activities, their uncertainties and ISO 11929 limits.
+
+A = N / (eps I t_live) per component. The activities come from a generalised
+least-squares solution over the components used: for the lines of one nuclide this is
+the inverse-variance mean; an x-ray group shared by several nuclides (Xe K from Xe-131m
+and Xe-133m) couples them and is split by their own gamma lines. The estimate is linear in
+the areas, A_n = sum_l w_nl N_l. Covariances are the Fisher information of the region fits
+evaluated at the estimated activities (weights that followed each line's own fluctuation
+would favour the lines that fluctuated low: a negative bias at low counts), and u0, the
+uncertainty at zero activity that the decision threshold needs, is the same with the
+nuclide's areas at zero on the level-corrected SNIP continuum (not the fit's baseline,
+which follows an upward fluctuation of the very area judged, nor a refit without the
+nuclide, whose continuum would take up a real signal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .fit import RegionFit
+
+QUANTIFYING_KINDS = ("nuclide", "annihilation")
+
+
+@dataclass
+class NuclideEstimate:
+    nuclide: str
+    activity: float  # Bq
+    counting_unc: float  # Bq
+    u_rel_calibration: float  # relative
+    u0: float  # counting uncertainty if the true activity were zero (Bq)
+    g: float  # variance the signal adds, per Bq (Bq^2/Bq)
+    rows: list[tuple[int, int, float]] = field(default_factory=list)  # (fit, component, weight)
+
+
+def estimate_activities(
+    fits: list[RegionFit],
+    nuclides,
+    *,
+    use_xrays: bool = False,
+    with_limits: bool = True,
+    limits_for=None,
+) -> dict[str, NuclideEstimate]:
+    """Activities of `nuclides` from the components of `fits` that quantify them.
+
+    limits_for: the nuclides that need u0 (default: all of them, when with_limits).
+    """
+    wanted = set(nuclides)
+    rows: list[tuple[int, int]] = []
+    own: set[str] = set()
+    for r, fit in enumerate(fits):
+        for i, c in enumerate(fit.components):
+            if c.kind in QUANTIFYING_KINDS and c.nuclide in wanted:
+                rows.append((r, i))
+                own.add(c.nuclide)
+    known: dict[tuple[int, int], tuple[float, float]] = {}  # row -> (counts, variance)
+    if use_xrays:
+        gamma = None
+        for r, fit in enumerate(fits):
+            for i, c in enumerate(fit.components):
+                contrib = [n for n, v in c.counts_per_bq.items() if v > 0]
+                if c.kind != "xray" or not contrib or not all(n in own for n in contrib):
+                    continue
+                if not set(contrib) - c.approximate:
+                    continue  # nothing left to quantify from this group
+                if c.approximate:
+                    # the share of lines with approximate intensities comes from the
+                    # nuclides' own gamma lines and is subtracted, never fitted
+                    if gamma is None:
+                        gamma = estimate_activities(fits, nuclides, with_limits=False)
+                    value = sum(
+                        gamma[n].activity * c.counts_per_bq[n] for n in c.approximate if n in gamma
+                    )
+                    var = sum(
+                        (gamma[n].counting_unc * c.counts_per_bq[n]) ** 2
+                        for n in c.approximate
+                        if n in gamma
+                    )
+                    known[(r, i)] = (value, var)
+                rows.append((r, i))
+    need_u0 = set(wanted if limits_for is None else limits_for) if with_limits else set()
+    out: dict[str, NuclideEstimate] = {}
+    for group in _coupled_groups(fits, rows, [n for n in nuclides if n in own]):
+        out.update(_solve_group(fits, group, need_u0, known))
+    return out
+
+
+def _quantified(component) -> dict[str, float]:
+    """Area per Bq of the nuclides a component quantifies (approximate lines excluded)."""
+    return {n: v for n, v in component.counts_per_bq.items() if n not in component.approximate}
+
+
+def _coupled_groups(fits, rows, names):
+    """(nuclides, rows) sets that share no row: each solved alone."""
+    parent = {n: n for n in names}
+
+    def root(n):
+        while parent[n] != n:
+            n = parent[n]
+        return n
+
+    row_nuclides = []
+    for r, i in rows:
+        nucs = [n for n, v in _quantified(fits[r].components[i]).items() if v > 0 and n in parent]
+        row_nuclides.append(nucs)
+        for n in nucs[1:]:
+            parent[root(n)] = root(nucs[0])
+    groups: dict[str, tuple[list[str], list[tuple[int, int]]]] = {}
+    for n in names:
+        groups.setdefault(root(n), ([], []))[0].append(n)
+    for row, nucs in zip(rows, row_nuclides):
+        if nucs:
+            groups[root(nucs[0])][1].append(row)
+    return list(groups.values())
+
+
+def _solve_group(fits, group, need_u0, known) -> dict[str, NuclideEstimate]:
+    names, rows = group
+    col = {n: k for k, n in enumerate(names)}
+    m = np.zeros((len(rows), len(names)))
+    for k, (r, i) in enumerate(rows):
+        for n, v in _quantified(fits[r].components[i]).items():
+            if n in col:
+                m[k, col[n]] = v
+    offset = np.array([known.get(row, (0.0, 0.0))[0] for row in rows])
+    extra = np.array([known.get(row, (0.0, 0.0))[1] for row in rows])
+    y = np.array([fits[r].area(i) for r, i in rows]) - offset
+    model = _VarianceModel(fits, rows, offset, extra)
+    if len(rows) == len(names):  # one row per nuclide: no weighting to iterate
+        activity = np.linalg.solve(m, y)
+        cov = model.at(m @ np.maximum(activity, 0.0))
+        activity, cov_a, weights = _gls(y, m, cov)
+    else:
+        cov = model.fitted()
+        for _ in range(3):
+            activity, cov_a, weights = _gls(y, m, cov)
+            cov = model.at(m @ np.maximum(activity, 0.0))
+        activity, cov_a, weights = _gls(y, m, cov)
+
+    rel = np.array([fits[r].components[i].rel_unc for r, i in rows])
+    out = {}
+    for n in names:
+        k = col[n]
+        w = weights[k]
+        per_row_counts = m[:, k]
+        u = float(np.sqrt(max(cov_a[k, k], 0.0)))
+        est = NuclideEstimate(
+            nuclide=n,
+            activity=float(activity[k]),
+            counting_unc=u,
+            u_rel_calibration=float(abs(np.sum(w * per_row_counts * rel))),
+            u0=u,
+            g=float(np.sum(w * w * per_row_counts)),
+            rows=[(r, i, float(w[j])) for j, (r, i) in enumerate(rows) if w[j] != 0.0],
+        )
+        if n in need_u0:
+            without = np.maximum(activity, 0.0)
+            without[k] = 0.0
+            c0 = model.at(m @ without, null=n, only=np.nonzero(w)[0])
+            est.u0 = float(np.sqrt(max(float(w @ c0 @ w), 0.0)))
+        out[n] = est
+    return out
+
+
+def _gls(y, m, cov):
+    """Activities, their covariance and the weights (activities = weights @ y)."""
+    try:
+        cinv = np.linalg.inv(cov)
+        cov_a = np.linalg.inv(m.T @ cinv @ m)
+    except np.linalg.LinAlgError:
+        cinv = np.linalg.pinv(cov)
+        cov_a = np.linalg.pinv(m.T @ cinv @ m)
+    weights = cov_a @ m.T @ cinv
+    return weights @ y, cov_a, weights
+
+
+class _VarianceModel:
+    """Covariance of the used areas if they had given values, from each region's Fisher
+    information at mu = (what is not a used area) + (the areas' shapes times the values).
+
+    Regions fitted with a free shape also carry the position and width uncertainty: their
+    variances are scaled by the ratio of the full to the linear-only covariance at the fit.
+    Rows may carry a known part (counts of lines with approximate intensities, taken from
+    other lines): added to the modelled area, with its variance on the diagonal.
+    """
+
+    def __init__(self, fits: list[RegionFit], rows, offset=None, extra=None):
+        self.fits = fits
+        self.rows = rows
+        self.offset = np.zeros(len(rows)) if offset is None else np.asarray(offset, dtype=float)
+        self.extra = np.zeros(len(rows)) if extra is None else np.asarray(extra, dtype=float)
+        self.regions: list[tuple[int, np.ndarray, np.ndarray, tuple, tuple]] = []
+        by_region: dict[int, list[int]] = {}
+        for j, (r, _) in enumerate(rows):
+            by_region.setdefault(r, []).append(j)
+        self.rest = {}
+        self.scale = {}
+        for r, js in by_region.items():
+            fit = fits[r]
+            idx = np.array([fit.area_index(rows[j][1]) for j in js])
+            # (fit, rows, area indices, rows x rows and areas x areas index grids)
+            self.regions.append((r, np.array(js), idx, np.ix_(js, js), np.ix_(idx, idx)))
+            self.rest[r] = fit.mu - fit.basis[:, idx] @ fit.beta[idx]
+            if fit.covariance.shape[0] > fit.beta.size:  # free shape
+                lin = np.diag(fit.area_covariance_at(fit.mu))[idx]
+                full = np.diag(fit.covariance)[idx]
+                self.scale[r] = np.sqrt(np.maximum(full / np.maximum(lin, 1e-300), 1.0))
+
+    def fitted(self) -> np.ndarray:
+        cov = np.zeros((len(self.rows), len(self.rows)))
+        for r, _, _, rr, aa in self.regions:
+            cov[rr] = self.fits[r].covariance[aa]
+        return cov + np.diag(self.extra)
+
+    def at(self, areas, null: str | None = None, only=None) -> np.ndarray:
+        """The covariance if the used areas were `areas` (rows outside `only`: zero).
+
+        null: the nuclide whose decision threshold is wanted (its share of `areas` is
+        zero). Its regions then take the level-corrected SNIP continuum instead of their
+        fitted baseline, which would follow an upward fluctuation of the very area judged
+        (u(0) would shrink with it), and one count is added in each of its peak windows.
+        """
+        cov = np.zeros((len(self.rows), len(self.rows)))
+        wanted = None if only is None else set(int(j) for j in only)
+        for r, js, idx, rr, aa in self.regions:
+            if wanted is not None and not wanted.intersection(js.tolist()):
+                continue
+            fit = self.fits[r]
+            # one count added to the region's continuum: ISO 11929 takes n + 1 as the mean
+            # of a Poisson count n, which keeps u(0) finite where the continuum is ~0
+            mu = self.rest[r] + fit.basis[:, idx] @ np.maximum(areas[js] + self.offset[js], 0.0)
+            mine = []
+            if null is not None:
+                mine = [
+                    self.rows[j][1]
+                    for j in js
+                    if null in fit.components[self.rows[j][1]].counts_per_bq
+                ]
+            if mine and fit.reference_continuum is not None:
+                mu = mu - fit.continuum() + fit.reference_continuum
+                # the n + 1 of the gross count in each of the nuclide's peak windows
+                mu = mu + _window_count(fit, mine)
+            mu = np.maximum(mu, 0.0) + 1.0 / fit.mu.size
+            c = fit.area_covariance_at(mu)[aa]
+            f = self.scale.get(r)
+            if f is not None:
+                c = c * f[:, None] * f[None, :]
+            cov[rr] = c
+        return cov + np.diag(self.extra)
+
+
+def _window_count(fit: RegionFit, components: list[int]) -> np.ndarray:
+    """One count spread over +-1.25 FWHM of each component's main peak."""
+    out = np.zeros(fit.mu.size)
+    ch = fit.lo + np.arange(fit.mu.size)
+    for i in components:
+        c = fit.components[i]
+        pos = c.positions[c.main] + fit.shifts[i]
+        half = 1.25 * 2.3548200450309493 * c.sigmas[c.main] * fit.width_scales[i]
+        window = np.abs(ch - pos) <= half
+        if window.any():
+            out[window] += 1.0 / window.sum()
+    return out
