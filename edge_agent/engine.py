@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.formats import Phd, StackConditions
+from shared.results import AnalysisError, AnalysisResult
 
 from .calibration import CalibrationPoints
 from .clock import CYCLE, Clock, cycle_start, next_boundary
@@ -56,7 +57,7 @@ class Engine:
         release: ReleasePolicy = ReleasePolicy(),  # noqa: B008 - frozen
         stack_defaults: StackDefaults = StackDefaults(),  # noqa: B008 - frozen
         conditions: Callable[[datetime], StackConditions | None] | None = None,
-        analysis: Callable[[Phd], object] | None = None,
+        analysis: Callable[..., AnalysisResult] | None = None,
         on_queued: Callable[[OutboxFile], None] | None = None,
         alert: Callable[[str, str], None] = log_alert,
         health_seconds: float = 10.0,
@@ -239,18 +240,39 @@ class Engine:
                 )
 
     # ------------------------------------------------------------ the file
+    def _analyse(self, phd: Phd, name: str) -> None:
+        """The station method on the spectrum just queued; its result is kept beside the
+        file. The file goes out whatever happens here: the central re-analyses it anyway."""
+        assert self.analysis is not None
+        try:
+            result = self.analysis(phd, source=name)
+        except AnalysisError as exc:
+            log.warning("%s: not analysed: %s", name, exc)
+            self.outbox.add_analysis(name, self.clock.now(), None, str(exc))
+            return
+        except Exception as exc:
+            log.exception("station analysis failed for %s", name)
+            self.outbox.add_analysis(name, self.clock.now(), None, f"internal error: {exc!r}")
+            return
+        self.outbox.add_analysis(name, self.clock.now(), result.to_json())
+        found = [
+            f"{n} {r.release_bq:.3g} Bq" if r.release_bq is not None else n
+            for n, r in result.nuclides.items()
+            if r.detected
+        ]
+        log.info(
+            "%s: analysed in %.0f ms; detected: %s",
+            name,
+            1000 * result.elapsed_s,
+            ", ".join(found) or "none",
+        )
+
     def _queue(self, acquired: Acquired) -> OutboxFile:
         code = self.station.code
         measured = self.conditions(acquired.interval_start) if self.conditions else None
         stack = stack_conditions(measured, self.stack_defaults)
         msg_id = self.outbox.next_msg_id(code)
         phd = sample_phd(self.station, acquired, self.calibration, stack, self.clock.now())
-        if self.analysis is not None:
-            try:
-                self.analysis(phd)
-            except Exception:
-                # the spectrum goes out even when its analysis fails: the central re-analyses
-                log.exception("station analysis failed for %s", phd.header.srid)
         content = to_bytes(phd, self.station, msg_id)
         name = phd_file_name(code, msg_id, acquired.interval_start)
         item = self.outbox.add(
@@ -265,6 +287,8 @@ class Engine:
             interval_start=acquired.interval_start,
             acquired_until=acquired.interval_start + CYCLE,
         )
+        if self.analysis is not None:
+            self._analyse(phd, name)
         log.info(
             "queued %s (%d counts, live %.1f s of %.1f s; %s)",
             name,

@@ -10,6 +10,7 @@ The outbox also keeps each station's MSG_ID counter, how far acquisition got, an
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -54,6 +55,12 @@ create table if not exists files (
 );
 create index if not exists files_state on files (state, id);
 create table if not exists msg_ids (station text primary key, last integer not null);
+create table if not exists analyses (
+    file_name text primary key,
+    created_at text not null,
+    result text,  -- the station method's AnalysisResult as JSON
+    error text  -- why the spectrum could not be analysed
+);
 create table if not exists progress (station text primary key, acquired_until text not null);
 create table if not exists gaps (
     id integer primary key,
@@ -394,6 +401,26 @@ class Outbox:
         """Acquisition is accounted for up to `until` (never moves backwards)."""
         with self._write() as conn:
             self._set_progress(conn, station, until)
+
+    # ------------------------------------------------------------ analyses
+    def add_analysis(
+        self, file_name: str, created: datetime, result: dict | None, error: str | None = None
+    ) -> None:
+        """The station method's result for a queued file (or why there is none)."""
+        with self._write() as conn:
+            conn.execute(
+                "insert or replace into analyses (file_name, created_at, result, error) "
+                "values (?, ?, ?, ?)",
+                [file_name, _iso(created), None if result is None else json.dumps(result), error],
+            )
+
+    def analysis(self, file_name: str) -> dict | None:
+        """{"result": dict or None, "error": str or None}, or None when never analysed."""
+        rows = self._query("select result, error from analyses where file_name = ?", [file_name])
+        if not rows:
+            return None
+        result = rows[0]["result"]
+        return {"result": None if result is None else json.loads(result), "error": rows[0]["error"]}
 
     def record_gap(
         self, station: str, start: datetime, end: datetime, reason: str

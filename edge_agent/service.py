@@ -69,6 +69,13 @@ def station_clock(config: ClockConfig, acquired_until: datetime | None) -> Clock
     return AcceleratedClock(start, config.speed, catch_up=config.catch_up)
 
 
+def station_method():
+    """The station analysis (edge_agent/analysis/): every spectrum is analysed on the spot."""
+    from edge_agent.analysis import analyze
+
+    return analyze
+
+
 def boundary_tolerance(speed: float) -> float:
     """Station seconds a boundary may be handled late: a minute, more on a fast clock,
     where waking up a few real milliseconds late is many station seconds (at most 90 s,
@@ -159,6 +166,7 @@ class Agent:
             stack_defaults=config.stack,
             conditions=hardware.conditions,
             on_queued=lambda _item: self.sender.wake.set(),
+            analysis=station_method(),
             # poll the MCA often enough that the watchdog sees a fault in time
             health_seconds=min(10.0, watchdog / 3) if watchdog else 10.0,
             tolerance_seconds=boundary_tolerance(self.clock.speed),

@@ -208,26 +208,54 @@ def test_analysis_hook_sees_each_spectrum_and_its_failure_does_not_lose_it(
 ):
     seen = []
 
-    def analysis(phd):
-        seen.append(phd.header.srid)
+    def analysis(phd, source):
+        seen.append((phd.header.srid, source))
         raise RuntimeError("analysis bug")
 
     s = Station(tmp_path, source, station, analysis=analysis)
     s.boundaries(3)
-    assert seen == ["SM02202311200000", "SM02202311200015"]
+    assert seen == [
+        ("SM02202311200000", "AUS02_1_PHD_2023_11_20T00_00_00.TXT"),
+        ("SM02202311200015", "AUS02_2_PHD_2023_11_20T00_15_00.TXT"),
+    ]
     assert len(s.files()) == 2
+    kept = s.outbox.analysis("AUS02_1_PHD_2023_11_20T00_00_00.TXT")
+    assert kept["result"] is None and "analysis bug" in kept["error"]
+
+
+def test_the_station_method_result_is_kept_beside_each_file(tmp_path, station):
+    from edge_agent.analysis import analyze
+
+    s = simulator_station(tmp_path, station, analysis=analyze)
+    s.boundaries(2)
+    (item,) = s.files()
+    kept = s.outbox.analysis(item.file_name)
+    assert kept["error"] is None
+    result = kept["result"]
+    assert result["method"] == "station" and result["source"] == item.file_name
+    assert result["srid"] == read_message(s.outbox.get(item.id).content).phd.header.srid
+    xe133 = result["nuclides"]["Xe-133"]
+    assert xe133["mdr_bq"] > 0 and xe133["decision_threshold_bq"] > 0
+
+
+def simulator_station(tmp_path, station, **kw) -> Station:
+    """A station whose MCA plays the spectrum simulator, with a dated calibration."""
+    from edge_agent.drivers.simulated import SimulatorSource
+
+    source = SimulatorSource("AUS02", "AUS02_001", seed=11)
+    s = Station(tmp_path, source, station, **kw)
+    calibration = source.calibration()
+    s.engine.calibration = type(calibration)(
+        calibration.energy, calibration.resolution, calibration.efficiency, T0.replace(month=1)
+    )
+    return s
 
 
 def test_the_simulated_mca_plays_the_spectrum_simulator(tmp_path, station):
     from edge_agent.drivers.simulated import SimulatorSource
     from shared.simulation.series import interval_spec
 
-    source = SimulatorSource("AUS02", "AUS02_001", seed=11)
-    s = Station(tmp_path, source, station)
-    calibration = source.calibration()
-    s.engine.calibration = type(calibration)(
-        calibration.energy, calibration.resolution, calibration.efficiency, T0.replace(month=1)
-    )
+    s = simulator_station(tmp_path, station)
     s.boundaries(3)
     files = s.files()
     assert len(files) == 2
