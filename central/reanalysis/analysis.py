@@ -1,0 +1,485 @@
+"""The central re-analysis of one spectrum: one joint Poisson fit of every library line.
+
+1. Guess the energy-scale correction from the strong lines found (gain.py).
+2. Fit all regions at once: per nuclide one activity that scales all its lines (with the
+   efficiency and intensity of each), x-ray groups and annihilation as nuisance
+   amplitudes, a positive log-polynomial baseline per region, and line-shape parameters
+   shared by the whole spectrum (gain, offset, width, tail, step). Interferences are
+   handled by construction: overlapping lines are in the same region, and each interferer
+   is tied to its other lines (I-131 80.2 to 364.5 keV, Xe-133 160.6 to 81.0 keV, Bi-214
+   609.3 to 1120/1764 keV, Tl-208 510.7 to 583/2614 keV, I-133 510.5 to 529.9 keV).
+3. Refit with one free area per line (shape fixed) for the per-line report.
+4. Per nuclide: counting uncertainty from the inverse Fisher information; calibration
+   part from the efficiency curve; decision threshold and detection limit from the
+   Fisher information of the fitted background without the nuclide (limits.py);
+   concentration and release (conversion.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from shared.calibration import CalibrationError, calibrations_of
+from shared.formats.ims import Message
+from shared.formats.phd import Phd
+from shared.nuclear import XENON, Library, load_library
+from shared.results import AnalysisError, AnalysisResult, LineResult, NuclideResult, PeakResult
+
+from . import fit as fitting
+from .components import NUCLIDE, Component, ModelLine, build_components
+from .conversion import release_factors
+from .gain import MIN_INTENSITY, guess_scale
+from .limits import limits
+from .model import (
+    ANN_FWHM,
+    ETA,
+    GAIN,
+    LOG_TAIL,
+    OFFSET,
+    SHAPE_NAMES,
+    STEP,
+    WIDTH,
+    SpectrumModel,
+)
+
+METHOD = "central"
+METHOD_VERSION = "central-joint-1.0"
+
+MIN_CHANNELS = 256
+STABLE_LINES = (("Pb-214", 351.932), ("Bi-214", 609.312), ("K-40", 1460.822), ("Tl-208", 2614.511))
+
+# Priors of the shape parameters: (mean, standard deviation); the mean of gain and offset
+# is the first guess. Strong lines pull them where they belong; without strong lines
+# they stay near the PHD's calibration.
+SHAPE_PRIOR_SD = {
+    GAIN: 5e-4,
+    OFFSET: 0.3,
+    WIDTH: 0.05,
+    ETA: 0.015,
+    LOG_TAIL: 1.0,
+    STEP: 0.01,
+    ANN_FWHM: 1.5,
+}
+# gain, offset, width, tail fraction, log tail length, step, annihilation FWHM
+SHAPE_BOUNDS = (
+    np.array([-0.02, -5.0, 0.5, 0.0, math.log(0.2), 0.0, 0.0]),
+    np.array([0.02, 5.0, 2.0, 0.5, math.log(20.0), 0.2, 20.0]),
+)
+TAIL_FRACTION0 = 0.015
+TAIL_LENGTH0 = 2.0  # in sigma
+STEP0 = 0.0
+
+
+class _ShiftedEnergy:
+    """The energy calibration in array indices when the file's channels start at 1."""
+
+    def __init__(self, cal, first: int):
+        self._cal, self._first = cal, first
+
+    def energy(self, index):
+        return self._cal.energy(np.asarray(index) + self._first)
+
+    def channel(self, energy):
+        return self._cal.channel(energy) - self._first
+
+    def slope(self, index):
+        return self._cal.slope(np.asarray(index) + self._first)
+
+
+class _Calibrations:
+    def __init__(self, energy, resolution, efficiency):
+        self.energy, self.resolution, self.efficiency = energy, resolution, efficiency
+
+
+def analyze(
+    phd: Phd | Message, *, source: str = "", library: Library | None = None
+) -> AnalysisResult:
+    """Analyse one spectrum with the central method. Raises AnalysisError for unusable input."""
+    started = time.perf_counter()
+    phd = _sample_of(phd, source)
+    lib = library or load_library()
+    counts, cal, live, real = _checked_input(phd, source)
+    warnings: list[str] = []
+
+    n_ch = len(counts)
+    e_first, e_last = (float(cal.energy.energy(i)) for i in (0, n_ch - 1))
+    if not e_last > e_first:
+        raise AnalysisError(f"{source}: the energy calibration does not increase with channel")
+    components, lines = build_components(lib, cal.efficiency, live, max(e_first, 1.0), e_last)
+    if not lines:
+        raise AnalysisError(f"{source}: no library line within {e_first:.0f}-{e_last:.0f} keV")
+    strong = np.array(
+        [ln.energy for ln in lines if ln.kind == "gamma" and ln.intensity >= MIN_INTENSITY]
+    )
+    guess = guess_scale(counts, cal, strong)
+    theta0 = np.array(
+        [guess.gain, guess.offset_kev, 1.0, TAIL_FRACTION0, math.log(TAIL_LENGTH0), STEP0, 0.0]
+    )
+    ann = [ln.extra_fwhm_kev for ln in lines if ln.kind == "annihilation"]
+    theta0[ANN_FWHM] = ann[0] if ann else 0.0
+
+    joint = _joint_fit(counts, cal, components, lines, theta0)
+    model, result = joint
+    if not result.converged:
+        warnings.append("joint fit stopped before convergence")
+    _, _, theta = model.split(result.p)
+    cov = result.covariance()
+    by_line = _line_fit(model, result)
+
+    interval = _interval_s(phd, real)
+    nuclides = {}
+    for k in _reported(components):
+        nuclides[components[k].name] = _nuclide_result(
+            k, components[k], model, result, cov, by_line, cal, phd, interval
+        )
+    peaks = _peaks(model, result, by_line, nuclides)
+    if guess.lines == () and any(n.detected for n in nuclides.values()):
+        warnings.append("no strong line to check the energy scale; PHD calibration used as is")
+    shifts = {}
+    for name, e in STABLE_LINES:
+        if name in nuclides and nuclides[name].detected:
+            shifts[f"{name} {e:g}"] = float(e * theta[GAIN] + theta[OFFSET])
+    return AnalysisResult(
+        method=METHOD,
+        method_version=METHOD_VERSION,
+        source=source,
+        station=phd.header.station,
+        detector=phd.header.detector,
+        srid=phd.header.srid,
+        acquisition_start=phd.acquisition.start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        live_time_s=live,
+        real_time_s=real,
+        interval_s=interval,
+        nuclides=nuclides,
+        peaks=peaks,
+        energy_shift_kev=shifts,
+        gain_correction=1.0 + float(theta[GAIN]),
+        elapsed_s=time.perf_counter() - started,
+        warnings=warnings,
+    )
+
+
+# ------------------------------------------------------------------------ input
+def _sample_of(phd, source: str) -> Phd:
+    if isinstance(phd, Message):
+        inner = phd.phd
+        if inner is None:
+            raise AnalysisError(f"{source}: the message holds no PHD section")
+        return inner
+    if not isinstance(phd, Phd):
+        raise AnalysisError(f"{source}: expected a PHD, got {type(phd).__name__}")
+    return phd
+
+
+def _checked_input(phd: Phd, source: str):
+    where = f"{source}: " if source else ""
+    if phd.g_spectrum is None:
+        raise AnalysisError(f"{where}no gamma spectrum (#g_Spectrum)")
+    if phd.acquisition is None:
+        raise AnalysisError(f"{where}no #Acquisition block (live time unknown)")
+    live, real = float(phd.acquisition.live_time), float(phd.acquisition.real_time)
+    if not live > 0:
+        raise AnalysisError(f"{where}#Acquisition: live time must be positive, found {live:g} s")
+    counts = np.asarray(phd.g_spectrum.counts, dtype=float)
+    if len(counts) < MIN_CHANNELS:
+        raise AnalysisError(
+            f"{where}#g_Spectrum: {len(counts)} channels; the method needs at least {MIN_CHANNELS}"
+        )
+    if np.any(counts < 0):
+        raise AnalysisError(f"{where}#g_Spectrum: negative counts")
+    if counts.sum() == 0:
+        raise AnalysisError(f"{where}#g_Spectrum: the spectrum is empty")
+    try:
+        cal = calibrations_of(phd)
+    except CalibrationError as exc:
+        raise AnalysisError(f"{where}calibration: {exc}") from None
+    first = phd.g_spectrum.first_channel
+    energy = _ShiftedEnergy(cal.energy, first) if first else cal.energy
+    return counts, _Calibrations(energy, cal.resolution, cal.efficiency), live, real or live
+
+
+def _interval_s(phd: Phd, real: float) -> float:
+    """The collection interval the release refers to (the real time without #Collection)."""
+    c = phd.collection
+    if c is not None:
+        dt = (c.stop - c.start).total_seconds()
+        if dt > 0:
+            return dt
+    return real
+
+
+# -------------------------------------------------------------------------- fit
+def _joint_fit(counts, cal, components, lines, theta0):
+    comp_of_line = np.array([ln.component for ln in lines])
+    weight = np.array([ln.counts_per_unit for ln in lines])
+    model = SpectrumModel(counts, cal, lines, comp_of_line, weight, len(components), theta0)
+    p0 = _start(model, theta0)
+    free_shape = np.ones(len(SHAPE_NAMES), bool)
+    if not any(ln.kind == "annihilation" for ln in lines):
+        free_shape[ANN_FWHM] = False
+    return model, _run(model, p0, free_shape, theta0)
+
+
+def _run(model: SpectrumModel, p0, free_shape, theta_mean):
+    free = np.concatenate(
+        [
+            np.arange(model.n_amp + model.n_base),
+            model.n_amp + model.n_base + np.flatnonzero(free_shape),
+        ]
+    )
+    sd = np.array([SHAPE_PRIOR_SD[j] for j in range(len(SHAPE_NAMES))])
+    prior_mean = np.zeros(len(free))
+    prior_weight = np.zeros(len(free))
+    n_lin = model.n_amp + model.n_base
+    prior_mean[n_lin:] = theta_mean[free_shape]
+    prior_weight[n_lin:] = 1.0 / sd[free_shape] ** 2
+    lower = np.full(len(free), -np.inf)
+    upper = np.full(len(free), np.inf)
+    lower[: model.n_amp] = 0.0  # no negative lines: see the module docstring
+    lo_shape, hi_shape = SHAPE_BOUNDS[0][free_shape], SHAPE_BOUNDS[1][free_shape]
+    lower[n_lin:], upper[n_lin:] = lo_shape, hi_shape
+    return fitting.fit_poisson(
+        model.mu,
+        lambda p: model.jacobian(p, free_shape),
+        model.n,
+        p0,
+        free,
+        prior_mean,
+        prior_weight,
+        lower,
+        upper,
+    )
+
+
+def _start(model: SpectrumModel, theta) -> np.ndarray:
+    """Baselines through the region edges, amplitudes by weighted least squares."""
+    b = np.zeros(model.n_base)
+    for k, r in enumerate(model.regions):
+        seg = model.n[r.rows]
+        m = max(1, len(seg) // 8)
+        lo, hi = seg[:m].mean(), seg[-m:].mean()
+        level = max(0.5 * (lo + hi), 0.05)
+        idx = model.base_index[k]
+        b[idx[0]] = math.log(level)
+        if len(idx) > 1:
+            b[idx[1]] = float(np.clip(0.5 * math.log((hi + 0.5) / (lo + 0.5)), -3, 3))
+    base = model.baseline(b)
+    cols = model.amplitude_columns(theta)
+    w = 1.0 / np.maximum(model.n, 1.0)
+    lhs = (cols.T @ (cols.multiply(w[:, None]))).toarray()
+    rhs = cols.T @ (w * (model.n - base))
+    lhs += np.diag(np.maximum(np.diag(lhs), 1e-30) * 1e-9 + 1e-30)
+    try:
+        a = np.linalg.solve(lhs, rhs)
+    except np.linalg.LinAlgError:
+        a = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+    for _ in range(40):
+        p = np.concatenate([a, b, theta])
+        if np.all(model.mu(p) > 0):
+            return p
+        a = np.where(a < 0, 0.5 * a, a)
+    return np.concatenate([np.maximum(a, 0.0), b, theta])
+
+
+def _line_fit(model: SpectrumModel, joint):
+    """Refit with one area per gamma line (x-ray groups and annihilation as before)."""
+    amp_of_line = np.empty(len(model.lines), int)
+    weight = np.empty(len(model.lines))
+    shared: dict[int, int] = {}
+    n = 0
+    for i, ln in enumerate(model.lines):
+        if ln.kind == "gamma":
+            amp_of_line[i], weight[i] = n, 1.0
+            n += 1
+        else:
+            if ln.component not in shared:
+                shared[ln.component] = n
+                n += 1
+            amp_of_line[i], weight[i] = shared[ln.component], ln.counts_per_unit
+    a, b, theta = model.split(joint.p)
+    lm = SpectrumModel(
+        model.counts, model.cal, model.lines, amp_of_line, weight, n, theta, regions=model.regions
+    )
+    start = np.empty(n)
+    start[amp_of_line] = a[model.line_amplitude] * model.line_weight / weight
+    p0 = np.concatenate([start, b, theta])
+    res = _run(lm, p0, np.zeros(len(SHAPE_NAMES), bool), theta)
+    cov = res.covariance()
+    area = res.p[amp_of_line] * weight
+    area_unc = np.sqrt(np.maximum(np.diag(cov)[amp_of_line], 0.0)) * weight
+    return {"model": lm, "fit": res, "area": area, "area_unc": area_unc}
+
+
+# ------------------------------------------------------------------ per nuclide
+def _reported(components: list[Component]) -> list[int]:
+    ks = [
+        k
+        for k, c in enumerate(components)
+        if c.kind == NUCLIDE and c.nuclide is not None and c.nuclide.half_life_s is not None
+    ]
+    order = {name: i for i, name in enumerate(XENON)}
+    return sorted(ks, key=lambda k: (order.get(components[k].name, len(order)), k))
+
+
+def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) -> NuclideResult:
+    activity = float(result.p[k])
+    u_count = math.sqrt(max(cov[k, k], 0.0))
+    mine = [i for i, ln in enumerate(model.lines) if ln.component == k]
+    line_results = []
+    inv_var = []
+    for i in mine:
+        ln: ModelLine = model.lines[i]
+        area, unc = float(by_line["area"][i]), float(by_line["area_unc"][i])
+        cpu = ln.counts_per_unit
+        line_results.append(
+            LineResult(
+                energy_kev=ln.energy,
+                intensity=ln.intensity,
+                efficiency=ln.efficiency,
+                net_area=area,
+                net_area_unc=unc,
+                activity_bq=area / cpu,
+                activity_unc_bq=unc / cpu,
+                used=True,
+            )
+        )
+        inv_var.append((cpu / unc) ** 2 if unc > 0 else 0.0)
+    w = np.array(inv_var)
+    w = w / w.sum() if w.sum() > 0 else np.full(len(mine), 1.0 / len(mine))
+    # efficiency errors of one curve are correlated: add them linearly (an upper bound)
+    u_rel = float(
+        sum(
+            wi * cal.efficiency.relative_uncertainty(model.lines[i].energy)
+            for wi, i in zip(w, mine)
+        )
+    )
+    u_total = math.hypot(u_count, activity * u_rel)
+
+    u0, kappa = _zero_uncertainty(k, result)
+    lim = limits(u0, kappa, u_rel)
+    detected = activity > lim.decision_threshold
+
+    nuc = comp.nuclide
+    factors = release_factors(phd.stack, nuc.decay_constant, interval)
+    if factors is None:
+        conc = conc_u = release = release_u = dt_r = dl_r = lc_r = ld_r = None
+    else:
+        c, r = factors.concentration_per_bq, factors.release_per_bq
+        conc, conc_u = activity * c, u_total * c
+        release, release_u = activity * r, u_total * r
+        dt_r, dl_r = lim.decision_threshold * r, lim.detection_limit * r
+        lc_r, ld_r = lim.currie_lc * r, lim.currie_ld * r
+    return NuclideResult(
+        nuclide=comp.name,
+        detected=bool(detected),
+        activity_bq=activity,
+        activity_unc_bq=u_total,
+        activity_counting_unc_bq=u_count,
+        concentration_bq_m3=conc,
+        concentration_unc_bq_m3=conc_u,
+        release_bq=release,
+        release_unc_bq=release_u,
+        decision_threshold_bq=dt_r,
+        detection_limit_bq=dl_r,
+        mdr_bq=dl_r,
+        activity_decision_threshold_bq=lim.decision_threshold,
+        activity_detection_limit_bq=lim.detection_limit,
+        currie_lc_bq=lc_r,
+        currie_ld_bq=ld_r,
+        lines=line_results,
+    )
+
+
+def _zero_uncertainty(k: int, result) -> tuple[float, float]:
+    """u0 and kappa of amplitude k: its counting variance if it were zero, and the slope.
+
+    The Fisher information is re-weighted with the expected counts without component k
+    (only the rows its lines touch change); kappa = d var / d A at A = 0.
+    """
+    jac = result.jac
+    col = jac[:, [k]].toarray().ravel()  # d mu / d A_k
+    rows = np.flatnonzero(col)
+    mu0 = result.mu.copy()
+    mu0[rows] = np.maximum(
+        result.mu[rows] - result.p[k] * col[rows], 1e-9 * result.mu[rows] + 1e-12
+    )
+    sub = jac[rows]
+    delta = (sub.T @ (sub.multiply((1.0 / mu0[rows] - 1.0 / result.mu[rows])[:, None]))).toarray()
+    info0 = result.information + delta
+    e = np.zeros(len(info0))
+    e[k] = 1.0  # the amplitudes come first among the free parameters
+    x = _solve(info0, e)
+    var0 = max(float(x[k]), 0.0)
+    jx = sub @ x
+    kappa = float(np.sum(jx * jx * col[rows] / mu0[rows] ** 2))
+    return math.sqrt(var0), kappa
+
+
+def _solve(matrix, rhs):
+    d = np.sqrt(np.abs(np.diag(matrix)))
+    d[d == 0] = 1.0
+    try:
+        y = np.linalg.solve(matrix / d[:, None] / d[None, :], rhs / d)
+    except np.linalg.LinAlgError:
+        y = np.linalg.lstsq(matrix / d[:, None] / d[None, :], rhs / d, rcond=None)[0]
+    return y / d
+
+
+# ------------------------------------------------------------------------ peaks
+def _peaks(model: SpectrumModel, result, by_line, nuclides) -> list[PeakResult]:
+    """Every modelled line that stands out on its own, or belongs to a detected nuclide."""
+    _, b, theta = model.split(result.p)
+    x0, sigma = model.positions(theta)
+    base = model.baseline(b)
+    fwhm_ch = 2.3548200450309493 * sigma
+    chi2 = _region_chi2(model, result)
+    out = []
+    for i, ln in enumerate(model.lines):
+        area, unc = float(by_line["area"][i]), float(by_line["area_unc"][i])
+        significant = unc > 0 and area > 3.0 * unc
+        detected_nuclide = (
+            ln.kind == "gamma" and ln.source in nuclides and nuclides[ln.source].detected
+        )
+        if not (significant or detected_nuclide):
+            continue
+        r = int(model.line_region[i])
+        reg = model.regions[r]
+        chans = model.channels[reg.rows]
+        under = np.abs(chans - x0[i]) <= 1.5 * fwhm_ch[i]
+        slope = abs(float(model.cal.energy.slope(x0[i])))
+        out.append(
+            PeakResult(
+                energy_kev=float(model.cal.energy.energy(x0[i])),
+                channel=float(x0[i]),
+                fwhm_kev=float(fwhm_ch[i] * slope),
+                net_area=area,
+                net_area_unc=unc,
+                continuum=float(base[reg.rows][under].sum()),
+                nuclide=ln.source if ln.kind != "xray" else f"{ln.source} x-ray",
+                line_kev=ln.energy,
+                found=bool(significant),
+                region=r,
+                reduced_chi2=chi2[r],
+            )
+        )
+    return out
+
+
+def _region_chi2(model: SpectrumModel, result) -> list[float | None]:
+    out: list[float | None] = []
+    n, mu = model.n, result.mu
+    for k, r in enumerate(model.regions):
+        nn, mm = n[r.rows], mu[r.rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(nn > 0, nn * np.log(np.where(nn > 0, nn, 1.0) / mm), 0.0)
+        dev = float(2.0 * np.sum(mm - nn + t))
+        n_par = len(model.base_index[k]) + len(set(model.line_amplitude[model.line_region == k]))
+        dof = len(nn) - n_par
+        out.append(dev / dof if dof > 0 else None)
+    return out
+
+
+__all__ = ["METHOD", "METHOD_VERSION", "analyze"]
