@@ -32,7 +32,7 @@ from . import fit as fitting
 from .components import NUCLIDE, Component, ModelLine, build_components
 from .conversion import release_factors
 from .gain import MIN_INTENSITY, guess_scale
-from .limits import limits
+from .limits import limits, upper_quantile
 from .model import (
     ANN_FWHM,
     ETA,
@@ -121,7 +121,7 @@ def analyze(
     ann = [ln.extra_fwhm_kev for ln in lines if ln.kind == "annihilation"]
     theta0[ANN_FWHM] = ann[0] if ann else 0.0
 
-    joint = _joint_fit(counts, cal, components, lines, theta0)
+    joint = _joint_fit(counts, cal, components, lines, theta0, guess.lines)
     model, result = joint
     if not result.converged:
         warnings.append("joint fit stopped before convergence")
@@ -212,7 +212,14 @@ def _interval_s(phd: Phd, real: float) -> float:
 
 
 # -------------------------------------------------------------------------- fit
-def _joint_fit(counts, cal, components, lines, theta0):
+def _joint_fit(counts, cal, components, lines, theta0, scale_lines):
+    """The joint fit; the energy scale is free only as far as strong lines pin it.
+
+    Without strong lines a free gain or offset would slide every weak line onto the
+    nearest upward fluctuation (a look-elsewhere effect the Fisher information does not
+    see), and blanks would be detected too often. One strong line frees the gain, two
+    far apart free the offset too (as in the first guess).
+    """
     comp_of_line = np.array([ln.component for ln in lines])
     weight = np.array([ln.counts_per_unit for ln in lines])
     model = SpectrumModel(counts, cal, lines, comp_of_line, weight, len(components), theta0)
@@ -220,6 +227,9 @@ def _joint_fit(counts, cal, components, lines, theta0):
     free_shape = np.ones(len(SHAPE_NAMES), bool)
     if not any(ln.kind == "annihilation" for ln in lines):
         free_shape[ANN_FWHM] = False
+    energies = [e for e, _, _ in scale_lines]
+    free_shape[GAIN] = len(energies) >= 1
+    free_shape[OFFSET] = len(energies) >= 2 and max(energies) - min(energies) > 150.0
     return model, _run(model, p0, free_shape, theta0)
 
 
@@ -358,8 +368,7 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     )
     u_total = math.hypot(u_count, activity * u_rel)
 
-    u0, kappa = _zero_uncertainty(k, result)
-    lim = limits(u0, kappa, u_rel)
+    lim = _decision(k, model, result, u_rel)
     detected = activity > lim.decision_threshold
 
     nuc = comp.nuclide
@@ -393,19 +402,49 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     )
 
 
-def _zero_uncertainty(k: int, result) -> tuple[float, float]:
-    """u0 and kappa of amplitude k: its counting variance if it were zero, and the slope.
+def _decision(k: int, model: SpectrumModel, result, u_rel: float):
+    """ISO 11929 limits of amplitude k from its estimate's distribution under the null.
 
-    The Fisher information is re-weighted with the expected counts without component k
-    (only the rows its lines touch change); kappa = d var / d A at A = 0.
+    The background under the null hypothesis is the fitted one plus the counts of an
+    activity at the decision threshold, spread over each region's baseline as a fit
+    without the nuclide would absorb them (a score test at the threshold). Without
+    that, a downward fluctuation of the side channels both raises the estimate and lowers
+    its threshold, and blanks with a few counts per region are detected too often.
     """
     jac = result.jac
     col = jac[:, [k]].toarray().ravel()  # d mu / d A_k
     rows = np.flatnonzero(col)
-    mu0 = result.mu.copy()
-    mu0[rows] = np.maximum(
+    base = model.baseline(model.split(result.p)[1])
+    region = model.region_of_row
+    per_region_signal = np.bincount(region, col, minlength=len(model.regions))
+    per_region_base = np.bincount(region, base, minlength=len(model.regions))
+    spread = base * (per_region_signal / per_region_base)[region]  # counts per unit activity
+    touched = np.flatnonzero(spread)
+    mu_fit0 = result.mu.copy()
+    mu_fit0[rows] = np.maximum(
         result.mu[rows] - result.p[k] * col[rows], 1e-9 * result.mu[rows] + 1e-12
     )
+    lim = None
+    y_star = 0.0
+    for _ in range(4):
+        mu0 = mu_fit0.copy()
+        mu0[touched] += y_star * spread[touched]
+        u0, kappa, c = _null_moments(k, result, mu0, col, touched)
+        lim = limits(u0, kappa, u_rel, upper_quantile(c, mu0))
+        if abs(lim.decision_threshold - y_star) <= 1e-3 * lim.decision_threshold:
+            break
+        y_star = lim.decision_threshold
+    return lim
+
+
+def _null_moments(k, result, mu0, col, rows):
+    """u0, kappa and the linear weights c of amplitude k's estimate for expected counts mu0.
+
+    Near zero the estimate is linear in the counts, A = sum_i c_i n_i with
+    c = diag(1/mu0) J F0^-1 e_k; kappa = d var / d A. Only the rows that mu0 changes
+    re-weight the Fisher information.
+    """
+    jac = result.jac
     sub = jac[rows]
     delta = (sub.T @ (sub.multiply((1.0 / mu0[rows] - 1.0 / result.mu[rows])[:, None]))).toarray()
     info0 = result.information + delta
@@ -413,9 +452,9 @@ def _zero_uncertainty(k: int, result) -> tuple[float, float]:
     e[k] = 1.0  # the amplitudes come first among the free parameters
     x = _solve(info0, e)
     var0 = max(float(x[k]), 0.0)
-    jx = sub @ x
-    kappa = float(np.sum(jx * jx * col[rows] / mu0[rows] ** 2))
-    return math.sqrt(var0), kappa
+    c = (jac @ x) / mu0
+    kappa = float(np.sum(c**2 * col))
+    return math.sqrt(var0), kappa, c
 
 
 def _solve(matrix, rhs):

@@ -16,7 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-K = 1.645  # alpha = beta = 5 %
+import numpy as np
+from scipy.optimize import brentq
+from scipy.stats import norm
+
+ALPHA = 0.05
+K = 1.645  # k_(1-alpha) = k_(1-beta), alpha = beta = 5 %
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,54 @@ class Limits:
     currie_ld: float
 
 
-def limits(u0: float, kappa: float, u_rel: float, k: float = K) -> Limits:
-    y_star = k * u0
+def limits(
+    u0: float, kappa: float, u_rel: float, y_star: float | None = None, k: float = K
+) -> Limits:
+    """The limits for an estimate with null standard uncertainty u0.
+
+    y_star: the decision threshold when known better than k u0 (few counts: see
+    `upper_quantile`); the detection limit follows from it by the closed form.
+    """
+    lc = k * u0
+    y_star = lc if y_star is None else max(y_star, lc)
     denom = 1.0 - (k * u_rel) ** 2
     y_hash = (2.0 * y_star + k * k * kappa) / denom if denom > 0 else math.inf
-    return Limits(y_star, y_hash, y_star, k * k * kappa + 2.0 * y_star)
+    return Limits(y_star, y_hash, lc, k * k * kappa + 2.0 * lc)
+
+
+def upper_quantile(c: np.ndarray, mu: np.ndarray, alpha: float = ALPHA) -> float:
+    """y with P(sum c_i (n_i - mu_i) > y) = alpha for independent n_i ~ Poisson(mu_i).
+
+    A linear estimate near zero is such a sum. With few counts it is skewed to the right,
+    so k u0 would be exceeded more often than alpha on blanks; the saddlepoint
+    approximation of Lugannani and Rice (1980) gives the tail from the cumulant
+    generating function K(t) = sum mu_i (e^(t c_i) - 1 - t c_i).
+    """
+    keep = (mu > 0) & (np.abs(c) > 0)
+    c, mu = c[keep], mu[keep]
+    sigma = math.sqrt(float(np.sum(c * c * mu)))
+    if sigma == 0:
+        return 0.0
+    c = c / sigma  # standardised: t in units of 1/sigma
+    t_max = min(50.0, 500.0 / max(float(np.max(c)), 1e-12))
+
+    def tail(t):
+        e = np.exp(np.multiply.outer(np.atleast_1d(t), c))
+        k0 = np.sum(mu * (e - 1.0 - np.multiply.outer(np.atleast_1d(t), c)), axis=-1)
+        k1 = np.sum(mu * c * (e - 1.0), axis=-1)
+        k2 = np.sum(mu * c * c * e, axis=-1)
+        w = np.sqrt(np.maximum(2.0 * (t * k1 - k0), 1e-300))
+        u = t * np.sqrt(k2)
+        return norm.sf(w) + norm.pdf(w) * (1.0 / u - 1.0 / w) - alpha
+
+    grid = np.geomspace(0.2, t_max, 24) if t_max > 0.2 else np.array([t_max])
+    values = tail(grid)
+    below = np.flatnonzero(values < 0)
+    if len(below) == 0:
+        t = float(grid[-1])  # heavier than any tail we can follow: the largest y reached
+    elif below[0] == 0:
+        return K * sigma  # lighter than Gaussian here: keep k u0
+    else:
+        i = below[0]
+        t = brentq(lambda x: float(tail(x)[0]), grid[i - 1], grid[i], xtol=1e-6)
+    return sigma * float(np.sum(mu * c * (np.exp(t * c) - 1.0)))

@@ -39,6 +39,7 @@ _FWHM_PER_SIGMA = 2.3548200450309493
 # a line's window, in FWHM at its energy: the tail side is longer
 WINDOW_LOW_FWHM = 6.0
 WINDOW_HIGH_FWHM = 4.0
+MIN_COUNTS_SLOPE = 40  # fewer counts in a region: a flat baseline
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class SpectrumModel:
             degree = 2 if width > 14 * mean_fwhm else 1
             if total < 400:  # too few counts to see curvature
                 degree = min(degree, 1)
-            if total < 40:
+            if total < MIN_COUNTS_SLOPE:
                 degree = 0
             regions.append(Region(a, b, degree, slice(row, row + width)))
             row += width
