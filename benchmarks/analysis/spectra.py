@@ -1,0 +1,289 @@
+"""Simulated benchmark spectra with known answers, for any analysis method.
+
+`benchmark_cases(n, seed)` lists the cases (what is in the chamber, gain drift, category);
+`simulate(case)` draws the spectrum with the project's simulator and wraps it in a
+SAMPLEPHD with `make_sample_phd`; `load_suite` does both for a whole suite and caches the
+counts in a folder outside git (keyed by the cases and the simulator's source, so that a
+simulator fix regenerates them).
+
+Categories (physics.md section 3 has the interferences):
+  blank          no released nuclide; radon progeny in the chamber from 0.01 to 5 Bq
+  xenon          Xe-133 from below the detection limit to strong puffs, with Xe-135,
+                 Xe-133m, Xe-131m in fission-like ratios (and the x-ray region)
+  iodine         I-131 with Xe-133 (the 80.2/81.0 keV doublet)
+  metastable     Xe-131m with Xe-133/Xe-131m = 100..1000 (160.6 keV under 163.9 keV)
+  xray           Xe-133m-rich mixtures: Xe K and Cs K x-rays of comparable size
+  radon          Xe-135 with high radon progeny (608.2 keV under Bi-214 609.3 keV)
+  cluster511     I-133 and thoron progeny (Tl-208 510.7, I-133 510.5, annihilation)
+  krypton        Kr-85m, Kr-88, Xe-135m with Xe
+  drift          mixtures with a true gain drift of up to +-0.2 %
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from shared.formats.phd import Phd, StackConditions
+from shared.formats.sample_phd import make_sample_phd
+from shared.nuclear import load_library
+from shared.release import FlowThroughChamber
+from shared.simulation.detector import (
+    DetectorModel,
+    default_detector,
+    efficiency_points,
+    energy_points,
+    resolution_points,
+)
+from shared.simulation.spectrum import expected_spectrum
+
+REPORTED = (
+    "Xe-131m",
+    "Xe-133",
+    "Xe-133m",
+    "Xe-135",
+    "I-131",
+    "I-133",
+    "Kr-85m",
+    "Kr-88",
+    "Xe-135m",
+)
+REAL_TIME_S = 900.0
+T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+CACHE_DIR = Path(os.environ.get("STAX_BENCH_CACHE", Path.home() / ".cache" / "stax-monitor"))
+
+# A stack of 20 m3/s, 6 L/min through a 1.7 L chamber, 60 s from stack to chamber.
+STACK = StackConditions(
+    chamber_volume_m3=0.0017,
+    stack_flow_m3_s=20.0,
+    sample_flow_m3_s=1.0e-4,
+    transit_time_s=60.0,
+    chamber_pressure_kpa=101.3,
+    chamber_temperature_k=293.15,
+    reference_pressure_kpa=101.325,
+    reference_temperature_k=273.15,
+)
+
+# Share of each category in a suite of n spectra.
+MIX = (
+    ("blank", 0.16),
+    ("xenon", 0.26),
+    ("iodine", 0.10),
+    ("metastable", 0.10),
+    ("xray", 0.06),
+    ("radon", 0.10),
+    ("cluster511", 0.08),
+    ("krypton", 0.06),
+    ("drift", 0.08),
+)
+
+
+@dataclass
+class Case:
+    """One spectrum to simulate: chamber activities (Bq) and the conditions."""
+
+    index: int
+    category: str
+    sources: dict[str, float]
+    gain_drift: float = 0.0
+    seed: int = 0
+    note: str = ""
+
+    def truth(self, nuclide: str) -> float:
+        return float(self.sources.get(nuclide, 0.0))
+
+
+@dataclass
+class Simulated:
+    case: Case
+    phd: Phd
+    live_time_s: float
+    line_areas: dict[str, dict[float, float]] = field(default_factory=dict)  # chamber lines
+
+    def release_truth(self, nuclide: str) -> float:
+        """The release (Bq per interval) that puts the case's activity in the chamber."""
+        chamber = FlowThroughChamber.from_stack(STACK, REAL_TIME_S)
+        lam = load_library()[nuclide].decay_constant
+        return float(chamber.chamber_activity_to_release(self.case.truth(nuclide), lam))
+
+    def main_line_area(self, nuclide: str) -> float:
+        """Expected net counts of the nuclide's strongest line (0 when absent)."""
+        areas = self.line_areas.get(nuclide, {})
+        return max(areas.values()) if areas else 0.0
+
+
+def _loguniform(rng, lo, hi):
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _radon(rng, lo=0.01, hi=5.0) -> dict[str, float]:
+    a = _loguniform(rng, lo, hi)
+    # progeny near equilibrium in the chamber air, Bi-214 a little behind Pb-214
+    return {"Pb-214": a, "Bi-214": a * rng.uniform(0.8, 1.0)}
+
+
+def _fission_mix(rng, xe133: float) -> dict[str, float]:
+    return {
+        "Xe-133": xe133,
+        "Xe-135": xe133 * _loguniform(rng, 0.01, 1.0),
+        "Xe-133m": xe133 * _loguniform(rng, 0.005, 0.05),
+        "Xe-131m": xe133 * _loguniform(rng, 0.0005, 0.01),
+    }
+
+
+def _case(category: str, rng: np.random.Generator) -> tuple[dict[str, float], float, str]:
+    src = _radon(rng)
+    drift = 0.0
+    note = ""
+    if category == "xenon":
+        src |= _fission_mix(rng, _loguniform(rng, 0.5, 1.0e5))
+    elif category == "iodine":
+        src |= {"I-131": _loguniform(rng, 0.2, 200.0), "Xe-133": _loguniform(rng, 5.0, 2.0e4)}
+    elif category == "metastable":
+        xe133 = _loguniform(rng, 1.0e3, 1.0e5)
+        ratio = _loguniform(rng, 100.0, 1000.0)
+        src |= {"Xe-133": xe133, "Xe-131m": xe133 / ratio}
+        note = f"Xe-133/Xe-131m = {ratio:.0f}"
+    elif category == "xray":
+        xe133m = _loguniform(rng, 5.0, 5.0e3)
+        src |= {"Xe-133m": xe133m, "Xe-133": xe133m * _loguniform(rng, 0.3, 3.0)}
+        if rng.uniform() < 0.5:
+            src["Xe-131m"] = xe133m * _loguniform(rng, 0.1, 1.0)
+    elif category == "radon":
+        src = _radon(rng, 5.0, 20.0)
+        src["Xe-135"] = _loguniform(rng, 0.2, 200.0)
+    elif category == "cluster511":
+        src |= {"I-133": _loguniform(rng, 0.2, 200.0), "Tl-208": _loguniform(rng, 0.05, 5.0)}
+    elif category == "krypton":
+        src |= {
+            "Kr-85m": _loguniform(rng, 0.2, 200.0),
+            "Kr-88": _loguniform(rng, 0.5, 500.0),
+            "Xe-135m": _loguniform(rng, 0.2, 200.0),
+        }
+        src |= _fission_mix(rng, _loguniform(rng, 1.0, 1.0e3))
+    elif category == "drift":
+        src |= _fission_mix(rng, _loguniform(rng, 1.0, 3.0e4))
+        drift = float(rng.uniform(-2.0e-3, 2.0e-3))
+    elif category != "blank":
+        raise ValueError(f"unknown category {category!r}")
+    return src, drift, note
+
+
+def benchmark_cases(n: int = 1000, seed: int = 20261) -> list[Case]:
+    """n cases in the proportions of MIX (deterministic for a given n and seed)."""
+    rng = np.random.default_rng(seed)
+    counts = [round(n * share) for _, share in MIX]
+    counts[1] += n - sum(counts)  # rounding goes to the xenon category
+    cases: list[Case] = []
+    for (category, _), m in zip(MIX, counts):
+        for _ in range(m):
+            src, drift, note = _case(category, rng)
+            cases.append(
+                Case(len(cases), category, src, drift, int(rng.integers(2**31)), note=note)
+            )
+    return cases
+
+
+def with_added(case: Case, nuclide: str, activity: float, index: int) -> Case:
+    """The same background (and a new Poisson draw) with `activity` Bq of `nuclide` added."""
+    return Case(
+        index,
+        f"at-limit {nuclide}",
+        {**case.sources, nuclide: activity},
+        case.gain_drift,
+        seed=(case.seed * 7919 + index) % 2**31,
+        note=f"{nuclide} at the detection limit of blank {case.index}",
+    )
+
+
+def simulate(case: Case, detector: DetectorModel | None = None) -> Simulated:
+    """Simulate the case into a SAMPLEPHD with the truth."""
+    det = detector or default_detector()
+    expected = expected_spectrum(
+        det, case.sources, real_time=REAL_TIME_S, gain_drift=case.gain_drift
+    )
+    counts = np.random.default_rng(case.seed).poisson(expected.counts).astype(np.int64)
+    areas: dict[str, dict[float, float]] = {}
+    for ln in expected.lines:
+        if ln.origin == "chamber":
+            areas.setdefault(ln.nuclide, {})[ln.energy_kev] = ln.area
+    return _wrap(case, det, counts, expected.real_time, expected.live_time, areas)
+
+
+def _wrap(case, det, counts, real_time, live_time, areas) -> Simulated:
+    start = T0 + timedelta(seconds=REAL_TIME_S * case.index)
+    phd = make_sample_phd(
+        station="SIM01",
+        detector="SIM01_001",
+        counts=counts,
+        energy_span_kev=det.energy_span_kev,
+        collection_start=start,
+        collection_stop=start + timedelta(seconds=REAL_TIME_S),
+        sampled_volume_m3=STACK.sample_flow_m3_s * REAL_TIME_S,
+        acquisition_start=start,
+        real_time_s=real_time,
+        live_time_s=live_time,
+        calibration_time=T0 - timedelta(days=30),
+        energy_points=energy_points(det),
+        resolution_points=resolution_points(det),
+        efficiency_points=efficiency_points(det),
+        stack=STACK,
+        comment=f"benchmark case {case.index} ({case.category})",
+    )
+    return Simulated(case, phd, live_time, areas)
+
+
+def _simulator_fingerprint() -> str:
+    import shared.simulation.detector as d
+    import shared.simulation.spectrum as s
+
+    h = hashlib.sha256()
+    for mod in (d, s):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def load_suite(cases: list[Case], cache_dir: Path | None = CACHE_DIR) -> list[Simulated]:
+    """Simulate every case, or read the counts and truth cached under cache_dir (None: none)."""
+    key = hashlib.sha256(
+        (json.dumps([asdict(c) for c in cases], sort_keys=True) + _simulator_fingerprint()).encode()
+    ).hexdigest()[:20]
+    path = None if cache_dir is None else Path(cache_dir) / f"analysis-bench-{key}.npz"
+    det = default_detector()
+    if path is not None and path.exists():
+        data = np.load(path)
+        meta = json.loads(str(data["meta"]))
+        return [
+            _wrap(
+                c,
+                det,
+                data["counts"][i].astype(np.int64),
+                m["real_time"],
+                m["live_time"],
+                {n: {float(e): a for e, a in v.items()} for n, v in m["areas"].items()},
+            )
+            for i, (c, m) in enumerate(zip(cases, meta))
+        ]
+    out = [simulate(c, det) for c in cases]
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = [
+            {
+                "real_time": s.phd.acquisition.real_time,
+                "live_time": s.live_time_s,
+                "areas": {n: {repr(e): a for e, a in v.items()} for n, v in s.line_areas.items()},
+            }
+            for s in out
+        ]
+        np.savez_compressed(
+            path,
+            counts=np.stack([s.phd.g_spectrum.counts.astype(np.int32) for s in out]),
+            meta=np.array(json.dumps(meta)),
+        )
+    return out

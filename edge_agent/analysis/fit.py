@@ -1,0 +1,454 @@
+"""Poisson maximum-likelihood fit of one region: peaks on a local polynomial baseline.
+
+The model is mu = B(theta) beta: beta are the linear parameters (baseline polynomial,
+component areas, steps), theta the non-linear ones (shift and log width scale of strong
+components). For fixed theta the areas are solved by Fisher scoring, which for the
+identity link is iteratively reweighted least squares, beta = (B'WB + P)^-1 (B'Wn + P m)
+with W = 1/mu: the linear part solved inside the non-linear loop. When a strong peak has
+free position and width, a damped Gauss-Newton (Levenberg-Marquardt) step on (beta, theta)
+follows. The objective is the Poisson deviance 2 sum(mu - n + n ln(n/mu)) (Baker and
+Cousins 1984) plus Gaussian priors (beta - m)^2/s^2 for tied areas. Uncertainties are the
+inverse Fisher information at the solution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .shapes import peak_cdf_pdf, step_with_derivatives
+
+_MU_FLOOR = 1e-9
+_DEVIANCE_TOL = 1e-5  # changes of the deviance below this are noise
+_BOUNDARY = 1e-6  # mu below this in an empty channel: on the boundary of the domain
+_MAX_SHIFT_SIGMA = 1.5  # strong peaks may move this far from the calibrated position
+_MAX_LOG_WIDTH = 0.35  # and change width by up to ~40 %
+
+
+@dataclass
+class Component:
+    """Peaks whose areas keep fixed ratios: one line, a nuclide's lines, or an x-ray group."""
+
+    key: str
+    kind: str  # "nuclide", "xray", "tied", "found", "annihilation"
+    nuclide: str | None  # owner (the group's shape nuclide for x-rays; None for found peaks)
+    energies: np.ndarray  # keV
+    positions: np.ndarray  # channel (array index)
+    sigmas: np.ndarray  # channels
+    weights: np.ndarray  # fraction of the component's area in each peak (sum 1)
+    counts_per_bq: dict[str, float] = field(default_factory=dict)  # nuclide -> area per Bq
+    intensities: dict[str, float] = field(default_factory=dict)  # nuclide -> photons per decay
+    found: np.ndarray | None = None  # per peak: found by the search
+    prior: tuple[float, float] | None = None  # (mean area, standard deviation)
+    rel_unc: float = 0.0  # relative efficiency uncertainty (area-weighted over the peaks)
+    strong: bool = False  # gets a step (and frees the region's shape)
+    own_width: bool = False  # broader than the detector resolution (annihilation)
+
+    @property
+    def main(self) -> int:
+        return int(np.argmax(self.weights))
+
+
+@dataclass
+class RegionFit:
+    lo: int  # first channel (array index) of the region
+    counts: np.ndarray
+    components: list[Component]
+    baseline_order: int
+    basis: np.ndarray  # B at the solution
+    beta: np.ndarray
+    covariance: np.ndarray  # of (beta, theta)
+    mu: np.ndarray
+    shifts: np.ndarray  # per component (channels)
+    width_scales: np.ndarray  # per component
+    deviance: float
+    dof: int
+    prior_precision: np.ndarray  # diagonal of P over beta
+    prior_mean: np.ndarray
+    # the spectrum's SNIP continuum over the region, when the caller has one: the null
+    # hypothesis' continuum for u(0), independent of the fit's own baseline
+    reference_continuum: np.ndarray | None = None
+
+    @property
+    def n_baseline(self) -> int:
+        return self.baseline_order + 1
+
+    def area_index(self, i: int) -> int:
+        return self.n_baseline + i
+
+    def area(self, i: int) -> float:
+        return float(self.beta[self.area_index(i)])
+
+    def area_unc(self, i: int) -> float:
+        j = self.area_index(i)
+        return float(np.sqrt(max(self.covariance[j, j], 0.0)))
+
+    @property
+    def reduced_chi2(self) -> float:
+        return self.deviance / self.dof if self.dof > 0 else float("nan")
+
+    def continuum(self) -> np.ndarray:
+        """mu of the baseline and the steps (what is not peak area)."""
+        nb = self.n_baseline
+        nc = len(self.components)
+        lin = np.r_[self.beta[:nb], np.zeros(nc), self.beta[nb + nc :]]
+        return self.basis @ lin
+
+    def peak_counts(self, i: int) -> np.ndarray:
+        return self.basis[:, self.area_index(i)] * self.area(i)
+
+    def area_covariance_at(self, mu0) -> np.ndarray:
+        """Covariance of the linear parameters if the expected counts were mu0 (theta fixed).
+
+        ISO 11929 needs u(0), the uncertainty of an area whose true value is zero: pass
+        mu0 = mu without that area.
+        """
+        w = 1.0 / np.maximum(mu0, _MU_FLOOR)
+        info = self.basis.T @ (self.basis * w[:, None]) + np.diag(self.prior_precision)
+        return _inverse(info)
+
+    def mu_null_reference(self, components: list[int]) -> np.ndarray:
+        """Expected counts under the null hypothesis for these components: the reference
+        (SNIP) continuum plus everything else the fit found (other peaks, steps)."""
+        if self.reference_continuum is None:
+            return self.mu_null(components)
+        nb = self.n_baseline
+        keep = np.ones(self.beta.size, dtype=bool)
+        keep[:nb] = False
+        for i in components:
+            keep[self.area_index(i)] = False
+        others = self.basis[:, keep] @ self.beta[keep]
+        return np.maximum(self.reference_continuum + np.maximum(others, 0.0), _MU_FLOOR)
+
+    def mu_null(self, components: list[int]) -> np.ndarray:
+        """Expected counts under the null hypothesis for these components: their areas at
+        zero and the continuum refitted (constant and slope; curvature, other peaks and
+        steps stay as fitted), so that the continuum takes back an upward fluctuation of the
+        areas without a flexible model soaking up a real signal."""
+        drop = {self.area_index(i) for i in components}
+        free = [j for j in range(min(self.n_baseline, 2))]
+        fixed = [j for j in range(self.beta.size) if j not in drop and j not in free]
+        offset = self.basis[:, fixed] @ self.beta[fixed] if fixed else np.zeros(self.counts.size)
+        b = self.basis[:, free]
+        start = self.beta[free].copy()
+        mu = b @ start + offset
+        if np.min(mu) <= _MU_FLOOR:
+            start[0] += _MU_FLOOR - float(np.min(mu)) + 0.01 * max(float(self.counts.mean()), 1e-3)
+        beta = _irls(b, self.counts, np.zeros(len(free)), np.zeros(len(free)), start, offset=offset)
+        return np.maximum(b @ beta + offset, _MU_FLOOR)
+
+    def mu_without(self, components: list[int]) -> np.ndarray:
+        """Expected counts refitted with these components' areas fixed at zero (the null
+        hypothesis of a decision threshold), positions and widths kept."""
+        drop = {self.area_index(i) for i in components}
+        keep = [j for j in range(self.beta.size) if j not in drop]
+        b = self.basis[:, keep]
+        start = self.beta[keep]
+        mu = b @ start
+        if np.min(mu) <= _MU_FLOOR:  # a negative area removed: lift the baseline
+            start = start.copy()
+            start[0] += _MU_FLOOR - float(np.min(mu)) + 0.01 * max(float(self.counts.mean()), 1e-3)
+        beta = _irls(b, self.counts, self.prior_precision[keep], self.prior_mean[keep], start)
+        return np.maximum(b @ beta, _MU_FLOOR)
+
+
+def fit_region(
+    counts,
+    lo: int,
+    components: list[Component],
+    *,
+    baseline_order: int = 1,
+    tail_fraction: float = 0.0,
+    tail_length_sigma: float = 1.0,
+    free_shape: bool = False,
+    free_width: bool = True,
+    start: np.ndarray | None = None,
+) -> RegionFit:
+    """Fit the channels lo .. lo + len(counts) - 1 (array indices).
+
+    free_shape: the region's peaks share a free shift and a free width scale (a component
+    with `own_width`, the Doppler-broadened annihilation line, gets its own width scale),
+    and every strong component gets a step. Without it positions and widths are fixed.
+    free_width=False keeps the widths fixed when the shape is free (only the shift moves).
+    start: linear parameters of an earlier fit of the same region (baseline and areas) to
+    start from.
+    """
+    n = np.asarray(counts, dtype=float)
+    edges = lo - 0.5 + np.arange(n.size + 1, dtype=float)
+    centre = lo + 0.5 * (n.size - 1)
+    half = max(0.5 * (n.size - 1), 1.0)
+    t = (edges[:-1] + 0.5 - centre) / half
+    baseline = np.vstack([t**k for k in range(baseline_order + 1)]).T
+    nb = baseline_order + 1
+    nc = len(components)
+    stepped = [i for i, c in enumerate(components) if free_shape and c.strong]
+    widths = free_shape and free_width
+    own = [i for i, c in enumerate(components) if widths and c.own_width]
+    n_theta = 0 if not free_shape else (2 + len(own) if widths else 1)
+
+    def width_index(i: int) -> int | None:
+        """Which theta scales the width of component i (None: fixed)."""
+        if not widths:
+            return None
+        return 2 + own.index(i) if i in own else 1
+
+    def shape_of(i: int, theta: np.ndarray) -> tuple[float, float]:
+        if not free_shape:
+            return 0.0, 1.0
+        k = width_index(i)
+        return theta[0], 1.0 if k is None else float(np.exp(theta[k]))
+
+    # every peak of every component in one array, so that each basis is one vector call
+    peak_comp = np.concatenate([np.full(c.positions.size, i) for i, c in enumerate(components)])
+    peak_pos = np.concatenate([c.positions for c in components])
+    peak_sig = np.concatenate([c.sigmas for c in components])
+    peak_widx = np.array(
+        [-1 if width_index(i) is None else width_index(i) for i in peak_comp], dtype=int
+    )
+    to_comp = np.zeros((peak_pos.size, nc))
+    to_comp[np.arange(peak_pos.size), peak_comp] = np.concatenate([c.weights for c in components])
+    step_pos = np.array([components[i].positions[components[i].main] for i in stepped])
+    step_sig = np.array([components[i].sigmas[components[i].main] for i in stepped])
+    step_widx = np.array([-1 if width_index(i) is None else width_index(i) for i in stepped])
+    e_col = edges[:, None]
+
+    def basis(theta: np.ndarray, derivatives: bool = False):
+        """B(theta); with derivatives also dB/dtheta_j as a list of matrices."""
+        out = np.empty((n.size, nb + nc + len(stepped)))
+        out[:, :nb] = baseline
+        shift = theta[0] if free_shape else 0.0
+        scale = np.ones(peak_pos.size)
+        if widths:
+            scale = np.exp(theta[np.maximum(peak_widx, 0)])
+        sg = peak_sig * scale
+        cdf, pdf = peak_cdf_pdf(e_col, peak_pos + shift, sg, tail_fraction, tail_length_sigma * sg)
+        out[:, nb : nb + nc] = np.diff(cdf, axis=0) @ to_comp
+        d = []
+        if derivatives:
+            d = [np.zeros_like(out) for _ in range(n_theta)]
+            d[0][:, nb : nb + nc] = -np.diff(pdf, axis=0) @ to_comp
+            if widths:
+                d_log = -np.diff((e_col - (peak_pos + shift)) * pdf, axis=0)
+                for j in range(1, n_theta):
+                    sel = peak_widx == j
+                    if np.any(sel):
+                        d[j][:, nb : nb + nc] = d_log[:, sel] @ to_comp[sel]
+        if stepped:
+            st_scale = np.exp(theta[np.maximum(step_widx, 0)]) if widths else np.ones(len(stepped))
+            v, dp, dl = step_with_derivatives(e_col, step_pos + shift, step_sig * st_scale)
+            out[:, nb + nc :] = v
+            if derivatives:
+                d[0][:, nb + nc :] = dp
+                for k, j in enumerate(step_widx):
+                    if j >= 0:
+                        d[j][:, nb + nc + k] = dl[:, k]
+        return (out, d) if derivatives else out
+
+    n_lin = nb + nc + len(stepped)
+    prec = np.zeros(n_lin)
+    mean = np.zeros(n_lin)
+    for i, c in enumerate(components):
+        if c.prior is not None:
+            m, s = c.prior
+            prec[nb + i] = 1.0 / max(s, 1e-6) ** 2
+            mean[nb + i] = m
+    theta = np.zeros(n_theta)
+    b = basis(theta)
+    if start is not None:
+        start = np.r_[start[: nb + nc], np.zeros(len(stepped))]
+    beta = _irls(b, n, prec, mean, beta=start)
+    if n_theta:
+        sig = min(float(np.min(c.sigmas)) for c in components)
+        lim = np.full(n_theta, _MAX_LOG_WIDTH)
+        lim[0] = _MAX_SHIFT_SIGMA * sig
+        beta, theta, b = _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim)
+    mu = np.maximum(b @ beta, _MU_FLOOR)
+    jac = b
+    if n_theta:
+        b, d = basis(theta, derivatives=True)
+        jac = np.hstack([b, np.vstack([dj @ beta for dj in d]).T])
+    w = 1.0 / mu
+    info = jac.T @ (jac * w[:, None])
+    info[np.arange(n_lin), np.arange(n_lin)] += prec
+    cov = _inverse(info)
+    shifts = np.zeros(nc)
+    scales = np.ones(nc)
+    for i in range(nc):
+        shifts[i], scales[i] = shape_of(i, theta)
+    return RegionFit(
+        lo=lo,
+        counts=n,
+        components=components,
+        baseline_order=baseline_order,
+        basis=b,
+        beta=beta,
+        covariance=cov,
+        mu=mu,
+        shifts=shifts,
+        width_scales=scales,
+        deviance=_deviance(n, mu),
+        dof=max(n.size - n_lin - n_theta + int(np.count_nonzero(prec)), 1),
+        prior_precision=prec,
+        prior_mean=mean,
+    )
+
+
+def _deviance(n, mu) -> float:
+    mu = np.maximum(mu, _MU_FLOOR)
+    pos = n > 0
+    return float(2.0 * (np.sum(mu) - np.sum(n) + np.dot(n[pos], np.log(n[pos] / mu[pos]))))
+
+
+def _objective(n, mu, beta, prec, mean, n_log_n: float) -> float:
+    """Deviance plus prior terms; n_log_n = sum(n ln n) over n > 0, computed once."""
+    d = 2.0 * (np.sum(mu) - np.sum(n) + n_log_n - np.dot(n, np.log(mu)))
+    if prec.any():
+        d += float(np.sum(prec * (beta - mean) ** 2))
+    return float(d)
+
+
+def _n_log_n(n) -> float:
+    pos = n > 0
+    return float(np.dot(n[pos], np.log(n[pos])))
+
+
+def _inverse(a: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(a)
+
+
+def _feasible_start(b: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """A parameter vector with mu > 0 everywhere: a flat baseline at the mean count."""
+    beta = np.zeros(b.shape[1])
+    beta[0] = max(float(n.mean()), 0.5)
+    return beta
+
+
+def _irls(b, n, prec, mean, beta=None, max_iter: int = 50, offset=None) -> np.ndarray:
+    """Poisson ML of the linear parameters by Fisher scoring, kept inside mu > 0.
+
+    offset: expected counts that are not fitted (mu = b beta + offset)."""
+    nln = _n_log_n(n)
+    diag = np.diag_indices(b.shape[1])
+    off = np.zeros(n.size) if offset is None else np.asarray(offset, dtype=float)
+    if beta is None:
+        # start from weighted least squares with Poisson weights from the data
+        w = 1.0 / np.maximum(n, 1.0)
+        bw = b.T * w
+        a = bw @ b
+        a[diag] += prec
+        try:
+            beta = np.linalg.solve(a, bw @ (n - off) + prec * mean)
+        except np.linalg.LinAlgError:
+            beta = np.linalg.lstsq(a, bw @ (n - off) + prec * mean, rcond=None)[0]
+        if np.min(b @ beta + off) <= _MU_FLOOR:
+            beta = _feasible_start(b, n)
+    mu = b @ beta + off
+    if np.min(mu) <= _MU_FLOOR:
+        beta = _feasible_start(b, n)
+        mu = b @ beta + off
+    obj = _objective(n, mu, beta, prec, mean, nln)
+    empty = n == 0
+    for _ in range(max_iter):
+        w = 1.0 / mu
+        grad = b.T @ (n * w - 1.0) - prec * (beta - mean)
+        a = (b.T * w) @ b
+        a[diag] += prec
+        step = _solve(a, grad)
+        dmu = b @ step
+        # The maximum may lie on the boundary mu = 0 of an empty channel (few counts and a
+        # negative area). Channels already there that the step would push below are held
+        # at the boundary (an active set), instead of creeping towards it for many steps.
+        held = empty & (mu < _BOUNDARY) & (dmu < 0)
+        if np.any(held):
+            c = b[held]
+            w_free = np.where(held, 0.0, w)
+            a = (b.T * w_free) @ b
+            a[diag] += prec
+            k = c.shape[0]
+            if k >= b.shape[1]:
+                break
+            kkt = np.block([[a, c.T], [c, np.zeros((k, k))]])
+            step = _solve(kkt, np.r_[grad, np.zeros(k)])[: b.shape[1]]
+            dmu = b @ step
+            dmu[held] = 0.0
+        # Newton decrement: the deviance this step can still gain (to second order)
+        if float(step @ grad) < _DEVIANCE_TOL:
+            break
+        # the longest step that keeps mu positive, then halve until the objective drops
+        neg = dmu < 0
+        t = 1.0
+        if np.any(neg):
+            room = np.maximum(mu[neg] - _MU_FLOOR, 0.0)
+            t = min(1.0, 0.9 * float(np.min(room / -dmu[neg])))
+            if t <= 0.0:
+                break
+        for _ in range(30):
+            new_beta = beta + t * step
+            new_mu = np.maximum(mu + t * dmu, _MU_FLOOR)
+            new_obj = _objective(n, new_mu, new_beta, prec, mean, nln)
+            if new_obj <= obj:
+                break
+            t *= 0.5
+        else:
+            break
+        gained = obj - new_obj
+        beta, mu, obj = new_beta, new_mu, new_obj
+        if gained < _DEVIANCE_TOL:
+            break
+    return beta
+
+
+def _solve(a, rhs):
+    try:
+        return np.linalg.solve(a, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(a, rhs, rcond=None)[0]
+
+
+def _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim, max_iter=40):
+    nl = beta.size
+    b = basis(theta)
+    mu = b @ beta
+    nln = _n_log_n(n)
+    obj = _objective(n, mu, beta, prec, mean, nln)
+    lam = 1e-3
+    for _ in range(max_iter):
+        b, d = basis(theta, derivatives=True)
+        jac = np.hstack([b, np.vstack([dj @ beta for dj in d]).T])
+        w = 1.0 / np.maximum(mu, _MU_FLOOR)
+        info = jac.T @ (jac * w[:, None])
+        info[np.arange(nl), np.arange(nl)] += prec
+        grad = jac.T @ (n * w - 1.0)
+        grad[:nl] -= prec * (beta - mean)
+        improved = False
+        for _ in range(12):
+            a = info + lam * np.diag(np.diag(info) + 1e-12)
+            try:
+                step = np.linalg.solve(a, grad)
+            except np.linalg.LinAlgError:
+                lam *= 10
+                continue
+            nb = beta + step[:nl]
+            nt = np.clip(theta + step[nl:], -lim, lim)
+            bb = basis(nt)
+            nmu = bb @ nb
+            if np.min(nmu) > 0:
+                nobj = _objective(n, nmu, nb, prec, mean, nln)
+                if nobj <= obj:
+                    improved = True
+                    break
+            lam *= 10
+        if not improved:
+            break
+        done = obj - nobj < 1e-4
+        beta, theta, b, mu, obj = nb, nt, bb, nmu, nobj
+        lam = max(lam / 10, 1e-6)
+        if done:
+            break
+    # polish the linear part at the final theta
+    beta = _irls(b, n, prec, mean, beta=beta)
+    return beta, theta, b

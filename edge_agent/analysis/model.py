@@ -1,0 +1,312 @@
+"""What is fitted where: library lines and found peaks, as components grouped into regions.
+
+Every line of the nuclides of interest and of their interferers is fitted, found or not,
+so that each nuclide gets a result or an upper limit. A component is a set of peaks with
+fixed area ratios (a nuclide's lines in one region, an x-ray group, a tied line, an
+unidentified found peak); peaks closer than a few FWHM share a region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shared.nuclear.library import Library
+
+from .config import AnalysisConfig
+from .fit import Component
+from .scale import FWHM_PER_SIGMA, ChannelScale
+from .search import FoundPeak
+
+
+@dataclass(frozen=True)
+class CandidateLine:
+    nuclide: str
+    energy: float  # keV
+    intensity: float  # photons per decay
+    kind: str  # gamma, xray, annihilation
+    group: str | None  # x-ray group
+    tied: bool  # area tied to the nuclide's other lines
+    extra_fwhm_kev: float = 0.0
+
+
+@dataclass
+class Region:
+    lo: int  # first array index
+    hi: int  # one past the last
+    components: list[Component] = field(default_factory=list)
+    baseline_order: int = 1
+    index: int = 0
+
+
+def candidate_lines(
+    library: Library, config: AnalysisConfig, e_min: float, e_max: float
+) -> list[CandidateLine]:
+    """The library lines of the configured nuclides that lie inside the spectrum."""
+    tied = {(n, round(e, 2)) for n, e in config.tied_lines}
+    out = []
+    for name in (*config.nuclides, *config.interferers):
+        if name not in library:
+            continue
+        nuc = library[name]
+        for ln in nuc.lines:
+            if not (max(e_min, config.min_energy_kev) <= ln.energy <= e_max):
+                continue
+            out.append(
+                CandidateLine(
+                    nuclide=nuc.name,
+                    energy=ln.energy,
+                    intensity=ln.intensity,
+                    kind=ln.kind,
+                    group=ln.group if ln.kind == "xray" else None,
+                    tied=(nuc.name, round(ln.energy, 2)) in tied,
+                    extra_fwhm_kev=ln.extra_fwhm_kev,
+                )
+            )
+    return out
+
+
+def identify(
+    found: list[FoundPeak], lines: list[CandidateLine], scale: ChannelScale, tolerance_fwhm: float
+) -> tuple[set[int], list[FoundPeak]]:
+    """Indices of lines matched by a found peak, and the found peaks no line explains."""
+    if not lines:
+        return set(), list(found)
+    energies = np.array([ln.energy for ln in lines])
+    matched: set[int] = set()
+    unknown = []
+    e_found = np.atleast_1d(scale.energy(np.array([p.channel for p in found])))
+    fwhm_found = np.atleast_1d(scale.fwhm_kev(e_found))
+    for p, e, fwhm in zip(found, e_found, fwhm_found):
+        d = np.abs(energies - e) / fwhm
+        j = int(np.argmin(d))
+        if d[j] <= tolerance_fwhm:
+            matched.add(j)
+            # lines of the same energy (an x-ray emitted by two nuclides) are found together
+            matched.update(np.nonzero(np.abs(energies - energies[j]) < 1e-6)[0].tolist())
+        else:
+            unknown.append(p)
+    return matched, unknown
+
+
+@dataclass(frozen=True)
+class _LineGeometry:
+    """Per candidate line: channel, sigma (channels), efficiency and its relative uncertainty."""
+
+    positions: np.ndarray
+    sigmas: np.ndarray
+    efficiency: np.ndarray
+    rel_unc: np.ndarray
+
+
+@dataclass
+class _Atom:
+    """Peaks that must share a region: one line, or all lines of an x-ray group."""
+
+    positions: list[float]
+    fwhms: list[float]
+    lines: list[int]  # indices into the candidate lines
+    found_peak: tuple[FoundPeak, float, float] | None = None  # with its energy and sigma
+
+    @property
+    def low(self) -> float:
+        return min(p - f for p, f in zip(self.positions, self.fwhms))
+
+    @property
+    def high(self) -> float:
+        return max(p + f for p, f in zip(self.positions, self.fwhms))
+
+
+def build_regions(
+    lines: list[CandidateLine],
+    matched: set[int],
+    unknown: list[FoundPeak],
+    scale: ChannelScale,
+    efficiency,
+    relative_unc,
+    live_time: float,
+    size: int,
+    config: AnalysisConfig,
+) -> list[Region]:
+    """Group the lines and the unidentified found peaks into regions of components."""
+    energies = np.array([ln.energy for ln in lines])
+    extra = np.array([ln.extra_fwhm_kev for ln in lines])
+    geometry = _LineGeometry(
+        positions=np.asarray(scale.index(energies), dtype=float),
+        sigmas=np.asarray(scale.sigma_channels(energies, extra), dtype=float),
+        efficiency=np.atleast_1d(efficiency(energies)),
+        rel_unc=np.atleast_1d(relative_unc(energies)),
+    )
+    atoms: list[_Atom] = []
+    groups: dict[str, _Atom] = {}
+    for j, ln in enumerate(lines):
+        pos = float(geometry.positions[j])
+        fwhm = float(geometry.sigmas[j]) * FWHM_PER_SIGMA
+        if ln.group is not None:
+            atom = groups.get(ln.group)
+            if atom is None:
+                atom = groups[ln.group] = _Atom([], [], [])
+                atoms.append(atom)
+            atom.positions.append(pos)
+            atom.fwhms.append(fwhm)
+            atom.lines.append(j)
+        else:
+            atoms.append(_Atom([pos], [fwhm], [j]))
+    if unknown:
+        ch = np.array([p.channel for p in unknown])
+        e_found = np.asarray(scale.energy(ch), dtype=float)
+        s_found = np.asarray(scale.sigma_channels(e_found), dtype=float)
+        for p, e, sg in zip(unknown, e_found, s_found):
+            atoms.append(
+                _Atom([p.channel], [sg * FWHM_PER_SIGMA], [], found_peak=(p, float(e), float(sg)))
+            )
+    atoms = [a for a in atoms if a.high > 0 and a.low < size - 1]
+    atoms.sort(key=lambda a: min(a.positions))
+
+    # merge atoms whose peaks are closer than merge_distance FWHM
+    clusters: list[list[_Atom]] = []
+    reach = 0.5 * config.merge_distance_fwhm
+    for a in atoms:
+        lo = min(p - reach * f for p, f in zip(a.positions, a.fwhms))
+        if clusters:
+            last = clusters[-1]
+            hi = max(p + reach * f for b in last for p, f in zip(b.positions, b.fwhms))
+            if lo < hi:
+                last.append(a)
+                continue
+        clusters.append([a])
+
+    all_peaks = [
+        (p, f, k) for k, c in enumerate(clusters) for a in c for p, f in zip(a.positions, a.fwhms)
+    ]
+    regions = []
+    for k, cluster in enumerate(clusters):
+        pos = [p for a in cluster for p in a.positions]
+        fw = [f for a in cluster for f in a.fwhms]
+        lo = min(p - config.region_margin_fwhm * f for p, f in zip(pos, fw))
+        hi = max(p + config.region_margin_fwhm * f for p, f in zip(pos, fw))
+        # keep other regions' peaks (to 1.5 FWHM) out of this region
+        for p, f, other in all_peaks:
+            if other == k:
+                continue
+            if p < min(pos):
+                lo = max(lo, p + 1.5 * f)
+            else:
+                hi = min(hi, p - 1.5 * f)
+        lo_i = max(int(np.floor(lo)), 0)
+        hi_i = min(int(np.ceil(hi)) + 1, size)
+        if hi_i - lo_i < 5:
+            continue
+        width_fwhm = (hi_i - lo_i) / float(np.median(fw))
+        region = Region(lo_i, hi_i, baseline_order=2 if width_fwhm > 12 else 1, index=len(regions))
+        region.components = _components(cluster, lines, matched, geometry, live_time, config)
+        if region.components:
+            regions.append(region)
+    return regions
+
+
+def _components(
+    cluster: list[_Atom],
+    lines: list[CandidateLine],
+    matched: set[int],
+    geometry: _LineGeometry,
+    live_time: float,
+    config: AnalysisConfig,
+) -> list[Component]:
+    shape_of_group = dict(config.xray_group_shape)
+    idx = [j for a in cluster for j in a.lines]
+    eff = {j: float(geometry.efficiency[j]) for j in idx}
+    out: list[Component] = []
+
+    def make(key, kind, nuclide, members, weights, per_bq, intensities):
+        e = np.array([lines[j].energy for j in members])
+        w = np.asarray(weights, dtype=float)
+        out.append(
+            Component(
+                key=key,
+                kind=kind,
+                nuclide=nuclide,
+                energies=e,
+                positions=geometry.positions[members],
+                sigmas=geometry.sigmas[members],
+                weights=w / w.sum(),
+                rel_unc=float(np.dot(w / w.sum(), geometry.rel_unc[members])),
+                counts_per_bq=per_bq,
+                intensities=intensities,
+                found=np.array([j in matched for j in members]),
+                own_width=any(lines[j].extra_fwhm_kev > 0 for j in members),
+            )
+        )
+
+    # x-ray groups: one component each, the shape of the group's first nuclide
+    by_group: dict[str, list[int]] = {}
+    for j in idx:
+        if lines[j].group is not None:
+            by_group.setdefault(lines[j].group, []).append(j)
+    for group, members in by_group.items():
+        nuclides = list(dict.fromkeys(lines[j].nuclide for j in members))
+        shape_nuc = shape_of_group.get(group, nuclides[0])
+        if shape_nuc not in nuclides:
+            shape_nuc = nuclides[0]
+        energies = sorted({lines[j].energy for j in members})
+        rep = []  # one line per energy, the shape nuclide's where it has one
+        for e in energies:
+            same = [j for j in members if lines[j].energy == e]
+            own = [j for j in same if lines[j].nuclide == shape_nuc]
+            rep.append(own[0] if own else same[0])
+        weights = [
+            eff[j] * lines[j].intensity if lines[j].nuclide == shape_nuc else 0.0 for j in rep
+        ]
+        if sum(weights) <= 0:
+            weights = [eff[j] * lines[j].intensity for j in rep]
+        per_bq, intensities = {}, {}
+        for nuc in nuclides:
+            own_lines = [j for j in members if lines[j].nuclide == nuc]
+            per_bq[nuc] = live_time * sum(eff[j] * lines[j].intensity for j in own_lines)
+            intensities[nuc] = sum(lines[j].intensity for j in own_lines)
+        keep = [r for r, w in zip(rep, weights) if w > 0]
+        make(group, "xray", shape_nuc, keep, [w for w in weights if w > 0], per_bq, intensities)
+
+    # each nuclide's own lines, and its tied lines separately
+    nuclides = list(dict.fromkeys(lines[j].nuclide for j in idx if lines[j].group is None))
+    for nuc in nuclides:
+        for tied in (False, True):
+            members = [
+                j
+                for j in idx
+                if lines[j].group is None and lines[j].nuclide == nuc and lines[j].tied == tied
+            ]
+            if not members:
+                continue
+            weights = [eff[j] * lines[j].intensity for j in members]
+            per_bq = {nuc: live_time * float(sum(weights))}
+            intensities = {nuc: float(sum(lines[j].intensity for j in members))}
+            kind = (
+                "tied"
+                if tied
+                else ("annihilation" if lines[members[0]].kind == "annihilation" else "nuclide")
+            )
+            main = members[int(np.argmax(weights))]
+            make(
+                f"{nuc} {lines[main].energy:.1f}", kind, nuc, members, weights, per_bq, intensities
+            )
+
+    # unidentified found peaks
+    for a in cluster:
+        if a.found_peak is None:
+            continue
+        p, e, sg = a.found_peak
+        out.append(
+            Component(
+                key=f"found {e:.2f}",
+                kind="found",
+                nuclide=None,
+                energies=np.array([e]),
+                positions=np.array([p.channel]),
+                sigmas=np.array([sg]),
+                weights=np.array([1.0]),
+                found=np.array([True]),
+            )
+        )
+    return out

@@ -1,0 +1,222 @@
+"""From fitted areas to nuclide activities, their uncertainties and ISO 11929 limits.
+
+A = N / (eps I t_live) per component. The activities come from a generalised
+least-squares solution over the components used: for the lines of one nuclide this is
+the inverse-variance mean; an x-ray group shared by several nuclides (Xe K from Xe-131m
+and Xe-133m) couples them and is split by their own gamma lines. The estimate is linear in
+the areas, A_n = sum_l w_nl N_l. Covariances are the Fisher information of the region fits
+evaluated at the estimated activities (weights that followed each line's own fluctuation
+would favour the lines that fluctuated low: a negative bias at low counts), and u0, the
+uncertainty at zero activity that the decision threshold needs, is the same under the
+null hypothesis: the nuclide's own areas refitted at zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .fit import RegionFit
+
+QUANTIFYING_KINDS = ("nuclide", "annihilation")
+_NULL_REFIT_BELOW = 3.0  # standard uncertainties
+
+
+@dataclass
+class NuclideEstimate:
+    nuclide: str
+    activity: float  # Bq
+    counting_unc: float  # Bq
+    u_rel_calibration: float  # relative
+    u0: float  # counting uncertainty if the true activity were zero (Bq)
+    g: float  # variance the signal adds, per Bq (Bq^2/Bq)
+    rows: list[tuple[int, int, float]] = field(default_factory=list)  # (fit, component, weight)
+
+
+def estimate_activities(
+    fits: list[RegionFit],
+    nuclides,
+    *,
+    use_xrays: bool = False,
+    with_limits: bool = True,
+    limits_for=None,
+) -> dict[str, NuclideEstimate]:
+    """Activities of `nuclides` from the components of `fits` that quantify them.
+
+    limits_for: the nuclides that need u0 (default: all of them, when with_limits).
+    """
+    wanted = set(nuclides)
+    rows: list[tuple[int, int]] = []
+    own: set[str] = set()
+    for r, fit in enumerate(fits):
+        for i, c in enumerate(fit.components):
+            if c.kind in QUANTIFYING_KINDS and c.nuclide in wanted:
+                rows.append((r, i))
+                own.add(c.nuclide)
+    if use_xrays:
+        for r, fit in enumerate(fits):
+            for i, c in enumerate(fit.components):
+                contrib = [n for n, v in c.counts_per_bq.items() if v > 0]
+                if c.kind == "xray" and contrib and all(n in own for n in contrib):
+                    rows.append((r, i))
+    need_u0 = set(wanted if limits_for is None else limits_for) if with_limits else set()
+    out: dict[str, NuclideEstimate] = {}
+    for group in _coupled_groups(fits, rows, [n for n in nuclides if n in own]):
+        out.update(_solve_group(fits, group, need_u0))
+    return out
+
+
+def _coupled_groups(fits, rows, names):
+    """(nuclides, rows) sets that share no row: each solved alone."""
+    parent = {n: n for n in names}
+
+    def root(n):
+        while parent[n] != n:
+            n = parent[n]
+        return n
+
+    row_nuclides = []
+    for r, i in rows:
+        nucs = [n for n, v in fits[r].components[i].counts_per_bq.items() if v > 0 and n in parent]
+        row_nuclides.append(nucs)
+        for n in nucs[1:]:
+            parent[root(n)] = root(nucs[0])
+    groups: dict[str, tuple[list[str], list[tuple[int, int]]]] = {}
+    for n in names:
+        groups.setdefault(root(n), ([], []))[0].append(n)
+    for row, nucs in zip(rows, row_nuclides):
+        if nucs:
+            groups[root(nucs[0])][1].append(row)
+    return list(groups.values())
+
+
+def _solve_group(fits, group, need_u0) -> dict[str, NuclideEstimate]:
+    names, rows = group
+    col = {n: k for k, n in enumerate(names)}
+    m = np.zeros((len(rows), len(names)))
+    for k, (r, i) in enumerate(rows):
+        for n, v in fits[r].components[i].counts_per_bq.items():
+            if n in col:
+                m[k, col[n]] = v
+    y = np.array([fits[r].area(i) for r, i in rows])
+    model = _VarianceModel(fits, rows)
+    if len(rows) == len(names):  # one row per nuclide: no weighting to iterate
+        activity = np.linalg.solve(m, y)
+        cov = model.at(m @ np.maximum(activity, 0.0))
+        activity, cov_a, weights = _gls(y, m, cov)
+    else:
+        cov = model.fitted()
+        for _ in range(3):
+            activity, cov_a, weights = _gls(y, m, cov)
+            cov = model.at(m @ np.maximum(activity, 0.0))
+        activity, cov_a, weights = _gls(y, m, cov)
+
+    rel = np.array([fits[r].components[i].rel_unc for r, i in rows])
+    out = {}
+    for n in names:
+        k = col[n]
+        w = weights[k]
+        per_row_counts = m[:, k]
+        u = float(np.sqrt(max(cov_a[k, k], 0.0)))
+        est = NuclideEstimate(
+            nuclide=n,
+            activity=float(activity[k]),
+            counting_unc=u,
+            u_rel_calibration=float(abs(np.sum(w * per_row_counts * rel))),
+            u0=u,
+            g=float(np.sum(w * w * per_row_counts)),
+            rows=[(r, i, float(w[j])) for j, (r, i) in enumerate(rows) if w[j] != 0.0],
+        )
+        if n in need_u0:
+            without = np.maximum(activity, 0.0)
+            without[k] = 0.0
+            # Near the decision threshold the regions are refitted under the null hypothesis;
+            # a clear signal would go into that refit's continuum, so there its area is
+            # simply taken out of the fitted counts.
+            null = n
+            c0 = model.at(m @ without, null=null, only=np.nonzero(w)[0])
+            est.u0 = float(np.sqrt(max(float(w @ c0 @ w), 0.0)))
+        out[n] = est
+    return out
+
+
+def _gls(y, m, cov):
+    """Activities, their covariance and the weights (activities = weights @ y)."""
+    try:
+        cinv = np.linalg.inv(cov)
+        cov_a = np.linalg.inv(m.T @ cinv @ m)
+    except np.linalg.LinAlgError:
+        cinv = np.linalg.pinv(cov)
+        cov_a = np.linalg.pinv(m.T @ cinv @ m)
+    weights = cov_a @ m.T @ cinv
+    return weights @ y, cov_a, weights
+
+
+class _VarianceModel:
+    """Covariance of the used areas if they had given values, from each region's Fisher
+    information at mu = (what is not a used area) + (the areas' shapes times the values).
+
+    Regions fitted with a free shape also carry the position and width uncertainty: their
+    variances are scaled by the ratio of the full to the linear-only covariance at the fit.
+    """
+
+    def __init__(self, fits: list[RegionFit], rows):
+        self.fits = fits
+        self.rows = rows
+        self.regions: list[tuple[int, np.ndarray, np.ndarray, tuple, tuple]] = []
+        by_region: dict[int, list[int]] = {}
+        for j, (r, _) in enumerate(rows):
+            by_region.setdefault(r, []).append(j)
+        self.rest = {}
+        self.scale = {}
+        for r, js in by_region.items():
+            fit = fits[r]
+            idx = np.array([fit.area_index(rows[j][1]) for j in js])
+            # (fit, rows, area indices, rows x rows and areas x areas index grids)
+            self.regions.append((r, np.array(js), idx, np.ix_(js, js), np.ix_(idx, idx)))
+            self.rest[r] = fit.mu - fit.basis[:, idx] @ fit.beta[idx]
+            if fit.covariance.shape[0] > fit.beta.size:  # free shape
+                lin = np.diag(fit.area_covariance_at(fit.mu))[idx]
+                full = np.diag(fit.covariance)[idx]
+                self.scale[r] = np.sqrt(np.maximum(full / np.maximum(lin, 1e-300), 1.0))
+
+    def fitted(self) -> np.ndarray:
+        cov = np.zeros((len(self.rows), len(self.rows)))
+        for r, _, _, rr, aa in self.regions:
+            cov[rr] = self.fits[r].covariance[aa]
+        return cov
+
+    def at(self, areas, null: str | None = None, only=None) -> np.ndarray:
+        """The covariance if the used areas were `areas` (rows outside `only`: zero).
+
+        null: a nuclide whose own components are refitted at zero, so that the rest of each
+        region follows the data as it would under the null hypothesis (u0 then does not
+        shrink with an upward fluctuation of the very area it judges).
+        """
+        cov = np.zeros((len(self.rows), len(self.rows)))
+        wanted = None if only is None else set(int(j) for j in only)
+        for r, js, idx, rr, aa in self.regions:
+            if wanted is not None and not wanted.intersection(js.tolist()):
+                continue
+            fit = self.fits[r]
+            own = []
+            if null is not None:
+                own = [
+                    i
+                    for i, c in enumerate(fit.components)
+                    if c.kind != "tied" and set(c.counts_per_bq) == {null}
+                ]
+            # one count added to the region's continuum: ISO 11929 takes n + 1 as the mean
+            # of a Poisson count n, which keeps u(0) finite where the continuum is ~0
+            if own:  # the whole region under the null hypothesis
+                mu = fit.mu_null_reference(own) + 1.0 / fit.mu.size
+            else:
+                mu = self.rest[r] + fit.basis[:, idx] @ np.maximum(areas[js], 0.0)
+                mu = mu + 1.0 / fit.mu.size
+            c = fit.area_covariance_at(mu)[aa]
+            f = self.scale.get(r)
+            if f is not None:
+                c = c * f[:, None] * f[None, :]
+            cov[rr] = c
+        return cov
