@@ -68,8 +68,10 @@ SHAPE_BOUNDS = (
     np.array([-0.02, -5.0, 0.5, 0.0, math.log(0.2), 0.0, 0.0]),
     np.array([0.02, 5.0, 2.0, 0.5, math.log(20.0), 0.2, 20.0]),
 )
+LINE_FIT_FREE = np.array([False, False, False, True, True, True, False])
+DECISION_ITERATIONS = 2
 TAIL_FRACTION0 = 0.015
-TAIL_LENGTH0 = 2.0  # in sigma
+TAIL_LENGTH0 = 1.0  # in sigma
 STEP0 = 0.0
 
 
@@ -121,13 +123,12 @@ def analyze(
     ann = [ln.extra_fwhm_kev for ln in lines if ln.kind == "annihilation"]
     theta0[ANN_FWHM] = ann[0] if ann else 0.0
 
-    joint = _joint_fit(counts, cal, components, lines, theta0, guess.lines)
-    model, result = joint
+    model, result, free_shape = _joint_fit(counts, cal, components, lines, theta0, guess.lines)
     if not result.converged:
         warnings.append("joint fit stopped before convergence")
     _, _, theta = model.split(result.p)
     cov = result.covariance()
-    by_line = _line_fit(model, result)
+    by_line = _line_fit(model, result, free_shape, theta0)
 
     interval = _interval_s(phd, real)
     nuclides = {}
@@ -230,7 +231,7 @@ def _joint_fit(counts, cal, components, lines, theta0, scale_lines):
     energies = [e for e, _, _ in scale_lines]
     free_shape[GAIN] = len(energies) >= 1
     free_shape[OFFSET] = len(energies) >= 2 and max(energies) - min(energies) > 150.0
-    return model, _run(model, p0, free_shape, theta0)
+    return model, _run(model, p0, free_shape, theta0), free_shape
 
 
 def _run(model: SpectrumModel, p0, free_shape, theta_mean):
@@ -294,8 +295,13 @@ def _start(model: SpectrumModel, theta) -> np.ndarray:
     return np.concatenate([np.maximum(a, 0.0), b, theta])
 
 
-def _line_fit(model: SpectrumModel, joint):
-    """Refit with one area per gamma line (x-ray groups and annihilation as before)."""
+def _line_fit(model: SpectrumModel, joint, free_shape, theta_prior):
+    """Refit with one area per gamma line (x-ray groups and annihilation as before).
+
+    The shape parameters are refitted too: with the lines tied, the joint fit used the
+    counts of a weak line beside a strong one to fit the strong line's tail, so with the
+    joint shape fixed the weak line's own area could only repeat the tied value.
+    """
     amp_of_line = np.empty(len(model.lines), int)
     weight = np.empty(len(model.lines))
     shared: dict[int, int] = {}
@@ -316,7 +322,7 @@ def _line_fit(model: SpectrumModel, joint):
     start = np.empty(n)
     start[amp_of_line] = a[model.line_amplitude] * model.line_weight / weight
     p0 = np.concatenate([start, b, theta])
-    res = _run(lm, p0, np.zeros(len(SHAPE_NAMES), bool), theta)
+    res = _run(lm, p0, free_shape & LINE_FIT_FREE, theta_prior)
     cov = res.covariance()
     area = res.p[amp_of_line] * weight
     area_unc = np.sqrt(np.maximum(np.diag(cov)[amp_of_line], 0.0)) * weight
@@ -424,15 +430,12 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
     mu_fit0[rows] = np.maximum(
         result.mu[rows] - result.p[k] * col[rows], 1e-9 * result.mu[rows] + 1e-12
     )
-    lim = None
     y_star = 0.0
-    for _ in range(4):
+    for _ in range(DECISION_ITERATIONS):  # the threshold moves little after the first
         mu0 = mu_fit0.copy()
         mu0[touched] += y_star * spread[touched]
         u0, kappa, c = _null_moments(k, result, mu0, col, touched)
         lim = limits(u0, kappa, u_rel, upper_quantile(c, mu0))
-        if abs(lim.decision_threshold - y_star) <= 1e-3 * lim.decision_threshold:
-            break
         y_star = lim.decision_threshold
     return lim
 

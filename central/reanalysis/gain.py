@@ -1,10 +1,12 @@
 """A first guess of the energy-scale correction (gain, offset) from the strong library lines.
 
-Each strong gamma line is looked for within +-MAX_DRIFT of its calibrated position with a
-zero-area Gaussian filter; the positions found vote for (gain, offset) by consensus
-(every one- and two-line hypothesis is scored by the significance of the lines it
-explains), so that a peak of another nuclide inside a search window cannot pull the scale.
-The joint fit then refines both parameters.
+A zero-area Gaussian filter gives, around each strong gamma line of the library, the
+significance of a peak at every channel within +-MAX_DRIFT. Every trial gain on a grid
+predicts where all those lines are at once; its score is the sum of the squared positive
+significances there. All the lines present vote together, so a peak of another nuclide
+inside one line's window cannot pull the scale; a gain other than 0 must beat 0 clearly.
+The lines that are then found near their predicted channels give (gain, offset) by
+weighted least squares; the joint fit refines both.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_DRIFT = 0.01  # relative gain drift searched for
-MIN_SIGNIFICANCE = 8.0  # filter response / its standard deviation
+MIN_SIGNIFICANCE = 8.0  # filter response / its standard deviation, of a line used
 MIN_INTENSITY = 0.05  # photons per decay of the lines used
+MIN_SCORE_GAIN = 25.0  # a gain other than 0 must raise the score this much (5 sigma)
+GRID_STEP_FWHM = 0.25  # grid step: this fraction of the FWHM at the highest line
 
 
 @dataclass(frozen=True)
@@ -25,66 +29,86 @@ class ScaleGuess:
     lines: tuple[tuple[float, float, float], ...]  # (library keV, found keV, significance) used
 
 
+@dataclass
+class _Response:
+    energy: float
+    first: float  # channel of resp[0]
+    signif: np.ndarray
+    resp: np.ndarray
+    fwhm_ch: float
+
+
 def guess_scale(counts: np.ndarray, cal, energies: np.ndarray) -> ScaleGuess:
     """(gain, offset) with E_apparent = E (1 + gain) + offset, from the lines found."""
+    responses = [r for e in np.unique(energies) if (r := _response(counts, cal, float(e)))]
+    if not responses:
+        return ScaleGuess(0.0, 0.0, ())
+    gain = _best_gain(responses, cal)
     found = []
-    n_ch = len(counts)
-    for e in np.unique(energies):
-        x = float(cal.energy.channel(e))
-        slope = abs(float(cal.energy.slope(x)))
-        sigma = float(cal.resolution.sigma(e)) / slope
-        half = max(3.0 * sigma, MAX_DRIFT * e / slope)
-        k = int(np.ceil(3.0 * sigma))
-        lo, hi = int(np.floor(x - half)) - k, int(np.ceil(x + half)) + k
-        if lo < 0 or hi >= n_ch or sigma < 0.3:
+    for r in responses:
+        x = float(cal.energy.channel(r.energy * (1.0 + gain))) - r.first
+        lo = max(int(np.floor(x - r.fwhm_ch)), 1)
+        hi = min(int(np.ceil(x + r.fwhm_ch)), len(r.signif) - 2)
+        if hi < lo:
             continue
-        j = np.arange(-k, k + 1)
-        kernel = np.exp(-0.5 * (j / sigma) ** 2)
-        kernel -= kernel.mean()
-        seg = counts[lo : hi + 1].astype(float)
-        resp = np.correlate(seg, kernel, mode="valid")
-        var = np.correlate(seg, kernel * kernel, mode="valid")
-        signif = resp / np.sqrt(var + 1.0)
-        i = int(np.argmax(signif))
-        if signif[i] < MIN_SIGNIFICANCE or i == 0 or i == len(resp) - 1:
+        i = lo + int(np.argmax(r.signif[lo : hi + 1]))
+        if r.signif[i] < MIN_SIGNIFICANCE:
             continue
-        # parabolic interpolation of the response around its maximum
-        r0, r1, r2 = resp[i - 1], resp[i], resp[i + 1]
+        r0, r1, r2 = r.resp[i - 1], r.resp[i], r.resp[i + 1]
         den = r0 - 2 * r1 + r2
         frac = 0.5 * (r0 - r2) / den if den < 0 else 0.0
-        channel = lo + k + i + float(np.clip(frac, -0.5, 0.5))
-        found.append((float(e), float(cal.energy.energy(channel)), float(signif[i])))
+        channel = r.first + i + float(np.clip(frac, -0.5, 0.5))
+        found.append((r.energy, float(cal.energy.energy(channel)), float(r.signif[i])))
     if not found:
         return ScaleGuess(0.0, 0.0, ())
-    return _consensus(found, cal)
+    return _fit(found, cal, gain)
 
 
-def _consensus(found, cal) -> ScaleGuess:
+def _response(counts, cal, e: float) -> _Response | None:
+    x = float(cal.energy.channel(e))
+    slope = abs(float(cal.energy.slope(x)))
+    sigma = float(cal.resolution.sigma(e)) / slope
+    half = max(3.0 * sigma, MAX_DRIFT * e / slope)
+    k = int(np.ceil(3.0 * sigma))
+    lo, hi = int(np.floor(x - half)) - k, int(np.ceil(x + half)) + k
+    if lo < 0 or hi >= len(counts) or sigma < 0.3:
+        return None
+    j = np.arange(-k, k + 1)
+    kernel = np.exp(-0.5 * (j / sigma) ** 2)
+    kernel -= kernel.mean()
+    seg = counts[lo : hi + 1].astype(float)
+    resp = np.correlate(seg, kernel, mode="valid")
+    var = np.correlate(seg, kernel * kernel, mode="valid")
+    return _Response(e, lo + k, resp / np.sqrt(var + 1.0), resp, 2.3548 * sigma)
+
+
+def _best_gain(responses: list[_Response], cal) -> float:
+    top = max(responses, key=lambda r: r.energy)
+    e_top = top.energy
+    step = GRID_STEP_FWHM * top.fwhm_ch * abs(float(cal.energy.slope(cal.energy.channel(e_top))))
+    n = int(np.ceil(MAX_DRIFT * e_top / step))
+    gains = np.linspace(-MAX_DRIFT, MAX_DRIFT, 2 * n + 1)
+    score = np.zeros(len(gains))
+    for r in responses:
+        x = cal.energy.channel(r.energy * (1.0 + gains)) - r.first
+        s = np.interp(x, np.arange(len(r.signif)), r.signif, left=0.0, right=0.0)
+        score += np.maximum(s, 0.0) ** 2
+    zero = float(np.interp(0.0, gains, score))
+    best = int(np.argmax(score))
+    return float(gains[best]) if score[best] - zero > MIN_SCORE_GAIN else 0.0
+
+
+def _fit(found, cal, gain: float) -> ScaleGuess:
     e = np.array([f[0] for f in found])
     d = np.array([f[1] - f[0] for f in found])  # apparent minus library energy
     w = np.array([f[2] for f in found])
     tol = 0.4 * cal.resolution.fwhm(e)
-    hypotheses = [(0.0, 0.0)]
-    for i in range(len(e)):
-        hypotheses.append((d[i] / e[i], 0.0))
-        for j in range(i + 1, len(e)):
-            if abs(e[j] - e[i]) > 100.0:
-                g = (d[j] - d[i]) / (e[j] - e[i])
-                hypotheses.append((g, d[i] - g * e[i]))
-    best, best_score = (0.0, 0.0), -1.0
-    for g, o in hypotheses:
-        if abs(g) > MAX_DRIFT or abs(o) > 5.0:
-            continue
-        inl = np.abs(d - (g * e + o)) < tol
-        score = float(w[inl].sum()) - 1e-3 * abs(g) * 1e3  # ties: the smaller correction
-        if score > best_score:
-            best, best_score = (g, o), score
-    g, o = best
-    inl = np.abs(d - (g * e + o)) < tol
+    inl = np.abs(d - gain * e) < tol
+    g, o = gain, 0.0
     if inl.sum() >= 2 and np.ptp(e[inl]) > 150.0:
         design = np.vstack([e[inl], np.ones(inl.sum())]).T * w[inl, None]
         g, o = np.linalg.lstsq(design, d[inl] * w[inl], rcond=None)[0]
     elif inl.any():
-        g, o = float(np.sum(w[inl] * d[inl] * e[inl]) / np.sum(w[inl] * e[inl] ** 2)), 0.0
+        g = float(np.sum(w[inl] * d[inl] * e[inl]) / np.sum(w[inl] * e[inl] ** 2))
     used = tuple(f for f, ok in zip(found, inl) if ok)
     return ScaleGuess(float(g), float(o), used)

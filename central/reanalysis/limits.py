@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.stats import norm
+from scipy.special import ndtr
 
+_SQRT2PI = math.sqrt(2.0 * math.pi)
 ALPHA = 0.05
+MAJOR_WEIGHT = 0.02  # weights below this fraction of the largest count as Gaussian
 K = 1.645  # k_(1-alpha) = k_(1-beta), alpha = beta = 5 %
 
 
@@ -55,22 +57,27 @@ def upper_quantile(c: np.ndarray, mu: np.ndarray, alpha: float = ALPHA) -> float
     approximation of Lugannani and Rice (1980) gives the tail from the cumulant
     generating function K(t) = sum mu_i (e^(t c_i) - 1 - t c_i).
     """
-    keep = (mu > 0) & (np.abs(c) > 0)
+    keep = (mu > 0) & (c != 0)
     c, mu = c[keep], mu[keep]
     sigma = math.sqrt(float(np.sum(c * c * mu)))
     if sigma == 0:
         return 0.0
     c = c / sigma  # standardised: t in units of 1/sigma
+    # small weights add (almost) Gaussian noise: lump them into one normal term
+    major = np.abs(c) > MAJOR_WEIGHT * np.max(np.abs(c))
+    rest = float(np.sum(c[~major] ** 2 * mu[~major]))
+    c, mu = c[major], mu[major]
     t_max = min(50.0, 500.0 / max(float(np.max(c)), 1e-12))
 
     def tail(t):
-        e = np.exp(np.multiply.outer(np.atleast_1d(t), c))
-        k0 = np.sum(mu * (e - 1.0 - np.multiply.outer(np.atleast_1d(t), c)), axis=-1)
-        k1 = np.sum(mu * c * (e - 1.0), axis=-1)
-        k2 = np.sum(mu * c * c * e, axis=-1)
+        tc = np.multiply.outer(np.atleast_1d(t), c)
+        e = np.exp(tc)
+        k0 = np.sum(mu * (e - 1.0 - tc), axis=-1) + 0.5 * rest * t * t
+        k1 = np.sum(mu * c * (e - 1.0), axis=-1) + rest * t
+        k2 = np.sum(mu * c * c * e, axis=-1) + rest
         w = np.sqrt(np.maximum(2.0 * (t * k1 - k0), 1e-300))
         u = t * np.sqrt(k2)
-        return norm.sf(w) + norm.pdf(w) * (1.0 / u - 1.0 / w) - alpha
+        return ndtr(-w) + np.exp(-0.5 * w * w) / _SQRT2PI * (1.0 / u - 1.0 / w) - alpha
 
     grid = np.geomspace(0.2, t_max, 24) if t_max > 0.2 else np.array([t_max])
     values = tail(grid)
@@ -82,4 +89,4 @@ def upper_quantile(c: np.ndarray, mu: np.ndarray, alpha: float = ALPHA) -> float
     else:
         i = below[0]
         t = brentq(lambda x: float(tail(x)[0]), grid[i - 1], grid[i], xtol=1e-6)
-    return sigma * float(np.sum(mu * c * (np.exp(t * c) - 1.0)))
+    return sigma * (float(np.sum(mu * c * (np.exp(t * c) - 1.0))) + rest * t)

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from .components import ModelLine
-from .shapes import line_shape
+from .shapes import line_shape, line_shape_partials, tail
 
 SHAPE_NAMES = (
     "gain",
@@ -80,14 +80,33 @@ class SpectrumModel:
     # ------------------------------------------------------------------ geometry
     def positions(self, theta) -> tuple[np.ndarray, np.ndarray]:
         """Centroid channels and sigmas (channels) of the lines."""
+        return self._geometry(theta)[:2]
+
+    def _geometry(self, theta):
+        """x0, sigma (channels) and their derivatives by the shape parameters.
+
+        x0 = channel(E (1 + g) + o); sigma = (1 + g) sigma_E / slope(x0) with sigma_E = s
+        sigma_cal(E), or hypot(s sigma_cal, w / 2.3548) for annihilation (w its extra FWHM).
+        The slope's own change with x0 is neglected in the derivatives (a2 is tiny).
+        """
         g, o, s = theta[GAIN], theta[OFFSET], theta[WIDTH]
-        e_app = self.energy * (1.0 + g) + o
-        x0 = self.cal.energy.channel(e_app)
-        fwhm_kev = s * self.cal.resolution.fwhm(self.energy)
-        ann = np.hypot(fwhm_kev, np.where(self.extra_fwhm > 0, theta[ANN_FWHM], 0.0))
-        fwhm_kev = np.where(self.is_ann, ann, fwhm_kev) * (1.0 + g)
-        sigma = fwhm_kev / _FWHM_PER_SIGMA / np.abs(self.cal.energy.slope(x0))
-        return x0, sigma
+        x0 = self.cal.energy.channel(self.energy * (1.0 + g) + o)
+        slope = np.abs(self.cal.energy.slope(x0))
+        sig_cal = self.cal.resolution.fwhm(self.energy) / _FWHM_PER_SIGMA
+        det = s * sig_cal
+        extra = np.where(self.is_ann, theta[ANN_FWHM] / _FWHM_PER_SIGMA, 0.0)
+        sig_e = np.hypot(det, extra)
+        sigma = (1.0 + g) * sig_e / slope
+        d = {
+            "x0_gain": self.energy / slope,
+            "x0_offset": 1.0 / slope,
+            "sigma_gain": sig_e / slope,
+            "sigma_width": (1.0 + g) * det * sig_cal / sig_e / slope,
+            "sigma_ann": np.where(
+                self.is_ann, (1.0 + g) * extra / sig_e / slope / _FWHM_PER_SIGMA, 0.0
+            ),
+        }
+        return x0, sigma, d
 
     def _regions(self, theta) -> list[Region]:
         x0, sigma = self.positions(theta)
@@ -163,6 +182,16 @@ class SpectrumModel:
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(self.n_fit, self.n_base),
         )
+        coo = self.base_design.tocoo()
+        self._base_rows, self._base_cols, self._base_vals = coo.row, coo.col, coo.data
+        # amplitude columns: one CSR entry per (row, amplitude), summed over its lines
+        key = self.pair_row.astype(np.int64) * self.n_amp + self.line_amplitude[self.pair_line]
+        uniq, self._amp_entry = np.unique(key, return_inverse=True)
+        self._amp_cols = (uniq % self.n_amp).astype(np.int32)
+        self._amp_indptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(uniq // self.n_amp, minlength=self.n_fit))]
+        )
+        self._structure: dict = {}
         self.n_shape = len(SHAPE_NAMES)
         self.n_params = self.n_amp + self.n_base + self.n_shape
 
@@ -206,30 +235,75 @@ class SpectrumModel:
     def amplitude_columns(self, theta, shapes=None) -> sparse.csr_matrix:
         """d mu / d amplitude (does not depend on the amplitudes)."""
         vals = self.shapes(theta) if shapes is None else shapes
-        pl = self.pair_line
         return sparse.csr_matrix(
-            (vals * self.line_weight[pl], (self.pair_row, self.line_amplitude[pl])),
+            (self._amp_data(vals), self._amp_cols, self._amp_indptr),
             shape=(self.n_fit, self.n_amp),
         )
+
+    def _amp_data(self, vals):
+        w = vals * self.line_weight[self.pair_line]
+        return np.bincount(self._amp_entry, w, minlength=len(self._amp_cols))
 
     def jacobian(self, p, free_shape):
         """mu and d mu / d (amplitudes, baseline, free shape parameters), sparse CSR."""
         a, b, theta = self.split(p)
-        vals = self.shapes(theta)
-        peaks = self.peaks(a, theta, vals)
+        x0, sigma, dgeo = self._geometry(theta)
+        pl = self.pair_line
+        r = np.exp(theta[LOG_TAIL])
+        xp, sp = x0[pl], sigma[pl]
+        t0 = tail(self.pair_channel, xp, sp, r)
+        vals, d_x0, d_sig, d_eta, d_step = line_shape_partials(
+            self.pair_channel, xp, sp, theta[ETA], r, theta[STEP], t0
+        )
+        amp = self.line_counts(a)[pl]
+        rows = self.pair_row
+        peaks = np.bincount(rows, vals * amp, minlength=self.n_fit)
         base = self.baseline(b)
-        cols_a = self.amplitude_columns(theta, vals)
-        cols_b = self.base_design.multiply(base[:, None]).tocsr()
         free = np.flatnonzero(free_shape)
-        dtheta = np.empty((self.n_fit, len(free)))
-        for col, j in enumerate(free):
-            step = _FD_STEP[j]
-            th = theta.copy()
-            th[j] += step
-            dtheta[:, col] = (self.peaks(a, th) - peaks) / step
-        jac = sparse.hstack([cols_a, cols_b, sparse.csr_matrix(dtheta)], format="csr")
+        dtheta = np.empty((len(free), self.n_fit))
+        for k, j in enumerate(free):
+            if j == GAIN:
+                w = d_x0 * dgeo["x0_gain"][pl] + d_sig * dgeo["sigma_gain"][pl]
+            elif j == OFFSET:
+                w = d_x0 * dgeo["x0_offset"][pl]
+            elif j == WIDTH:
+                w = d_sig * dgeo["sigma_width"][pl]
+            elif j == ETA:
+                w = d_eta
+            elif j == LOG_TAIL:
+                h = 1e-4
+                t1 = tail(self.pair_channel, xp, sp, r * np.exp(h))
+                w = theta[ETA] * (t1 - t0) / h
+            elif j == STEP:
+                w = d_step
+            else:  # ANN_FWHM
+                w = d_sig * dgeo["sigma_ann"][pl]
+            dtheta[k] = np.bincount(rows, w * amp, minlength=self.n_fit)
+        data = np.concatenate(
+            [self._amp_data(vals), self._base_vals * base[self._base_rows], dtheta.T.ravel()]
+        )
+        jac = self._assemble(data, free)
         return peaks + base, jac
 
-
-# finite-difference steps of the shape parameters (small against their plausible spread)
-_FD_STEP = np.array([1e-6, 1e-4, 1e-5, 1e-5, 1e-4, 1e-6, 1e-4])
+    def _assemble(self, data, free) -> sparse.csr_matrix:
+        """CSR of [amplitudes | baseline | free shape] from data in that concatenated order."""
+        key = tuple(free)
+        if key not in self._structure:
+            n_a, n_b = len(self._amp_cols), len(self._base_rows)
+            amp_rows = np.repeat(np.arange(self.n_fit), np.diff(self._amp_indptr))
+            rows = np.concatenate(
+                [amp_rows, self._base_rows, np.repeat(np.arange(self.n_fit), len(free))]
+            )
+            cols = np.concatenate(
+                [
+                    self._amp_cols,
+                    self.n_amp + self._base_cols,
+                    np.tile(self.n_amp + self.n_base + np.arange(len(free)), self.n_fit),
+                ]
+            )
+            order = np.lexsort((cols, rows))
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=self.n_fit))])
+            self._structure[key] = (order, cols[order], indptr, n_a + n_b)
+        order, indices, indptr, _ = self._structure[key]
+        n_cols = self.n_amp + self.n_base + len(free)
+        return sparse.csr_matrix((data[order], indices, indptr), shape=(self.n_fit, n_cols))

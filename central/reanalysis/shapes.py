@@ -33,12 +33,15 @@ def tail(i, x0, sigma, r):
     """Unit-area exponential tail (length r*sigma, low-energy side) convolved with the Gaussian."""
     u = (i - x0) / sigma
     z = (u + 1.0 / r) / _SQRT2  # the tail's decay is 1/tau = 1/(r sigma)
-    tau = r * sigma
     # exp(u/r + 1/(2 r^2)) erfc(z) = exp(-u^2/2) erfcx(z): the second form for z > 0
     # stays finite where the first overflows; the first is exact for z <= 0.
-    pos = np.exp(-0.5 * u * u) * erfcx(np.maximum(z, 0.0))
-    neg = np.exp(np.minimum(u / r + 0.5 / (r * r), 700.0)) * erfc(np.minimum(z, 0.0))
-    return np.where(z > 0, pos, neg) / (2.0 * tau)
+    out = np.empty_like(u)
+    pos = z > 0
+    up, zp = u[pos], z[pos]
+    out[pos] = np.exp(-0.5 * up * up) * erfcx(zp)
+    neg = ~pos
+    out[neg] = np.exp(u[neg] / r + 0.5 / (r * r)) * erfc(z[neg])
+    return out / (2.0 * r * sigma)
 
 
 def step(i, x0, sigma):
@@ -54,3 +57,37 @@ def line_shape(i, x0, sigma, eta, r, h):
     if h:
         out = out + (h / (_SQRT2PI * sigma)) * step(i, x0, sigma)
     return out
+
+
+def line_shape_partials(i, x0, sigma, eta, r, h, t=None):
+    """The shape and its derivatives by x0, sigma, eta and h (analytic), vectorised;
+    t: the tail at these points when already known.
+
+    G = Phi(b) - Phi(a): dG/dx0 = (phi(a) - phi(b)) / sigma, dG/dsigma = (a phi(a) - b phi(b)) / sigma;
+    S = Phi(-u): dS/dx0 = phi(u) / sigma, dS/dsigma = u phi(u) / sigma;
+    T(u) / sigma-scaled tail: dT/du = (T - phi(u) / sigma) / r, u = (i - x0) / sigma.
+    """
+    inv = 1.0 / sigma
+    a = (i - 0.5 - x0) * inv
+    b = (i + 0.5 - x0) * inv
+    u = (i - x0) * inv
+    pa, pb, pu = _phi(a), _phi(b), _phi(u)
+    g = gaussian_in_channels(i, x0, sigma)
+    t = tail(i, x0, sigma, r) if t is None else t
+    st = step(i, x0, sigma)
+    dg_dx = (pa - pb) * inv
+    dg_ds = (a * pa - b * pb) * inv
+    dt_du = (t - pu * inv) / r
+    dt_dx = -dt_du * inv
+    dt_ds = -(t + u * dt_du) * inv
+    c = h / _SQRT2PI * inv  # step height per unit area
+    ds_dx = pu * inv
+    ds_ds = u * pu * inv
+    shape = (1.0 - eta) * g + eta * t + c * st
+    d_x0 = (1.0 - eta) * dg_dx + eta * dt_dx + c * ds_dx
+    d_sigma = (1.0 - eta) * dg_ds + eta * dt_ds + c * (ds_ds - st * inv)
+    return shape, d_x0, d_sigma, t - g, st * (inv / _SQRT2PI)
+
+
+def _phi(z):
+    return np.exp(-0.5 * z * z) / _SQRT2PI
