@@ -31,7 +31,7 @@ from shared.results import AnalysisError, AnalysisResult, LineResult, NuclideRes
 from . import fit as fitting
 from .components import NUCLIDE, Component, ModelLine, build_components
 from .conversion import release_factors
-from .gain import MIN_INTENSITY, guess_scale
+from .gain import MIN_INTENSITY, MIN_SIGNIFICANCE, guess_scale, significance
 from .limits import limits, upper_quantile
 from .model import (
     ANN_FWHM,
@@ -70,6 +70,7 @@ SHAPE_BOUNDS = (
 )
 LINE_FIT_FREE = np.array([False, False, False, True, True, True, False])
 DECISION_ITERATIONS = 2
+TAIL_MIN_SIGNIFICANCE = 50.0  # ~2500 net counts in the strongest line
 TAIL_FRACTION0 = 0.015
 TAIL_LENGTH0 = 1.0  # in sigma
 STEP0 = 0.0
@@ -123,10 +124,11 @@ def analyze(
     ann = [ln.extra_fwhm_kev for ln in lines if ln.kind == "annihilation"]
     theta0[ANN_FWHM] = ann[0] if ann else 0.0
 
-    model, result, free_shape = _joint_fit(counts, cal, components, lines, theta0, guess.lines)
+    model, result, free_shape = _joint_fit(counts, cal, components, lines, theta0, guess)
     if not result.converged:
         warnings.append("joint fit stopped before convergence")
     _, _, theta = model.split(result.p)
+    result = result.with_floor(_one_count_per_region(model))
     cov = result.covariance()
     by_line = _line_fit(model, result, free_shape, theta0)
 
@@ -213,24 +215,28 @@ def _interval_s(phd: Phd, real: float) -> float:
 
 
 # -------------------------------------------------------------------------- fit
-def _joint_fit(counts, cal, components, lines, theta0, scale_lines):
-    """The joint fit; the energy scale is free only as far as strong lines pin it.
+def _joint_fit(counts, cal, components, lines, theta0, guess):
+    """The joint fit; shape parameters are free only as far as strong lines pin them.
 
-    Without strong lines a free gain or offset would slide every weak line onto the
-    nearest upward fluctuation (a look-elsewhere effect the Fisher information does not
-    see), and blanks would be detected too often. One strong line frees the gain, two
-    far apart free the offset too (as in the first guess).
+    Without strong lines a free gain, offset or width would slide every weak line onto
+    the nearest upward fluctuation (a look-elsewhere effect the Fisher information does
+    not see), and blanks would be detected too often. One line found frees the gain and
+    the width, two far apart the offset too (as in the first guess); the tail and the
+    step need a line of some thousand counts, the annihilation width a visible 511 keV.
     """
     comp_of_line = np.array([ln.component for ln in lines])
     weight = np.array([ln.counts_per_unit for ln in lines])
     model = SpectrumModel(counts, cal, lines, comp_of_line, weight, len(components), theta0)
     p0 = _start(model, theta0)
-    free_shape = np.ones(len(SHAPE_NAMES), bool)
-    if not any(ln.kind == "annihilation" for ln in lines):
-        free_shape[ANN_FWHM] = False
-    energies = [e for e, _, _ in scale_lines]
-    free_shape[GAIN] = len(energies) >= 1
+    energies = [e for e, _, _ in guess.lines]
+    free_shape = np.zeros(len(SHAPE_NAMES), bool)
+    free_shape[[GAIN, WIDTH]] = len(energies) >= 1
     free_shape[OFFSET] = len(energies) >= 2 and max(energies) - min(energies) > 150.0
+    free_shape[[ETA, LOG_TAIL, STEP]] = guess.strongest >= TAIL_MIN_SIGNIFICANCE
+    ann = [ln for ln in lines if ln.kind == "annihilation"]
+    free_shape[ANN_FWHM] = bool(ann) and (
+        significance(counts, cal, ann[0].energy, ann[0].extra_fwhm_kev) >= MIN_SIGNIFICANCE
+    )
     return model, _run(model, p0, free_shape, theta0), free_shape
 
 
@@ -263,6 +269,10 @@ def _run(model: SpectrumModel, p0, free_shape, theta_mean):
         lower,
         upper,
     )
+
+
+def _one_count_per_region(model: SpectrumModel) -> np.ndarray:
+    return 1.0 / np.bincount(model.region_of_row)[model.region_of_row]
 
 
 def _start(model: SpectrumModel, theta) -> np.ndarray:
@@ -322,7 +332,9 @@ def _line_fit(model: SpectrumModel, joint, free_shape, theta_prior):
     start = np.empty(n)
     start[amp_of_line] = a[model.line_amplitude] * model.line_weight / weight
     p0 = np.concatenate([start, b, theta])
-    res = _run(lm, p0, free_shape & LINE_FIT_FREE, theta_prior)
+    res = _run(lm, p0, free_shape & LINE_FIT_FREE, theta_prior).with_floor(
+        _one_count_per_region(lm)
+    )
     cov = res.covariance()
     area = res.p[amp_of_line] * weight
     area_unc = np.sqrt(np.maximum(np.diag(cov)[amp_of_line], 0.0)) * weight
@@ -426,9 +438,9 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
     per_region_base = np.bincount(region, base, minlength=len(model.regions))
     spread = base * (per_region_signal / per_region_base)[region]  # counts per unit activity
     touched = np.flatnonzero(spread)
-    mu_fit0 = result.mu.copy()
+    mu_fit0 = result.mu_ref.copy()
     mu_fit0[rows] = np.maximum(
-        result.mu[rows] - result.p[k] * col[rows], 1e-9 * result.mu[rows] + 1e-12
+        result.mu_ref[rows] - result.p[k] * col[rows], 1e-9 * result.mu_ref[rows] + 1e-12
     )
     y_star = 0.0
     for _ in range(DECISION_ITERATIONS):  # the threshold moves little after the first
@@ -449,7 +461,9 @@ def _null_moments(k, result, mu0, col, rows):
     """
     jac = result.jac
     sub = jac[rows]
-    delta = (sub.T @ (sub.multiply((1.0 / mu0[rows] - 1.0 / result.mu[rows])[:, None]))).toarray()
+    delta = (
+        sub.T @ (sub.multiply((1.0 / mu0[rows] - 1.0 / result.mu_ref[rows])[:, None]))
+    ).toarray()
     info0 = result.information + delta
     e = np.zeros(len(info0))
     e[k] = 1.0  # the amplitudes come first among the free parameters

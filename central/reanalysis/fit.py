@@ -7,7 +7,7 @@ Gaussian priors on chosen parameters; the covariance is the inverse of the expec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
@@ -23,9 +23,22 @@ class PoissonFit:
     deviance: float  # of the data (priors not included)
     iterations: int
     converged: bool
+    prior_weight: np.ndarray  # of the free parameters (1/sigma^2, 0 for none)
+    mu_ref: np.ndarray | None = None  # the expected counts the information is evaluated at
 
     def covariance(self) -> np.ndarray:
         return invert(self.information)
+
+    def with_floor(self, floor: np.ndarray) -> PoissonFit:
+        """The same fit with its information evaluated at mu + floor.
+
+        Where mu -> 0 (an empty region) the expected information 1/mu diverges, while a
+        region with no counts does not tell a line's area to infinite precision; a floor
+        of one count per region is the n + 1 of ISO 11929 for few counts.
+        """
+        mu_ref = self.mu + floor
+        info = information(self.jac, mu_ref) + np.diag(self.prior_weight)
+        return replace(self, information=info, mu_ref=mu_ref)
 
 
 def deviance(n: np.ndarray, mu: np.ndarray) -> float:
@@ -132,4 +145,6 @@ def fit_poisson(
             converged = True
             break
     info = information(jac, mu) + np.diag(prior_weight)
-    return PoissonFit(p, np.asarray(free), mu, jac, info, deviance(n, mu), iterations, converged)
+    return PoissonFit(
+        p, np.asarray(free), mu, jac, info, deviance(n, mu), iterations, converged, prior_weight
+    )

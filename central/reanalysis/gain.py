@@ -28,6 +28,11 @@ class ScaleGuess:
     offset_kev: float
     lines: tuple[tuple[float, float, float], ...]  # (library keV, found keV, significance) used
 
+    @property
+    def strongest(self) -> float:
+        """The highest significance of the lines used (0 without any)."""
+        return max((s for _, _, s in self.lines), default=0.0)
+
 
 @dataclass
 class _Response:
@@ -64,11 +69,21 @@ def guess_scale(counts: np.ndarray, cal, energies: np.ndarray) -> ScaleGuess:
     return _fit(found, cal, gain)
 
 
-def _response(counts, cal, e: float) -> _Response | None:
+def significance(counts, cal, energy: float, extra_fwhm_kev: float = 0.0) -> float:
+    """The filter significance of a line within one FWHM of its calibrated position."""
+    r = _response(counts, cal, energy, extra_fwhm_kev, drift=0.0)
+    if r is None:
+        return 0.0
+    x = float(cal.energy.channel(energy)) - r.first
+    lo, hi = max(int(x - r.fwhm_ch), 0), min(int(x + r.fwhm_ch) + 1, len(r.signif) - 1)
+    return float(np.max(r.signif[lo : hi + 1])) if hi >= lo else 0.0
+
+
+def _response(counts, cal, e: float, extra_fwhm_kev=0.0, drift=MAX_DRIFT) -> _Response | None:
     x = float(cal.energy.channel(e))
     slope = abs(float(cal.energy.slope(x)))
-    sigma = float(cal.resolution.sigma(e)) / slope
-    half = max(3.0 * sigma, MAX_DRIFT * e / slope)
+    sigma = float(np.hypot(cal.resolution.fwhm(e), extra_fwhm_kev)) / 2.3548 / slope
+    half = max(3.0 * sigma, drift * e / slope)
     k = int(np.ceil(3.0 * sigma))
     lo, hi = int(np.floor(x - half)) - k, int(np.ceil(x + half)) + k
     if lo < 0 or hi >= len(counts) or sigma < 0.3:
