@@ -3,13 +3,16 @@
 Per nuclide, on releases (Bq per interval) when both results have them, else on the
 chamber activities (a spectrum without #Stack data):
 
-- both detect: z = (x_station - x_central) / sqrt(u_station^2 + u_central^2) with the total
-  standard uncertainties; flagged when |z| > 3. Both methods count the same spectrum, so
-  the counting parts are correlated and this z is conservative: a flag points at a method
-  difference (continuum, multiplets, nuclear data, efficiency), not at counting statistics.
+- both detect: z = (x_station - x_central) / sqrt(u_station^2 + u_central^2) with the
+  counting standard uncertainties; flagged when |z| > 3. Both methods read the same
+  efficiency calibration and #Stack data, so that part of their uncertainties cancels in
+  the difference and stays out of z (with it, the 2.7 % between the DDEP and ENSDF
+  intensities of Xe-133 at 81 keV could never show). Both count the same spectrum, so
+  the counting parts are correlated and z is conservative: a flag points at a method
+  difference (continuum, multiplets, nuclear data, efficiency evaluation), not at noise.
 - neither detects: they agree (both values are below their decision thresholds); no z.
-- one detects, the other does not: the detecting method's value x with uncertainty u is
-  compared with the other's detection limit L (the value it would have detected with 95 %
+- one detects, the other does not: the detecting method's value x with counting
+  uncertainty u is compared with the other's detection limit L (the value it would have detected with 95 %
   probability): z = (x - L) / u, flagged when z > 3, i.e. when x exceeds L by more than
   three of its own standard uncertainties. A detection just above a threshold that the
   other method narrowly missed is no disagreement.
@@ -41,7 +44,7 @@ class Comparison:
     flagged: bool
     reason: str
     quantity: str = "release"  # "release" or "activity"
-    station_unc: float | None = None
+    station_unc: float | None = None  # counting standard uncertainty, the one z uses
     central_unc: float | None = None
     station_detected: bool | None = None
     central_detected: bool | None = None
@@ -119,15 +122,19 @@ def compare_nuclide(
 
 
 def _measure(r: NuclideResult, releases: bool) -> tuple[str, float, float, float]:
-    """(quantity, value, total uncertainty, detection limit) in releases or activities."""
+    """(quantity, value, counting uncertainty, detection limit) in releases or activities."""
     if releases:
+        # the release's uncertainty is the activity's times the release factor
+        total = float(r.release_unc_bq or 0.0)
+        factor = total / r.activity_unc_bq if r.activity_unc_bq > 0 else 0.0
+        counting = r.activity_counting_unc_bq * factor if factor > 0 else total
         return (
             "release",
             float(r.release_bq),
-            float(r.release_unc_bq or 0.0),
+            counting,
             float(r.detection_limit_bq if r.detection_limit_bq is not None else math.inf),
         )
-    return "activity", r.activity_bq, r.activity_unc_bq, r.activity_detection_limit_bq
+    return "activity", r.activity_bq, r.activity_counting_unc_bq, r.activity_detection_limit_bq
 
 
 def flagged(comparisons: list[Comparison]) -> list[Comparison]:

@@ -29,7 +29,7 @@ from shared.nuclear import XENON, Library, load_library
 from shared.results import AnalysisError, AnalysisResult, LineResult, NuclideResult, PeakResult
 
 from . import fit as fitting
-from .components import NUCLIDE, Component, ModelLine, build_components
+from .components import NUCLIDE, STEP_LINE, Component, ModelLine, build_components, with_steps
 from .conversion import release_factors
 from .gain import MIN_INTENSITY, MIN_SIGNIFICANCE, guess_scale, significance
 from .limits import limits, upper_quantile
@@ -71,6 +71,7 @@ SHAPE_BOUNDS = (
 LINE_FIT_FREE = np.array([False, False, False, True, True, True, False])
 DECISION_ITERATIONS = 2
 TAIL_MIN_SIGNIFICANCE = 50.0  # ~2500 net counts in the strongest line
+STEP_MIN_SIGNIFICANCE = 150.0  # ~20 000 net counts: the line gets a step of its own
 TAIL_FRACTION0 = 0.015
 TAIL_LENGTH0 = 1.0  # in sigma
 STEP0 = 0.0
@@ -118,6 +119,9 @@ def analyze(
         [ln.energy for ln in lines if ln.kind == "gamma" and ln.intensity >= MIN_INTENSITY]
     )
     guess = guess_scale(counts, cal, strong)
+    components, lines = with_steps(
+        components, lines, [e for e, _, sig in guess.lines if sig >= STEP_MIN_SIGNIFICANCE]
+    )
     theta0 = np.array(
         [guess.gain, guess.offset_kev, 1.0, TAIL_FRACTION0, math.log(TAIL_LENGTH0), STEP0, 0.0]
     )
@@ -494,6 +498,8 @@ def _peaks(model: SpectrumModel, result, by_line, nuclides) -> list[PeakResult]:
     chi2 = _region_chi2(model, result)
     out = []
     for i, ln in enumerate(model.lines):
+        if ln.kind == STEP_LINE:
+            continue
         area, unc = float(by_line["area"][i]), float(by_line["area_unc"][i])
         significant = unc > 0 and area > 3.0 * unc
         detected_nuclide = (

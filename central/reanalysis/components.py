@@ -6,7 +6,11 @@
   fixed ratios (I * eps). X-rays are modelled so that they do not bias the gamma lines,
   but never quantify a nuclide: Xe-131m and Xe-133m share their x-rays, several
   intensities are approximate, and the low-energy efficiency is the least certain part;
-- annihilation: amplitude = counts of the Doppler-broadened 511 keV line.
+- annihilation: amplitude = counts of the Doppler-broadened 511 keV line;
+- the step below a strong line: amplitude = its area-equivalent height (a pure step of
+  the line's position and width). Weaker lines share one step height relative to their
+  peaks; below a strong line the step and the Compton shelf between its edge and the
+  peak differ from line to line more than one shared height can follow.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 
 from shared.nuclear import Library, Nuclide
 
-NUCLIDE, XRAY, ANNIHILATION = "nuclide", "xray", "annihilation"
+NUCLIDE, XRAY, ANNIHILATION, STEP_LINE = "nuclide", "xray", "annihilation", "step"
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class ModelLine:
     counts_per_unit: float  # counts per unit of the component's amplitude
     efficiency: float
     source: str  # the emitting nuclide, or the x-ray group
-    kind: str  # gamma, xray, annihilation
+    kind: str  # gamma, xray, annihilation, step
     extra_fwhm_kev: float = 0.0
 
 
@@ -115,3 +119,15 @@ def _xray_groups(library: Library) -> dict[str, list[tuple[Nuclide, bool, float]
             approx = all(ln.approximate for ln in lns)
             groups.setdefault(group, []).append((nuc, approx, sum(ln.intensity for ln in lns)))
     return groups
+
+
+def with_steps(
+    components: list[Component], lines: list[ModelLine], energies
+) -> tuple[list[Component], list[ModelLine]]:
+    """A free step below each line at these energies (keV)."""
+    components, lines = list(components), list(lines)
+    for e in sorted(set(energies)):
+        k = len(components)
+        components.append(Component(f"step at {e:g} keV", STEP_LINE))
+        lines.append(ModelLine(float(e), 0.0, k, 1.0, 0.0, "step", STEP_LINE))
+    return components, lines

@@ -7,7 +7,11 @@ kappa = 1 in counts, 1/(eps I t) for one line in Bq) and u_rel the relative cali
 uncertainty. With k = k_(1-alpha) = k_(1-beta):
     decision threshold  y* = k u0
     detection limit     y# = y* + k u(y#)  ->  y# = (2 y* + k^2 kappa) / (1 - k^2 u_rel^2)
-and Currie (1968), the same without calibration uncertainty:
+With few counts the null distribution is skewed and y* is its upper alpha quantile
+instead (`upper_quantile`, above k u0); y# = y* + k u(y#) then solves the quadratic
+    (1 - k^2 u_rel^2) y#^2 - (2 y* + k^2 kappa) y# + (y*^2 - k^2 u0^2) = 0,
+which is the closed form above when y* = k u0.
+Currie (1968), the same without calibration uncertainty:
     L_C = k u0,  L_D = k^2 kappa + 2 k u0  (= 2.71 + 3.29 sqrt(B) in counts for sigma0^2 = B).
 """
 
@@ -44,8 +48,10 @@ def limits(
     """
     lc = k * u0
     y_star = lc if y_star is None else max(y_star, lc)
-    denom = 1.0 - (k * u_rel) ** 2
-    y_hash = (2.0 * y_star + k * k * kappa) / denom if denom > 0 else math.inf
+    a = 1.0 - (k * u_rel) ** 2
+    b = 2.0 * y_star + k * k * kappa
+    c = y_star * y_star - lc * lc  # >= 0
+    y_hash = (b + math.sqrt(max(b * b - 4.0 * a * c, 0.0))) / (2.0 * a) if a > 0 else math.inf
     return Limits(y_star, y_hash, lc, k * k * kappa + 2.0 * lc)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .components import ModelLine
+from .components import STEP_LINE, ModelLine
 from .shapes import line_shape, line_shape_partials, tail
 
 SHAPE_NAMES = (
@@ -70,6 +70,13 @@ class SpectrumModel:
         self.energy = np.array([ln.energy for ln in lines])
         self.extra_fwhm = np.array([ln.extra_fwhm_kev for ln in lines])
         self.is_ann = np.array([ln.kind == "annihilation" for ln in lines])
+        # a strong line has a step line of its own (kind "step": a free step, no peak);
+        # the shared step height h serves the other lines
+        self.is_step = np.array([ln.kind == STEP_LINE for ln in lines])
+        stepped = {round(ln.energy, 3) for ln in lines if ln.kind == STEP_LINE}
+        self.shares_h = np.array(
+            [ln.kind != STEP_LINE and round(ln.energy, 3) not in stepped for ln in lines]
+        )
         self.line_amplitude = np.asarray(line_amplitude, dtype=int)
         self.line_weight = np.asarray(line_weight, dtype=float)
         self.n_amp = n_amplitudes
@@ -192,6 +199,7 @@ class SpectrumModel:
             [[0], np.cumsum(np.bincount(uniq // self.n_amp, minlength=self.n_fit))]
         )
         self._structure: dict = {}
+        self._peak = (~self.is_step).astype(float)
         self.n_shape = len(SHAPE_NAMES)
         self.n_params = self.n_amp + self.n_base + self.n_shape
 
@@ -201,6 +209,10 @@ class SpectrumModel:
         b = p[self.n_amp : self.n_amp + self.n_base]
         theta = p[self.n_amp + self.n_base :]
         return a, b, theta
+
+    def _step_heights(self, theta) -> np.ndarray:
+        """Per line: 1 for step lines (their amplitude is the height), h or 0 for peaks."""
+        return np.where(self.is_step, 1.0, np.where(self.shares_h, theta[STEP], 0.0))
 
     def shapes(self, theta) -> np.ndarray:
         """Unit-area shape values of every (line, row) pair."""
@@ -212,7 +224,8 @@ class SpectrumModel:
             sigma[pl],
             theta[ETA],
             np.exp(theta[LOG_TAIL]),
-            theta[STEP],
+            self._step_heights(theta)[pl],
+            self._peak[pl],
         )
 
     def line_counts(self, a) -> np.ndarray:
@@ -253,7 +266,14 @@ class SpectrumModel:
         xp, sp = x0[pl], sigma[pl]
         t0 = tail(self.pair_channel, xp, sp, r)
         vals, d_x0, d_sig, d_eta, d_step = line_shape_partials(
-            self.pair_channel, xp, sp, theta[ETA], r, theta[STEP], t0
+            self.pair_channel,
+            xp,
+            sp,
+            theta[ETA],
+            r,
+            self._step_heights(theta)[pl],
+            t0,
+            self._peak[pl],
         )
         amp = self.line_counts(a)[pl]
         rows = self.pair_row
@@ -273,9 +293,9 @@ class SpectrumModel:
             elif j == LOG_TAIL:
                 h = 1e-4
                 t1 = tail(self.pair_channel, xp, sp, r * np.exp(h))
-                w = theta[ETA] * (t1 - t0) / h
+                w = theta[ETA] * self._peak[pl] * (t1 - t0) / h
             elif j == STEP:
-                w = d_step
+                w = d_step * self.shares_h[pl]
             else:  # ANN_FWHM
                 w = d_sig * dgeo["sigma_ann"][pl]
             dtheta[k] = np.bincount(rows, w * amp, minlength=self.n_fit)

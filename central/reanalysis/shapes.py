@@ -49,19 +49,20 @@ def step(i, x0, sigma):
     return 0.5 * erfc((i - x0) / (_SQRT2 * sigma))
 
 
-def line_shape(i, x0, sigma, eta, r, h):
-    """Counts per channel of a line of unit area, with its step (see the module docstring)."""
+def line_shape(i, x0, sigma, eta, r, h, peak=1.0):
+    """Counts per channel of a line of unit area, with its step (see the module docstring).
+
+    peak (0 or 1, may be an array) switches the peak off: a pure step of height h."""
     out = (1.0 - eta) * gaussian_in_channels(i, x0, sigma)
     if eta:
         out = out + eta * tail(i, x0, sigma, r)
-    if h:
-        out = out + (h / (_SQRT2PI * sigma)) * step(i, x0, sigma)
-    return out
+    out = out * peak
+    return out + (h / (_SQRT2PI * sigma)) * step(i, x0, sigma)
 
 
-def line_shape_partials(i, x0, sigma, eta, r, h, t=None):
+def line_shape_partials(i, x0, sigma, eta, r, h, t=None, peak=1.0):
     """The shape and its derivatives by x0, sigma, eta and h (analytic), vectorised;
-    t: the tail at these points when already known.
+    t: the tail at these points when already known; peak as in `line_shape`.
 
     G = Phi(b) - Phi(a): dG/dx0 = (phi(a) - phi(b)) / sigma, dG/dsigma = (a phi(a) - b phi(b)) / sigma;
     S = Phi(-u): dS/dx0 = phi(u) / sigma, dS/dsigma = u phi(u) / sigma;
@@ -83,10 +84,10 @@ def line_shape_partials(i, x0, sigma, eta, r, h, t=None):
     c = h / _SQRT2PI * inv  # step height per unit area
     ds_dx = pu * inv
     ds_ds = u * pu * inv
-    shape = (1.0 - eta) * g + eta * t + c * st
-    d_x0 = (1.0 - eta) * dg_dx + eta * dt_dx + c * ds_dx
-    d_sigma = (1.0 - eta) * dg_ds + eta * dt_ds + c * (ds_ds - st * inv)
-    return shape, d_x0, d_sigma, t - g, st * (inv / _SQRT2PI)
+    shape = peak * ((1.0 - eta) * g + eta * t) + c * st
+    d_x0 = peak * ((1.0 - eta) * dg_dx + eta * dt_dx) + c * ds_dx
+    d_sigma = peak * ((1.0 - eta) * dg_ds + eta * dt_ds) + c * (ds_ds - st * inv)
+    return shape, d_x0, d_sigma, peak * (t - g), st * (inv / _SQRT2PI)
 
 
 def _phi(z):

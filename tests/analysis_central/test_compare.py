@@ -12,18 +12,20 @@ from shared.results import AnalysisResult, NuclideResult
 
 
 def nuclide(value, unc, detected, limit, release=True, name="Xe-133") -> NuclideResult:
-    """A result whose activity is value/100 (the release factor here is 100)."""
+    """A result whose activity is value/100 (the release factor here is 100); unc is the
+    counting uncertainty, the total adds a calibration part of 5 % of the value."""
     f = 100.0
+    total = math.hypot(unc, 0.05 * value)
     return NuclideResult(
         nuclide=name,
         detected=detected,
         activity_bq=value / f,
-        activity_unc_bq=unc / f,
+        activity_unc_bq=total / f,
         activity_counting_unc_bq=unc / f,
         concentration_bq_m3=value / f / 2 if release else None,
-        concentration_unc_bq_m3=unc / f / 2 if release else None,
+        concentration_unc_bq_m3=total / f / 2 if release else None,
         release_bq=value if release else None,
-        release_unc_bq=unc if release else None,
+        release_unc_bq=total if release else None,
         decision_threshold_bq=limit / 2 if release else None,
         detection_limit_bq=limit if release else None,
         mdr_bq=limit if release else None,
@@ -51,6 +53,8 @@ def result(method: str, *nuclides: NuclideResult, srid="SM01202603020600") -> An
 def test_both_detect_z_on_releases_and_the_flag_at_three():
     c = compare_nuclide("Xe-133", nuclide(1000, 30, True, 50), nuclide(1100, 40, True, 60))
     assert c.quantity == "release"
+    # counting uncertainties only: the shared calibration cancels in the difference
+    assert c.station_unc == pytest.approx(30) and c.central_unc == pytest.approx(40)
     assert c.z == pytest.approx(-100 / 50)
     assert not c.flagged and c.reason.startswith("both detect")
     c = compare_nuclide("Xe-133", nuclide(1000, 30, True, 50), nuclide(1160, 40, True, 60))

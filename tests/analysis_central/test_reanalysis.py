@@ -112,6 +112,11 @@ def test_iso_11929_closed_form():
     assert y == pytest.approx(lim.decision_threshold + K * math.sqrt(100 + y + (0.05 * y) ** 2))
     assert lim.currie_lc == pytest.approx(1.645 * 10.0)
     assert lim.currie_ld == pytest.approx(2.706 + 3.29 * 10.0, rel=1e-3)
+    # a skewed null distribution: a higher threshold, and still y# = y* + k u(y#)
+    skewed = limits(u0=10.0, kappa=1.0, u_rel=0.05, y_star=20.0)
+    y = skewed.detection_limit
+    assert skewed.decision_threshold == 20.0
+    assert y == pytest.approx(20.0 + K * math.sqrt(100 + y + (0.05 * y) ** 2))
 
 
 def test_few_counts_raise_the_decision_threshold_to_the_true_quantile():
