@@ -251,19 +251,22 @@ def _simulator_fingerprint() -> str:
 
 def load_suite(cases: list[Case], cache_dir: Path | None = CACHE_DIR) -> list[Simulated]:
     """Simulate every case, or read the counts and truth cached under cache_dir (None: none)."""
+    if not cases:
+        return []
     key = hashlib.sha256(
         (json.dumps([asdict(c) for c in cases], sort_keys=True) + _simulator_fingerprint()).encode()
     ).hexdigest()[:20]
     path = None if cache_dir is None else Path(cache_dir) / f"analysis-bench-{key}.npz"
     det = default_detector()
     if path is not None and path.exists():
-        data = np.load(path)
-        meta = json.loads(str(data["meta"]))
+        with np.load(path) as data:  # each item access would read the file again
+            counts = data["counts"]
+            meta = json.loads(str(data["meta"]))
         return [
             _wrap(
                 c,
                 det,
-                data["counts"][i].astype(np.int64),
+                counts[i].astype(np.int64),
                 m["real_time"],
                 m["live_time"],
                 {n: {float(e): a for e, a in v.items()} for n, v in m["areas"].items()},

@@ -256,7 +256,14 @@ def _fit_one(counts: np.ndarray, reg: Region, cfg: AnalysisConfig, free_shift: b
         strong |= c.strong
     if strong:
         return run(True, start=fit.beta)
-    return run(True, width=False, start=fit.beta) if free_shift else fit
+    # a stable line measures the drift only when it stands out (as fine_gain requires)
+    visible = any(
+        c.kind in ("nuclide", "xray")
+        and fit.area(i) >= cfg.drift_min_counts
+        and fit.area(i) >= 5 * fit.area_unc(i)
+        for i, c in enumerate(reg.components)
+    )
+    return run(True, width=False, start=fit.beta) if free_shift and visible else fit
 
 
 # ----------------------------------------------------------------------- results

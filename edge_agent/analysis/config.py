@@ -57,7 +57,7 @@ class AnalysisConfig:
     xray_group_shape: tuple[tuple[str, str], ...] = tuple(XRAY_GROUP_SHAPE.items())
     stable_lines: tuple[tuple[str, float], ...] = STABLE_LINES
     # x-ray groups also count towards activities (split between nuclides by their gammas)
-    use_xrays: bool = False
+    use_xrays: bool = True
     # ISO 11929 quantiles: k_(1-alpha), k_(1-beta) for alpha = beta = 5 %
     k_alpha: float = 1.645
     k_beta: float = 1.645

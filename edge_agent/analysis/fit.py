@@ -66,8 +66,8 @@ class RegionFit:
     dof: int
     prior_precision: np.ndarray  # diagonal of P over beta
     prior_mean: np.ndarray
-    # the spectrum's SNIP continuum over the region, when the caller has one: the null
-    # hypothesis' continuum for u(0), independent of the fit's own baseline
+    # the spectrum's level-corrected SNIP continuum over the region, set by the caller: the
+    # continuum of the null hypothesis for u(0), independent of the fit's own baseline
     reference_continuum: np.ndarray | None = None
 
     @property
@@ -107,50 +107,6 @@ class RegionFit:
         w = 1.0 / np.maximum(mu0, _MU_FLOOR)
         info = self.basis.T @ (self.basis * w[:, None]) + np.diag(self.prior_precision)
         return _inverse(info)
-
-    def mu_null_reference(self, components: list[int]) -> np.ndarray:
-        """Expected counts under the null hypothesis for these components: the reference
-        (SNIP) continuum plus everything else the fit found (other peaks, steps)."""
-        if self.reference_continuum is None:
-            return self.mu_null(components)
-        nb = self.n_baseline
-        keep = np.ones(self.beta.size, dtype=bool)
-        keep[:nb] = False
-        for i in components:
-            keep[self.area_index(i)] = False
-        others = self.basis[:, keep] @ self.beta[keep]
-        return np.maximum(self.reference_continuum + np.maximum(others, 0.0), _MU_FLOOR)
-
-    def mu_null(self, components: list[int]) -> np.ndarray:
-        """Expected counts under the null hypothesis for these components: their areas at
-        zero and the continuum refitted (constant and slope; curvature, other peaks and
-        steps stay as fitted), so that the continuum takes back an upward fluctuation of the
-        areas without a flexible model soaking up a real signal."""
-        drop = {self.area_index(i) for i in components}
-        free = [j for j in range(min(self.n_baseline, 2))]
-        fixed = [j for j in range(self.beta.size) if j not in drop and j not in free]
-        offset = self.basis[:, fixed] @ self.beta[fixed] if fixed else np.zeros(self.counts.size)
-        b = self.basis[:, free]
-        start = self.beta[free].copy()
-        mu = b @ start + offset
-        if np.min(mu) <= _MU_FLOOR:
-            start[0] += _MU_FLOOR - float(np.min(mu)) + 0.01 * max(float(self.counts.mean()), 1e-3)
-        beta = _irls(b, self.counts, np.zeros(len(free)), np.zeros(len(free)), start, offset=offset)
-        return np.maximum(b @ beta + offset, _MU_FLOOR)
-
-    def mu_without(self, components: list[int]) -> np.ndarray:
-        """Expected counts refitted with these components' areas fixed at zero (the null
-        hypothesis of a decision threshold), positions and widths kept."""
-        drop = {self.area_index(i) for i in components}
-        keep = [j for j in range(self.beta.size) if j not in drop]
-        b = self.basis[:, keep]
-        start = self.beta[keep]
-        mu = b @ start
-        if np.min(mu) <= _MU_FLOOR:  # a negative area removed: lift the baseline
-            start = start.copy()
-            start[0] += _MU_FLOOR - float(np.min(mu)) + 0.01 * max(float(self.counts.mean()), 1e-3)
-        beta = _irls(b, self.counts, self.prior_precision[keep], self.prior_mean[keep], start)
-        return np.maximum(b @ beta, _MU_FLOOR)
 
 
 def fit_region(
@@ -327,13 +283,10 @@ def _feasible_start(b: np.ndarray, n: np.ndarray) -> np.ndarray:
     return beta
 
 
-def _irls(b, n, prec, mean, beta=None, max_iter: int = 50, offset=None) -> np.ndarray:
-    """Poisson ML of the linear parameters by Fisher scoring, kept inside mu > 0.
-
-    offset: expected counts that are not fitted (mu = b beta + offset)."""
+def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
+    """Poisson ML of the linear parameters by Fisher scoring, kept inside mu > 0."""
     nln = _n_log_n(n)
     diag = np.diag_indices(b.shape[1])
-    off = np.zeros(n.size) if offset is None else np.asarray(offset, dtype=float)
     if beta is None:
         # start from weighted least squares with Poisson weights from the data
         w = 1.0 / np.maximum(n, 1.0)
@@ -341,15 +294,15 @@ def _irls(b, n, prec, mean, beta=None, max_iter: int = 50, offset=None) -> np.nd
         a = bw @ b
         a[diag] += prec
         try:
-            beta = np.linalg.solve(a, bw @ (n - off) + prec * mean)
+            beta = np.linalg.solve(a, bw @ n + prec * mean)
         except np.linalg.LinAlgError:
-            beta = np.linalg.lstsq(a, bw @ (n - off) + prec * mean, rcond=None)[0]
-        if np.min(b @ beta + off) <= _MU_FLOOR:
+            beta = np.linalg.lstsq(a, bw @ n + prec * mean, rcond=None)[0]
+        if np.min(b @ beta) <= _MU_FLOOR:
             beta = _feasible_start(b, n)
-    mu = b @ beta + off
+    mu = b @ beta
     if np.min(mu) <= _MU_FLOOR:
         beta = _feasible_start(b, n)
-        mu = b @ beta + off
+        mu = b @ beta
     obj = _objective(n, mu, beta, prec, mean, nln)
     empty = n == 0
     for _ in range(max_iter):

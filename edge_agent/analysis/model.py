@@ -177,23 +177,22 @@ def build_regions(
                 continue
         clusters.append([a])
 
-    all_peaks = [
-        (p, f, k) for k, c in enumerate(clusters) for a in c for p, f in zip(a.positions, a.fwhms)
-    ]
+    peak_pos = np.array([p for c in clusters for a in c for p in a.positions])
+    peak_fwhm = np.array([f for c in clusters for a in c for f in a.fwhms])
+    peak_cluster = np.array([k for k, c in enumerate(clusters) for a in c for _ in a.positions])
     regions = []
     for k, cluster in enumerate(clusters):
-        pos = [p for a in cluster for p in a.positions]
-        fw = [f for a in cluster for f in a.fwhms]
-        lo = min(p - config.region_margin_fwhm * f for p, f in zip(pos, fw))
-        hi = max(p + config.region_margin_fwhm * f for p, f in zip(pos, fw))
+        mine = peak_cluster == k
+        pos, fw = peak_pos[mine], peak_fwhm[mine]
+        lo = float(np.min(pos - config.region_margin_fwhm * fw))
+        hi = float(np.max(pos + config.region_margin_fwhm * fw))
         # keep other regions' peaks (to 1.5 FWHM) out of this region
-        for p, f, other in all_peaks:
-            if other == k:
-                continue
-            if p < min(pos):
-                lo = max(lo, p + 1.5 * f)
-            else:
-                hi = min(hi, p - 1.5 * f)
+        below = ~mine & (peak_pos < pos.min())
+        above = ~mine & ~below
+        if below.any():
+            lo = max(lo, float(np.max(peak_pos[below] + 1.5 * peak_fwhm[below])))
+        if above.any():
+            hi = min(hi, float(np.min(peak_pos[above] - 1.5 * peak_fwhm[above])))
         lo_i = max(int(np.floor(lo)), 0)
         hi_i = min(int(np.ceil(hi)) + 1, size)
         if hi_i - lo_i < 5:

@@ -7,8 +7,10 @@ and Xe-133m) couples them and is split by their own gamma lines. The estimate is
 the areas, A_n = sum_l w_nl N_l. Covariances are the Fisher information of the region fits
 evaluated at the estimated activities (weights that followed each line's own fluctuation
 would favour the lines that fluctuated low: a negative bias at low counts), and u0, the
-uncertainty at zero activity that the decision threshold needs, is the same under the
-null hypothesis: the nuclide's own areas refitted at zero.
+uncertainty at zero activity that the decision threshold needs, is the same with the
+nuclide's areas at zero on the level-corrected SNIP continuum (not the fit's baseline,
+which follows an upward fluctuation of the very area judged, nor a refit without the
+nuclide, whose continuum would take up a real signal).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import numpy as np
 from .fit import RegionFit
 
 QUANTIFYING_KINDS = ("nuclide", "annihilation")
-_NULL_REFIT_BELOW = 3.0  # standard uncertainties
 
 
 @dataclass
@@ -131,11 +132,7 @@ def _solve_group(fits, group, need_u0) -> dict[str, NuclideEstimate]:
         if n in need_u0:
             without = np.maximum(activity, 0.0)
             without[k] = 0.0
-            # Near the decision threshold the regions are refitted under the null hypothesis;
-            # a clear signal would go into that refit's continuum, so there its area is
-            # simply taken out of the fitted counts.
-            null = n
-            c0 = model.at(m @ without, null=null, only=np.nonzero(w)[0])
+            c0 = model.at(m @ without, null=n, only=np.nonzero(w)[0])
             est.u0 = float(np.sqrt(max(float(w @ c0 @ w), 0.0)))
         out[n] = est
     return out
@@ -190,9 +187,10 @@ class _VarianceModel:
     def at(self, areas, null: str | None = None, only=None) -> np.ndarray:
         """The covariance if the used areas were `areas` (rows outside `only`: zero).
 
-        null: a nuclide whose own components are refitted at zero, so that the rest of each
-        region follows the data as it would under the null hypothesis (u0 then does not
-        shrink with an upward fluctuation of the very area it judges).
+        null: the nuclide whose decision threshold is wanted (its share of `areas` is
+        zero). Its regions then take the level-corrected SNIP continuum instead of their
+        fitted baseline, which would follow an upward fluctuation of the very area judged
+        (u(0) would shrink with it), and one count is added in each of its peak windows.
         """
         cov = np.zeros((len(self.rows), len(self.rows)))
         wanted = None if only is None else set(int(j) for j in only)
@@ -200,23 +198,38 @@ class _VarianceModel:
             if wanted is not None and not wanted.intersection(js.tolist()):
                 continue
             fit = self.fits[r]
-            own = []
-            if null is not None:
-                own = [
-                    i
-                    for i, c in enumerate(fit.components)
-                    if c.kind != "tied" and set(c.counts_per_bq) == {null}
-                ]
             # one count added to the region's continuum: ISO 11929 takes n + 1 as the mean
             # of a Poisson count n, which keeps u(0) finite where the continuum is ~0
-            if own:  # the whole region under the null hypothesis
-                mu = fit.mu_null_reference(own) + 1.0 / fit.mu.size
-            else:
-                mu = self.rest[r] + fit.basis[:, idx] @ np.maximum(areas[js], 0.0)
-                mu = mu + 1.0 / fit.mu.size
+            mu = self.rest[r] + fit.basis[:, idx] @ np.maximum(areas[js], 0.0)
+            mine = []
+            if null is not None:
+                mine = [
+                    self.rows[j][1]
+                    for j in js
+                    if null in fit.components[self.rows[j][1]].counts_per_bq
+                ]
+            if mine and fit.reference_continuum is not None:
+                mu = mu - fit.continuum() + fit.reference_continuum
+                # the n + 1 of the gross count in each of the nuclide's peak windows
+                mu = mu + _window_count(fit, mine)
+            mu = np.maximum(mu, 0.0) + 1.0 / fit.mu.size
             c = fit.area_covariance_at(mu)[aa]
             f = self.scale.get(r)
             if f is not None:
                 c = c * f[:, None] * f[None, :]
             cov[rr] = c
         return cov
+
+
+def _window_count(fit: RegionFit, components: list[int]) -> np.ndarray:
+    """One count spread over +-1.25 FWHM of each component's main peak."""
+    out = np.zeros(fit.mu.size)
+    ch = fit.lo + np.arange(fit.mu.size)
+    for i in components:
+        c = fit.components[i]
+        pos = c.positions[c.main] + fit.shifts[i]
+        half = 1.25 * 2.3548200450309493 * c.sigmas[c.main] * fit.width_scales[i]
+        window = np.abs(ch - pos) <= half
+        if window.any():
+            out[window] += 1.0 / window.sum()
+    return out
