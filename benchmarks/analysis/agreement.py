@@ -113,8 +113,14 @@ def agreement(results) -> dict:
         for sim, c in rows
         if c.flagged
     ]
+    zs = np.abs([c.z for _, c in rows if c.z is not None and c.reason.startswith(BOTH)])
     return {
         "intervals": len(rows),
+        "both_detect_abs_z": {
+            "median": float(np.median(zs)) if len(zs) else math.nan,
+            "p99": float(np.percentile(zs, 99)) if len(zs) else math.nan,
+            "max": float(zs.max()) if len(zs) else math.nan,
+        },
         "flagged": len(flagged),
         "fraction": len(flagged) / len(rows) if rows else math.nan,
         "by_kind": {k: _rate(v) for k, v in by_kind.items()},
@@ -149,6 +155,10 @@ def print_report(right: dict, wrong: dict, times: dict) -> None:
     )
     for kind, v in right["by_kind"].items():
         print(f"  {kind:38s} {100 * v['rate']:6.2f} % of {v['n']}")
+    z = right["both_detect_abs_z"]
+    print(
+        f"  |z| where both detect: median {z['median']:.2f}, 99 % {z['p99']:.2f}, max {z['max']:.2f}"
+    )
     print("  by nuclide:")
     for nuc, v in right["by_nuclide"].items():
         print(f"    {nuc:9s} {100 * v['rate']:6.2f} % of {v['n']}")

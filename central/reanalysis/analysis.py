@@ -520,7 +520,7 @@ def _peaks(model: SpectrumModel, result, by_line, nuclides) -> list[PeakResult]:
                 net_area=area,
                 net_area_unc=unc,
                 continuum=float(base[reg.rows][under].sum()),
-                nuclide=ln.source if ln.kind != "xray" else f"{ln.source} x-ray",
+                nuclide=ln.source,  # x-rays: the group (Xe-K, Cs-K, Pb-K, Bi-K)
                 line_kev=ln.energy,
                 found=bool(significant),
                 region=r,
