@@ -142,7 +142,7 @@ def analyze(
         nuclides[components[k].name] = _nuclide_result(
             k, components[k], model, result, cov, by_line, cal, phd, interval
         )
-    peaks = _peaks(model, result, by_line, nuclides)
+    peaks = _peaks(model, result, cov, nuclides)
     if guess.lines == () and any(n.detected for n in nuclides.values()):
         warnings.append("no strong line to check the energy scale; PHD calibration used as is")
     shifts = {}
@@ -183,6 +183,11 @@ def _sample_of(phd, source: str) -> Phd:
 
 def _checked_input(phd: Phd, source: str):
     where = f"{source}: " if source else ""
+    if phd.header.system_type == "B":
+        raise AnalysisError(
+            f"{where}system type B (beta-gamma coincidence): the method analyses the gamma "
+            "spectra of germanium detectors (system types P and G)"
+        )
     if phd.g_spectrum is None:
         raise AnalysisError(f"{where}no gamma spectrum (#g_Spectrum)")
     if phd.acquisition is None:
@@ -316,20 +321,18 @@ def _line_fit(model: SpectrumModel, joint, free_shape, theta_prior):
     counts of a weak line beside a strong one to fit the strong line's tail, so with the
     joint shape fixed the weak line's own area could only repeat the tied value.
     """
+    a, b, theta = model.split(joint.p)
     amp_of_line = np.empty(len(model.lines), int)
     weight = np.empty(len(model.lines))
-    shared: dict[int, int] = {}
-    n = 0
+    shared: dict[tuple, int] = {}
     for i, ln in enumerate(model.lines):
         if ln.kind == "gamma":
-            amp_of_line[i], weight[i] = n, 1.0
-            n += 1
-        else:
-            if ln.component not in shared:
-                shared[ln.component] = n
-                n += 1
-            amp_of_line[i], weight[i] = shared[ln.component], ln.counts_per_unit
-    a, b, theta = model.split(joint.p)
+            key, w = ("line", i), 1.0
+        else:  # x-ray groups, annihilation and steps keep their one amplitude
+            key, w = ("component", ln.component), ln.counts_per_unit
+        amp_of_line[i] = shared.setdefault(key, len(shared))
+        weight[i] = w
+    n = len(shared)
     lm = SpectrumModel(
         model.counts, model.cal, model.lines, amp_of_line, weight, n, theta, regions=model.regions
     )
@@ -489,9 +492,16 @@ def _solve(matrix, rhs):
 
 
 # ------------------------------------------------------------------------ peaks
-def _peaks(model: SpectrumModel, result, by_line, nuclides) -> list[PeakResult]:
-    """Every modelled line that stands out on its own, or belongs to a detected nuclide."""
-    _, b, theta = model.split(result.p)
+def _peaks(model: SpectrumModel, result, cov, nuclides) -> list[PeakResult]:
+    """The joint model's lines that stand out, or belong to a detected nuclide.
+
+    Areas and their counting uncertainties are the joint fit's (the lines of a nuclide
+    tied by its activity); each line's own area is in the nuclide's `lines`.
+    """
+    a, b, theta = model.split(result.p)
+    areas = model.line_counts(a)
+    amp_unc = np.sqrt(np.maximum(np.diag(cov)[: model.n_amp], 0.0))
+    uncs = amp_unc[model.line_amplitude] * model.line_weight
     x0, sigma = model.positions(theta)
     base = model.baseline(b)
     fwhm_ch = 2.3548200450309493 * sigma
@@ -500,7 +510,7 @@ def _peaks(model: SpectrumModel, result, by_line, nuclides) -> list[PeakResult]:
     for i, ln in enumerate(model.lines):
         if ln.kind == STEP_LINE:
             continue
-        area, unc = float(by_line["area"][i]), float(by_line["area_unc"][i])
+        area, unc = float(areas[i]), float(uncs[i])
         significant = unc > 0 and area > 3.0 * unc
         detected_nuclide = (
             ln.kind == "gamma" and ln.source in nuclides and nuclides[ln.source].detected
@@ -520,7 +530,7 @@ def _peaks(model: SpectrumModel, result, by_line, nuclides) -> list[PeakResult]:
                 net_area=area,
                 net_area_unc=unc,
                 continuum=float(base[reg.rows][under].sum()),
-                nuclide=ln.source,  # x-rays: the group (Xe-K, Cs-K, Pb-K, Bi-K)
+                nuclide=ln.group or ln.source,  # x-rays: the group (Xe-K, Cs-K, Pb-K, Bi-K)
                 line_kev=ln.energy,
                 found=bool(significant),
                 region=r,

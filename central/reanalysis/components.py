@@ -39,6 +39,7 @@ class ModelLine:
     source: str  # the emitting nuclide, or the x-ray group
     kind: str  # gamma, xray, annihilation, step
     extra_fwhm_kev: float = 0.0
+    group: str | None = None  # x-rays: Xe-K, Cs-K, ...
 
 
 def build_components(
@@ -102,7 +103,16 @@ def build_components(
         components.append(Component(f"{group} x-rays", XRAY))
         for e, ln in zip(effs, ref_lines):
             lines.append(
-                ModelLine(ln.energy, ln.intensity, k, e * ln.intensity / total, e, group, "xray")
+                ModelLine(
+                    ln.energy,
+                    ln.intensity,
+                    k,
+                    e * ln.intensity / total,
+                    e,
+                    group,
+                    "xray",
+                    group=group,
+                )
             )
     return components, lines
 

@@ -180,6 +180,10 @@ def test_unusable_spectra_raise_analysis_error():
     phd.g_spectrum.counts = np.ones(100, dtype=np.int64)
     with pytest.raises(AnalysisError, match="100 channels"):
         analyze(phd)
+    phd = simulate({"Xe-133": 10.0}, seed=1).phd
+    phd.header.system_type = "B"
+    with pytest.raises(AnalysisError, match="beta-gamma"):
+        analyze(phd)
     with pytest.raises(AnalysisError, match="no PHD"):
         analyze(Message(sections=[], msg_id="1"))
     with pytest.raises(AnalysisError, match="expected a PHD"):
