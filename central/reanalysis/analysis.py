@@ -1,18 +1,19 @@
 """The central re-analysis of one spectrum: one joint Poisson fit of every library line.
 
 1. Guess the energy-scale correction from the strong lines found (gain.py).
-2. Fit all regions at once: per nuclide one activity that scales all its lines (with the
-   efficiency and intensity of each), x-ray groups and annihilation as nuisance
-   amplitudes, a positive log-polynomial baseline per region, and line-shape parameters
-   shared by the whole spectrum (gain, offset, width, tail, step). Interferences are
-   handled by construction: overlapping lines are in the same region, and each interferer
-   is tied to its other lines (I-131 80.2 to 364.5 keV, Xe-133 160.6 to 81.0 keV, Bi-214
-   609.3 to 1120/1764 keV, Tl-208 510.7 to 583/2614 keV, I-133 510.5 to 529.9 keV).
-3. Refit with one free area per line (shape fixed) for the per-line report.
-4. Per nuclide: counting uncertainty from the inverse Fisher information; calibration
-   part from the efficiency curve; decision threshold and detection limit from the
-   Fisher information of the fitted background without the nuclide (limits.py);
-   concentration and release (conversion.py).
+2. Fit all regions at once: per nuclide one activity that scales all its gamma lines
+   (with the efficiency and intensity of each), x-ray groups, annihilation and the steps
+   of strong lines as nuisance amplitudes, a positive log-polynomial baseline per region,
+   and line-shape parameters shared by the whole spectrum (gain, offset, width, tail,
+   step), free as far as strong lines pin them. Interferences are handled by
+   construction: overlapping lines are in the same region, and each interferer is tied to
+   its other lines (I-131 80.2 to 364.5 keV, Xe-133 160.6 to 81.0 keV, Bi-214 609.3 to
+   1120/1764 keV, Tl-208 510.7 to 583/2614 keV, I-133 510.5 to 529.9 keV).
+3. Refit with one free area per gamma line (tail and step free) for the per-line report.
+4. Per nuclide: counting uncertainty from the inverse Fisher information (one count per
+   region added, n + 1); calibration part from the efficiency curve; decision threshold
+   and detection limit from the estimate's distribution under the null (limits.py);
+   concentration and release (conversion.py). docs/analysis-central.md has the formulas.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from shared.results import AnalysisError, AnalysisResult, LineResult, NuclideRes
 
 from . import fit as fitting
 from .components import NUCLIDE, STEP_LINE, Component, ModelLine, build_components, with_steps
-from .conversion import release_factors
+from .conversion import missing, release_factors
 from .gain import MIN_INTENSITY, MIN_SIGNIFICANCE, guess_scale, significance
 from .limits import limits, upper_quantile
 from .model import (
@@ -137,6 +138,9 @@ def analyze(
     by_line = _line_fit(model, result, free_shape, theta0)
 
     interval = _interval_s(phd, real)
+    lacking = missing(phd.stack)
+    if lacking:
+        warnings.append(f"#Stack lacks {', '.join(lacking)}: no concentration or release")
     nuclides = {}
     for k in _reported(components):
         nuclides[components[k].name] = _nuclide_result(

@@ -82,6 +82,7 @@ def test_a_blank_is_not_detected_and_has_finite_limits():
 
 def test_without_stack_data_there_is_no_release_but_there_are_activity_limits():
     res = analyze(simulate({"Xe-133": 100.0}, seed=2, stack=None).phd)
+    assert any("#Stack" in w for w in res.warnings)
     n = res.nuclides["Xe-133"]
     assert n.detected and n.release_bq is None and n.concentration_bq_m3 is None
     assert n.mdr_bq is None and n.activity_detection_limit_bq > 0
@@ -144,6 +145,10 @@ def test_release_factors_agree_with_the_shared_release_arithmetic():
         )
     assert release_factors(None, 1e-5, 900.0) is None
     assert release_factors(replace(STACK, stack_flow_m3_s=None), 1e-5, 900.0) is None
+    assert release_factors(replace(STACK, chamber_temperature_k=None), 1e-5, 900.0) is None
+    # reference conditions default to 0 degC and one standard atmosphere
+    default_ref = replace(STACK, reference_pressure_kpa=None, reference_temperature_k=None)
+    assert release_factors(default_ref, 1e-5, 900.0) == release_factors(STACK, 1e-5, 900.0)
 
 
 # --------------------------------------------------------------- bad input
