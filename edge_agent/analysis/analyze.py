@@ -87,6 +87,7 @@ def analyze(
         [p.significance for p in found],
         [sigma[int(p.channel)] for p in found],
         cals.energy.channel(np.array([ln.energy for ln in lines])),
+        max_drift=cfg.coarse_drift,
     )
     scale, fits = fit_at(g0)
     drift = fine_gain(
@@ -96,8 +97,16 @@ def analyze(
         min_counts=cfg.drift_min_counts,
         significance=cfg.drift_significance,
     )
+    if abs(drift.gain - 1.0) > cfg.max_gain_drift:
+        warnings.append(
+            f"the peaks sit at {drift.gain:.4f} times their calibrated channels: more than a"
+            " drift, the energy calibration is not corrected (check #g_Energy)"
+        )
+        drift.gain, drift.significant = 1.0, False
     if abs(drift.gain - g0) * size > 0.25:  # moves the top of the spectrum by 1/4 channel
         scale, fits = fit_at(drift.gain)
+    if abs(drift.gain - 1.0) > 0.5 * cfg.max_gain_drift:
+        warnings.append(f"large gain drift corrected: channels x{drift.gain:.5f}")
     for fit in fits:
         fit.reference_continuum = cont[fit.lo : fit.lo + fit.counts.size]
     if abs(drift.gain - 1.0) > 0.005:

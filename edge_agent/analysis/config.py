@@ -83,6 +83,10 @@ class AnalysisConfig:
     # the weighted shift is this many standard uncertainties away from zero
     drift_min_counts: float = 10.0
     drift_significance: float = 3.0
+    # the coarse gain search covers +-this; a fitted gain beyond max_gain_drift is not
+    # applied (a wrong calibration, not a drift) and is reported as a warning
+    coarse_drift: float = 0.003
+    max_gain_drift: float = 0.01
     # lines below this energy are left out (x-ray threshold of the detector)
     min_energy_kev: float = 20.0
 

@@ -29,6 +29,7 @@ class CandidateLine:
     group: str | None  # x-ray group
     tied: bool  # area tied to the nuclide's other lines
     extra_fwhm_kev: float = 0.0
+    approximate: bool = False  # intensity not evaluated: modelled, never quantified from
 
 
 @dataclass
@@ -62,6 +63,7 @@ def candidate_lines(
                     group=ln.group if ln.kind == "xray" else None,
                     tied=(nuc.name, round(ln.energy, 2)) in tied,
                     extra_fwhm_kev=ln.extra_fwhm_kev,
+                    approximate=ln.approximate,
                 )
             )
     return out
@@ -266,6 +268,11 @@ def _components(
             intensities[nuc] = sum(lines[j].intensity for j in own_lines)
         keep = [r for r, w in zip(rep, weights) if w > 0]
         make(group, "xray", shape_nuc, keep, [w for w in weights if w > 0], per_bq, intensities)
+        out[-1].approximate = {
+            nuc
+            for nuc in nuclides
+            if any(lines[j].approximate for j in members if lines[j].nuclide == nuc)
+        }
 
     # each nuclide's own lines, and its tied lines separately
     nuclides = list(dict.fromkeys(lines[j].nuclide for j in idx if lines[j].group is None))

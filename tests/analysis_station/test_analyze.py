@@ -149,3 +149,23 @@ def test_asimov_spectrum_gives_back_the_simulator_areas():
     for name, bq in src.items():
         if name in res.nuclides:
             assert res.nuclides[name].activity_bq == pytest.approx(bq, rel=2e-3)
+
+
+def test_real_phd_files_are_analysed_or_refused_with_the_reason(phd_fixtures):
+    from shared.formats import read_file
+
+    outcomes = {}
+    for path in phd_fixtures:
+        phd = read_file(str(path), lenient=True).phd
+        try:
+            res = analyze(phd, source=path.name)
+        except AnalysisError as exc:
+            outcomes[path.name] = str(exc)
+            continue
+        outcomes[path.name] = res
+        assert set(res.nuclides) >= {"Xe-131m", "Xe-133", "Xe-133m", "Xe-135"}
+        assert all(math.isfinite(r.activity_decision_threshold_bq) for r in res.nuclides.values())
+    # the IDC fragment has no #g_Energy block: refused, naming the file and the block
+    fragment = next(v for k, v in outcomes.items() if "FRAGMENT" in k)
+    assert isinstance(fragment, str) and "FRAGMENT" in fragment and "g_Energy" in fragment
+    assert any(not isinstance(v, str) for v in outcomes.values())
