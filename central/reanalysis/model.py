@@ -1,0 +1,329 @@
+"""The expected counts of every fitted channel as a function of all parameters at once.
+
+Parameters, in this order:
+- amplitudes: one per component (nuclide activity, x-ray group, annihilation), or one per
+  line in the line-by-line variant;
+- baseline: per region, exp(b0 + b1 t + b2 t^2) with t = -1 .. 1 across the region
+  (positive by construction, smooth, and with a log-slope that follows the continuum);
+- shape parameters shared by all lines (SHAPE_NAMES): gain and offset corrections of the
+  energy scale, width scale, tail fraction and log tail length, step height and the
+  annihilation line's extra width.
+
+A line of energy E sits at the channel of the apparent energy E (1 + gain) + offset on
+the PHD's energy calibration, with FWHM scale * (1 + gain) * FWHM_cal(E) (annihilation:
+added in quadrature to its Doppler width). Regions are the unions of the lines' windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from .components import STEP_LINE, ModelLine
+from .shapes import line_shape, line_shape_partials, tail
+
+SHAPE_NAMES = (
+    "gain",
+    "offset_kev",
+    "width_scale",
+    "tail_fraction",
+    "log_tail_length",
+    "step",
+    "annihilation_fwhm_kev",
+)
+GAIN, OFFSET, WIDTH, ETA, LOG_TAIL, STEP, ANN_FWHM = range(len(SHAPE_NAMES))
+_FWHM_PER_SIGMA = 2.3548200450309493
+
+# a line's window, in FWHM at its energy: the tail side is longer
+WINDOW_LOW_FWHM = 6.0
+WINDOW_HIGH_FWHM = 4.0
+MIN_COUNTS_SLOPE = 40  # fewer counts in a region: a flat baseline
+
+
+@dataclass(frozen=True)
+class Region:
+    first: int  # first channel
+    last: int  # last channel (inclusive)
+    degree: int  # of the log-baseline polynomial
+    rows: slice  # its rows in the fitted-channel vector
+
+
+class SpectrumModel:
+    """Regions, lines and parameters of one spectrum; evaluates mu and its Jacobian."""
+
+    def __init__(
+        self,
+        counts: np.ndarray,
+        calibrations,
+        lines: list[ModelLine],
+        line_amplitude: np.ndarray,
+        line_weight: np.ndarray,
+        n_amplitudes: int,
+        theta0: np.ndarray,
+        regions: list[Region] | None = None,
+    ):
+        self.counts = counts
+        self.cal = calibrations
+        self.lines = lines
+        self.energy = np.array([ln.energy for ln in lines])
+        self.extra_fwhm = np.array([ln.extra_fwhm_kev for ln in lines])
+        self.is_ann = np.array([ln.kind == "annihilation" for ln in lines])
+        # a strong line has a step line of its own (kind "step": a free step, no peak);
+        # the shared step height h serves the other lines
+        self.is_step = np.array([ln.kind == STEP_LINE for ln in lines])
+        stepped = {round(ln.energy, 3) for ln in lines if ln.kind == STEP_LINE}
+        self.shares_h = np.array(
+            [ln.kind != STEP_LINE and round(ln.energy, 3) not in stepped for ln in lines]
+        )
+        self.line_amplitude = np.asarray(line_amplitude, dtype=int)
+        self.line_weight = np.asarray(line_weight, dtype=float)
+        self.n_amp = n_amplitudes
+        self.theta0 = np.asarray(theta0, dtype=float)
+        self.regions = regions if regions is not None else self._regions(self.theta0)
+        self._layout()
+
+    # ------------------------------------------------------------------ geometry
+    def positions(self, theta) -> tuple[np.ndarray, np.ndarray]:
+        """Centroid channels and sigmas (channels) of the lines."""
+        return self._geometry(theta)[:2]
+
+    def _geometry(self, theta):
+        """x0, sigma (channels) and their derivatives by the shape parameters.
+
+        x0 = channel(E (1 + g) + o); sigma = (1 + g) sigma_E / slope(x0) with sigma_E = s
+        sigma_cal(E), or hypot(s sigma_cal, w / 2.3548) for annihilation (w its extra FWHM).
+        The slope's own change with x0 is neglected in the derivatives (a2 is tiny).
+        """
+        g, o, s = theta[GAIN], theta[OFFSET], theta[WIDTH]
+        x0 = self.cal.energy.channel(self.energy * (1.0 + g) + o)
+        slope = np.abs(self.cal.energy.slope(x0))
+        sig_cal = self.cal.resolution.fwhm(self.energy) / _FWHM_PER_SIGMA
+        det = s * sig_cal
+        extra = np.where(self.is_ann, theta[ANN_FWHM] / _FWHM_PER_SIGMA, 0.0)
+        sig_e = np.hypot(det, extra)
+        sigma = (1.0 + g) * sig_e / slope
+        d = {
+            "x0_gain": self.energy / slope,
+            "x0_offset": 1.0 / slope,
+            "sigma_gain": sig_e / slope,
+            "sigma_width": (1.0 + g) * det * sig_cal / sig_e / slope,
+            "sigma_ann": np.where(
+                self.is_ann, (1.0 + g) * extra / sig_e / slope / _FWHM_PER_SIGMA, 0.0
+            ),
+        }
+        return x0, sigma, d
+
+    def _regions(self, theta) -> list[Region]:
+        x0, sigma = self.positions(theta)
+        fwhm = sigma * _FWHM_PER_SIGMA
+        n = len(self.counts)
+        lo = np.floor(x0 - WINDOW_LOW_FWHM * fwhm).astype(int)
+        hi = np.ceil(x0 + WINDOW_HIGH_FWHM * fwhm).astype(int)
+        spans = sorted((max(a, 0), min(b, n - 1)) for a, b in zip(lo, hi) if b > 0 and a < n - 1)
+        merged: list[list[int]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        regions = []
+        row = 0
+        for a, b in merged:
+            width = b - a + 1
+            inside = (x0 >= a) & (x0 <= b)
+            mean_fwhm = float(np.mean(fwhm[inside])) if inside.any() else 1.0
+            total = float(self.counts[a : b + 1].sum())
+            degree = 2 if width > 14 * mean_fwhm else 1
+            if total < 400:  # too few counts to see curvature
+                degree = min(degree, 1)
+            if total < MIN_COUNTS_SLOPE:
+                degree = 0
+            regions.append(Region(a, b, degree, slice(row, row + width)))
+            row += width
+        return regions
+
+    def _layout(self) -> None:
+        regs = self.regions
+        self.channels = np.concatenate([np.arange(r.first, r.last + 1) for r in regs])
+        self.n = self.counts[self.channels].astype(float)
+        self.n_fit = len(self.channels)
+        region_of_row = np.concatenate(
+            [np.full(r.last - r.first + 1, k) for k, r in enumerate(regs)]
+        )
+        self.region_of_row = region_of_row
+        # every line is evaluated over its whole region (its tail and step reach the edge)
+        x0, _ = self.positions(self.theta0)
+        line_region = np.full(len(self.lines), -1)
+        for k, r in enumerate(regs):
+            line_region[(x0 >= r.first - 0.5) & (x0 <= r.last + 0.5)] = k
+        self.line_region = line_region
+        keep = line_region >= 0
+        pair_line, pair_row = [], []
+        for i in np.flatnonzero(keep):
+            r = regs[line_region[i]]
+            rows = np.arange(r.rows.start, r.rows.stop)
+            pair_row.append(rows)
+            pair_line.append(np.full(len(rows), i))
+        self.pair_line = np.concatenate(pair_line) if pair_line else np.zeros(0, int)
+        self.pair_row = np.concatenate(pair_row) if pair_row else np.zeros(0, int)
+        self.pair_channel = self.channels[self.pair_row].astype(float)
+        # baseline design: t^d per region
+        cols, rows, vals = [], [], []
+        self.base_index = []
+        j = 0
+        for r in regs:
+            m = r.last - r.first + 1
+            t = np.linspace(-1.0, 1.0, m) if m > 1 else np.zeros(1)
+            idx = []
+            for d in range(r.degree + 1):
+                rows.append(np.arange(r.rows.start, r.rows.stop))
+                cols.append(np.full(m, j))
+                vals.append(t**d)
+                idx.append(j)
+                j += 1
+            self.base_index.append(idx)
+        self.n_base = j
+        self.base_design = sparse.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(self.n_fit, self.n_base),
+        )
+        coo = self.base_design.tocoo()
+        self._base_rows, self._base_cols, self._base_vals = coo.row, coo.col, coo.data
+        # amplitude columns: one CSR entry per (row, amplitude), summed over its lines
+        key = self.pair_row.astype(np.int64) * self.n_amp + self.line_amplitude[self.pair_line]
+        uniq, self._amp_entry = np.unique(key, return_inverse=True)
+        self._amp_cols = (uniq % self.n_amp).astype(np.int32)
+        self._amp_indptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(uniq // self.n_amp, minlength=self.n_fit))]
+        )
+        self._structure: dict = {}
+        self._peak = (~self.is_step).astype(float)
+        self.n_shape = len(SHAPE_NAMES)
+        self.n_params = self.n_amp + self.n_base + self.n_shape
+
+    # --------------------------------------------------------------- evaluation
+    def split(self, p):
+        a = p[: self.n_amp]
+        b = p[self.n_amp : self.n_amp + self.n_base]
+        theta = p[self.n_amp + self.n_base :]
+        return a, b, theta
+
+    def _step_heights(self, theta) -> np.ndarray:
+        """Per line: 1 for step lines (their amplitude is the height), h or 0 for peaks."""
+        return np.where(self.is_step, 1.0, np.where(self.shares_h, theta[STEP], 0.0))
+
+    def shapes(self, theta) -> np.ndarray:
+        """Unit-area shape values of every (line, row) pair."""
+        x0, sigma = self.positions(theta)
+        pl = self.pair_line
+        return line_shape(
+            self.pair_channel,
+            x0[pl],
+            sigma[pl],
+            theta[ETA],
+            np.exp(theta[LOG_TAIL]),
+            self._step_heights(theta)[pl],
+            self._peak[pl],
+        )
+
+    def line_counts(self, a) -> np.ndarray:
+        """Expected area of every line for amplitudes a."""
+        return a[self.line_amplitude] * self.line_weight
+
+    def peaks(self, a, theta, shapes=None) -> np.ndarray:
+        vals = self.shapes(theta) if shapes is None else shapes
+        return np.bincount(
+            self.pair_row, vals * self.line_counts(a)[self.pair_line], minlength=self.n_fit
+        )
+
+    def baseline(self, b) -> np.ndarray:
+        return np.exp(np.clip(self.base_design @ b, -60.0, 60.0))
+
+    def mu(self, p) -> np.ndarray:
+        a, b, theta = self.split(p)
+        return self.peaks(a, theta) + self.baseline(b)
+
+    def amplitude_columns(self, theta, shapes=None) -> sparse.csr_matrix:
+        """d mu / d amplitude (does not depend on the amplitudes)."""
+        vals = self.shapes(theta) if shapes is None else shapes
+        return sparse.csr_matrix(
+            (self._amp_data(vals), self._amp_cols, self._amp_indptr),
+            shape=(self.n_fit, self.n_amp),
+        )
+
+    def _amp_data(self, vals):
+        w = vals * self.line_weight[self.pair_line]
+        return np.bincount(self._amp_entry, w, minlength=len(self._amp_cols))
+
+    def jacobian(self, p, free_shape):
+        """mu and d mu / d (amplitudes, baseline, free shape parameters), sparse CSR."""
+        a, b, theta = self.split(p)
+        x0, sigma, dgeo = self._geometry(theta)
+        pl = self.pair_line
+        r = np.exp(theta[LOG_TAIL])
+        xp, sp = x0[pl], sigma[pl]
+        t0 = tail(self.pair_channel, xp, sp, r)
+        vals, d_x0, d_sig, d_eta, d_step = line_shape_partials(
+            self.pair_channel,
+            xp,
+            sp,
+            theta[ETA],
+            r,
+            self._step_heights(theta)[pl],
+            t0,
+            self._peak[pl],
+        )
+        amp = self.line_counts(a)[pl]
+        rows = self.pair_row
+        peaks = np.bincount(rows, vals * amp, minlength=self.n_fit)
+        base = self.baseline(b)
+        free = np.flatnonzero(free_shape)
+        dtheta = np.empty((len(free), self.n_fit))
+        for k, j in enumerate(free):
+            if j == GAIN:
+                w = d_x0 * dgeo["x0_gain"][pl] + d_sig * dgeo["sigma_gain"][pl]
+            elif j == OFFSET:
+                w = d_x0 * dgeo["x0_offset"][pl]
+            elif j == WIDTH:
+                w = d_sig * dgeo["sigma_width"][pl]
+            elif j == ETA:
+                w = d_eta
+            elif j == LOG_TAIL:
+                h = 1e-4
+                t1 = tail(self.pair_channel, xp, sp, r * np.exp(h))
+                w = theta[ETA] * self._peak[pl] * (t1 - t0) / h
+            elif j == STEP:
+                w = d_step * self.shares_h[pl]
+            else:  # ANN_FWHM
+                w = d_sig * dgeo["sigma_ann"][pl]
+            dtheta[k] = np.bincount(rows, w * amp, minlength=self.n_fit)
+        data = np.concatenate(
+            [self._amp_data(vals), self._base_vals * base[self._base_rows], dtheta.T.ravel()]
+        )
+        jac = self._assemble(data, free)
+        return peaks + base, jac
+
+    def _assemble(self, data, free) -> sparse.csr_matrix:
+        """CSR of [amplitudes | baseline | free shape] from data in that concatenated order."""
+        key = tuple(free)
+        if key not in self._structure:
+            n_a, n_b = len(self._amp_cols), len(self._base_rows)
+            amp_rows = np.repeat(np.arange(self.n_fit), np.diff(self._amp_indptr))
+            rows = np.concatenate(
+                [amp_rows, self._base_rows, np.repeat(np.arange(self.n_fit), len(free))]
+            )
+            cols = np.concatenate(
+                [
+                    self._amp_cols,
+                    self.n_amp + self._base_cols,
+                    np.tile(self.n_amp + self.n_base + np.arange(len(free)), self.n_fit),
+                ]
+            )
+            order = np.lexsort((cols, rows))
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=self.n_fit))])
+            self._structure[key] = (order, cols[order], indptr, n_a + n_b)
+        order, indices, indptr, _ = self._structure[key]
+        n_cols = self.n_amp + self.n_base + len(free)
+        return sparse.csr_matrix((data[order], indices, indptr), shape=(self.n_fit, n_cols))

@@ -1,0 +1,94 @@
+"""The line shape of the central method: Gaussian, low-energy tail and step, per channel.
+
+A line of unit area centred at channel x0 with standard deviation sigma (channels) gives
+in channel i (covering i - 1/2 .. i + 1/2):
+
+    (1 - eta) G_i + eta T_i   (unit area)   +   h / (sqrt(2 pi) sigma) S_i   (step, not area)
+
+- G_i: the Gaussian integrated over the channel (erf differences);
+- T_i: a Gaussian-convolved exponential tail of length tau = r sigma towards low energy,
+  evaluated at the channel centre (it is smooth on the channel scale);
+- S_i = erfc(u / sqrt 2) / 2, u = (i - x0) / sigma: a step that is 1 far below the line,
+  i.e. h times the peak height (the step is continuum, so it is not part of the area).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import erfc, erfcx
+
+_SQRT2 = np.sqrt(2.0)
+_SQRT2PI = np.sqrt(2.0 * np.pi)
+
+
+def gaussian_in_channels(i, x0, sigma):
+    """The Gaussian of unit area integrated over channels i (centres), vectorised."""
+    a = (i - 0.5 - x0) / (_SQRT2 * sigma)
+    b = (i + 0.5 - x0) / (_SQRT2 * sigma)
+    # erfc differences keep precision on both sides of the peak
+    return 0.5 * np.where(a > 0, erfc(a) - erfc(b), erfc(-b) - erfc(-a))
+
+
+def tail(i, x0, sigma, r):
+    """Unit-area exponential tail (length r*sigma, low-energy side) convolved with the Gaussian."""
+    u = (i - x0) / sigma
+    z = (u + 1.0 / r) / _SQRT2  # the tail's decay is 1/tau = 1/(r sigma)
+    # exp(u/r + 1/(2 r^2)) erfc(z) = exp(-u^2/2) erfcx(z): the second form for z > 0
+    # stays finite where the first overflows; the first is exact for z <= 0.
+    out = np.empty_like(u)
+    pos = z > 0
+    up, zp = u[pos], z[pos]
+    out[pos] = np.exp(-0.5 * up * up) * erfcx(zp)
+    neg = ~pos
+    out[neg] = np.exp(u[neg] / r + 0.5 / (r * r)) * erfc(z[neg])
+    return out / (2.0 * r * sigma)
+
+
+def step(i, x0, sigma):
+    """1 far below the line, 0 far above."""
+    return 0.5 * erfc((i - x0) / (_SQRT2 * sigma))
+
+
+def line_shape(i, x0, sigma, eta, r, h, peak=1.0):
+    """Counts per channel of a line of unit area, with its step (see the module docstring).
+
+    peak (0 or 1, may be an array) switches the peak off: a pure step of height h."""
+    out = (1.0 - eta) * gaussian_in_channels(i, x0, sigma)
+    if eta:
+        out = out + eta * tail(i, x0, sigma, r)
+    out = out * peak
+    return out + (h / (_SQRT2PI * sigma)) * step(i, x0, sigma)
+
+
+def line_shape_partials(i, x0, sigma, eta, r, h, t=None, peak=1.0):
+    """The shape and its derivatives by x0, sigma, eta and h (analytic), vectorised;
+    t: the tail at these points when already known; peak as in `line_shape`.
+
+    G = Phi(b) - Phi(a): dG/dx0 = (phi(a) - phi(b)) / sigma, dG/dsigma = (a phi(a) - b phi(b)) / sigma;
+    S = Phi(-u): dS/dx0 = phi(u) / sigma, dS/dsigma = u phi(u) / sigma;
+    T(u) / sigma-scaled tail: dT/du = (T - phi(u) / sigma) / r, u = (i - x0) / sigma.
+    """
+    inv = 1.0 / sigma
+    a = (i - 0.5 - x0) * inv
+    b = (i + 0.5 - x0) * inv
+    u = (i - x0) * inv
+    pa, pb, pu = _phi(a), _phi(b), _phi(u)
+    g = gaussian_in_channels(i, x0, sigma)
+    t = tail(i, x0, sigma, r) if t is None else t
+    st = step(i, x0, sigma)
+    dg_dx = (pa - pb) * inv
+    dg_ds = (a * pa - b * pb) * inv
+    dt_du = (t - pu * inv) / r
+    dt_dx = -dt_du * inv
+    dt_ds = -(t + u * dt_du) * inv
+    c = h / _SQRT2PI * inv  # step height per unit area
+    ds_dx = pu * inv
+    ds_ds = u * pu * inv
+    shape = peak * ((1.0 - eta) * g + eta * t) + c * st
+    d_x0 = peak * ((1.0 - eta) * dg_dx + eta * dt_dx) + c * ds_dx
+    d_sigma = peak * ((1.0 - eta) * dg_ds + eta * dt_ds) + c * (ds_ds - st * inv)
+    return shape, d_x0, d_sigma, peak * (t - g), st * (inv / _SQRT2PI)
+
+
+def _phi(z):
+    return np.exp(-0.5 * z * z) / _SQRT2PI
