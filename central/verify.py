@@ -19,9 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from shared.crypto import cms
 from shared.crypto.certs import common_name
 from shared.formats import (
-    ALERT_TYPES,
-    PHD_TYPES,
-    SOH_TYPES,
     Alert,
     FormatError,
     Message,
@@ -29,7 +26,7 @@ from shared.formats import (
     Soh,
     read_message,
 )
-from shared.formats.filenames import parse_product_name
+from shared.formats.filenames import parse_product_name, product_for_data_type
 from shared.formats.jsonview import message_view
 from shared.timeutil import iso_z
 
@@ -131,7 +128,7 @@ def check_message(
         if station != signer:
             raise refused(f"signed by {signer} but the file is from {station}", signer)
 
-    product = _product(section.data_type)
+    product = product_for_data_type(section.data_type)
     _check_file_name(file_name, station=signer, msg_id=message.msg_id, product=product)
     return Accepted(
         file_name=file_name,
@@ -161,16 +158,6 @@ def _stations(message: Message) -> list[str]:
         elif isinstance(section, Soh | Alert):
             out.append(section.station)
     return out
-
-
-def _product(data_type: str) -> str:
-    if data_type in PHD_TYPES:
-        return "PHD"
-    if data_type in SOH_TYPES:
-        return "SOH"
-    if data_type in ALERT_TYPES or data_type.startswith("ALERT"):
-        return "ALERT"
-    raise ValueError(f"no product for data type {data_type}")
 
 
 def _start_time(section: Phd | Soh | Alert) -> str | None:

@@ -85,7 +85,7 @@ def product_for_data_type(data_type: str) -> str:
         return "PHD"
     if data_type in SOH_TYPES:
         return "SOH"
-    if data_type.startswith("ALERT_"):
+    if data_type.startswith("ALERT_"):  # as the reader: ALERT_SYSTEM, ALERT_FLOW, ...
         return "ALERT"
     raise ValueError(f"no product file type for DATA_TYPE {data_type!r}")
 

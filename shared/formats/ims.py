@@ -185,7 +185,7 @@ def read_message(data: bytes | str, source: str = "<message>", lenient: bool = F
             section = parse_phd(data_type, body, log, line.no)
         elif data_type in SOH_TYPES:
             section = parse_soh(data_type, body, log, line.no)
-        elif data_type.startswith("ALERT"):
+        elif data_type.startswith("ALERT_"):
             section = parse_alert(data_type, body, log, line.no)
         else:
             section = RawSection(data_type, [ln.text for ln in body])
