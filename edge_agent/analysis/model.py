@@ -240,20 +240,34 @@ def _components(
             )
         )
 
-    # x-ray groups: one component each, the shape of the group's first nuclide
+    # x-ray groups: one component each, the shape of the group's first nuclide. The lines
+    # of a nuclide whose x-ray intensities are approximate (Xe-135's Cs K, I-131's Xe K) are
+    # a tied component of their own, with their own ratios and the area the nuclide's gamma
+    # lines give: fitted with the group's shape they would leave the difference (Xe-135's
+    # Cs K has no 35.9 keV line) to the neighbouring group. A group with only approximate
+    # lines (Pb K, Bi K) stays one free component, never quantified from.
     by_group: dict[str, list[int]] = {}
     for j in idx:
         if lines[j].group is not None:
             by_group.setdefault(lines[j].group, []).append(j)
     for group, members in by_group.items():
         nuclides = list(dict.fromkeys(lines[j].nuclide for j in members))
+        approximate = [
+            nuc
+            for nuc in nuclides
+            if any(lines[j].approximate for j in members if lines[j].nuclide == nuc)
+        ]
+        exact = [nuc for nuc in nuclides if nuc not in approximate]
+        tied_off = approximate if exact else []
+        members_fitted = [j for j in members if lines[j].nuclide not in tied_off]
+        nuclides = [nuc for nuc in nuclides if nuc not in tied_off]
         shape_nuc = shape_of_group.get(group, nuclides[0])
         if shape_nuc not in nuclides:
             shape_nuc = nuclides[0]
-        energies = sorted({lines[j].energy for j in members})
+        energies = sorted({lines[j].energy for j in members_fitted})
         rep = []  # one line per energy, the shape nuclide's where it has one
         for e in energies:
-            same = [j for j in members if lines[j].energy == e]
+            same = [j for j in members_fitted if lines[j].energy == e]
             own = [j for j in same if lines[j].nuclide == shape_nuc]
             rep.append(own[0] if own else same[0])
         weights = [
@@ -263,16 +277,24 @@ def _components(
             weights = [eff[j] * lines[j].intensity for j in rep]
         per_bq, intensities = {}, {}
         for nuc in nuclides:
-            own_lines = [j for j in members if lines[j].nuclide == nuc]
+            own_lines = [j for j in members_fitted if lines[j].nuclide == nuc]
             per_bq[nuc] = live_time * sum(eff[j] * lines[j].intensity for j in own_lines)
             intensities[nuc] = sum(lines[j].intensity for j in own_lines)
         keep = [r for r, w in zip(rep, weights) if w > 0]
         make(group, "xray", shape_nuc, keep, [w for w in weights if w > 0], per_bq, intensities)
-        out[-1].approximate = {
-            nuc
-            for nuc in nuclides
-            if any(lines[j].approximate for j in members if lines[j].nuclide == nuc)
-        }
+        out[-1].approximate = set(approximate) - set(tied_off)
+        for nuc in tied_off:
+            own_lines = [j for j in members if lines[j].nuclide == nuc]
+            w = [eff[j] * lines[j].intensity for j in own_lines]
+            make(
+                f"{group} {nuc}",
+                "tied",
+                nuc,
+                own_lines,
+                w,
+                {nuc: live_time * float(sum(w))},
+                {nuc: float(sum(lines[j].intensity for j in own_lines))},
+            )
 
     # each nuclide's own lines, and its tied lines separately
     nuclides = list(dict.fromkeys(lines[j].nuclide for j in idx if lines[j].group is None))
