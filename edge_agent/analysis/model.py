@@ -39,6 +39,7 @@ class Region:
     components: list[Component] = field(default_factory=list)
     baseline_order: int = 1
     index: int = 0
+    compton_edges: list[tuple[float, float]] = field(default_factory=list)  # (channel, sigma)
 
 
 def candidate_lines(
@@ -130,8 +131,13 @@ def build_regions(
     live_time: float,
     size: int,
     config: AnalysisConfig,
+    compton_edges: list[tuple[float, float]] | None = None,
 ) -> list[Region]:
-    """Group the lines and the unidentified found peaks into regions of components."""
+    """Group the lines and the unidentified found peaks into regions of components.
+
+    compton_edges: (channel, sigma) of the Compton edges of strong peaks; each region gets
+    the ones that lie inside it (at least 2 sigma from its ends).
+    """
     energies = np.array([ln.energy for ln in lines])
     extra = np.array([ln.extra_fwhm_kev for ln in lines])
     geometry = _LineGeometry(
@@ -202,9 +208,33 @@ def build_regions(
         width_fwhm = (hi_i - lo_i) / float(np.median(fw))
         region = Region(lo_i, hi_i, baseline_order=2 if width_fwhm > 12 else 1, index=len(regions))
         region.components = _components(cluster, lines, matched, geometry, live_time, config)
+        for pos, sig in compton_edges or ():
+            inside = lo_i + 2 * sig <= pos <= hi_i - 1 - 2 * sig
+            if inside and all(abs(pos - q) > sig for q, _ in region.compton_edges):
+                region.compton_edges.append((float(pos), float(sig)))
         if region.components:
             regions.append(region)
     return regions
+
+
+ELECTRON_MASS_KEV = 510.99895
+
+
+def compton_edge_kev(energy_kev):
+    """Energy of the Compton edge of a line: the largest energy a single scatter leaves."""
+    e = np.asarray(energy_kev, dtype=float)
+    return 2.0 * e * e / (ELECTRON_MASS_KEV + 2.0 * e)
+
+
+def compton_edges(found: list[FoundPeak], scale: ChannelScale, min_counts: float):
+    """(channel, sigma) of the Compton edges of the found peaks with at least min_counts."""
+    strong = [p for p in found if p.area >= min_counts]
+    if not strong:
+        return []
+    e_edge = compton_edge_kev(scale.energy(np.array([p.channel for p in strong])))
+    pos = np.atleast_1d(scale.index(e_edge))
+    sig = np.atleast_1d(scale.sigma_channels(e_edge))
+    return [(float(c), float(w)) for c, w in zip(pos, sig) if np.isfinite(c) and c > 0]
 
 
 def _components(
