@@ -32,6 +32,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib
+import inspect
 import json
 import math
 import multiprocessing
@@ -99,8 +100,10 @@ def method_function(name: str):
 
 
 def method_fingerprint(name: str, settings: dict) -> str:
-    """Hash of the method's source, shared/ and the settings: what its results depend on."""
+    """Hash of the method's source, shared/, the settings and the code here that extracts
+    the outcome: what the cached outcomes depend on."""
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    h.update(inspect.getsource(analyse_one).encode())
     for folder in (*METHOD_SOURCES[name], "shared"):
         for path in sorted((ROOT / folder).rglob("*")):
             if path.is_file() and path.suffix in (".py", ".json", ".csv", ".toml", ".yaml"):
