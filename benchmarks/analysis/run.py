@@ -624,6 +624,10 @@ def summary_rows(rep: dict) -> list[list[str]]:
             )
             met = sum(v["verdict"] == "met" for v in judged)
             sd_txt += f"; {met}/{len(judged)} met"
+            for lvl, v in levels.items():
+                if v["verdict"] == "not met":
+                    lo_ci, hi_ci = v["pull_sd_ci"]
+                    sd_txt += f"; not met: {lvl} {v['pull_sd']:.2f} ({lo_ci:.2f}-{hi_ci:.2f})"
         else:
             sd_txt = "not enough data"
         thin = len(levels) - len(judged)

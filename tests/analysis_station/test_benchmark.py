@@ -85,6 +85,7 @@ def test_accuracy_cells_and_the_markdown_summary():
     )
     rows = [ln for ln in text.splitlines() if ln.startswith("| Xe-133 |")]
     assert len(rows) == 1 and "+0.00 +- 0.07 % (150)" in rows[0] and "0/1 met" in rows[0]
+    assert "not met: 1000-10000 0.82 (0.73-0.91)" in rows[0]
     assert "| all | station | 170 spectra, 0 errors | 0/1 cells met |" in text
     assert "| all | central | not available: cannot be imported |" in text
     assert "Agreement: not measured (central: cannot be imported)" in text
