@@ -28,7 +28,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.analysis.spectra import CACHE_DIR, benchmark_cases, load_suite
+from benchmarks.analysis.spectra import CACHE_DIR, DEFAULT_N, benchmark_cases, load_suite
 from shared.calibration import calibrations_of
 from shared.nuclear import load_library
 
@@ -111,7 +111,7 @@ def _summary(rows):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1000, help="size of the benchmark suite")
+    ap.add_argument("--n", type=int, default=DEFAULT_N, help="size of the benchmark suite")
     ap.add_argument("--seed", type=int, default=20261)
     ap.add_argument("--max-per-region", type=int, default=150)
     ap.add_argument("--json", type=Path)

@@ -21,8 +21,10 @@ Categories (physics.md section 3 has the interferences):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -70,18 +72,47 @@ STACK = StackConditions(
     reference_temperature_k=273.15,
 )
 
-# Share of each category in a suite of n spectra.
+# Levels of a nuclide: expected net counts of its strongest line (what the benchmark bins by).
+LEVELS = ((0.0, 100.0), (100.0, 1.0e3), (1.0e3, 1.0e4), (1.0e4, 1.0e5), (1.0e5, math.inf))
+# Counts drawn (log-uniform) for a nuclide driven to a level; the lowest level from a few
+# counts, the open top level up to 1e6.
+DRAWN_COUNTS = ((3.0, 100.0), (100.0, 1.0e3), (1.0e3, 1.0e4), (1.0e4, 1.0e5), (1.0e5, 1.0e6))
+
+# The (nuclide, level) cells the suite is designed to fill: each gets about the same number
+# of spectra driven into it (plus those where the nuclide comes along with another).
+DESIGNED_LEVELS = {
+    "Xe-131m": (0, 1, 2, 3),
+    "Xe-133": (0, 1, 2, 3, 4),
+    "Xe-133m": (0, 1, 2, 3),
+    "Xe-135": (0, 1, 2, 3, 4),
+    "I-131": (0, 1, 2),
+    "I-133": (0, 1, 2),
+    "Kr-85m": (0, 1, 2),
+    "Kr-88": (0, 1, 2),
+    "Xe-135m": (0, 1, 2),
+}
+
+# Share of each category in a suite of n spectra, and the nuclides it drives through their
+# levels: the category's spectra put each driven nuclide in the levels listed, cycled in
+# equal numbers and shuffled independently for each nuclide. Levels that other categories
+# fill anyway are driven less (Xe-133m and Xe-131m at a few counts come with every xenon
+# mixture; Xe-135 above 1e5 counts with few).
 MIX = (
-    ("blank", 0.16),
-    ("xenon", 0.26),
-    ("iodine", 0.10),
-    ("metastable", 0.10),
-    ("xray", 0.06),
-    ("radon", 0.10),
-    ("cluster511", 0.08),
-    ("krypton", 0.06),
-    ("drift", 0.08),
+    ("blank", 0.06, {}),
+    ("xenon", 0.12, {"Xe-133": (0, 1, 2, 3, 4)}),
+    ("radon", 0.12, {"Xe-135": (0, 1, 2, 3, 4, 3, 4, 4)}),
+    ("iodine", 0.15, {"I-131": (0, 1, 2)}),
+    ("cluster511", 0.15, {"I-133": (0, 1, 2)}),
+    ("krypton", 0.15, {"Kr-85m": (0, 1, 2), "Kr-88": (0, 1, 2), "Xe-135m": (0, 1, 2)}),
+    ("metastable", 0.08, {"Xe-131m": (0, 1, 2)}),  # Xe-133 100-1000 times stronger
+    ("xray", 0.13, {"Xe-133m": (1, 2, 3, 3), "Xe-131m": (1, 2, 3, 3)}),
+    ("drift", 0.04, {}),
 )
+DEFAULT_N = 4000  # about 200 spectra in each designed cell (see run.py --design)
+# In the xray category Xe-131m is left out of one spectrum in four (Xe K from Xe-133m alone).
+XRAY_WITHOUT_XE131M = 0.25
+# metastable spectra keep Xe-133 below this (Bq), so that dead time stays moderate
+MAX_XE133_METASTABLE = 2.0e5
 
 
 @dataclass
@@ -118,8 +149,34 @@ class Simulated:
         return max(areas.values()) if areas else 0.0
 
 
+def level_of(counts: float) -> int | None:
+    """Index into LEVELS of a number of counts."""
+    for k, (lo, hi) in enumerate(LEVELS):
+        if lo <= counts < hi:
+            return k
+    return None
+
+
+def level_label(k: int) -> str:
+    lo, hi = LEVELS[k]
+    return f"{lo:g}-{hi:g}"
+
+
+@functools.cache
+def counts_per_bq(nuclide: str) -> float:
+    """Expected counts of the nuclide's strongest line per Bq in the chamber (900 s)."""
+    ex = expected_spectrum(default_detector(), {nuclide: 1.0}, real_time=REAL_TIME_S)
+    return max(ln.area for ln in ex.lines if ln.nuclide == nuclide and ln.origin == "chamber")
+
+
 def _loguniform(rng, lo, hi):
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _at_level(rng, nuclide: str, level: int) -> float:
+    """An activity (Bq) whose strongest line has counts drawn inside the level."""
+    lo, hi = DRAWN_COUNTS[level]
+    return _loguniform(rng, lo, hi) / counts_per_bq(nuclide)
 
 
 def _radon(rng, lo=0.01, hi=5.0) -> dict[str, float]:
@@ -137,35 +194,39 @@ def _fission_mix(rng, xe133: float) -> dict[str, float]:
     }
 
 
-def _case(category: str, rng: np.random.Generator) -> tuple[dict[str, float], float, str]:
+def _case(
+    category: str, rng: np.random.Generator, levels: dict[str, int | None]
+) -> tuple[dict[str, float], float, str]:
+    """Sources, gain drift and a note; `levels`: the level of each driven nuclide (None:
+    absent, for a driven nuclide a category leaves out in some spectra)."""
+
+    def driven(nuc: str) -> float:
+        return _at_level(rng, nuc, levels[nuc])
+
     src = _radon(rng)
     drift = 0.0
     note = ""
     if category == "xenon":
-        src |= _fission_mix(rng, _loguniform(rng, 0.5, 1.0e5))
+        src |= _fission_mix(rng, driven("Xe-133"))
     elif category == "iodine":
-        src |= {"I-131": _loguniform(rng, 0.2, 200.0), "Xe-133": _loguniform(rng, 5.0, 2.0e4)}
+        src |= {"I-131": driven("I-131"), "Xe-133": _loguniform(rng, 5.0, 2.0e4)}
     elif category == "metastable":
-        xe133 = _loguniform(rng, 1.0e3, 1.0e5)
-        ratio = _loguniform(rng, 100.0, 1000.0)
-        src |= {"Xe-133": xe133, "Xe-131m": xe133 / ratio}
+        xe131m = driven("Xe-131m")
+        ratio = _loguniform(rng, 100.0, max(100.0, min(1000.0, MAX_XE133_METASTABLE / xe131m)))
+        src |= {"Xe-133": xe131m * ratio, "Xe-131m": xe131m}
         note = f"Xe-133/Xe-131m = {ratio:.0f}"
     elif category == "xray":
-        xe133m = _loguniform(rng, 5.0, 5.0e3)
+        xe133m = driven("Xe-133m")
         src |= {"Xe-133m": xe133m, "Xe-133": xe133m * _loguniform(rng, 0.3, 3.0)}
-        if rng.uniform() < 0.5:
-            src["Xe-131m"] = xe133m * _loguniform(rng, 0.1, 1.0)
+        if levels.get("Xe-131m") is not None:
+            src["Xe-131m"] = driven("Xe-131m")
     elif category == "radon":
         src = _radon(rng, 5.0, 20.0)
-        src["Xe-135"] = _loguniform(rng, 0.2, 200.0)
+        src["Xe-135"] = driven("Xe-135")
     elif category == "cluster511":
-        src |= {"I-133": _loguniform(rng, 0.2, 200.0), "Tl-208": _loguniform(rng, 0.05, 5.0)}
+        src |= {"I-133": driven("I-133"), "Tl-208": _loguniform(rng, 0.05, 5.0)}
     elif category == "krypton":
-        src |= {
-            "Kr-85m": _loguniform(rng, 0.2, 200.0),
-            "Kr-88": _loguniform(rng, 0.5, 500.0),
-            "Xe-135m": _loguniform(rng, 0.2, 200.0),
-        }
+        src |= {n: driven(n) for n in ("Kr-85m", "Kr-88", "Xe-135m")}
         src |= _fission_mix(rng, _loguniform(rng, 1.0, 1.0e3))
     elif category == "drift":
         src |= _fission_mix(rng, _loguniform(rng, 1.0, 3.0e4))
@@ -175,15 +236,29 @@ def _case(category: str, rng: np.random.Generator) -> tuple[dict[str, float], fl
     return src, drift, note
 
 
-def benchmark_cases(n: int = 1000, seed: int = 20261) -> list[Case]:
+def _driven_levels(category: str, drivers: dict, m: int, rng) -> list[dict[str, int | None]]:
+    """The level of each driven nuclide in each of the category's m spectra."""
+    out: list[dict[str, int | None]] = [{} for _ in range(m)]
+    for nuc, designed in drivers.items():
+        present = m
+        if category == "xray" and nuc == "Xe-131m":
+            present = m - round(XRAY_WITHOUT_XE131M * m)
+        levels = [designed[k % len(designed)] for k in range(present)] + [None] * (m - present)
+        rng.shuffle(levels)
+        for k, lvl in enumerate(levels):
+            out[k][nuc] = lvl
+    return out
+
+
+def benchmark_cases(n: int = DEFAULT_N, seed: int = 20261) -> list[Case]:
     """n cases in the proportions of MIX (deterministic for a given n and seed)."""
     rng = np.random.default_rng(seed)
-    counts = [round(n * share) for _, share in MIX]
+    counts = [round(n * share) for _, share, _ in MIX]
     counts[1] += n - sum(counts)  # rounding goes to the xenon category
     cases: list[Case] = []
-    for (category, _), m in zip(MIX, counts):
-        for _ in range(m):
-            src, drift, note = _case(category, rng)
+    for (category, _, drivers), m in zip(MIX, counts):
+        for levels in _driven_levels(category, drivers, m, rng):
+            src, drift, note = _case(category, rng, levels)
             cases.append(
                 Case(len(cases), category, src, drift, int(rng.integers(2**31)), note=note)
             )
@@ -249,13 +324,18 @@ def _simulator_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
+def suite_key(cases: list[Case]) -> str:
+    """What the simulated spectra of the cases depend on: the cases and the simulator."""
+    return hashlib.sha256(
+        (json.dumps([asdict(c) for c in cases], sort_keys=True) + _simulator_fingerprint()).encode()
+    ).hexdigest()[:20]
+
+
 def load_suite(cases: list[Case], cache_dir: Path | None = CACHE_DIR) -> list[Simulated]:
     """Simulate every case, or read the counts and truth cached under cache_dir (None: none)."""
     if not cases:
         return []
-    key = hashlib.sha256(
-        (json.dumps([asdict(c) for c in cases], sort_keys=True) + _simulator_fingerprint()).encode()
-    ).hexdigest()[:20]
+    key = suite_key(cases)
     path = None if cache_dir is None else Path(cache_dir) / f"analysis-bench-{key}.npz"
     det = default_detector()
     if path is not None and path.exists():

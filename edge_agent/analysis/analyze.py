@@ -22,7 +22,7 @@ from .continuum import continuum
 from .drift import coarse_gain, fine_gain, stable_regions
 from .fit import RegionFit, fit_region
 from .limits import currie, iso11929
-from .model import Region, build_regions, candidate_lines, identify
+from .model import Region, build_regions, candidate_lines, compton_edges, identify
 from .quantify import NuclideEstimate, estimate_activities
 from .release import ReleaseFactors, release_factors
 from .scale import FWHM_PER_SIGMA, ChannelScale
@@ -77,6 +77,7 @@ def analyze(
             live,
             size,
             cfg,
+            compton_edges(found, scale, cfg.edge_min_counts),
         )
         free_shift = stable_regions(regions, cfg.stable_lines)
         return scale, _fit_in_tie_order(counts, regions, cfg, free_shift)
@@ -252,6 +253,7 @@ def _fit_one(counts: np.ndarray, reg: Region, cfg: AnalysisConfig, free_shift: b
             free_shape=free,
             free_width=width,
             start=start,
+            compton_edges=tuple(reg.compton_edges),
         )
 
     fit = run(False)

@@ -75,6 +75,10 @@ class AnalysisConfig:
     identify_tolerance_fwhm: float = 0.5
     # region fit: peaks above these net counts get a free position, width and a step
     strong_peak_counts: float = 3000.0
+    # Compton edges: a found peak with at least this rough net area gets a step at its
+    # Compton edge E_c = 2 E^2 / (m_e c^2 + 2 E) in whichever region holds it (the edge of a
+    # strong line is a resolution-smeared drop that a polynomial baseline cannot follow)
+    edge_min_counts: float = 1000.0
     # low-energy tail of every peak: fraction of the area and decay length in sigma (a shape
     # calibration of the detector type; the PHD does not carry it)
     tail_fraction: float = 0.015

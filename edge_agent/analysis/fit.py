@@ -123,6 +123,7 @@ def fit_region(
     free_shape: bool = False,
     free_width: bool = True,
     start: np.ndarray | None = None,
+    compton_edges: tuple[tuple[float, float], ...] = (),
 ) -> RegionFit:
     """Fit the channels lo .. lo + len(counts) - 1 (array indices).
 
@@ -131,7 +132,8 @@ def fit_region(
     and every strong component gets a step. Without it positions and widths are fixed.
     free_width=False keeps the widths fixed when the shape is free (only the shift moves).
     start: linear parameters of an earlier fit of the same region (baseline and areas) to
-    start from.
+    start from. compton_edges: (position, sigma) in channels of Compton edges inside the region,
+    each a step of free height (part of the continuum, fixed in place).
     """
     n = np.asarray(counts, dtype=float)
     edges = lo - 0.5 + np.arange(n.size + 1, dtype=float)
@@ -171,10 +173,17 @@ def fit_region(
     step_sig = np.array([components[i].sigmas[components[i].main] for i in stepped])
     step_widx = np.array([-1 if width_index(i) is None else width_index(i) for i in stepped])
     e_col = edges[:, None]
+    n_steps = len(stepped)
+    n_edges = len(compton_edges)
+    edge_steps = None
+    if compton_edges:
+        pos = np.array([p for p, _ in compton_edges], dtype=float)
+        sig = np.array([w for _, w in compton_edges], dtype=float)
+        edge_steps = step_with_derivatives(e_col, pos, sig)[0]
 
     def basis(theta: np.ndarray, derivatives: bool = False):
         """B(theta); with derivatives also dB/dtheta_j as a list of matrices."""
-        out = np.empty((n.size, nb + nc + len(stepped)))
+        out = np.empty((n.size, nb + nc + n_steps + n_edges))
         out[:, :nb] = baseline
         shift = theta[0] if free_shape else 0.0
         scale = np.ones(peak_pos.size)
@@ -196,15 +205,17 @@ def fit_region(
         if stepped:
             st_scale = np.exp(theta[np.maximum(step_widx, 0)]) if widths else np.ones(len(stepped))
             v, dp, dl = step_with_derivatives(e_col, step_pos + shift, step_sig * st_scale)
-            out[:, nb + nc :] = v
+            out[:, nb + nc : nb + nc + n_steps] = v
             if derivatives:
-                d[0][:, nb + nc :] = dp
+                d[0][:, nb + nc : nb + nc + n_steps] = dp
                 for k, j in enumerate(step_widx):
                     if j >= 0:
                         d[j][:, nb + nc + k] = dl[:, k]
+        if n_edges:
+            out[:, nb + nc + n_steps :] = edge_steps
         return (out, d) if derivatives else out
 
-    n_lin = nb + nc + len(stepped)
+    n_lin = nb + nc + n_steps + n_edges
     prec = np.zeros(n_lin)
     mean = np.zeros(n_lin)
     for i, c in enumerate(components):
@@ -215,7 +226,7 @@ def fit_region(
     theta = np.zeros(n_theta)
     b = basis(theta)
     if start is not None:
-        start = np.r_[start[: nb + nc], np.zeros(len(stepped))]
+        start = np.r_[start[: nb + nc], np.zeros(n_steps), start[start.size - n_edges :]]
     beta = _irls(b, n, prec, mean, beta=start)
     if n_theta:
         sig = min(float(np.min(c.sigmas)) for c in components)

@@ -39,6 +39,7 @@ class Region:
     components: list[Component] = field(default_factory=list)
     baseline_order: int = 1
     index: int = 0
+    compton_edges: list[tuple[float, float]] = field(default_factory=list)  # (channel, sigma)
 
 
 def candidate_lines(
@@ -130,8 +131,13 @@ def build_regions(
     live_time: float,
     size: int,
     config: AnalysisConfig,
+    compton_edges: list[tuple[float, float]] | None = None,
 ) -> list[Region]:
-    """Group the lines and the unidentified found peaks into regions of components."""
+    """Group the lines and the unidentified found peaks into regions of components.
+
+    compton_edges: (channel, sigma) of the Compton edges of strong peaks; each region gets
+    the ones that lie inside it (at least 2 sigma from its ends).
+    """
     energies = np.array([ln.energy for ln in lines])
     extra = np.array([ln.extra_fwhm_kev for ln in lines])
     geometry = _LineGeometry(
@@ -202,9 +208,33 @@ def build_regions(
         width_fwhm = (hi_i - lo_i) / float(np.median(fw))
         region = Region(lo_i, hi_i, baseline_order=2 if width_fwhm > 12 else 1, index=len(regions))
         region.components = _components(cluster, lines, matched, geometry, live_time, config)
+        for pos, sig in compton_edges or ():
+            inside = lo_i + 2 * sig <= pos <= hi_i - 1 - 2 * sig
+            if inside and all(abs(pos - q) > sig for q, _ in region.compton_edges):
+                region.compton_edges.append((float(pos), float(sig)))
         if region.components:
             regions.append(region)
     return regions
+
+
+ELECTRON_MASS_KEV = 510.99895
+
+
+def compton_edge_kev(energy_kev):
+    """Energy of the Compton edge of a line: the largest energy a single scatter leaves."""
+    e = np.asarray(energy_kev, dtype=float)
+    return 2.0 * e * e / (ELECTRON_MASS_KEV + 2.0 * e)
+
+
+def compton_edges(found: list[FoundPeak], scale: ChannelScale, min_counts: float):
+    """(channel, sigma) of the Compton edges of the found peaks with at least min_counts."""
+    strong = [p for p in found if p.area >= min_counts]
+    if not strong:
+        return []
+    e_edge = compton_edge_kev(scale.energy(np.array([p.channel for p in strong])))
+    pos = np.atleast_1d(scale.index(e_edge))
+    sig = np.atleast_1d(scale.sigma_channels(e_edge))
+    return [(float(c), float(w)) for c, w in zip(pos, sig) if np.isfinite(c) and c > 0]
 
 
 def _components(
@@ -240,20 +270,34 @@ def _components(
             )
         )
 
-    # x-ray groups: one component each, the shape of the group's first nuclide
+    # x-ray groups: one component each, the shape of the group's first nuclide. The lines
+    # of a nuclide whose x-ray intensities are approximate (Xe-135's Cs K, I-131's Xe K) are
+    # a tied component of their own, with their own ratios and the area the nuclide's gamma
+    # lines give: fitted with the group's shape they would leave the difference (Xe-135's
+    # Cs K has no 35.9 keV line) to the neighbouring group. A group with only approximate
+    # lines (Pb K, Bi K) stays one free component, never quantified from.
     by_group: dict[str, list[int]] = {}
     for j in idx:
         if lines[j].group is not None:
             by_group.setdefault(lines[j].group, []).append(j)
     for group, members in by_group.items():
         nuclides = list(dict.fromkeys(lines[j].nuclide for j in members))
+        approximate = [
+            nuc
+            for nuc in nuclides
+            if any(lines[j].approximate for j in members if lines[j].nuclide == nuc)
+        ]
+        exact = [nuc for nuc in nuclides if nuc not in approximate]
+        tied_off = approximate if exact else []
+        members_fitted = [j for j in members if lines[j].nuclide not in tied_off]
+        nuclides = [nuc for nuc in nuclides if nuc not in tied_off]
         shape_nuc = shape_of_group.get(group, nuclides[0])
         if shape_nuc not in nuclides:
             shape_nuc = nuclides[0]
-        energies = sorted({lines[j].energy for j in members})
+        energies = sorted({lines[j].energy for j in members_fitted})
         rep = []  # one line per energy, the shape nuclide's where it has one
         for e in energies:
-            same = [j for j in members if lines[j].energy == e]
+            same = [j for j in members_fitted if lines[j].energy == e]
             own = [j for j in same if lines[j].nuclide == shape_nuc]
             rep.append(own[0] if own else same[0])
         weights = [
@@ -263,16 +307,24 @@ def _components(
             weights = [eff[j] * lines[j].intensity for j in rep]
         per_bq, intensities = {}, {}
         for nuc in nuclides:
-            own_lines = [j for j in members if lines[j].nuclide == nuc]
+            own_lines = [j for j in members_fitted if lines[j].nuclide == nuc]
             per_bq[nuc] = live_time * sum(eff[j] * lines[j].intensity for j in own_lines)
             intensities[nuc] = sum(lines[j].intensity for j in own_lines)
         keep = [r for r, w in zip(rep, weights) if w > 0]
         make(group, "xray", shape_nuc, keep, [w for w in weights if w > 0], per_bq, intensities)
-        out[-1].approximate = {
-            nuc
-            for nuc in nuclides
-            if any(lines[j].approximate for j in members if lines[j].nuclide == nuc)
-        }
+        out[-1].approximate = set(approximate) - set(tied_off)
+        for nuc in tied_off:
+            own_lines = [j for j in members if lines[j].nuclide == nuc]
+            w = [eff[j] * lines[j].intensity for j in own_lines]
+            make(
+                f"{group} {nuc}",
+                "tied",
+                nuc,
+                own_lines,
+                w,
+                {nuc: live_time * float(sum(w))},
+                {nuc: float(sum(lines[j].intensity for j in own_lines))},
+            )
 
     # each nuclide's own lines, and its tied lines separately
     nuclides = list(dict.fromkeys(lines[j].nuclide for j in idx if lines[j].group is None))

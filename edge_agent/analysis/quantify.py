@@ -55,35 +55,18 @@ def estimate_activities(
             if c.kind in QUANTIFYING_KINDS and c.nuclide in wanted:
                 rows.append((r, i))
                 own.add(c.nuclide)
-    known: dict[tuple[int, int], tuple[float, float]] = {}  # row -> (counts, variance)
     if use_xrays:
-        gamma = None
         for r, fit in enumerate(fits):
             for i, c in enumerate(fit.components):
-                contrib = [n for n, v in c.counts_per_bq.items() if v > 0]
-                if c.kind != "xray" or not contrib or not all(n in own for n in contrib):
-                    continue
-                if not set(contrib) - c.approximate:
-                    continue  # nothing left to quantify from this group
-                if c.approximate:
-                    # the share of lines with approximate intensities comes from the
-                    # nuclides' own gamma lines and is subtracted, never fitted
-                    if gamma is None:
-                        gamma = estimate_activities(fits, nuclides, with_limits=False)
-                    value = sum(
-                        gamma[n].activity * c.counts_per_bq[n] for n in c.approximate if n in gamma
-                    )
-                    var = sum(
-                        (gamma[n].counting_unc * c.counts_per_bq[n]) ** 2
-                        for n in c.approximate
-                        if n in gamma
-                    )
-                    known[(r, i)] = (value, var)
-                rows.append((r, i))
+                contrib = [n for n, v in _quantified(c).items() if v > 0]
+                # an x-ray group counts when every nuclide it quantifies is being solved for
+                # (groups of lines with approximate intensities only are never used)
+                if c.kind == "xray" and contrib and all(n in own for n in contrib):
+                    rows.append((r, i))
     need_u0 = set(wanted if limits_for is None else limits_for) if with_limits else set()
     out: dict[str, NuclideEstimate] = {}
     for group in _coupled_groups(fits, rows, [n for n in nuclides if n in own]):
-        out.update(_solve_group(fits, group, need_u0, known))
+        out.update(_solve_group(fits, group, need_u0))
     return out
 
 
@@ -116,7 +99,7 @@ def _coupled_groups(fits, rows, names):
     return list(groups.values())
 
 
-def _solve_group(fits, group, need_u0, known) -> dict[str, NuclideEstimate]:
+def _solve_group(fits, group, need_u0) -> dict[str, NuclideEstimate]:
     names, rows = group
     col = {n: k for k, n in enumerate(names)}
     m = np.zeros((len(rows), len(names)))
@@ -124,10 +107,8 @@ def _solve_group(fits, group, need_u0, known) -> dict[str, NuclideEstimate]:
         for n, v in _quantified(fits[r].components[i]).items():
             if n in col:
                 m[k, col[n]] = v
-    offset = np.array([known.get(row, (0.0, 0.0))[0] for row in rows])
-    extra = np.array([known.get(row, (0.0, 0.0))[1] for row in rows])
-    y = np.array([fits[r].area(i) for r, i in rows]) - offset
-    model = _VarianceModel(fits, rows, offset, extra)
+    y = np.array([fits[r].area(i) for r, i in rows])
+    model = _VarianceModel(fits, rows)
     if len(rows) == len(names):  # one row per nuclide: no weighting to iterate
         activity = np.linalg.solve(m, y)
         cov = model.at(m @ np.maximum(activity, 0.0))
@@ -182,15 +163,11 @@ class _VarianceModel:
 
     Regions fitted with a free shape also carry the position and width uncertainty: their
     variances are scaled by the ratio of the full to the linear-only covariance at the fit.
-    Rows may carry a known part (counts of lines with approximate intensities, taken from
-    other lines): added to the modelled area, with its variance on the diagonal.
     """
 
-    def __init__(self, fits: list[RegionFit], rows, offset=None, extra=None):
+    def __init__(self, fits: list[RegionFit], rows):
         self.fits = fits
         self.rows = rows
-        self.offset = np.zeros(len(rows)) if offset is None else np.asarray(offset, dtype=float)
-        self.extra = np.zeros(len(rows)) if extra is None else np.asarray(extra, dtype=float)
         self.regions: list[tuple[int, np.ndarray, np.ndarray, tuple, tuple]] = []
         by_region: dict[int, list[int]] = {}
         for j, (r, _) in enumerate(rows):
@@ -212,7 +189,7 @@ class _VarianceModel:
         cov = np.zeros((len(self.rows), len(self.rows)))
         for r, _, _, rr, aa in self.regions:
             cov[rr] = self.fits[r].covariance[aa]
-        return cov + np.diag(self.extra)
+        return cov
 
     def at(self, areas, null: str | None = None, only=None) -> np.ndarray:
         """The covariance if the used areas were `areas` (rows outside `only`: zero).
@@ -230,7 +207,7 @@ class _VarianceModel:
             fit = self.fits[r]
             # one count added to the region's continuum: ISO 11929 takes n + 1 as the mean
             # of a Poisson count n, which keeps u(0) finite where the continuum is ~0
-            mu = self.rest[r] + fit.basis[:, idx] @ np.maximum(areas[js] + self.offset[js], 0.0)
+            mu = self.rest[r] + fit.basis[:, idx] @ np.maximum(areas[js], 0.0)
             mine = []
             if null is not None:
                 mine = [
@@ -248,7 +225,7 @@ class _VarianceModel:
             if f is not None:
                 c = c * f[:, None] * f[None, :]
             cov[rr] = c
-        return cov + np.diag(self.extra)
+        return cov
 
 
 def _window_count(fit: RegionFit, components: list[int]) -> np.ndarray:
