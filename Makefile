@@ -5,7 +5,11 @@ demo:
 test:
 	bash scripts/test.sh
 bench:
-	bash scripts/setup.sh bench && .venv/bin/python benchmarks/run_all.py
+	bash scripts/setup.sh bench
+	.venv/bin/python benchmarks/simulator_speed.py
+	.venv/bin/python benchmarks/analysis/run.py --method both --summary-markdown benchmarks/results/summary.md
+	.venv/bin/python benchmarks/analysis/agreement.py
+	.venv/bin/python benchmarks/analysis/peer_becquerel.py --max-per-region 200
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 format:
