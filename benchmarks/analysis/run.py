@@ -801,6 +801,7 @@ def main(argv=None) -> int:
                 print(f"\n#### agreement: not measured ({agr['error']})")
     suite = {"n": len(sims), "seed": args.seed, "at_limit": args.at_limit}
     if args.summary_markdown:
+        args.summary_markdown.parent.mkdir(parents=True, exist_ok=True)
         args.summary_markdown.write_text(summary_markdown(reports, agr, suite))
         print(f"\nwrote {args.summary_markdown}")
     if args.json:
