@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.analysis.run import LEVELS, _level  # noqa: E402
+from benchmarks.analysis.spectra import LEVELS, level_of  # noqa: E402
 from benchmarks.analysis.spectra import (  # noqa: E402
     REAL_TIME_S,
     REPORTED,
@@ -147,7 +147,7 @@ def run_pulls(args) -> list[dict]:
         t0 = time.perf_counter()
         for c in pool:
             sim = simulate(c)
-            k = _level(sim.main_line_area(nuc))
+            k = level_of(sim.main_line_area(nuc))
             if k is None or len(per_level.get(k, [])) >= args.per_level:
                 continue
             per_level.setdefault(k, []).append(_row(c, analyze(sim.phd), nuc, sim))
