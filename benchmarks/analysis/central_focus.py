@@ -34,11 +34,12 @@ import numpy as np  # noqa: E402
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.analysis.spectra import LEVELS, level_of  # noqa: E402
-from benchmarks.analysis.spectra import (  # noqa: E402
+from benchmarks.analysis.spectra import (  # noqa: E402  # noqa: E402
+    LEVELS,
     REAL_TIME_S,
     REPORTED,
     benchmark_cases,
+    level_of,
     simulate,
     with_added,
 )

@@ -47,7 +47,7 @@ from .model import (
 )
 
 METHOD = "central"
-METHOD_VERSION = "central-joint-1.0"
+METHOD_VERSION = "central-joint-1.1"
 
 MIN_CHANNELS = 256
 STABLE_LINES = (("Pb-214", 351.932), ("Bi-214", 609.312), ("K-40", 1460.822), ("Tl-208", 2614.511))
@@ -71,6 +71,13 @@ SHAPE_BOUNDS = (
 )
 LINE_FIT_FREE = np.array([False, False, False, True, True, True, False])
 DECISION_ITERATIONS = 2
+# Under the null hypothesis a row keeps at least this share of its fitted counts: where a
+# line of the nuclide stands on a baseline fitted near zero (the edge of a wide region),
+# removing the line's counts outright would make 1/mu0 huge there and u0 a fraction of
+# the estimate's own uncertainty (measured: I-133 beside a strong Xe-135m, u0 = u / 4,
+# false detections 7 %); a fit without the nuclide would let the baseline take them up.
+NULL_SHARE = 0.5
+LOWEST_DEPTH = 0.8  # of the starting baseline under a line's peak: see _lowest_amplitudes
 TAIL_MIN_SIGNIFICANCE = 50.0  # ~2500 net counts in the strongest line
 STEP_MIN_SIGNIFICANCE = 150.0  # ~20 000 net counts: the line gets a step of its own
 TAIL_FRACTION0 = 0.015
@@ -133,7 +140,7 @@ def analyze(
     if not result.converged:
         warnings.append("joint fit stopped before convergence")
     _, _, theta = model.split(result.p)
-    result = result.with_floor(_one_count_per_region(model))
+    result = _referenced(model, result)
     cov = result.covariance()
     by_line = _line_fit(model, result, free_shape, theta0)
 
@@ -268,7 +275,7 @@ def _run(model: SpectrumModel, p0, free_shape, theta_mean):
     prior_weight[n_lin:] = 1.0 / sd[free_shape] ** 2
     lower = np.full(len(free), -np.inf)
     upper = np.full(len(free), np.inf)
-    lower[: model.n_amp] = 0.0  # no negative lines: see the module docstring
+    lower[: model.n_amp] = _lowest_amplitudes(model, p0)
     lo_shape, hi_shape = SHAPE_BOUNDS[0][free_shape], SHAPE_BOUNDS[1][free_shape]
     lower[n_lin:], upper[n_lin:] = lo_shape, hi_shape
     return fitting.fit_poisson(
@@ -284,8 +291,50 @@ def _run(model: SpectrumModel, p0, free_shape, theta_mean):
     )
 
 
+def _lowest_amplitudes(model: SpectrumModel, p0) -> np.ndarray:
+    """Lower bounds of the amplitudes: negative lines, as deep as the baseline allows.
+
+    ISO 11929's primary result is unbounded, and a line held at zero would leave its
+    deficit to the baseline and raise the lines beside it (blanks detected too often, and
+    pulls at zero activity narrower than 1). But a negative line over empty channels
+    drives mu to zero, where the likelihood has its optimum on the edge of the domain and
+    the fit creeps: each line may dig at most LOWEST_DEPTH of the starting baseline under
+    its own peak. Steps stay >= 0: they exist only below strong lines.
+    """
+    _, b, theta = model.split(p0)
+    cols = model.amplitude_columns(theta).tocsc()
+    base = model.baseline(b)
+    lower = np.zeros(model.n_amp)
+    for j in range(model.n_amp):
+        rows = cols.indices[cols.indptr[j] : cols.indptr[j + 1]]
+        vals = cols.data[cols.indptr[j] : cols.indptr[j + 1]]
+        big = vals > 1e-3 * vals.max() if len(vals) else vals > 0
+        if np.any(big):
+            lower[j] = -LOWEST_DEPTH * float(np.min(base[rows[big]] / vals[big]))
+    lower[np.unique(model.line_amplitude[model.is_step])] = 0.0
+    return lower
+
+
 def _one_count_per_region(model: SpectrumModel) -> np.ndarray:
     return 1.0 / np.bincount(model.region_of_row)[model.region_of_row]
+
+
+def _referenced(model: SpectrumModel, result: fitting.PoissonFit) -> fitting.PoissonFit:
+    """The fit with its information evaluated where the uncertainties should be.
+
+    At the fitted counts with the negative amplitudes at zero: a line that fluctuated
+    below its baseline lowers mu there, and 1/mu would make it look more precise than a
+    line at zero (pulls of blanks wider than 1, and the lowest estimates the most
+    certain). Plus one count per region (see PoissonFit.with_floor).
+    """
+    p = result.p.copy()
+    negative = np.flatnonzero(p[: model.n_amp] < 0)
+    if len(negative):
+        p[negative] = 0.0
+        mu = model.mu(p)
+    else:
+        mu = result.mu
+    return result.with_reference(mu + _one_count_per_region(model))
 
 
 def _start(model: SpectrumModel, theta) -> np.ndarray:
@@ -343,9 +392,7 @@ def _line_fit(model: SpectrumModel, joint, free_shape, theta_prior):
     start = np.empty(n)
     start[amp_of_line] = a[model.line_amplitude] * model.line_weight / weight
     p0 = np.concatenate([start, b, theta])
-    res = _run(lm, p0, free_shape & LINE_FIT_FREE, theta_prior).with_floor(
-        _one_count_per_region(lm)
-    )
+    res = _referenced(lm, _run(lm, p0, free_shape & LINE_FIT_FREE, theta_prior))
     cov = res.covariance()
     area = res.p[amp_of_line] * weight
     area_unc = np.sqrt(np.maximum(np.diag(cov)[amp_of_line], 0.0)) * weight
@@ -366,7 +413,7 @@ def _reported(components: list[Component]) -> list[int]:
 def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) -> NuclideResult:
     activity = float(result.p[k])
     u_count = math.sqrt(max(cov[k, k], 0.0))
-    mine = [i for i, ln in enumerate(model.lines) if ln.component == k]
+    mine = [i for i, ln in enumerate(model.lines) if ln.component == k and ln.kind == "gamma"]
     line_results = []
     inv_var = []
     for i in mine:
@@ -451,7 +498,8 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
     touched = np.flatnonzero(spread)
     mu_fit0 = result.mu_ref.copy()
     mu_fit0[rows] = np.maximum(
-        result.mu_ref[rows] - result.p[k] * col[rows], 1e-9 * result.mu_ref[rows] + 1e-12
+        result.mu_ref[rows] - max(result.p[k], 0.0) * col[rows],
+        NULL_SHARE * result.mu_ref[rows],
     )
     y_star = 0.0
     for _ in range(DECISION_ITERATIONS):  # the threshold moves little after the first

@@ -52,6 +52,12 @@ def build_components(
     def inside(e: float) -> bool:
         return e_low <= e <= e_high
 
+    groups = _xray_groups(library)
+    # one reference emitter per group fixes the ratios: the non-approximate member with
+    # the most intense group, else the most intense approximate one
+    reference = {
+        g: max(members, key=lambda m: (not m[1], m[2]))[0] for g, members in groups.items()
+    }
     for nuc in library.nuclides.values():
         gammas = [ln for ln in nuc.lines if ln.kind == "gamma" and inside(ln.energy)]
         if gammas:
@@ -70,6 +76,31 @@ def build_components(
                         "gamma",
                     )
                 )
+            # x-rays of a group whose ratios are not the reference's (Xe-135's Cs K,
+            # I-131's Xe K): tied to the nuclide's activity, so that a strong emitter
+            # does not distort the group's shape; their information is small beside the
+            # gamma lines', and they are never reported as the nuclide's lines
+            for ln in nuc.lines:
+                if (
+                    ln.kind == "xray"
+                    and ln.group
+                    and reference[ln.group] is not nuc
+                    and ln.approximate
+                    and inside(ln.energy)
+                ):
+                    eps = float(efficiency.efficiency(ln.energy))
+                    lines.append(
+                        ModelLine(
+                            ln.energy,
+                            ln.intensity,
+                            k,
+                            live_time * eps * ln.intensity,
+                            eps,
+                            nuc.name,
+                            "xray",
+                            group=ln.group,
+                        )
+                    )
         for ln in nuc.lines:
             if ln.kind == "annihilation" and inside(ln.energy):
                 k = len(components)
@@ -88,10 +119,7 @@ def build_components(
                     )
                 )
 
-    for group, members in _xray_groups(library).items():
-        # one reference emitter per group fixes the ratios: the non-approximate member
-        # with the most intense group, else the most intense approximate one
-        ref = max(members, key=lambda m: (not m[1], m[2]))[0]
+    for group, ref in reference.items():
         ref_lines = [
             ln for ln in ref.lines if ln.kind == "xray" and ln.group == group and inside(ln.energy)
         ]

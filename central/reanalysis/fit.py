@@ -12,6 +12,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import sparse
 
+TO_BOUNDARY = 0.99  # share of the way to the edge mu = 0 that a blocked step goes
+EDGE_MU = 1e-3  # an empty channel with mu below this is on the edge of the domain
+
 
 @dataclass
 class PoissonFit:
@@ -36,7 +39,10 @@ class PoissonFit:
         region with no counts does not tell a line's area to infinite precision; a floor
         of one count per region is the n + 1 of ISO 11929 for few counts.
         """
-        mu_ref = self.mu + floor
+        return self.with_reference(self.mu + floor)
+
+    def with_reference(self, mu_ref: np.ndarray) -> PoissonFit:
+        """The same fit with its information evaluated at the expected counts mu_ref."""
         info = information(self.jac, mu_ref) + np.diag(self.prior_weight)
         return replace(self, information=info, mu_ref=mu_ref)
 
@@ -104,8 +110,15 @@ def fit_poisson(
     converged = False
     iterations = 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007 (reported below)
-        info = information(jac, mu) + np.diag(prior_weight)
-        grad = jac.T @ (1.0 - n / mu) + prior_weight * (p[free] - prior_mean)
+        # Rows on the edge of the domain (n = 0, mu ~ 0: a negative line over empty
+        # channels) are held there by a linear constraint instead of weighing 1/mu ~ inf
+        # in the information, which would leave the other directions stiff and the
+        # damped steps tiny.
+        edge = np.flatnonzero((n == 0) & (mu < EDGE_MU))
+        keep = np.ones(len(mu), bool)
+        keep[edge] = False
+        info = information(jac[keep], mu[keep]) + np.diag(prior_weight)
+        grad = jac[keep].T @ (1.0 - n[keep] / mu[keep]) + prior_weight * (p[free] - prior_mean)
         x = p[free]
         pinned = ((x <= lo) & (grad > 0)) | ((x >= hi) & (grad < 0))
         act = np.flatnonzero(~pinned)
@@ -115,10 +128,14 @@ def fit_poisson(
         scaled = sub / d[:, None] / d[None, :]
         g = grad[act] / d
         eye = np.eye(len(act))
+        held = jac[edge][:, act].toarray() / d[None, :] if len(edge) else None
         accepted = False
         while lam < 1e10:
             try:
-                step = np.linalg.solve(scaled + lam * eye, -g) / d
+                step = np.linalg.solve(scaled + lam * eye, -g)
+                if held is not None:
+                    step = _held_step(scaled + lam * eye, g, held, step)
+                step = step / d
             except np.linalg.LinAlgError:
                 lam *= 10.0
                 continue
@@ -127,6 +144,22 @@ def fit_poisson(
             xt[act] += step
             trial[free] = np.clip(xt, lo, hi)
             mu_t = mu_of(trial)
+            if not np.all(mu_t > 0):
+                # The optimum may lie on the edge mu = 0 of the domain. Go a fixed share
+                # of the way to that edge, as the linearised mu predicts it (fraction to
+                # the boundary, as in interior-point methods), instead of shrinking the
+                # step until it fits; rows that get there are held from the next step on.
+                full = np.zeros(m)
+                full[act] = step
+                dmu = jac @ full
+                falling = (dmu < 0) & keep
+                if np.any(falling):
+                    alpha = TO_BOUNDARY * float(np.min(-mu[falling] / dmu[falling]))
+                    if 0.0 < alpha < 1.0:
+                        xt = x.copy()
+                        xt[act] += alpha * step
+                        trial[free] = np.clip(xt, lo, hi)
+                        mu_t = mu_of(trial)
             if np.all(mu_t > 0) and np.all(np.isfinite(mu_t)):
                 obj_t = objective(trial, mu_t)
                 if obj_t <= obj + 1e-9:
@@ -148,3 +181,20 @@ def fit_poisson(
     return PoissonFit(
         p, np.asarray(free), mu, jac, info, deviance(n, mu), iterations, converged, prior_weight
     )
+
+
+def _held_step(matrix, g, held, free_step):
+    """The step of `matrix s = -g` that keeps mu of the held rows where it is.
+
+    A held row is released when the free step would raise its mu (the edge no longer
+    binds). The constrained step lives in the null space of the remaining rows' Jacobian.
+    """
+    binding = held[held @ free_step < 0]
+    if not len(binding):
+        return free_step
+    _, sv, vt = np.linalg.svd(binding, full_matrices=True)
+    rank = int(np.sum(sv > 1e-10 * sv[0])) if len(sv) else 0
+    z = vt[rank:].T  # null space of the binding rows
+    if z.shape[1] == 0:
+        return np.zeros_like(free_step)
+    return z @ np.linalg.solve(z.T @ matrix @ z, -(z.T @ g))
