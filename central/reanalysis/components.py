@@ -63,19 +63,17 @@ def build_components(
         if gammas:
             k = len(components)
             components.append(Component(nuc.name, NUCLIDE, nuc))
-            for ln in gammas:
+
+            def activity_line(ln, k=k, nuc=nuc) -> ModelLine:
+                """A line whose counts are the nuclide's activity times t_live eps I."""
                 eps = float(efficiency.efficiency(ln.energy))
-                lines.append(
-                    ModelLine(
-                        ln.energy,
-                        ln.intensity,
-                        k,
-                        live_time * eps * ln.intensity,
-                        eps,
-                        nuc.name,
-                        "gamma",
-                    )
+                counts = live_time * eps * ln.intensity
+                kind = "gamma" if ln.kind == "gamma" else "xray"
+                return ModelLine(
+                    ln.energy, ln.intensity, k, counts, eps, nuc.name, kind, group=ln.group
                 )
+
+            lines.extend(activity_line(ln) for ln in gammas)
             # x-rays of a group whose ratios are not the reference's (Xe-135's Cs K,
             # I-131's Xe K): tied to the nuclide's activity, so that a strong emitter
             # does not distort the group's shape; their information is small beside the
@@ -88,19 +86,7 @@ def build_components(
                     and ln.approximate
                     and inside(ln.energy)
                 ):
-                    eps = float(efficiency.efficiency(ln.energy))
-                    lines.append(
-                        ModelLine(
-                            ln.energy,
-                            ln.intensity,
-                            k,
-                            live_time * eps * ln.intensity,
-                            eps,
-                            nuc.name,
-                            "xray",
-                            group=ln.group,
-                        )
-                    )
+                    lines.append(activity_line(ln))
         for ln in nuc.lines:
             if ln.kind == "annihilation" and inside(ln.energy):
                 k = len(components)
