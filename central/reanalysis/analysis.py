@@ -28,6 +28,7 @@ from shared.formats.ims import Message
 from shared.formats.phd import Phd
 from shared.nuclear import XENON, Library, load_library
 from shared.results import AnalysisError, AnalysisResult, LineResult, NuclideResult, PeakResult
+from shared.timeutil import iso_z
 
 from . import fit as fitting
 from .components import NUCLIDE, STEP_LINE, Component, ModelLine, build_components, with_steps
@@ -167,7 +168,7 @@ def analyze(
         station=phd.header.station,
         detector=phd.header.detector,
         srid=phd.header.srid,
-        acquisition_start=phd.acquisition.start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        acquisition_start=iso_z(phd.acquisition.start),
         live_time_s=live,
         real_time_s=real,
         interval_s=interval,
