@@ -147,6 +147,9 @@ def _points(second: str) -> st.SearchStrategy[list]:
 def _nuclides(draw) -> dict:
     detected = draw(st.booleans())
     number_or_none = st.none() | finite
+    mdr = draw(st.none() | positive)
+    has_release = detected and mdr is not None  # a detect without stack data has none
+    counting = {} if draw(st.booleans()) else {"ActivityCountingUncertainty": draw(positive)}
     return {
         "Name": draw(st.from_regex(r"[A-Z][A-Z]?-[0-9]{1,3}M?", fullmatch=True)),
         "Detected": detected,
@@ -156,14 +159,15 @@ def _nuclides(draw) -> dict:
         "Concentration": draw(number_or_none),
         "ConcentrationUncertainty": draw(st.none() | positive),
         "ConcentrationUnit": draw(st.sampled_from(["Bq/m3", "kBq/m3", "MBq/m3"])),
-        "Release": draw(finite) if detected else None,
-        "ReleaseUncertainty": draw(positive) if detected else None,
+        "Release": draw(finite) if has_release else None,
+        "ReleaseUncertainty": draw(positive) if has_release else None,
         "ReleaseUnit": draw(
             st.from_regex(r"(Bq|kBq|MBq|GBq|TBq)/([1-9][0-9]{0,3}s|h)", fullmatch=True)
         ),
         "DecisionThreshold": draw(st.none() | positive),
         "DetectionLimit": draw(st.none() | positive),
-        "MDR": draw(st.none() | positive),
+        "MDR": mdr,
+        **counting,
         "Lines": draw(
             st.lists(
                 st.fixed_dictionaries(

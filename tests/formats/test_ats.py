@@ -263,3 +263,14 @@ def test_mutated_documents_give_a_document_or_a_format_error(data):
     except FormatError:
         return
     validate_ats(copy.deepcopy(doc))
+
+
+def test_a_detect_without_stack_data_has_neither_release_nor_mdr():
+    doc = example_ats()
+    xe133 = doc["Detectors"][0]["Samples"][0]["Analysis"]["Nuclides"][0]
+    xe133.update(Release=None, ReleaseUncertainty=None, MDR=None)
+    validate_ats(doc)
+    xe133["Release"] = 5.0
+    assert problems(doc) == [
+        "ats.json: Detectors/0/Samples/0/Analysis/Nuclides/0/Release: 5.0 is not of type 'null'"
+    ]
