@@ -102,6 +102,15 @@ def compare_nuclide(
         station_limit=ls,
         central_limit=lc,
     )
+    if station.detected or central.detected:
+        needed = (xs, us) if station.detected else ()
+        needed += (xc, uc) if central.detected else ()
+        needed += () if station.detected else (ls,)
+        needed += () if central.detected else (lc,)
+        if any(math.isnan(v) for v in needed):
+            return Comparison(
+                nuclide, xs, xc, None, False, "cannot compare: a value is not given", **common
+            )
     if station.detected and central.detected:
         den = math.hypot(us, uc)
         z = (xs - xc) / den if den > 0 else (0.0 if xs == xc else math.inf)
@@ -122,19 +131,27 @@ def compare_nuclide(
 
 
 def _measure(r: NuclideResult, releases: bool) -> tuple[str, float, float, float]:
-    """(quantity, value, counting uncertainty, detection limit) in releases or activities."""
+    """(quantity, value, counting uncertainty, detection limit) in releases or activities.
+
+    A number a result does not give (None, e.g. from an ATS with nulls) is NaN here."""
     if releases:
         # the release's uncertainty is the activity's times the release factor
-        total = float(r.release_unc_bq or 0.0)
-        factor = total / r.activity_unc_bq if r.activity_unc_bq > 0 else 0.0
-        counting = r.activity_counting_unc_bq * factor if factor > 0 else total
-        return (
-            "release",
-            float(r.release_bq),
-            counting,
-            float(r.detection_limit_bq if r.detection_limit_bq is not None else math.inf),
-        )
-    return "activity", r.activity_bq, r.activity_counting_unc_bq, r.activity_detection_limit_bq
+        total = _f(r.release_unc_bq)
+        activity_unc = _f(r.activity_unc_bq)
+        factor = total / activity_unc if activity_unc > 0 else 0.0
+        counting = _f(r.activity_counting_unc_bq) * factor if factor > 0 else total
+        limit = _f(r.detection_limit_bq)
+        return "release", _f(r.release_bq), counting, math.inf if math.isnan(limit) else limit
+    return (
+        "activity",
+        _f(r.activity_bq),
+        _f(r.activity_counting_unc_bq),
+        _f(r.activity_detection_limit_bq),
+    )
+
+
+def _f(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def flagged(comparisons: list[Comparison]) -> list[Comparison]:

@@ -218,6 +218,7 @@ class Intake:
             "envelope": envelope,
             "signer": accepted.signer,
             "analysis": accepted.analysis,
+            "station_results": accepted.station_results,
         }
         try:
             result = await self._db(self.store.add_message, **fields)

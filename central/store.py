@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,37 @@ SCHEMA_VERSION = 1
 
 PUBLISH_DELAYS = ("immediately", "1d", "3d", "7d", "never")
 ROLES = ("admin", "owner", "user")
+
+
+@dataclass(frozen=True)
+class StationResultRow:
+    """The station's result for one spectrum, as a station ATS brings it."""
+
+    file_name: str  # the PHD's product file name
+    srid: str
+    acquisition_start: str
+    method_version: str
+    result: dict[str, Any]  # AnalysisResult JSON
+
+
+def _finite(row: dict[str, Any]) -> dict[str, Any]:
+    """NaN and infinities as NULL: SQLite and JSON have no room for them."""
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()
+    }
+
+
+def _json(value: Any) -> str:
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(value), allow_nan=False)
 
 
 def now_iso() -> str:
@@ -171,6 +204,74 @@ class Store:
                 not_null={"message_id", "method", "created_at"},
             )
             db["analyses"].create_index(["message_id", "method"], unique=True)
+        if "station_results" not in db.table_names():
+            db["station_results"].create(
+                {
+                    "id": int,
+                    "ats_message_id": int,  # the station ATS it came in
+                    "station": str,
+                    "file_name": str,  # the PHD it belongs to (its product file name)
+                    "srid": str,
+                    "acquisition_start": str,
+                    "method_version": str,
+                    "result": str,  # AnalysisResult JSON, rebuilt from the ATS
+                    "created_at": str,
+                },
+                pk="id",
+                foreign_keys=[("ats_message_id", "messages", "id")],
+                not_null={"ats_message_id", "station", "file_name", "result", "created_at"},
+            )
+            db["station_results"].create_index(["station", "file_name"], unique=True)
+        if "comparison_runs" not in db.table_names():
+            db["comparison_runs"].create(
+                {
+                    "message_id": int,  # the PHD
+                    "station_result_id": int,
+                    "central_analysis_id": int,
+                    "created_at": str,
+                    "nuclides": int,
+                    "flagged": int,  # how many nuclides disagree
+                    "error": str,  # why they could not be compared
+                },
+                pk="message_id",
+                foreign_keys=[
+                    ("message_id", "messages", "id"),
+                    ("station_result_id", "station_results", "id"),
+                    ("central_analysis_id", "analyses", "id"),
+                ],
+                not_null={"station_result_id", "central_analysis_id", "created_at"},
+            )
+        if "comparisons" not in db.table_names():
+            db["comparisons"].create(
+                {
+                    "id": int,
+                    "message_id": int,
+                    "nuclide": str,
+                    "quantity": str,  # release (Bq per interval) or activity (Bq)
+                    "station_value": float,
+                    "station_unc": float,
+                    "station_detected": int,
+                    "station_limit": float,
+                    "central_value": float,
+                    "central_unc": float,
+                    "central_detected": int,
+                    "central_limit": float,
+                    "z": float,
+                    "flagged": int,
+                    "reason": str,
+                },
+                pk="id",
+                foreign_keys=[("message_id", "comparison_runs", "message_id")],
+                not_null={"message_id", "nuclide", "flagged", "reason"},
+            )
+            db["comparisons"].create_index(["message_id", "nuclide"], unique=True)
+            db["comparisons"].create_index(["flagged"])
+        if "comparison_view" not in db.view_names():
+            db.create_view(
+                "comparison_view",
+                "select c.*, m.station, m.file_name, m.start_time "
+                "from comparisons c join messages m on m.id = c.message_id",
+            )
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
@@ -190,9 +291,13 @@ class Store:
         signer: str | None = None,
         analysis: str = "STATION",
         received_at: str | None = None,
+        station_results: Sequence[StationResultRow] = (),
     ) -> StoreResult:
         """Store a verified message once. Same (station, msg_id) or file name with the same
-        bytes: duplicate; with other bytes: conflict (the caller quarantines it)."""
+        bytes: duplicate; with other bytes: conflict (the caller quarantines it).
+
+        `station_results` (from a station's ATS) are stored with it in one transaction; a
+        spectrum that already has the station's result keeps the first one."""
         digest = hashlib.sha256(content).hexdigest()
         existing = list(
             self.db.query(
@@ -224,7 +329,25 @@ class Store:
                     "envelope": envelope,
                 }
             )
-            return StoreResult("created", table.last_pk)
+            message_id = table.last_pk
+            now = now_iso()
+            for r in station_results:
+                self.conn.execute(
+                    "insert or ignore into station_results (ats_message_id, station, file_name, "
+                    "srid, acquisition_start, method_version, result, created_at) "
+                    "values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        message_id,
+                        station,
+                        r.file_name,
+                        r.srid,
+                        r.acquisition_start,
+                        r.method_version,
+                        _json(r.result),
+                        now,
+                    ],
+                )
+            return StoreResult("created", message_id)
 
     def message(self, row_id: int) -> dict[str, Any] | None:
         rows = list(self.db.query("select * from messages where id = ?", [row_id]))
@@ -302,6 +425,61 @@ class Store:
             )
         )
         return rows[0] if rows else None
+
+    # ----------------------------------------------------------- comparisons
+    def pairs_to_compare(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Spectra with both the station's result and the central's, not compared yet."""
+        return list(
+            self.db.query(
+                "select m.id as message_id, m.file_name, s.id as station_result_id, "
+                "s.result as station_result, a.id as central_analysis_id, "
+                "a.result as central_result "
+                "from messages m "
+                "join analyses a on a.message_id = m.id and a.method = 'central' "
+                "join station_results s on s.station = m.station and s.file_name = m.file_name "
+                "where m.product = 'PHD' and a.result is not null "
+                "and m.id not in (select message_id from comparison_runs) "
+                "order by m.id limit ?",
+                [limit],
+            )
+        )
+
+    def add_comparison(
+        self,
+        message_id: int,
+        *,
+        station_result_id: int,
+        central_analysis_id: int,
+        rows: Sequence[dict[str, Any]] = (),
+        error: str | None = None,
+    ) -> None:
+        """Record the comparison of one spectrum's two results (per nuclide), once."""
+        with self.conn:
+            inserted = self.conn.execute(
+                "insert or ignore into comparison_runs (message_id, station_result_id, "
+                "central_analysis_id, created_at, nuclides, flagged, error) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    message_id,
+                    station_result_id,
+                    central_analysis_id,
+                    now_iso(),
+                    len(rows),
+                    sum(1 for r in rows if r["flagged"]),
+                    error,
+                ],
+            ).rowcount
+            if inserted:
+                self.db["comparisons"].insert_all(
+                    [{**_finite(r), "message_id": message_id} for r in rows]
+                )
+
+    def comparisons(self, message_id: int) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "select * from comparisons where message_id = ? order by id", [message_id]
+            )
+        )
 
     # ------------------------------------------------------------- facilities
     def ensure_facility(self, code: str, **fields: Any) -> None:

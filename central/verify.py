@@ -5,12 +5,15 @@ an e-mail intake (which has no TLS peer).
     decrypt (400) -> signature, chain to the network CA, CRL (403; 503 without a current
     CRL) -> TLS peer is the signer (403) -> parse (400, file:line) -> the file's station
     is the signer (403) -> the file name fits the file (400)
+
+Stations send PHD, SOH and ALERT messages, and once a day the ATS of their own analysis
+(JSON, named ..._ATS_<day>T00_00_00.TXT), whose results the central compares with its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from cryptography import x509
@@ -24,11 +27,15 @@ from shared.formats import (
     Message,
     Phd,
     Soh,
+    read_ats,
     read_message,
 )
 from shared.formats.filenames import parse_product_name, product_for_data_type
 from shared.formats.jsonview import message_view
+from shared.timeseries import station_samples
 from shared.timeutil import iso_z
+
+from .store import StationResultRow
 
 ANALYSIS = "STATION"  # messages from stations carry the station's own analysis
 
@@ -73,13 +80,14 @@ class Accepted:
     file_name: str
     station: str
     data_type: str
-    product: str  # PHD, SOH, ALERT
+    product: str  # PHD, SOH, ALERT, ATS
     msg_id: str
     content: bytes
     start_time: str | None
     summary: dict[str, Any] = field(repr=False)
     signer: str
     analysis: str = ANALYSIS
+    station_results: tuple[StationResultRow, ...] = ()  # a station ATS: its samples' results
 
 
 def check_message(
@@ -110,6 +118,15 @@ def check_message(
         # one station's connection carrying another's files: a stolen or misused TLS key
         raise refused(f"sent over the TLS connection of {tls_station} but signed by {signer}")
 
+    if file_name.endswith(".AS"):
+        raise unreadable(
+            f"file name {file_name!r}: an .AS file is the central's own re-analysis; "
+            "stations send PHD, SOH, ALERT and ATS .TXT files",
+            signer,
+        )
+    if _named_product(file_name) == "ATS":
+        return _check_station_ats(file_name, verified.content, signer, verified.signer)
+
     try:
         message = read_message(verified.content, source=file_name, lenient=True)
     except FormatError as exc:
@@ -139,7 +156,84 @@ def check_message(
         content=verified.content,
         start_time=_start_time(section),
         summary=summary(message),
-        signer=f"{verified.signer.subject.rfc4514_string()} serial {verified.signer.serial_number:X}",
+        signer=_signer_text(verified.signer),
+    )
+
+
+def _signer_text(cert: x509.Certificate) -> str:
+    return f"{cert.subject.rfc4514_string()} serial {cert.serial_number:X}"
+
+
+def _named_product(file_name: str) -> str | None:
+    try:
+        return parse_product_name(file_name).product
+    except ValueError:
+        return None
+
+
+def _check_station_ats(
+    file_name: str, content: bytes, signer: str, signer_cert: x509.Certificate
+) -> Accepted:
+    """A station's daily ATS (JSON, its own analysis): schema, station, name; its samples'
+    results come along for the comparison with the central re-analysis."""
+    try:
+        doc = read_ats(content, source=file_name)
+    except FormatError as exc:
+        more = len(exc.problems) - 1
+        extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise unreadable(f"{exc}{extra}", signer) from None
+    station = doc["Station"]["Code"]
+    if station != signer:
+        raise refused(f"signed by {signer} but the file is from {station}", signer)
+    if doc["MetaData"]["Analysis"] != "STATION":
+        raise unreadable(
+            f"{file_name}: a station sends the ATS of its own analysis (MetaData.Analysis "
+            f"STATION), not {doc['MetaData']['Analysis']}",
+            signer,
+        )
+    name = parse_product_name(file_name)
+    if name.station != signer:
+        raise unreadable(
+            f"file name {file_name!r} names station {name.station}, but the file is from {signer}",
+            signer,
+        )
+    day = doc["MetaData"]["Day"]
+    if name.time.date().isoformat() != day or name.time.time() != time(0):
+        raise unreadable(
+            f"file name {file_name!r}: the ATS is of day {day}, so its name must end "
+            f"{day.replace('-', '_')}T00_00_00.TXT",
+            signer,
+        )
+    rows = []
+    for sample in station_samples(doc):
+        if sample.file_name is None:
+            continue  # measured but never sent: nothing here to compare it with
+        rows.append(
+            StationResultRow(
+                file_name=sample.file_name,
+                srid=sample.srid,
+                acquisition_start=sample.acquisition_start,
+                method_version=sample.result.method_version,
+                result=sample.result.to_json(),
+            )
+        )
+    samples = sum(len(d["Samples"]) for d in doc["Detectors"])
+    return Accepted(
+        file_name=file_name,
+        station=signer,
+        data_type="ATS",
+        product="ATS",
+        msg_id=name.msg_id,
+        content=content,
+        start_time=f"{day}T00:00:00.000Z",
+        summary={
+            "MetaData": doc["MetaData"],
+            "Station": doc["Station"],
+            "Detectors": [d["Code"] for d in doc["Detectors"]],
+            "Samples": samples,
+        },
+        signer=_signer_text(signer_cert),
+        station_results=tuple(rows),
     )
 
 
@@ -194,7 +288,7 @@ def _check_file_name(name: str, *, station: str, msg_id: str, product: str) -> N
         raise unreadable(str(exc), station) from None
     if parsed.product not in ("PHD", "SOH", "ALERT") or parsed.ext != "TXT":
         raise unreadable(
-            f"file name {name!r}: stations send PHD, SOH and ALERT .TXT files", station
+            f"file name {name!r}: stations send PHD, SOH, ALERT and ATS .TXT files", station
         )
     if parsed.station != station:
         raise unreadable(

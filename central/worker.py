@@ -1,4 +1,5 @@
-"""The re-analysis worker: every stored spectrum is analysed again with the central method.
+"""The re-analysis worker: every stored spectrum is analysed again with the central method,
+and compared with the station's own result once that has come (in the station's daily ATS).
 
 It runs as its own process (`python -m central.worker --config FILE`, started and
 supervised by `stax central serve`), so that a 0.1-1 s analysis never holds up the
@@ -10,6 +11,7 @@ analysed; it never drops a spectrum and never analyses one twice.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from shared.formats import FormatError, read_message
 from shared.results import AnalysisError, AnalysisResult
 
+from .compare import compare, flagged
 from .config import CentralConfig, load_central_config
 from .store import Store
 
@@ -77,6 +80,42 @@ def analyse_pending(store: Store, analyze: Analyzer, limit: int = 10) -> int:
     return len(rows)
 
 
+def compare_pending(store: Store, limit: int = 50) -> int:
+    """Compare the station's and the central's results of up to `limit` spectra that have
+    both and were not compared yet; the number handled. Disagreements are logged."""
+    pairs = store.pairs_to_compare(limit)
+    for pair in pairs:
+        ids = dict(
+            station_result_id=pair["station_result_id"],
+            central_analysis_id=pair["central_analysis_id"],
+        )
+        try:
+            station = AnalysisResult.from_json(json.loads(pair["station_result"]))
+            central = AnalysisResult.from_json(json.loads(pair["central_result"]))
+            comparisons = compare(station, central)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("%s: not compared: %s", pair["file_name"], exc)
+            store.add_comparison(pair["message_id"], error=str(exc), **ids)
+            continue
+        rows = [c.to_json() for c in comparisons]
+        store.add_comparison(pair["message_id"], rows=rows, **ids)
+        for c in flagged(comparisons):
+            log.warning(
+                "%s: %s disagrees (%s; station %s, central %s, z %s)",
+                pair["file_name"],
+                c.nuclide,
+                c.reason,
+                _g(c.station_value),
+                _g(c.central_value),
+                _g(c.z),
+            )
+    return len(pairs)
+
+
+def _g(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
 def run(
     config: CentralConfig,
     stop: threading.Event,
@@ -86,7 +125,9 @@ def run(
     analyze = analyze or central_method()
     with Store(config.storage.database_path) as store:
         while not stop.is_set():
-            if analyse_pending(store, analyze) == 0:
+            busy = analyse_pending(store, analyze)
+            busy += compare_pending(store)
+            if busy == 0:
                 stop.wait(poll_seconds)
 
 

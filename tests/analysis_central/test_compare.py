@@ -109,3 +109,12 @@ def test_results_of_different_samples_are_not_compared():
 def test_infinite_values_become_null_in_json():
     c = Comparison("Xe-133", 1.0, 2.0, math.inf, True, "x")
     assert c.to_json()["z"] is None
+
+
+def test_a_missing_number_is_said_not_hidden():
+    s = nuclide(1000.0, 50.0, True, 200.0)
+    s.release_unc_bq = None  # e.g. an ATS that gave no uncertainty
+    s.activity_counting_unc_bq = None
+    c = compare_nuclide("Xe-133", s, nuclide(5000.0, 50.0, True, 200.0))
+    assert c.flagged is False and c.z is None
+    assert c.reason == "cannot compare: a value is not given"

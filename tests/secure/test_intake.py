@@ -243,7 +243,8 @@ def test_unreadable_phd_says_file_and_line(intake, network):
         ("AUS02_9999_ALERT_2023_11_20T17_34_02.TXT", "names MSG_ID 9999"),
         ("AUS02_1010_SOH_2023_11_20T17_34_02.TXT", "names type SOH"),
         ("AUS02_1010_ALERT_2023_13_20T17_34_02.TXT", "not a valid date and time"),
-        ("AUS02_1010_ATS_2023_11_20T17_34_02.AS", "stations send PHD, SOH and ALERT .TXT files"),
+        ("AUS02_1010_ATS_2023_11_20T17_34_02.AS", "an .AS file is the central's own"),
+        ("AUS02_1010_CSV_2023_11_20T00_00_00.CSV", "stations send PHD, SOH, ALERT and ATS .TXT"),
     ],
 )
 def test_file_name_must_fit_the_file(intake, network, name, reason):
