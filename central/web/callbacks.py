@@ -17,16 +17,28 @@ from .auth import current_account
 from .db import get_store
 from .grid import register_grid
 from .layout import (
+    COMPARISON,
     HOME,
     PAGES,
     QUARANTINE,
     RECEIVED,
+    comparison_content,
     message_content,
     nav_links,
     quarantine_content,
     received_content,
 )
-from .queries import ANALYSES, PRODUCTS, Page, ReceivedFilter, quarantine_page, received_page
+from .queries import (
+    ANALYSES,
+    PRODUCTS,
+    ComparisonFilter,
+    Page,
+    ReceivedFilter,
+    compared_nuclides,
+    comparison_page,
+    quarantine_page,
+    received_page,
+)
 
 RECEIVED_FILTERS = (
     Input("received-station", "value"),
@@ -34,6 +46,15 @@ RECEIVED_FILTERS = (
     Input("received-analysis", "value"),
     Input("received-start", "start_date"),
     Input("received-start", "end_date"),
+)
+
+
+COMPARISON_FILTERS = (
+    Input("comparison-station", "value"),
+    Input("comparison-nuclide", "value"),
+    Input("comparison-flagged", "value"),
+    Input("comparison-start", "start_date"),
+    Input("comparison-start", "end_date"),
 )
 
 
@@ -48,6 +69,11 @@ def register_callbacks(app: Dash, page_size: int) -> None:
         path = HOME if pathname in (None, "", "/") else pathname
         if path == "/received":
             content = received_content(visible_stations(get_store(), account))
+        elif path == "/comparison":
+            store = get_store()
+            content = comparison_content(
+                visible_stations(store, account), compared_nuclides(store, account)
+            )
         elif path == "/quarantine" and account.is_admin:
             content = quarantine_content()
         elif path in PAGES:
@@ -75,6 +101,25 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             page_size=page_size,
         )
 
+    def fetch_comparison(state: dict[str, Any], values: Sequence[Any]) -> Page:
+        stations, nuclides, flagged, start_from, start_to = values
+        filters = ComparisonFilter(
+            stations=_strings(stations),
+            nuclides=_strings(nuclides),
+            flagged_only="flagged" in _strings(flagged),
+            start_from=_day(start_from),
+            start_to=_day(start_to),
+        )
+        return comparison_page(
+            get_store(),
+            current_account(),
+            filters,
+            sort=state["sort"],
+            descending=state["desc"],
+            page=state["page"],
+            page_size=page_size,
+        )
+
     def fetch_quarantine(state: dict[str, Any], _values: Sequence[Any]) -> Page:
         if not current_account().is_admin:
             abort(403)
@@ -88,6 +133,7 @@ def register_callbacks(app: Dash, page_size: int) -> None:
 
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)
+    register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)
 
     row_checks = {"type": RECEIVED.select_type, "index": ALL}
 

@@ -28,6 +28,7 @@ class Column:
     sortable: bool = True
     href: Callable[[dict[str, Any]], str] | None = None  # makes the cell a link
     text: str | None = None  # the link's text instead of the value
+    format: Callable[[Any], str] | None = None  # how a value is shown (default: str)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Grid:
     columns: tuple[Column, ...]
     default_sort: str
     selectable: bool = False  # a checkbox per row
+    row_class: Callable[[dict[str, Any]], str] | None = None  # e.g. mark flagged rows
 
     def id(self, part: str) -> str:
         return f"{self.name}-{part}"
@@ -153,12 +155,18 @@ class Grid:
             cells.append(html.Td(check, className="select"))
         for column in self.columns:
             value = row.get(column.key)
-            shown = display_time(value) if column.time else ("" if value is None else str(value))
+            if column.time:
+                shown = display_time(value)
+            elif value is None:
+                shown = ""
+            else:
+                shown = column.format(value) if column.format else str(value)
             if column.href is not None:
                 cells.append(html.Td(html.A(column.text or shown, href=column.href(row))))
             else:
                 cells.append(html.Td(shown, className=column.key))
-        return html.Tr(cells, id=f"{self.name}-row-{row['id']}")
+        extra = {"className": self.row_class(row)} if self.row_class else {}
+        return html.Tr(cells, id=f"{self.name}-row-{row['id']}", **extra)
 
 
 def _checkbox(component_id: Any, value: Any, label: str) -> dcc.Checklist:

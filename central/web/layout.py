@@ -50,9 +50,33 @@ QUARANTINE = Grid(
     default_sort="received_at",
 )
 
+
+def _scientific(value: float) -> str:
+    return f"{value:.2E}"  # as the STAX products write numbers: 6.21E+06
+
+
+COMPARISON = Grid(
+    name="comparison",
+    columns=(
+        Column("start_time", "Starts at", time=True),
+        Column("station", "Station"),
+        Column("nuclide", "Nuclide"),
+        Column("quantity", "Quantity"),
+        Column("station_value", "Station analysis", format=_scientific),
+        Column("station_unc", "±", sortable=False, format=_scientific),
+        Column("central_value", "Central re-analysis", format=_scientific),
+        Column("central_unc", "±", sortable=False, format=_scientific),
+        Column("z", "z", format=lambda z: f"{z:+.2f}"),
+        Column("reason", "Verdict"),
+    ),
+    default_sort="start_time",
+    row_class=lambda row: "flagged" if row.get("flagged") else "",
+)
+
 # path -> (title, link text in the navigation, administrators only)
 PAGES = {
     "/received": ("Received files", "Received", False),
+    "/comparison": ("Station analysis against central re-analysis", "Comparison", False),
     "/quarantine": ("Quarantine", "Quarantine", True),
 }
 HOME = "/received"
@@ -150,6 +174,54 @@ def received_content(stations: list[str]) -> list:
     ]
 
 
+def comparison_content(stations: list[str], nuclides: list[str]) -> list:
+    """The Comparison page: per spectrum and nuclide, the station's result against the
+    central re-analysis of the same spectrum, disagreements marked."""
+    return [
+        html.H1(PAGES["/comparison"][0]),
+        html.P(
+            "Releases in Bq per interval (activities in Bq where the spectrum has no stack "
+            "data), with their counting uncertainties. Both detect: z = (station - central) / "
+            "sqrt(u_station² + u_central²), a disagreement when |z| > 3. One detects: its value "
+            "against the other's detection limit. The station's results arrive with its daily "
+            "ATS.",
+            className="hint",
+        ),
+        html.Div(
+            [
+                _filter(
+                    "Station",
+                    dcc.Dropdown(id="comparison-station", options=stations, multi=True),
+                ),
+                _filter(
+                    "Nuclide",
+                    dcc.Dropdown(id="comparison-nuclide", options=nuclides, multi=True),
+                ),
+                _filter(
+                    "Starts (UTC)",
+                    dcc.DatePickerRange(
+                        id="comparison-start",
+                        display_format="YYYY/MM/DD",
+                        start_date_placeholder_text="from",
+                        end_date_placeholder_text="to",
+                        clearable=True,
+                    ),
+                ),
+                _filter(
+                    "Show",
+                    dcc.Checklist(
+                        id="comparison-flagged",
+                        options=[{"label": " disagreements only", "value": "flagged"}],
+                        value=[],
+                    ),
+                ),
+            ],
+            className="filters",
+        ),
+        COMPARISON.layout(),
+    ]
+
+
 def quarantine_content() -> list:
     return [
         html.H1(PAGES["/quarantine"][0]),
@@ -172,6 +244,7 @@ def validation_layout() -> html.Div:
         [
             frame("", "", True, ""),
             html.Div(received_content([])),
+            html.Div(comparison_content([], [])),
             html.Div(quarantine_content()),
         ]
     )

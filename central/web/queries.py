@@ -30,6 +30,24 @@ RECEIVED_FIELDS = (
     "start_time",
     "received_at",
 )
+COMPARISON_FIELDS = (
+    "id",
+    "message_id",
+    "station",
+    "file_name",
+    "start_time",
+    "nuclide",
+    "quantity",
+    "station_value",
+    "station_unc",
+    "station_detected",
+    "central_value",
+    "central_unc",
+    "central_detected",
+    "z",
+    "flagged",
+    "reason",
+)
 QUARANTINE_FIELDS = ("id", "received_at", "file_name", "station", "status", "reason", "size")
 
 
@@ -102,6 +120,67 @@ def received_page(
         page=page,
         page_size=page_size,
     )
+
+
+@dataclass(frozen=True)
+class ComparisonFilter:
+    """What the Comparison page's filters ask for; empty means no restriction."""
+
+    stations: tuple[str, ...] = ()
+    nuclides: tuple[str, ...] = ()
+    flagged_only: bool = False
+    start_from: date | None = None
+    start_to: date | None = None
+
+
+def comparison_page(
+    store: Store,
+    user: User,
+    filters: ComparisonFilter,
+    *,
+    sort: str = "start_time",
+    descending: bool = True,
+    page: int = 1,
+    page_size: int = 25,
+) -> Page:
+    """One page of the station-against-central comparisons of spectra `user` may see."""
+    scope, params = message_scope(store, user)
+    where = [scope]
+    params = list(params)
+    for column, values in (("station", filters.stations), ("nuclide", filters.nuclides)):
+        if values:
+            where.append(f"{column} in ({', '.join('?' * len(values))})")
+            params.extend(values)
+    if filters.flagged_only:
+        where.append("flagged = 1")
+    if filters.start_from is not None:
+        where.append("start_time >= ?")
+        params.append(_day_start(filters.start_from))
+    if filters.start_to is not None:
+        where.append("start_time < ?")
+        params.append(_day_start(filters.start_to + timedelta(days=1)))
+    return fetch_page(
+        store,
+        "comparison_view",
+        COMPARISON_FIELDS,
+        " and ".join(where),
+        params,
+        sort=sort,
+        descending=descending,
+        page=page,
+        page_size=page_size,
+    )
+
+
+def compared_nuclides(store: Store, user: User) -> list[str]:
+    """The nuclides the comparisons `user` may see are about, for the filter's options."""
+    scope, params = message_scope(store, user)
+    return [
+        row["nuclide"]
+        for row in store.db.query(
+            f"select distinct nuclide from comparison_view where {scope} order by nuclide", params
+        )
+    ]
 
 
 def quarantine_page(

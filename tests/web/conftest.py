@@ -75,6 +75,42 @@ def _add(store: Store, station: str, n: int, product: str, analysis: str = "STAT
     return int(result.message_id)
 
 
+def _compared(store: Store, phd_id: int, carrier_id: int, rows: list[dict]) -> None:
+    """A spectrum with both results compared (`rows` per nuclide). The station result's
+    carrier stands for the station ATS it came in (the page does not look at it)."""
+    phd = store.message(phd_id)
+    with store.conn:
+        cur = store.conn.execute(
+            "insert into station_results (ats_message_id, station, file_name, srid, "
+            "acquisition_start, method_version, result, created_at) values (?,?,?,?,?,?,?,?)",
+            [carrier_id, phd["station"], phd["file_name"], "SM", phd["start_time"], "t", "{}", "t"],
+        )
+    store.add_analysis(phd_id, "central", result={})
+    central = store.analysis(phd_id, "central")["id"]
+    store.add_comparison(
+        phd_id, station_result_id=cur.lastrowid, central_analysis_id=central, rows=rows
+    )
+
+
+def _comparison(nuclide: str, station: float, central: float, z: float) -> dict:
+    flagged = abs(z) > 3
+    return {
+        "nuclide": nuclide,
+        "quantity": "release",
+        "station_value": station,
+        "station_unc": 0.1 * station,
+        "station_detected": 1,
+        "station_limit": 1e5,
+        "central_value": central,
+        "central_unc": 0.1 * central,
+        "central_detected": 1,
+        "central_limit": 1e5,
+        "z": z,
+        "flagged": flagged,
+        "reason": f"both detect: |z| {'>' if flagged else '<='} 3",
+    }
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashing():
     """Argon2id with the smallest cost: the real parameters take ~0.5 s a login here,
@@ -99,6 +135,15 @@ def template_db(cheap_password_hashing, tmp_path_factory) -> tuple[Path, Sample]
         # BES01's files come in among AUS02's latest: both are on the first page
         bes = [_add(store, "BES01", n, "PHD") for n in range(26, 29)]
         bes.append(_add(store, "BES01", 29, "ALERT"))
+        # compared spectra: AUS02's last two PHDs (one Xe-133 disagrees), BES01's first
+        _compared(store, aus[28], aus[31], [_comparison("Xe-133", 6.21e6, 6.0e6, 0.24)])
+        _compared(
+            store,
+            aus[29],
+            aus[31],
+            [_comparison("Xe-133", 9.0e6, 6.0e6, 4.16), _comparison("Xe-135", 2e5, 2.1e5, -0.3)],
+        )
+        _compared(store, bes[0], bes[3], [_comparison("Xe-133", 3.3e7, 3.2e7, 0.2)])
         quarantined = store.quarantine(
             body=b"\x30\x82not a CMS message",
             reason="signature: the signer is not a station of the network",

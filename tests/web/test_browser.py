@@ -65,7 +65,10 @@ def test_a_user_sees_only_the_assigned_station_and_logs_out(dash_duo, app):
     dash_duo.wait_for_text_to_equal("#received-displaying", "Displaying 1 - 25 of 32")
     assert stations_in_table(dash_duo) == {"AUS02"}
     assert station_options(dash_duo) == ["AUS02"]
-    assert [link.text for link in dash_duo.find_elements(".nav-link")] == ["Received"]
+    assert [link.text for link in dash_duo.find_elements(".nav-link")] == [
+        "Received",
+        "Comparison",
+    ]
 
     dash_duo.find_element("#logout").click()
     dash_duo.wait_for_element("#login-form")
@@ -81,3 +84,21 @@ def test_an_open_page_goes_to_the_login_when_the_session_ends(dash_duo, app, clo
     clock.advance(31)
     dash_duo.find_element("#received-next").click()  # its callback gets 401
     dash_duo.wait_for_text_to_equal(".notice", "Your session has ended: please log in again.")
+
+
+def test_a_user_sees_the_comparisons_of_the_assigned_station_and_the_disagreement(dash_duo, app):
+    log_in(dash_duo, app, "alice")
+    dash_duo.find_element("#nav-comparison").click()
+    dash_duo.wait_for_text_to_equal("#comparison-displaying", "Displaying 1 - 3 of 3")
+    stations = {c.text for c in dash_duo.find_elements("#comparison-body td.station")}
+    assert stations == {"AUS02"}
+    assert len(dash_duo.find_elements("#comparison-body tr.flagged")) == 1
+
+    dash_duo.find_element("#comparison-flagged input").click()
+    dash_duo.wait_for_text_to_equal("#comparison-displaying", "Displaying 1 - 1 of 1")
+    [row] = dash_duo.find_elements("#comparison-body tr")
+    assert "flagged" in row.get_attribute("class")
+    cells = [c.text for c in row.find_elements("css selector", "td")]
+    assert cells[1:5] == ["AUS02", "Xe-133", "release", "9.00E+06"]
+    assert cells[8] == "+4.16" and cells[9] == "both detect: |z| > 3"
+    assert dash_duo.get_logs() == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from central.web.layout import QUARANTINE, RECEIVED
+from central.web.layout import COMPARISON, QUARANTINE, RECEIVED
 
 from .helpers import call_callback, login
 
@@ -156,3 +156,25 @@ def test_selected_rows_make_the_download_link(client):
     result = response.get_json()["response"]
     assert result["received-download"] == {"href": "/download?ids=3,7", "className": "button"}
     assert result["received-selected"]["children"] == "2 files selected"
+
+
+def test_the_comparison_page_offers_and_shows_only_the_users_facility(client):
+    login(client, "alice")
+    page = route(client, "/comparison")["page"]["children"]
+    assert find(page, "comparison-station")["props"]["options"] == ["AUS02"]
+    assert find(page, "comparison-nuclide")["props"]["options"] == ["Xe-133", "Xe-135"]
+
+    def shown(stations):
+        filters = [
+            ("comparison-station", "value", stations),
+            ("comparison-nuclide", "value", None),
+            ("comparison-flagged", "value", []),
+            ("comparison-start", "start_date", None),
+            ("comparison-start", "end_date", None),
+        ]
+        response = show_page(client, COMPARISON, COMPARISON.initial_state(), filters)
+        assert response.status_code == 200
+        return response.get_json()["response"][COMPARISON.id("displaying")]["children"]
+
+    assert shown(None) == "Displaying 1 - 3 of 3"
+    assert shown(["BES01"]) == "Nothing to display"  # forged: another facility's

@@ -11,7 +11,10 @@ from central.accounts import authenticate
 from central.store import Store
 from central.web.layout import RECEIVED
 from central.web.queries import (
+    ComparisonFilter,
     ReceivedFilter,
+    compared_nuclides,
+    comparison_page,
     display_time,
     fetch_page,
     quarantine_page,
@@ -150,3 +153,21 @@ def test_state_from_the_browser_is_cleaned():
         RECEIVED.initial_state()
     )
     assert RECEIVED.clean_state(None) == {"page": 1, "sort": "received_at", "desc": True}
+
+
+def test_comparisons_follow_the_access_rule_and_the_filters(store, sample):
+    admin, alice, owen = (account(store, name) for name in ("admin", "alice", "owen"))
+    everything = ComparisonFilter()
+    assert comparison_page(store, admin, everything).total == 4
+    mine = comparison_page(store, alice, everything)
+    assert mine.total == 3 and {r["station"] for r in mine.rows} == {"AUS02"}
+    assert {r["station"] for r in comparison_page(store, owen, everything).rows} == {"BES01"}
+    # a forged filter for another facility finds nothing of it
+    assert comparison_page(store, alice, ComparisonFilter(stations=("BES01",))).total == 0
+    flagged = comparison_page(store, alice, ComparisonFilter(flagged_only=True))
+    assert [(r["nuclide"], r["flagged"]) for r in flagged.rows] == [("Xe-133", 1)]
+    assert flagged.rows[0]["file_name"].startswith("AUS02_1029_PHD")
+    only_xe135 = comparison_page(store, admin, ComparisonFilter(nuclides=("Xe-135",)))
+    assert only_xe135.total == 1
+    assert compared_nuclides(store, alice) == ["Xe-133", "Xe-135"]
+    assert compared_nuclides(store, owen) == ["Xe-133"]
