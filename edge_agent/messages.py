@@ -1,6 +1,7 @@
 """The files a station makes from an acquisition: the SAMPLEPHD message, its bytes and its
 name (docs/formats.md sections 2 and 5; the PHD itself comes from
-shared/formats/sample_phd.py, which the simulator uses too).
+shared/formats/sample_phd.py, which the simulator uses too); and the name and Station
+object of its daily ATS (the document itself comes from shared/timeseries.py).
 """
 
 from __future__ import annotations
