@@ -6,6 +6,7 @@ the outbox, where to send and with which identity, and the release delay.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +53,10 @@ class StationConfig:
     system_type: Literal["P", "B", "G"] = "P"
     geometry: str = "Marinelli"
     message_format: Literal["STX1.0", "IMS2.0"] = "STX1.0"
+    # where the stack is, for the daily ATS's Station object (empty / null when not given)
+    country: str = ""
+    latitude: float | None = None  # degrees north, WGS 84
+    longitude: float | None = None  # degrees east, WGS 84
 
     def __post_init__(self) -> None:
         if not _STATION_CODE.match(self.code):
@@ -64,6 +69,18 @@ class StationConfig:
             raise ValueError(f"number must be 0-99 (two digits of the SRID), got {self.number}")
         if not self.geometry or len(self.geometry) > 17 or " " in self.geometry:
             raise ValueError(f"geometry must be 1-17 characters, no spaces, got {self.geometry!r}")
+        if self.country != self.country.strip() or not self.country.isprintable():
+            raise ValueError(
+                f"country must be printable text without leading or trailing spaces, "
+                f"got {self.country!r}"
+            )
+        for key, limit, positive in (("latitude", 90, "north"), ("longitude", 180, "east")):
+            value = getattr(self, key)
+            if value is not None and not (math.isfinite(value) and -limit <= value <= limit):
+                raise ValueError(
+                    f"{key} must be degrees from -{limit} to {limit} ({positive} positive, "
+                    f"WGS 84), got {value}"
+                )
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,12 @@ signed SAMPLEPHD in the outbox, and keeps account of every interval: each one ei
 a file or is recorded as a gap with its reason. Nothing is ever made up: an interval the
 MCA did not fully acquire gives no file. Between boundaries it checks that the MCA still
 answers and acquires; `healthy` feeds the systemd watchdog.
+
+With the station analysis on, each finished UTC day also gets its ATS: the station's own
+results of that day's spectra, queued like them. It is made at the first boundary after
+the day ended (normally 00:00, right after the 23:45 spectrum), for every earlier day that
+has spectra in the outbox but no ATS yet, so a day the agent was stopped over midnight
+gets its ATS when it runs again, and never two.
 """
 
 from __future__ import annotations
@@ -14,23 +20,38 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 
-from shared.formats import Phd, StackConditions
+import shared
+from shared.formats import Phd, StackConditions, read_message, write_ats
 from shared.results import AnalysisError, AnalysisResult
+from shared.timeseries import SampleRecord, daily_ats
 
 from .calibration import CalibrationPoints
 from .clock import CYCLE, Clock, cycle_start, next_boundary
 from .config import StackDefaults, StationConfig
 from .cycle import Acquired, arm, check_interval, rollover
 from .drivers.base import DeviceError, Mca
-from .messages import phd_file_name, sample_phd, stack_conditions, to_bytes
+from .messages import (
+    ats_file_name,
+    ats_station,
+    phd_file_name,
+    sample_phd,
+    stack_conditions,
+    to_bytes,
+)
 from .outbox import Outbox, OutboxFile, ReleasePolicy
 
 __all__ = ["Engine", "log_alert"]
 
 log = logging.getLogger(__name__)
 alert_log = logging.getLogger("edge_agent.alert")
+
+# real seconds a boundary may spend making the ATS of missed days (at least one is made at
+# each boundary); the rest wait for the next boundary, so that a long backlog never keeps
+# the engine from the MCA
+ATS_BUDGET_SECONDS = 10.0
 
 
 def log_alert(kind: str, text: str) -> None:
@@ -81,6 +102,7 @@ class Engine:
         self._pending_gap = "agent not running"  # why the next gap, if any, happened
         self._fault: str | None = None
         self._last_ok = 0.0  # monotonic time the MCA last answered as it should
+        self._ats_failed: set[date] = set()  # days whose ATS failed: not tried again this run
 
     # ------------------------------------------------------------ health
     @property
@@ -168,9 +190,14 @@ class Engine:
 
     # ------------------------------------------------------------ one boundary
     def at_boundary(self) -> None:
-        """Handle the boundary the clock just passed: finish one interval, start the next."""
+        """Handle the boundary the clock just passed: finish one interval, start the next;
+        then make the ATS of the days that are over."""
         now = self.clock.now()
         current = cycle_start(now)
+        self._next_interval(now, current)
+        self._daily_reports(current)
+
+    def _next_interval(self, now: datetime, current: datetime) -> None:
         late = (now - current).total_seconds()
         on_time = late <= self.tolerance
         running, self._running = self._running, None
@@ -297,6 +324,89 @@ class Engine:
             acquired.real_time,
             item.state,
         )
+        if self.on_queued is not None:
+            self.on_queued(item)
+        return item
+
+    # ------------------------------------------------------------ the daily ATS
+    def _daily_reports(self, current: datetime) -> None:
+        """The ATS of every day before the one `current` falls on that has spectra in the
+        outbox but no ATS yet, oldest first. Whatever goes wrong here is an alert; it
+        never reaches acquisition."""
+        if self.analysis is None:
+            return
+        began = time.monotonic()
+        budget = min(ATS_BUDGET_SECONDS, 0.3 * CYCLE.total_seconds() / self.clock.speed)
+        try:
+            days = self.outbox.days_without_ats(self.station.code, current.date())
+        except Exception as exc:
+            log.exception("could not look for days without an ATS")
+            self.alert("ALERT_SYSTEM", f"Daily ATS: cannot read the outbox ({exc})")
+            return
+        made = 0
+        for day in days:
+            if day in self._ats_failed:
+                continue
+            if made and time.monotonic() - began > budget:
+                log.info("the ATS of %s and later wait for the next boundary", day)
+                return
+            try:
+                self._queue_ats(day)
+            except Exception as exc:
+                self._ats_failed.add(day)
+                log.exception("could not make the ATS of %s", day)
+                self.alert(
+                    "ALERT_SYSTEM",
+                    f"Daily ATS of {day} not made ({exc}); tried again when the agent restarts",
+                )
+            made += 1
+
+    def _sample(self, item: OutboxFile) -> SampleRecord:
+        """One spectrum of the day as the ATS reports it: the PHD read back from the bytes
+        sent (or kept), and the station analysis kept beside it."""
+        assert item.content is not None
+        phd = read_message(item.content, source=item.file_name).phd
+        kept = self.outbox.analysis(item.file_name)
+        if kept is None:
+            return SampleRecord(phd, item.file_name, None, error="not analysed")
+        result = None
+        error = kept["error"]
+        if kept["result"] is not None:
+            try:
+                result = AnalysisResult.from_json(kept["result"])
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("%s: the stored analysis cannot be read: %s", item.file_name, exc)
+                error = f"stored result unreadable: {exc}"
+        return SampleRecord(phd, item.file_name, result, kept["analysed_at"], error)
+
+    def _queue_ats(self, day: date) -> OutboxFile:
+        """Make, seal and queue the station's ATS of `day` (UTC)."""
+        code = self.station.code
+        start = datetime.combine(day, day_time(), UTC)
+        phds = self.outbox.interval_files(code, "SAMPLEPHD", start, start + timedelta(days=1))
+        doc = daily_ats(
+            station=ats_station(self.station),
+            day=day,
+            samples=[self._sample(item) for item in phds],
+            analysis="STATION",
+            generated_by=f"stax-monitor edge agent {shared.__version__}",
+            generated_at=self.clock.now(),
+        )
+        content = write_ats(doc).encode("ascii")
+        msg_id = self.outbox.next_msg_id(code)
+        name = ats_file_name(code, msg_id, day)
+        item = self.outbox.add(
+            file_name=name,
+            station=code,
+            msg_id=msg_id,
+            data_type="ATS",
+            content=content,
+            payload=self.seal(content),
+            created=self.clock.now(),
+            policy=self.release,
+            interval_start=start,
+        )
+        log.info("queued %s (the ATS of %s: %d spectra; %s)", name, day, len(phds), item.state)
         if self.on_queued is not None:
             self.on_queued(item)
         return item

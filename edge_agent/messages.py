@@ -1,22 +1,33 @@
 """The files a station makes from an acquisition: the SAMPLEPHD message, its bytes and its
 name (docs/formats.md sections 2 and 5; the PHD itself comes from
-shared/formats/sample_phd.py, which the simulator uses too).
+shared/formats/sample_phd.py, which the simulator uses too); and the name and Station
+object of its daily ATS (the document itself comes from shared/timeseries.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 
 from shared.formats import Phd, StackConditions, write_message
+from shared.formats.filenames import ProductName, extension_for
 from shared.formats.sample_phd import make_sample_phd, phd_file_name, sample_message
+from shared.timeseries import AtsStation
 from shared.timeutil import as_utc
 
 from .calibration import CalibrationPoints
 from .config import StackDefaults, StationConfig
 from .cycle import Acquired
 
-__all__ = ["phd_file_name", "sample_phd", "srid", "stack_conditions", "to_bytes"]
+__all__ = [
+    "ats_file_name",
+    "ats_station",
+    "phd_file_name",
+    "sample_phd",
+    "srid",
+    "stack_conditions",
+    "to_bytes",
+]
 
 
 def srid(station_number: int, interval_start: datetime) -> str:
@@ -81,3 +92,20 @@ def sample_phd(
 def to_bytes(phd: Phd, station: StationConfig, msg_id: int) -> bytes:
     """The message's exact bytes, as signed and sent."""
     return write_message(sample_message(phd, msg_id, station.message_format)).encode("ascii")
+
+
+def ats_station(station: StationConfig) -> AtsStation:
+    """The daily ATS's Station object: the code, the facility as the site, and where it is."""
+    return AtsStation(
+        code=station.code,
+        site=station.facility,
+        country=station.country,
+        latitude=station.latitude,
+        longitude=station.longitude,
+    )
+
+
+def ats_file_name(station: str, msg_id: int, day: date) -> str:
+    """`<STATION>_<MSG_ID>_ATS_<yyyy>_<mm>_<dd>T00_00_00.TXT`: the station's ATS of a UTC day."""
+    midnight = datetime.combine(day, time(), UTC)
+    return str(ProductName(station, str(msg_id), "ATS", midnight, extension_for("ATS", "STATION")))

@@ -5,7 +5,8 @@ restarts. A file is `held` (release delay or operator), `ready` (to send), `sent
 central answered 200 or 201) or `refused` (the central said why; kept, not retried).
 Station times (release) are station-clock ISO strings; attempt times are real Unix
 seconds, because retries wait in real time even when the station clock runs fast.
-The outbox also keeps each station's MSG_ID counter, how far acquisition got, and gaps.
+The outbox also keeps each station's MSG_ID counter, how far acquisition got, gaps, and
+the station analysis of each spectrum (from which the daily ATS is made).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from shared.timeutil import as_utc
@@ -54,6 +55,7 @@ create table if not exists files (
     note text
 );
 create index if not exists files_state on files (state, id);
+create index if not exists files_interval on files (station, data_type, interval_start);
 create table if not exists msg_ids (station text primary key, last integer not null);
 create table if not exists analyses (
     file_name text primary key,
@@ -90,6 +92,10 @@ def _iso(t: datetime) -> str:
 
 def _time(text: str | None) -> datetime | None:
     return None if text is None else as_utc(datetime.fromisoformat(text))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
 
 
 @dataclass(frozen=True)
@@ -296,6 +302,33 @@ class Outbox:
             params.append(limit)
         return [OutboxFile._from_row(r) for r in self._query(sql, params)]
 
+    def interval_files(
+        self, station: str, data_type: str, start: datetime, end: datetime
+    ) -> list[OutboxFile]:
+        """A station's files of one DATA_TYPE whose interval starts in [start, end), in
+        interval order, with their bytes, whatever their state."""
+        rows = self._query(
+            f"select {_SUMMARY}, content, payload from files where station = ? "
+            "and data_type = ? and interval_start >= ? and interval_start < ? "
+            "order by interval_start, id",
+            [station, data_type, _iso(start), _iso(end)],
+        )
+        return [OutboxFile._from_row(r) for r in rows]
+
+    def days_without_ats(self, station: str, before: date) -> list[date]:
+        """UTC days before `before` with at least one SAMPLEPHD of `station` in the outbox
+        (any state) but no ATS file yet, oldest first: the daily reports still to make."""
+        rows = self._query(
+            "select distinct substr(interval_start, 1, 10) as day from files "
+            "where station = ? and data_type = 'SAMPLEPHD' and interval_start < ? "
+            "and substr(interval_start, 1, 10) not in ("
+            "  select substr(interval_start, 1, 10) from files "
+            "  where station = ? and data_type = 'ATS' and interval_start is not null"
+            ") order by day",
+            [station, _iso(_midnight(before)), station],
+        )
+        return [date.fromisoformat(r["day"]) for r in rows]
+
     def counts(self) -> dict[str, int]:
         rows = self._query("select state, count(*) as n from files group by state")
         found = {r["state"]: r["n"] for r in rows}
@@ -415,12 +448,19 @@ class Outbox:
             )
 
     def analysis(self, file_name: str) -> dict | None:
-        """{"result": dict or None, "error": str or None}, or None when never analysed."""
-        rows = self._query("select result, error from analyses where file_name = ?", [file_name])
+        """{"result": dict or None, "error": str or None, "analysed_at": datetime}, or None
+        when never analysed."""
+        rows = self._query(
+            "select result, error, created_at from analyses where file_name = ?", [file_name]
+        )
         if not rows:
             return None
         result = rows[0]["result"]
-        return {"result": None if result is None else json.loads(result), "error": rows[0]["error"]}
+        return {
+            "result": None if result is None else json.loads(result),
+            "error": rows[0]["error"],
+            "analysed_at": _time(rows[0]["created_at"]),
+        }
 
     def record_gap(
         self, station: str, start: datetime, end: datetime, reason: str

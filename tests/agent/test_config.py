@@ -88,3 +88,39 @@ def test_mistakes_name_the_file_and_the_key(tmp_path, change, message):
 def test_bad_values_say_what_is_expected(tmp_path, extra, message):
     with pytest.raises(ConfigError, match=message):
         load_agent_config(write(tmp_path, MINIMAL + extra))
+
+
+STATION_LINE = "number = 2\n"
+
+
+def test_where_the_station_is_for_the_daily_ats(tmp_path):
+    config = load_agent_config(write(tmp_path, MINIMAL))
+    assert (config.station.country, config.station.latitude, config.station.longitude) == (
+        "", None, None,
+    )  # fmt: skip
+    located = MINIMAL.replace(
+        STATION_LINE, STATION_LINE + 'country = "Australia"\nlatitude = -34.05\nlongitude = 151\n'
+    )
+    config = load_agent_config(write(tmp_path, located))
+    assert config.station.country == "Australia"
+    assert config.station.latitude == -34.05
+    assert config.station.longitude == 151.0 and isinstance(config.station.longitude, float)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("latitude = 95.5", r"\[station\]: latitude must be degrees from -90 to 90 .*got 95\.5"),
+        ("latitude = -90.01", r"latitude must be degrees from -90 to 90"),
+        ("latitude = nan", r"latitude must be degrees from -90 to 90 .*got nan"),
+        ('latitude = "34S"', r"\[station\] latitude: expected a number, got '34S'"),
+        ("longitude = 181", r"\[station\]: longitude must be degrees from -180 to 180"),
+        ("country = 3", r"\[station\] country: expected a string"),
+        ('country = " Australia"', r"country must be printable text"),
+    ],
+)
+def test_bad_station_locations_are_refused_clearly(tmp_path, line, message):
+    path = write(tmp_path, MINIMAL.replace(STATION_LINE, STATION_LINE + line + "\n"))
+    with pytest.raises(ConfigError, match=message) as info:
+        load_agent_config(path)
+    assert str(info.value).startswith(str(path))

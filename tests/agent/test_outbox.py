@@ -163,3 +163,43 @@ def test_an_unusable_path_says_which(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(OutboxError, match=r"file/outbox.sqlite: cannot open the outbox database"):
         Outbox(tmp_path / "file" / "outbox.sqlite")
+
+
+def test_days_with_spectra_but_no_ats_and_the_files_of_a_day(tmp_path):
+    def put(box, data_type, start, station="AUS02", policy=IMMEDIATE):
+        msg_id = box.next_msg_id(station)
+        return box.add(
+            file_name=f"{station}_{msg_id}_{data_type}.TXT",
+            station=station,
+            msg_id=msg_id,
+            data_type=data_type,
+            content=b"plain",
+            payload=b"sealed",
+            created=start,
+            policy=policy,
+            interval_start=start,
+        )
+
+    day = timedelta(days=1)
+    with Outbox(tmp_path / "o.sqlite") as box:
+        put(box, "SAMPLEPHD", T0 - day + timedelta(hours=23, minutes=45))  # 19 Nov
+        put(box, "SAMPLEPHD", T0, policy=ReleasePolicy("manual"))  # 20 Nov, held
+        put(box, "SAMPLEPHD", T0 + timedelta(hours=6))
+        put(box, "SAMPLEPHD", T0 + day)  # 21 Nov: not before the 21st
+        put(box, "SAMPLEPHD", T0, station="BES01")  # another station
+        assert box.days_without_ats("AUS02", (T0 + day).date()) == [
+            (T0 - day).date(),
+            T0.date(),
+        ]
+        assert box.days_without_ats("AUS02", T0.date()) == [(T0 - day).date()]
+        put(box, "ATS", T0 - day)
+        assert box.days_without_ats("AUS02", (T0 + 2 * day).date()) == [
+            T0.date(),
+            (T0 + day).date(),
+        ]
+        assert box.days_without_ats("BES01", (T0 + day).date()) == [T0.date()]
+
+        files = box.interval_files("AUS02", "SAMPLEPHD", T0, T0 + day)
+        assert [f.interval_start for f in files] == [T0, T0 + timedelta(hours=6)]
+        assert [f.state for f in files] == ["held", "ready"]
+        assert all(f.content == b"plain" for f in files)
