@@ -368,7 +368,7 @@ class Engine:
         phd = read_message(item.content, source=item.file_name).phd
         kept = self.outbox.analysis(item.file_name)
         if kept is None:
-            return SampleRecord(phd, item.file_name, None, error="not analysed")
+            return SampleRecord(phd, item.file_name, None)  # Method: "not analysed"
         result = None
         error = kept["error"]
         if kept["result"] is not None:

@@ -231,7 +231,7 @@ def _sample(record: SampleRecord) -> dict[str, Any]:
 def _method_text(result: AnalysisResult | None, error: str | None) -> str:
     if result is not None:
         return f"stax-monitor {result.method} analysis {result.method_version}"
-    return f"not analysed: {error or 'no result'}"
+    return f"not analysed: {error}" if error else "not analysed"
 
 
 def _nuclide(r: NuclideResult, release_unit: str) -> dict[str, Any]:

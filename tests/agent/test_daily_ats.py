@@ -112,7 +112,7 @@ def test_missed_days_are_made_oldest_first_and_only_finished_ones(tmp_path, sour
     doc = read_ats(later.outbox.get(ats_files(later)[0].id).content)
     (sample,) = doc["Detectors"][0]["Samples"]
     assert sample["FileName"] == "AUS02_1_PHD_2023_11_20T23_45_00.TXT"
-    assert sample["Analysis"] == {"Method": "not analysed: not analysed", "Nuclides": []}
+    assert sample["Analysis"] == {"Method": "not analysed", "Nuclides": []}
 
 
 def test_the_release_policy_holds_the_ats_like_the_spectra(tmp_path, source, station):
