@@ -97,7 +97,9 @@ def compare_pending(store: Store, limit: int = 50) -> int:
             log.warning("%s: not compared: %s", pair["file_name"], exc)
             store.add_comparison(pair["message_id"], error=str(exc), **ids)
             continue
-        rows = [c.to_json() for c in comparisons]
+        # the nuclides the station reports (the central also reports background ones,
+        # Bi-214, K-40, ..., which have nothing to be compared with)
+        rows = [c.to_json() for c in comparisons if c.station_detected is not None]
         store.add_comparison(pair["message_id"], rows=rows, **ids)
         for c in flagged(comparisons):
             log.warning(
