@@ -82,6 +82,17 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             content = message_content("Not found", f"There is no page {path}.")
         return content, nav_links(account.is_admin, path)
 
+    def _page_of(query: Any, filters: Any, state: dict[str, Any]) -> Page:
+        return query(
+            get_store(),
+            current_account(),
+            filters,
+            sort=state["sort"],
+            descending=state["desc"],
+            page=state["page"],
+            page_size=page_size,
+        )
+
     def fetch_received(state: dict[str, Any], values: Sequence[Any]) -> Page:
         stations, products, analyses, start_from, start_to = values
         filters = ReceivedFilter(
@@ -91,15 +102,7 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             start_from=_day(start_from),
             start_to=_day(start_to),
         )
-        return received_page(
-            get_store(),
-            current_account(),
-            filters,
-            sort=state["sort"],
-            descending=state["desc"],
-            page=state["page"],
-            page_size=page_size,
-        )
+        return _page_of(received_page, filters, state)
 
     def fetch_comparison(state: dict[str, Any], values: Sequence[Any]) -> Page:
         stations, nuclides, flagged, start_from, start_to = values
@@ -110,15 +113,7 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             start_from=_day(start_from),
             start_to=_day(start_to),
         )
-        return comparison_page(
-            get_store(),
-            current_account(),
-            filters,
-            sort=state["sort"],
-            descending=state["desc"],
-            page=state["page"],
-            page_size=page_size,
-        )
+        return _page_of(comparison_page, filters, state)
 
     def fetch_quarantine(state: dict[str, Any], _values: Sequence[Any]) -> Page:
         if not current_account().is_admin:

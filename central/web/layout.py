@@ -145,16 +145,7 @@ def received_content(stations: list[str]) -> list:
                     "Analysis",
                     dcc.Dropdown(id="received-analysis", options=list(ANALYSES), multi=True),
                 ),
-                _filter(
-                    "Starts (UTC)",
-                    dcc.DatePickerRange(
-                        id="received-start",
-                        display_format="YYYY/MM/DD",
-                        start_date_placeholder_text="from",
-                        end_date_placeholder_text="to",
-                        clearable=True,
-                    ),
-                ),
+                _start_days("received-start"),
             ],
             className="filters",
         ),
@@ -197,16 +188,7 @@ def comparison_content(stations: list[str], nuclides: list[str]) -> list:
                     "Nuclide",
                     dcc.Dropdown(id="comparison-nuclide", options=nuclides, multi=True),
                 ),
-                _filter(
-                    "Starts (UTC)",
-                    dcc.DatePickerRange(
-                        id="comparison-start",
-                        display_format="YYYY/MM/DD",
-                        start_date_placeholder_text="from",
-                        end_date_placeholder_text="to",
-                        clearable=True,
-                    ),
-                ),
+                _start_days("comparison-start"),
                 _filter(
                     "Show",
                     dcc.Checklist(
@@ -247,6 +229,19 @@ def validation_layout() -> html.Div:
             html.Div(comparison_content([], [])),
             html.Div(quarantine_content()),
         ]
+    )
+
+
+def _start_days(component_id: str) -> html.Div:
+    return _filter(
+        "Starts (UTC)",
+        dcc.DatePickerRange(
+            id=component_id,
+            display_format="YYYY/MM/DD",
+            start_date_placeholder_text="from",
+            end_date_placeholder_text="to",
+            clearable=True,
+        ),
     )
 
 

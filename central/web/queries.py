@@ -91,24 +91,17 @@ def received_page(
     page_size: int = 25,
 ) -> Page:
     """One page of the received files `user` may see that match `filters`."""
-    scope, params = message_scope(store, user)
-    where = [scope]
-    params = list(params)
-    for column, values in (
-        ("station", filters.stations),
-        ("product", filters.products),
-        ("analysis", filters.analyses),
-    ):
-        if values:
-            where.append(f"{column} in ({', '.join('?' * len(values))})")
-            params.extend(values)
-    # start times are ISO 8601 UTC text, so that text order is time order
-    if filters.start_from is not None:
-        where.append("start_time >= ?")
-        params.append(_day_start(filters.start_from))
-    if filters.start_to is not None:
-        where.append("start_time < ?")
-        params.append(_day_start(filters.start_to + timedelta(days=1)))
+    where, params = _conditions(
+        store,
+        user,
+        (
+            ("station", filters.stations),
+            ("product", filters.products),
+            ("analysis", filters.analyses),
+        ),
+        filters.start_from,
+        filters.start_to,
+    )
     return fetch_page(
         store,
         "messages",
@@ -144,21 +137,15 @@ def comparison_page(
     page_size: int = 25,
 ) -> Page:
     """One page of the station-against-central comparisons of spectra `user` may see."""
-    scope, params = message_scope(store, user)
-    where = [scope]
-    params = list(params)
-    for column, values in (("station", filters.stations), ("nuclide", filters.nuclides)):
-        if values:
-            where.append(f"{column} in ({', '.join('?' * len(values))})")
-            params.extend(values)
+    where, params = _conditions(
+        store,
+        user,
+        (("station", filters.stations), ("nuclide", filters.nuclides)),
+        filters.start_from,
+        filters.start_to,
+    )
     if filters.flagged_only:
         where.append("flagged = 1")
-    if filters.start_from is not None:
-        where.append("start_time >= ?")
-        params.append(_day_start(filters.start_from))
-    if filters.start_to is not None:
-        where.append("start_time < ?")
-        params.append(_day_start(filters.start_to + timedelta(days=1)))
     return fetch_page(
         store,
         "comparison_view",
@@ -181,6 +168,31 @@ def compared_nuclides(store: Store, user: User) -> list[str]:
             f"select distinct nuclide from comparison_view where {scope} order by nuclide", params
         )
     ]
+
+
+def _conditions(
+    store: Store,
+    user: User,
+    choices: tuple[tuple[str, tuple[str, ...]], ...],
+    start_from: date | None,
+    start_to: date | None,
+) -> tuple[list[str], list[Any]]:
+    """The access rule, `column in (choices)` for each non-empty choice, and the start day
+    range, as SQL conditions (to join with `and`) and their parameters."""
+    scope, scope_params = message_scope(store, user)
+    where, params = [scope], list(scope_params)
+    for column, values in choices:
+        if values:
+            where.append(f"{column} in ({', '.join('?' * len(values))})")
+            params.extend(values)
+    # start times are ISO 8601 UTC text, so that text order is time order
+    if start_from is not None:
+        where.append("start_time >= ?")
+        params.append(_day_start(start_from))
+    if start_to is not None:
+        where.append("start_time < ?")
+        params.append(_day_start(start_to + timedelta(days=1)))
+    return where, params
 
 
 def quarantine_page(
