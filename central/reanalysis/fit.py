@@ -28,6 +28,7 @@ class PoissonFit:
     converged: bool
     prior_weight: np.ndarray  # of the free parameters (1/sigma^2, 0 for none)
     mu_ref: np.ndarray | None = None  # the expected counts the information is evaluated at
+    lower: np.ndarray | None = None  # lower bounds of p[free] (-inf: none)
 
     def covariance(self) -> np.ndarray:
         return invert(self.information)
@@ -179,7 +180,16 @@ def fit_poisson(
             break
     info = information(jac, mu) + np.diag(prior_weight)
     return PoissonFit(
-        p, np.asarray(free), mu, jac, info, deviance(n, mu), iterations, converged, prior_weight
+        p,
+        np.asarray(free),
+        mu,
+        jac,
+        info,
+        deviance(n, mu),
+        iterations,
+        converged,
+        prior_weight,
+        lower=lo,
     )
 
 

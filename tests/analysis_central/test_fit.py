@@ -1,11 +1,14 @@
-"""The Poisson fit on the edge of its domain, and x-rays with their own ratios."""
+"""The Poisson fit on the edge of its domain, the uncertainty of an estimate below zero,
+and x-rays with their own ratios."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import sparse
 
 from central.reanalysis import analyze
+from central.reanalysis.analysis import _covariance, _referenced
 from central.reanalysis.fit import fit_poisson
 
 from .simulated import simulate
@@ -48,6 +51,55 @@ def test_a_positive_line_converges_to_the_weighted_estimate():
     # the Poisson likelihood keeps the total: sum(mu) == sum(n) with a free flat baseline
     assert abs(fit.mu.sum() - n.sum()) < 1e-3 * n.sum()
     assert abs(fit.p[0] - 400.0) < 4 * np.sqrt(fit.covariance()[0, 0])
+
+
+class _OneRegion:
+    """The line on its flat baseline as the model _referenced and _covariance read it."""
+
+    n_amp = 1
+
+    def __init__(self, mu_of, n_channels: int):
+        self.mu = mu_of
+        self.region_of_row = np.zeros(n_channels, int)
+
+
+def _line_uncertainty(area: float, baseline: float = 20.0, lowest: float = -np.inf):
+    """(estimate, u^2 as analysis.py states it, u^2 at zero) for counts mu = b + area g."""
+    g, mu_of, jacobian_of = _line_on_flat_baseline()
+    n = baseline + area * g  # the expected counts themselves: the estimate is the area
+    fit = fit_poisson(
+        mu_of,
+        jacobian_of,
+        n,
+        np.array([0.0, baseline]),
+        np.arange(2),
+        np.zeros(2),
+        np.zeros(2),
+        lower=np.array([lowest, -np.inf]),
+    )
+    ref = _referenced(_OneRegion(mu_of, len(g)), fit)
+    return fit.p[0], _covariance(_OneRegion(mu_of, len(g)), ref)[0, 0], ref.covariance()[0, 0]
+
+
+def test_an_estimate_below_zero_has_the_uncertainty_of_its_own_counts():
+    """ISO 11929: u^2(y) = u^2(0) + kappa y on both sides of zero. With u(0) below zero the
+    few-count pulls at zero activity were narrow (Xe-131m with 0-100 counts: SD 0.88)."""
+    _, var0, _ = _line_uncertainty(0.0)
+    up, var_up, _ = _line_uncertainty(30.0)
+    down, var_down, var_down_at_zero = _line_uncertainty(-30.0)
+    assert up == pytest.approx(30.0, rel=1e-4) and down == pytest.approx(-30.0, rel=1e-4)
+    assert var_down_at_zero == pytest.approx(var0)  # the information is still taken at zero
+    assert var_up - var0 > 0.1 * var0  # the line's own counts raise u above zero ...
+    assert var_down - var0 == pytest.approx(-(var_up - var0), rel=0.05)  # ... and lower it below
+
+
+def test_an_estimate_held_by_its_lower_bound_keeps_the_uncertainty_at_zero():
+    """The bound decided it, not the counts: no primary result to take u(y) at."""
+    held, var_held, var_held_at_zero = _line_uncertainty(-30.0, lowest=-10.0)
+    assert held == -10.0
+    assert var_held == var_held_at_zero
+    _, var_free, var_free_at_zero = _line_uncertainty(-30.0)
+    assert var_free < 0.9 * var_free_at_zero
 
 
 def test_a_strong_xe135_leaves_the_cs_k_x_rays_well_fitted():
