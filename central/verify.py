@@ -130,9 +130,7 @@ def check_message(
     try:
         message = read_message(verified.content, source=file_name, lenient=True)
     except FormatError as exc:
-        more = len(exc.problems) - 1
-        extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise unreadable(f"{exc}{extra}", signer) from None
+        raise _format_refusal(exc, signer) from None
 
     section = _main_section(message)
     if section is None:
@@ -160,6 +158,13 @@ def check_message(
     )
 
 
+def _format_refusal(exc: FormatError, signer: str) -> Refusal:
+    """400 naming the first problem of a file that does not parse, and how many more."""
+    more = len(exc.problems) - 1
+    extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return unreadable(f"{exc}{extra}", signer)
+
+
 def _signer_text(cert: x509.Certificate) -> str:
     return f"{cert.subject.rfc4514_string()} serial {cert.serial_number:X}"
 
@@ -179,9 +184,7 @@ def _check_station_ats(
     try:
         doc = read_ats(content, source=file_name)
     except FormatError as exc:
-        more = len(exc.problems) - 1
-        extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise unreadable(f"{exc}{extra}", signer) from None
+        raise _format_refusal(exc, signer) from None
     station = doc["Station"]["Code"]
     if station != signer:
         raise refused(f"signed by {signer} but the file is from {station}", signer)
