@@ -353,6 +353,17 @@ class Store:
         rows = list(self.db.query("select * from messages where id = ?", [row_id]))
         return rows[0] if rows else None
 
+    def content(self, message_id: int) -> bytes:
+        """The stored file's exact bytes, as verified (what users download and the
+        re-analysis reads). Every reader of file bytes goes through here, so that where
+        the bytes live is this class's business alone."""
+        row = self.conn.execute(
+            "select content from messages where id = ?", [message_id]
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no stored message with id {message_id}")
+        return bytes(row[0])
+
     def quarantine(
         self,
         *,
@@ -385,7 +396,7 @@ class Store:
         """Stored spectra (oldest first) that `method` has not analysed yet."""
         return list(
             self.db.query(
-                "select id, file_name, content from messages where product = 'PHD' "
+                "select id, file_name from messages where product = 'PHD' "
                 "and id not in (select message_id from analyses where method = ?) "
                 "order by id limit ?",
                 [method, limit],

@@ -44,7 +44,7 @@ def analyse_pending(store: Store, analyze: Analyzer, limit: int = 10) -> int:
     for row in rows:
         started = time.perf_counter()
         try:
-            message = read_message(row["content"], source=row["file_name"], lenient=True)
+            message = read_message(store.content(row["id"]), source=row["file_name"], lenient=True)
             if message.phd is None:
                 raise AnalysisError("no PHD section")
             result = analyze(message.phd, source=row["file_name"])

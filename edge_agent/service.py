@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
-from shared.formats import StackConditions
-
 from .calibration import CalibrationError, CalibrationPoints, read_calibration_file
 from .clock import CYCLE, AcceleratedClock, Clock, SystemClock
 from .config import AgentConfig, ClockConfig
 from .drivers import open_mca
-from .drivers.base import DeviceError, Mca
+from .drivers.base import DeviceError, Hardware
 from .engine import Engine
 from .outbox import Outbox, OutboxError, ReleasePolicy
 from .sealing import Sealer, SealingError
@@ -36,15 +34,6 @@ log = logging.getLogger(__name__)
 
 class AgentError(RuntimeError):
     """The agent cannot start: the message says what to fix."""
-
-
-@dataclass
-class Hardware:
-    """What the station measures with: the MCA, stack sensors and the calibration."""
-
-    mca: Mca
-    conditions: Callable[[datetime], StackConditions | None] | None = None
-    calibration: CalibrationPoints | None = None  # the detector's own, when it knows it
 
 
 @dataclass

@@ -101,8 +101,7 @@ def init_downloads(server: Flask) -> None:
 
 
 def _content(store: Store, message_id: int) -> bytes:
-    row = store.conn.execute("select content from messages where id = ?", [message_id]).fetchone()
-    return bytes(row[0] or b"")
+    return store.content(message_id)
 
 
 def _zip_response(store: Store, rows: list[dict]) -> Response:

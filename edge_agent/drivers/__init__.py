@@ -12,7 +12,7 @@ from .base import DeviceError
 if TYPE_CHECKING:
     from ..clock import Clock
     from ..config import AgentConfig
-    from ..service import Hardware
+    from .base import Hardware
 
 __all__ = ["open_mca"]
 

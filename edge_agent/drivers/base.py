@@ -8,18 +8,28 @@ Errors are `DeviceError`s that name the device and say what to check.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # only for annotations: drivers import nothing from the engine's side
+    from shared.formats import StackConditions
+
+    from ..calibration import CalibrationPoints
 
 __all__ = [
     "DeviceError",
     "DeviceProtocolError",
     "DeviceTimeout",
     "Elapsed",
+    "Hardware",
     "Mca",
     "McaStatus",
     "Presets",
+    "Sensor",
     "SerialTransport",
     "Transport",
 ]
@@ -94,6 +104,42 @@ class Mca(ABC):
 
     def close(self) -> None:  # noqa: B027 - drivers without a connection have nothing to close
         """Release the connection."""
+
+
+class Sensor(ABC):
+    """A device sampled once per interval for the state of health (flow meter, cryocooler,
+    Modbus signals...). Blocks until the device answered, or raises DeviceError.
+
+    Quantities are snake_case names ending in their unit, the same across drivers so that
+    the state of health and the alert limits can name them: e.g. `sample_flow_slpm`,
+    `sample_pressure_kpa`, `sample_temperature_c`, `cooler_power_w`,
+    `cold_tip_temperature_k`, `stack_flow_m3_s`, `ups_on_battery` (0/1). A quantity the
+    device did not give this time is absent, never guessed.
+    """
+
+    name: str  # e.g. "Alicat flow meter on /dev/ttyUSB1": used in errors and alerts
+
+    @abstractmethod
+    def read(self) -> dict[str, float]:
+        """Quantity name -> value, read now."""
+
+    def close(self) -> None:  # noqa: B027 - sensors without a connection have nothing to close
+        """Release the connection."""
+
+
+@dataclass
+class Hardware:
+    """What the station measures with: the MCA, the sensors, stack conditions and the
+    calibration. Built by `drivers.open_hardware` from the configuration (or by tests)."""
+
+    mca: Mca
+    conditions: Callable[[datetime], StackConditions | None] | None = None
+    calibration: CalibrationPoints | None = None  # the detector's own, when it knows it
+    sensors: list[Sensor] = field(default_factory=list)
+
+    def close(self) -> None:
+        for device in (self.mca, *self.sensors):
+            device.close()
 
 
 class Transport(ABC):

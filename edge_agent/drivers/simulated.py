@@ -236,7 +236,7 @@ class SimulatorSource:
 def open_simulated(config, clock: Clock):
     """The simulated MCA of a configuration, with the simulator's stack conditions and
     detector calibration (dated 1 January of the current year unless configured)."""
-    from ..service import Hardware
+    from .base import Hardware
 
     source = SimulatorSource(
         config.station.code, config.station.detector, config.mca.seed, config.mca.detector_seed
