@@ -42,13 +42,14 @@ from shared.crypto.files import (
 
 from .config import CentralConfig, IntakeConfig
 from .store import Store
-from .verify import Accepted, Refusal, Trust, check_message
+from .verify import Accepted, Refusal, Trust, check_message, unexpected_reason, unreadable
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/pkcs7-mime"
 MESSAGES_ROUTE = "/api/v1/messages/{file_name}"
 HEALTH_ROUTE = "/api/v1/health"
+DATABASE_DOWN = "the server cannot store messages now; send again later"
 
 
 class IntakeSetupError(Exception):
@@ -181,7 +182,8 @@ class Intake:
     async def receive(
         self, file_name: str, envelope: bytes, *, tls_station: str | None, peer: str
     ) -> Answer:
-        """Check and store one message; quarantine it when refused."""
+        """Check and store one message; quarantine it when refused. Never raises for a
+        message: every outcome is an Answer (the e-mail intake calls this too)."""
         loop = asyncio.get_running_loop()
         try:
             trust = self.trust.current()
@@ -203,7 +205,18 @@ class Intake:
             )
         except Refusal as refusal:
             return await self.refuse(refusal, file_name, envelope, peer, tls_station)
-        return await self._store_accepted(accepted, envelope, peer)
+        except Exception as exc:
+            # a fault in the checks on input nobody foresaw: still a verdict on this
+            # message (4xx, kept in quarantine), never a 500 the station retries for ever
+            log.exception("%s: %r: the checks failed unexpectedly", peer, file_name)
+            refusal = unreadable(unexpected_reason(exc), tls_station)
+            return await self.refuse(refusal, file_name, envelope, peer, tls_station)
+        try:
+            return await self._store_accepted(accepted, envelope, peer)
+        except sqlite3.Error:
+            # neither stored nor quarantined: the sender keeps the file and sends it again
+            log.exception("%s: %r: the database failed", peer, file_name)
+            return Answer(503, "unavailable", file_name, DATABASE_DOWN)
 
     async def _store_accepted(self, accepted: Accepted, envelope: bytes, peer: str) -> Answer:
         fields: dict[str, Any] = {
@@ -288,9 +301,8 @@ class Intake:
             return await self._take_message(request, file_name)
         except sqlite3.Error:
             # neither stored nor quarantined: the station keeps the file and sends it again
-            log.exception("%s: the database failed", file_name)
-            reason = "the server cannot store messages now; send again later"
-            return Answer(503, "unavailable", file_name, reason).response()
+            log.exception("%r: the database failed", file_name)
+            return Answer(503, "unavailable", file_name, DATABASE_DOWN).response()
 
     async def _take_message(self, request: web.Request, file_name: str) -> web.Response:
         tls_station = _tls_station(request)

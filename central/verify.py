@@ -62,6 +62,16 @@ def refused(reason: str, station: str | None = None) -> Refusal:
     return Refusal(403, "refused", reason, station)
 
 
+def unexpected_reason(exc: BaseException) -> str:
+    """The reason given for a message whose checks failed in a way nobody foresaw (a
+    library refusing an input we did not screen for): 400, so that the station does
+    not send it for ever, and quarantined, so that the operator can look at it."""
+    return (
+        f"the message could not be checked ({type(exc).__name__}: {exc}); it is kept in "
+        "quarantine for the central's operator"
+    )
+
+
 @dataclass(frozen=True)
 class Trust:
     """What the central server decrypts with and trusts: its own certificate and key, the

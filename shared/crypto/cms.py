@@ -10,6 +10,11 @@ central server's RSA certificate), DER. The same as
 cryptography signs, encrypts and decrypts; it cannot verify a CMS signature, so
 `verify_signed` uses pyHanko's generic_cms with pyhanko-certvalidator (the central
 server's dependencies, imported only there: a station never verifies).
+
+What the central accepts (docs/security.md, "Algorithms"): envelopes AES-256-CBC or
+AES-128-CBC with RSA PKCS#1 v1.5 key transport; signatures SHA-256/384/512 with RSA
+PKCS#1 v1.5 or RSA-PSS, over signed attributes. Anything else is refused with the
+algorithm named, before any library is asked to handle it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
@@ -78,13 +84,81 @@ def sign_and_encrypt(
     )
 
 
+# asn1crypto's algorithm names -> the names OpenSSL uses (`openssl cms -encrypt -aes256`)
+CONTENT_CIPHERS = {"aes256_cbc": "aes-256-cbc", "aes128_cbc": "aes-128-cbc"}
+KEY_TRANSPORTS = {"rsaes_pkcs1v15": "RSA PKCS#1 v1.5 (rsaEncryption)"}
+DIGESTS = {"sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512"}
+SIGNATURES = {"rsassa_pkcs1v15": "RSA PKCS#1 v1.5", "rsassa_pss": "RSA-PSS"}
+_OPENSSL_NAMES = {
+    "tripledes_3key": "des-ede3-cbc",
+    "des": "des-cbc",
+    "rc2": "rc2-cbc",
+    "aes192_cbc": "aes-192-cbc",
+    "rsaes_oaep": "RSAES-OAEP",
+}
+
+
+def _named(algorithm) -> str:
+    """An algorithm identifier as people know it: OpenSSL's name, else the OID."""
+    name = algorithm["algorithm"].native
+    return _OPENSSL_NAMES.get(name, CONTENT_CIPHERS.get(name, name))
+
+
+def _accepted(table: dict[str, str]) -> str:
+    return " or ".join(table.values())
+
+
+def check_envelope(der: bytes) -> None:
+    """Refuse an envelope the central does not accept, naming the algorithm: it must be a
+    CMS EnvelopedData whose content is encrypted with AES-256-CBC or AES-128-CBC and
+    whose key is transported with RSA PKCS#1 v1.5. Raises DecryptError."""
+    from asn1crypto import cms as asn1_cms
+
+    try:
+        info = asn1_cms.ContentInfo.load(der, strict=True)
+        kind = info["content_type"].native
+        if kind != "enveloped_data":
+            raise DecryptError(
+                f"not a CMS EnvelopedData but {kind}: encrypt with `openssl cms -encrypt -aes256`"
+            )
+        envelope = info["content"]
+        cipher = envelope["encrypted_content_info"]["content_encryption_algorithm"]
+        recipients = list(envelope["recipient_infos"])
+        cipher_name = cipher["algorithm"].native
+        transports = [r.chosen["key_encryption_algorithm"] for r in recipients if r.name == "ktri"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DecryptError(f"not a CMS EnvelopedData: {exc}") from None
+    if cipher_name not in CONTENT_CIPHERS:
+        raise DecryptError(
+            f"envelope encrypted with {_named(cipher)}: only {_accepted(CONTENT_CIPHERS)} "
+            "accepted (openssl cms -encrypt -aes256)"
+        )
+    if not transports:
+        kinds = ", ".join(r.name for r in recipients) or "none"
+        raise DecryptError(
+            f"envelope without an RSA key-transport recipient (recipients: {kinds}): "
+            f"only {_accepted(KEY_TRANSPORTS)} accepted"
+        )
+    for transport in transports:
+        if transport["algorithm"].native not in KEY_TRANSPORTS:
+            raise DecryptError(
+                f"envelope key transported with {_named(transport)}: only "
+                f"{_accepted(KEY_TRANSPORTS)} accepted (openssl cms -encrypt without "
+                "-keyopt rsa_padding_mode)"
+            )
+
+
 def decrypt(
     der: bytes, recipient_cert: x509.Certificate, recipient_key: rsa.RSAPrivateKey
 ) -> bytes:
-    """The SignedData (DER) inside an EnvelopedData addressed to `recipient_cert`."""
+    """The SignedData (DER) inside an EnvelopedData addressed to `recipient_cert`.
+
+    Its algorithms are checked first (`check_envelope`); whatever the library still
+    refuses becomes a DecryptError too, never an exception of another kind."""
+    check_envelope(der)
     try:
         return pkcs7.pkcs7_decrypt_der(der, recipient_cert, recipient_key, [])
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise DecryptError(f"cannot decrypt: {exc}") from None
 
 
@@ -143,7 +217,33 @@ def _signed_data(der: bytes, asn1_cms):
         raise SignatureError(f"expected exactly one signer, found {len(signer_infos)}")
     if signed["encap_content_info"]["content"].native is None:
         raise DecryptError("the signature is detached; the content must be embedded (opaque)")
+    _check_signer_algorithms(signer_infos[0])
     return signed
+
+
+def _check_signer_algorithms(signer_info) -> None:
+    """Refuse a signature made with an algorithm the central does not accept (SHA-1, MD5,
+    DSA, ...) or without signed attributes, naming what it found. Raises SignatureError."""
+    try:
+        digest = signer_info["digest_algorithm"]["algorithm"].native
+        signature = signer_info["signature_algorithm"].signature_algo
+        has_attributes = bool(signer_info["signed_attrs"].native)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SignatureError(f"the signer's algorithms cannot be read: {exc}") from None
+    if digest not in DIGESTS:
+        raise SignatureError(
+            f"signature digest {digest}: only {', '.join(DIGESTS.values())} accepted "
+            "(openssl cms -sign -md sha256)"
+        )
+    if signature not in SIGNATURES:
+        raise SignatureError(
+            f"signature algorithm {signature}: only {_accepted(SIGNATURES)} accepted"
+        )
+    if not has_attributes:
+        raise SignatureError(
+            "signature without signed attributes (content type, message digest, signing "
+            "time): sign with openssl cms -sign without -noattr"
+        )
 
 
 async def _validate(signed_data, roots, crls, moment):
