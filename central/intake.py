@@ -240,10 +240,10 @@ class Intake:
             result = await self._db(self.store.add_message, **fields)
         name = accepted.file_name
         if result.outcome == "created":
-            log.info("%s: stored %s as message %s", peer, name, result.message_id)
+            log.info("%s: stored %r as message %s", peer, name, result.message_id)
             return Answer(201, "created", name, f"stored as message {result.message_id}")
         if result.outcome == "duplicate":
-            log.info("%s: %s is a duplicate of message %s", peer, name, result.message_id)
+            log.info("%s: %r is a duplicate of message %s", peer, name, result.message_id)
             return Answer(200, "duplicate", name, "already stored with the same content")
         refusal = Refusal(
             409,
@@ -267,10 +267,10 @@ class Intake:
         it is logged, not quarantined: retries during an outage would fill the table."""
         answer = Answer(refusal.http_status, refusal.status, file_name, refusal.reason)
         if refusal.http_status == 503:
-            log.error("%s: %s not checked (503): %s", peer, file_name, refusal.reason)
+            log.error("%s: %r not checked (503): %s", peer, file_name, refusal.reason)
             return answer
         log.warning(
-            "%s: %s refused (%s %s): %s",
+            "%s: %r refused (%s %s): %s",
             peer,
             file_name,
             refusal.http_status,

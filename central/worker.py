@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from shared import logsafe
 from shared.formats import FormatError, read_message
 from shared.results import AnalysisError, AnalysisResult
 
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logsafe.install()  # outside input is logged escaped, one line per record
     try:
         config = load_central_config(args.config)
     except ValueError as exc:

@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from shared import __version__
+from shared import __version__, logsafe
 
 # name -> (module under stax.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -64,6 +64,7 @@ def setup_logging(verbose: int, quiet: int) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logsafe.install()  # outside input is logged escaped, one line per record
 
 
 def main(argv: list[str] | None = None) -> int:

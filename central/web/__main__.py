@@ -13,6 +13,7 @@ from pathlib import Path
 import waitress
 
 from central.config import load_central_config
+from shared import logsafe
 from shared.config import ConfigError
 
 from .app import create_app
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logsafe.install()  # outside input is logged escaped, one line per record
     if args.port is not None and not 0 < args.port < 65536:
         parser.error(f"--port must be 1-65535, got {args.port}")
     if args.threads < 1:
