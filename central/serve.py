@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .config import CentralConfig
-from .intake import start_intake
+from .intake import IntakeSetupError, start_intake
+from .permissions import TooOpen, check_private, make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,11 @@ async def serve(
             list(worker_argv) if worker_argv is not None else worker_command(config_path),
         )
     )
+    try:
+        make_private_dir(config.storage.data_dir)
+        check_private(config.storage.data_dir, "[storage] data_dir")
+    except TooOpen as exc:
+        raise IntakeSetupError(str(exc)) from None
     server = await start_intake(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -19,6 +19,8 @@ from typing import Any
 
 import sqlite_utils
 
+from .permissions import create_private_file, make_private_dir
+
 SCHEMA_VERSION = 1
 
 PUBLISH_DELAYS = ("immediately", "1d", "3d", "7d", "never")
@@ -71,7 +73,10 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # private from the first byte: 0700 folder, 0600 file (SQLite gives the -wal and
+        # -shm files the database file's mode); central/permissions.py says why
+        make_private_dir(self.path.parent)
+        create_private_file(self.path)
         conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
