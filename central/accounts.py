@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .sessions import end_user_sessions
 from .store import ROLES, Store, now_iso
 
 _hasher = PasswordHasher()  # Argon2id, memory-hard; parameters from argon2-cffi's defaults
@@ -146,3 +147,29 @@ def authenticate(store: Store, username: str, password: str) -> User | None:
 
 
 _DUMMY_HASH = _hasher.hash("not a real password")
+
+
+# ------------------------------------------------ ending sessions (central/sessions.py)
+def set_password(store: Store, user_id: int, password: str) -> None:
+    """Change a user's password; every session of the user ends at once."""
+    password_hash = hash_password(password)
+    with store.conn:
+        store.db["users"].update(user_id, {"password_hash": password_hash, "updated_at": now_iso()})
+    end_user_sessions(store, user_id)
+
+
+def disable_user(store: Store, user_id: int) -> None:
+    """Disable a user: no more logins, and every open session ends at once."""
+    with store.conn:
+        store.db["users"].update(user_id, {"enabled": 0, "updated_at": now_iso()})
+    end_user_sessions(store, user_id)
+
+
+def enable_user(store: Store, user_id: int) -> None:
+    with store.conn:
+        store.db["users"].update(user_id, {"enabled": 1, "updated_at": now_iso()})
+
+
+def log_out_everywhere(store: Store, user_id: int) -> int:
+    """End every session of the user, on every browser; how many were open."""
+    return end_user_sessions(store, user_id)

@@ -279,6 +279,48 @@ class Store:
             )
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        # security (docs/security.md): web sessions kept on the server, failed logins for
+        # throttling, and alerts about stations refused again and again
+        if "web_sessions" not in db.table_names():
+            db["web_sessions"].create(
+                {
+                    "id": str,  # SHA-256 of the token in the signed cookie, never the token
+                    "user_id": int,
+                    "created_at": str,
+                    "last_seen": float,  # the web app's clock, seconds
+                    "address": str,
+                },
+                pk="id",
+                foreign_keys=[("user_id", "users", "id")],
+                not_null={"user_id", "created_at", "last_seen"},
+            )
+            db["web_sessions"].create_index(["user_id"])
+        if "login_failures" not in db.table_names():
+            db["login_failures"].create(
+                {
+                    "scope": str,  # "user" (name as typed) or "address"
+                    "key": str,
+                    "failures": int,
+                    "last_failure": float,  # seconds
+                    "blocked_until": float,
+                },
+                pk=("scope", "key"),
+                not_null={"failures", "last_failure", "blocked_until"},
+            )
+        if "intake_alerts" not in db.table_names():
+            db["intake_alerts"].create(
+                {
+                    "id": int,
+                    "created_at": str,
+                    "station": str,  # the TLS identity
+                    "kind": str,  # quota, refusals
+                    "count": int,  # refusals in the last hour
+                    "message": str,
+                },
+                pk="id",
+                not_null={"created_at", "kind", "message"},
+            )
+            db["intake_alerts"].create_index(["created_at"])
 
     # --------------------------------------------------------------- messages
     def add_message(

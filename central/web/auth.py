@@ -2,7 +2,12 @@
 
 The guard runs before every request: only the login page and static assets are public;
 anonymous requests for pages are sent to the login page, any other request gets 401. Posts
-(the login and logout forms, Dash callbacks) must carry the session's CSRF token.
+(the login and logout forms, Dash callbacks) must carry the session's CSRF token. Paths
+under /api/ are left to the REST API's own authentication (Bearer tokens, JSON answers).
+
+Sessions are kept on the server (central/sessions.py): the signed cookie only carries a
+token whose row must exist, so logout, a password change, disabling the user and "log out
+everywhere" end a session at once, even where its cookie was copied.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import shared
 from central.access import AccessDenied
 from central.accounts import User, authenticate, get_user
 from central.config import WebConfig
+from central.sessions import end_session, session_user, start_session
 from shared.config import ConfigError
 
 from .db import get_store
@@ -36,6 +42,12 @@ CSRF_COOKIE = "_csrf_token"
 CSRF_HEADER = "X-CSRFToken"
 CSRF_FIELD = "csrf_token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# the REST API (a blueprint under /api/v1) authenticates its own requests
+API_PREFIX = "/api/"
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
 
 
 class WebUser(UserMixin):
@@ -114,25 +126,27 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
             return None  # a user disabled since logging in is out at the next request
         return WebUser(account)
 
-    def expire_idle_session() -> bool:
-        """Log out a session idle for longer than session_minutes; True if it was."""
+    def end_dead_session() -> bool:
+        """Log out a cookie whose server-side session has ended (logout elsewhere, idle
+        for longer than session_minutes, password changed, user disabled); True if so."""
         if "_user_id" not in session:
             return False
-        now = clock()
-        seen = session.get("seen")
-        if not isinstance(seen, int | float) or now - seen > lifetime:
-            logout_user()
-            session.clear()
-            return True
-        if now - seen >= refresh:
-            session["seen"] = now
-        return False
+        user_id = session_user(
+            get_store(), session.get("sid"), clock(), lifetime=lifetime, refresh=refresh
+        )
+        if user_id is not None and str(user_id) == session.get("_user_id"):
+            return False
+        logout_user()
+        session.clear()
+        return True
 
     @server.before_request
     def _guard() -> Response | None:
+        if is_api_request():
+            return None  # no redirect, no CSRF cookie: the API answers for itself
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
-        expired = expire_idle_session()
+        expired = end_dead_session()
         if not current_user.is_authenticated:
             if request.method in ("GET", "HEAD") and request.endpoint in PAGE_ENDPOINTS:
                 target = request.full_path if request.query_string else request.path
@@ -144,6 +158,8 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
 
     @server.after_request
     def _send_csrf_cookie(response: Response) -> Response:
+        if is_api_request():
+            return response
         token = session.get("csrf")
         if "_user_id" in session and token and request.cookies.get(CSRF_COOKIE) != token:
             response.set_cookie(
@@ -165,13 +181,14 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
             if account is None:
                 return _login_page("Wrong user name or password.", username, 401)
             target = _safe_next(request.form.get("next"))
+            end_session(get_store(), session.get("sid"))
             session.clear()  # a new session on login: nothing carried over from before
             login_user(WebUser(account))
             session.permanent = True
-            session["seen"] = clock()
+            session["sid"] = start_session(get_store(), account.id, clock(), request.remote_addr)
             session["csrf"] = secrets.token_urlsafe(32)
             return redirect(target)
-        if current_user.is_authenticated:
+        if not end_dead_session() and current_user.is_authenticated:
             return redirect("/")
         notice = (
             "Your session has ended: please log in again." if request.args.get("expired") else ""
@@ -180,6 +197,7 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
 
     @server.route("/logout", methods=["POST"])
     def logout() -> Response:
+        end_session(get_store(), session.get("sid"))
         logout_user()
         session.clear()
         response = redirect(url_for("login"))

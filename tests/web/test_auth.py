@@ -7,12 +7,15 @@ import stat
 
 import pytest
 
+from central.accounts import disable_user, log_out_everywhere, set_password
+from central.sessions import user_sessions
 from central.store import Store
 from central.web import create_app
 from central.web.auth import load_secret_key
 from shared.config import ConfigError
 
 from .helpers import PASSWORD, csrf_header, form_token, login
+from .live_server import start_live_web, stop_live_web
 
 WRONG = "Wrong user name or password."
 
@@ -165,3 +168,64 @@ def test_sessions_survive_a_restart_with_the_same_key(config, clock):
     second = create_app(config, clock=clock).server.test_client()
     second.set_cookie("stax_session", cookie.value)
     assert second.get("/_dash-layout").status_code == 200
+
+
+# ------------------------------------------- sessions kept on the server (live server)
+@pytest.fixture
+def live(tmp_path, config):
+    web = start_live_web(tmp_path, config)
+    yield web
+    stop_live_web(web)
+
+
+def user_id(config, username: str) -> int:
+    with Store(config.storage.database_path) as store:
+        return store.conn.execute("select id from users where username = ?", [username]).fetchone()[
+            0
+        ]
+
+
+def copy_of(web, client):
+    """Another HTTP client holding a copy of `client`'s cookies (a stolen cookie)."""
+    thief = web.client()
+    thief.cookies.update(client.cookies)
+    return thief
+
+
+def test_logout_ends_a_session_whose_cookie_was_copied_before(live):
+    browser = live.client()
+    assert live.login(browser, "alice").status_code == 302
+    thief = copy_of(live, browser)
+    assert live.get(thief, "/_dash-layout").status_code == 200
+    token = browser.cookies["_csrf_token"]
+    assert live.get(browser, "/_dash-layout").status_code == 200
+    logout = browser.post(
+        f"{live.url}/logout", data={"csrf_token": token}, allow_redirects=False, timeout=10
+    )
+    assert logout.status_code == 302
+    assert live.get(thief, "/_dash-layout").status_code == 401
+    assert live.get(thief, "/received").headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("how", ["password", "disable", "everywhere"])
+def test_a_password_change_disabling_and_log_out_everywhere_end_every_session(live, config, how):
+    first, second = live.client(), live.client()
+    for browser in (first, second):
+        assert live.login(browser, "alice").status_code == 302
+    other = live.client()
+    assert live.login(other, "admin").status_code == 302
+    alice = user_id(config, "alice")
+    with Store(config.storage.database_path) as store:
+        assert len(user_sessions(store, alice)) == 2
+        if how == "password":
+            set_password(store, alice, "a new long password")
+        elif how == "disable":
+            disable_user(store, alice)
+        else:
+            assert log_out_everywhere(store, alice) == 2
+        assert user_sessions(store, alice) == []
+    for browser in (first, second):
+        assert live.get(browser, "/_dash-layout").status_code == 401
+    assert live.get(other, "/_dash-layout").status_code == 200  # someone else's: untouched
+    if how == "password":
+        assert live.login(live.client(), "alice", "a new long password").status_code == 302
