@@ -42,6 +42,9 @@ class WebConfig:
     secret_key_file: Path = Path("web-secret.key")  # created with 0600 when absent
     session_minutes: int = 480
     page_size: int = 25
+    # served to browsers over HTTPS (a reverse proxy in front): cookies get Secure, and
+    # responses Strict-Transport-Security
+    https: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

@@ -17,6 +17,7 @@ from .auth import csrf_token, current_account, init_auth
 from .callbacks import register_callbacks
 from .db import init_store
 from .downloads import init_downloads
+from .headers import init_security_headers
 from .layout import APP_NAME, frame, validation_layout
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -46,6 +47,7 @@ def create_app(config: CentralConfig, *, clock: Callable[[], float] = time.time)
     app.layout = _serve_layout
     app.validation_layout = validation_layout()
     register_callbacks(app, config.web.page_size)
+    init_security_headers(server, app.csp_hashes(), https=config.web.https)
     return app
 
 

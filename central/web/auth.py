@@ -13,6 +13,7 @@ everywhere" end a session at once, even where its cookie was copied.
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import secrets
 from collections.abc import Callable
@@ -111,6 +112,7 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
         SESSION_COOKIE_NAME="stax_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=web.https,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=web.session_minutes),
     )
     manager = LoginManager()
@@ -143,6 +145,9 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
     @server.before_request
     def _guard() -> Response | None:
         if is_api_request():
+            if request.endpoint in PAGE_ENDPOINTS:
+                # Dash's catch-all page route would answer any path: not under /api/
+                return json_response(404, f"no API route {request.path}")
             return None  # no redirect, no CSRF cookie: the API answers for itself
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
@@ -214,6 +219,13 @@ def _csrf_ok() -> bool:
         isinstance(expected, str)
         and isinstance(given, str)
         and hmac.compare_digest(expected.encode(), given.encode())
+    )
+
+
+def json_response(status: int, message: str) -> Response:
+    """An answer for an API path, in the API's JSON shape."""
+    return Response(
+        json.dumps({"error": message}) + "\n", status=status, mimetype="application/json"
     )
 
 

@@ -6,6 +6,7 @@ import os
 import stat
 
 import pytest
+import requests
 
 from central.accounts import disable_user, log_out_everywhere, set_password
 from central.sessions import user_sessions
@@ -229,3 +230,63 @@ def test_a_password_change_disabling_and_log_out_everywhere_end_every_session(li
     assert live.get(other, "/_dash-layout").status_code == 200  # someone else's: untouched
     if how == "password":
         assert live.login(live.client(), "alice", "a new long password").status_code == 302
+
+
+# ------------------------------------------------------- security headers (live server)
+def assert_security_headers(response):
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert "script-src 'self' 'sha256-" in csp  # Dash's inline script by hash, no unsafe-inline
+    assert "unsafe-eval" not in csp and "script-src 'self' 'unsafe-inline'" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_every_response_carries_the_security_headers(live):
+    browser = live.client()
+    anonymous = [live.get(browser, p) for p in ("/login", "/received", "/_dash-layout")]
+    assert [r.status_code for r in anonymous] == [200, 302, 401]
+    live.login(browser, "admin")
+    for path, status in [
+        ("/", 200),
+        ("/_dash-layout", 200),
+        ("/assets/style.css", 200),
+        ("/download?ids=999999", 404),
+        ("/api/v1/no-such-route", 404),  # the API's paths too, and no redirect to /login
+    ]:
+        response = live.get(browser, path)
+        assert response.status_code == status, path
+        assert_security_headers(response)
+    assert "Strict-Transport-Security" not in response.headers  # plain HTTP: no HSTS
+    cookies = " ".join(anonymous[0].raw.headers.getlist("Set-Cookie"))
+    assert "Secure" not in cookies
+
+
+def test_the_api_paths_are_left_to_the_apis_own_authentication(live):
+    response = live.get(live.client(), "/api/v1/anything")
+    assert response.status_code == 404  # not 401 and not a redirect to the login page
+    assert "Location" not in response.headers and "Set-Cookie" not in response.headers
+
+
+def test_over_https_the_cookies_are_secure_and_hsts_is_sent(tmp_path, config):
+    web = start_live_web(tmp_path, config, ["https = true"])
+    try:
+        # behind the HTTPS proxy: the client would send the Secure cookie back, so do that
+        form = requests.get(f"{web.url}/login", timeout=10)
+        [first] = form.raw.headers.getlist("Set-Cookie")
+        assert first.startswith("stax_session=") and "; Secure" in first
+        response = requests.post(
+            f"{web.url}/login",
+            data={"username": "alice", "password": PASSWORD, "csrf_token": form_token(form.text)},
+            headers={"Cookie": first.split(";")[0]},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert response.status_code == 302
+        cookies = response.raw.headers.getlist("Set-Cookie")
+        assert {c.split("=")[0] for c in cookies} == {"stax_session", "_csrf_token"}
+        assert all("; Secure" in c for c in cookies), cookies
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    finally:
+        stop_live_web(web)
