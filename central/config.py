@@ -45,6 +45,11 @@ class WebConfig:
     # served to browsers over HTTPS (a reverse proxy in front): cookies get Secure, and
     # responses Strict-Transport-Security
     https: bool = False
+    # login throttling (docs/security.md): failures allowed in a row per user name and per
+    # client address before each further one closes the door for 1, 2, 4, ... seconds
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 20
+    login_max_delay_seconds: int = 900
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -53,6 +58,10 @@ class WebConfig:
             raise ValueError("session_minutes must be positive")
         if self.page_size <= 0:
             raise ValueError("page_size must be positive")
+        if min(self.login_failures_per_user, self.login_failures_per_address) < 1:
+            raise ValueError("login_failures_per_user and _per_address must be at least 1")
+        if self.login_max_delay_seconds < 1:
+            raise ValueError("login_max_delay_seconds must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, redirect, render_template_string, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 import shared
 from central.access import AccessDenied
@@ -31,6 +32,7 @@ from central.config import WebConfig
 from central.sessions import end_session, session_user, start_session
 from shared.config import ConfigError
 
+from . import throttle
 from .db import get_store
 
 # Dash pages: an anonymous browser asking for one of these is sent to the login page.
@@ -43,6 +45,8 @@ CSRF_COOKIE = "_csrf_token"
 CSRF_HEADER = "X-CSRFToken"
 CSRF_FIELD = "csrf_token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+KNOWN_COOKIE = "stax_known_browser"
+KNOWN_DAYS = 180
 # the REST API (a blueprint under /api/v1) authenticates its own requests
 API_PREFIX = "/api/"
 
@@ -117,6 +121,12 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
     )
     manager = LoginManager()
     manager.init_app(server)
+    limits = throttle.LoginLimits(
+        per_user=web.login_failures_per_user,
+        per_address=web.login_failures_per_address,
+        max_delay=web.login_max_delay_seconds,
+    )
+    known_browsers = KnownBrowsers(server.config["SECRET_KEY"])
 
     @manager.user_loader
     def _load_user(user_id: str) -> WebUser | None:
@@ -182,9 +192,16 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
             username = request.form.get("username", "")
             if not _csrf_ok():
                 return _login_page("The form had expired: please try again.", username, 400)
-            account = authenticate(get_store(), username, request.form.get("password", ""))
+            store, now, address = get_store(), clock(), request.remote_addr or "?"
+            known = known_browsers.loads(request.cookies.get(KNOWN_COOKIE)) == username
+            wait = throttle.wait_seconds(store, limits, username, address, now, known=known)
+            if wait:
+                return _too_many_failures(username, wait)
+            account = authenticate(store, username, request.form.get("password", ""))
             if account is None:
+                throttle.record_failure(store, limits, username, address, now)
                 return _login_page("Wrong user name or password.", username, 401)
+            throttle.record_success(store, username)
             target = _safe_next(request.form.get("next"))
             end_session(get_store(), session.get("sid"))
             session.clear()  # a new session on login: nothing carried over from before
@@ -192,7 +209,16 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
             session.permanent = True
             session["sid"] = start_session(get_store(), account.id, clock(), request.remote_addr)
             session["csrf"] = secrets.token_urlsafe(32)
-            return redirect(target)
+            response = redirect(target)
+            response.set_cookie(
+                KNOWN_COOKIE,
+                known_browsers.dumps(username),
+                max_age=KNOWN_DAYS * 86400,
+                httponly=True,
+                samesite="Strict",
+                secure=web.https,
+            )
+            return response
         if not end_dead_session() and current_user.is_authenticated:
             return redirect("/")
         notice = (
@@ -208,6 +234,37 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
         response = redirect(url_for("login"))
         response.delete_cookie(CSRF_COOKIE)
         return response
+
+
+class KnownBrowsers:
+    """The signed cookie of a browser that has logged in as a user: exempt from that
+    user's login wait, so that failing on purpose cannot lock the user out."""
+
+    def __init__(self, secret: str):
+        self._serializer = URLSafeTimedSerializer(secret, salt="stax-known-browser")
+
+    def dumps(self, username: str) -> str:
+        return self._serializer.dumps(username)
+
+    def loads(self, cookie: str | None) -> str | None:
+        if not cookie:
+            return None
+        try:
+            name = self._serializer.loads(cookie, max_age=KNOWN_DAYS * 86400)
+        except BadSignature:
+            return None
+        return name if isinstance(name, str) else None
+
+
+def _too_many_failures(username: str, wait: int) -> Response:
+    html, status = _login_page(
+        f"Too many failed logins: try again in {wait} second{'s' if wait != 1 else ''}.",
+        username,
+        429,
+    )
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _csrf_ok() -> bool:

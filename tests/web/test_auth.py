@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import stat
 
 import pytest
@@ -285,8 +286,59 @@ def test_over_https_the_cookies_are_secure_and_hsts_is_sent(tmp_path, config):
         )
         assert response.status_code == 302
         cookies = response.raw.headers.getlist("Set-Cookie")
-        assert {c.split("=")[0] for c in cookies} == {"stax_session", "_csrf_token"}
+        assert {c.split("=")[0] for c in cookies} == {
+            "stax_session",
+            "_csrf_token",
+            "stax_known_browser",
+        }
         assert all("; Secure" in c for c in cookies), cookies
         assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     finally:
         stop_live_web(web)
+
+
+# ---------------------------------------------------------- login throttling (live server)
+@pytest.fixture
+def strict(tmp_path, config, request):
+    """The live server with small limits: `per_user`, `per_address` failures."""
+    per_user, per_address = request.param
+    web = start_live_web(
+        tmp_path,
+        config,
+        [f"login_failures_per_user = {per_user}", f"login_failures_per_address = {per_address}"],
+    )
+    yield web
+    stop_live_web(web)
+
+
+@pytest.mark.parametrize("strict", [(3, 100)], indirect=True)
+def test_wrong_passwords_for_a_user_meet_a_growing_wait(strict):
+    web = strict
+    known = web.client()
+    assert web.login(known, "alice").status_code == 302  # alice's own browser, from before
+    logout = {"csrf_token": known.cookies["_csrf_token"]}
+    assert known.post(f"{web.url}/logout", data=logout, timeout=10).status_code == 200
+    attacker = web.client()
+    answers = [web.login(attacker, "alice", "guess").status_code for _ in range(4)]
+    assert answers == [401, 401, 401, 401]  # 3 free, the 4th closes the door for 1 s
+    blocked = web.login(attacker, "alice")  # even the right password is not checked now
+    assert blocked.status_code == 429
+    assert blocked.headers["Retry-After"] == "1"
+    assert "Too many failed logins: try again in 1 second." in blocked.text
+    time.sleep(1.1)
+    assert web.login(attacker, "alice", "guess").status_code == 401
+    again = web.login(attacker, "alice", "guess")
+    assert again.status_code == 429 and again.headers["Retry-After"] == "2"  # growing
+    # the attacker cannot lock alice out: her known browser logs in at once
+    assert web.login(known, "alice").status_code == 302
+    assert web.get(known, "/_dash-layout").status_code == 200
+
+
+@pytest.mark.parametrize("strict", [(100, 4)], indirect=True)
+def test_one_address_trying_many_user_names_meets_a_wait_too(strict):
+    web = strict
+    client = web.client()
+    names = ["u1", "u2", "u3", "u4", "u5"]
+    answers = [web.login(client, name, "guess").status_code for name in names]
+    assert answers == [401, 401, 401, 401, 401]  # 4 free, the 5th closes the door
+    assert web.login(client, "owen").status_code == 429  # any user from this address
