@@ -27,12 +27,24 @@ class IntakeConfig:
     host: str = "127.0.0.1"
     port: int = 8443
     max_message_bytes: int = 50_000_000
+    # per TLS identity over a sliding hour (docs/security.md): beyond it, 429 + Retry-After
+    quota_messages_per_hour: int = 1000
+    quota_bytes_per_hour: int = 500_000_000
+    # an alert (ERROR log, intake_alerts row) when a station is refused this often in an hour
+    alert_refusals_per_hour: int = 20
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be 1-65535, got {self.port}")
         if self.max_message_bytes <= 0:
             raise ValueError("max_message_bytes must be positive")
+        if self.quota_messages_per_hour < 1 or self.alert_refusals_per_hour < 1:
+            raise ValueError("quota_messages_per_hour and alert_refusals_per_hour must be >= 1")
+        if self.quota_bytes_per_hour < self.max_message_bytes:
+            raise ValueError(
+                "quota_bytes_per_hour must be at least max_message_bytes, or the largest "
+                "message allowed could never be sent"
+            )
 
 
 @dataclass(frozen=True)

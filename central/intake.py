@@ -41,7 +41,8 @@ from shared.crypto.files import (
 )
 
 from .config import CentralConfig, IntakeConfig
-from .store import Store
+from .quota import IntakeQuota, RefusalWatch
+from .store import Store, now_iso
 from .verify import Accepted, Refusal, Trust, check_message, unexpected_reason, unreadable
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,9 @@ class Intake:
         self.clock = clock
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-db")
         self._store: Store | None = None
+        self.quota = IntakeQuota(config.quota_messages_per_hour, config.quota_bytes_per_hour)
+        self.refusals = RefusalWatch(config.alert_refusals_per_hour)
+        self._limited: set[str] = set()  # identities answered 429 since their last admission
 
     async def open(self) -> None:
         self._store = await self._db(Store, self.database)
@@ -269,6 +273,7 @@ class Intake:
         if refusal.http_status == 503:
             log.error("%s: %r not checked (503): %s", peer, file_name, refusal.reason)
             return answer
+        await self._watch_refusals(tls_station or refusal.station, refusal.reason)
         log.warning(
             "%s: %r refused (%s %s): %s",
             peer,
@@ -287,6 +292,23 @@ class Intake:
             peer=peer,
         )
         return answer
+
+    async def _watch_refusals(self, identity: str | None, reason: str) -> None:
+        """Raise an alert when one station is refused again and again (a revoked or
+        misconfigured station, or someone using its key): logged as an error and kept in
+        `intake_alerts` for the operators."""
+        if identity is None:
+            return
+        count = self.refusals.refused(identity, self.clock().timestamp())
+        if count is None:
+            return
+        message = (
+            f"{identity} was refused {count} times in the last hour "
+            f"([intake] alert_refusals_per_hour = {self.config.alert_refusals_per_hour}); "
+            f"last reason: {reason}"
+        )
+        log.error("ALERT: %s", message)
+        await self._db(_record_alert, self.store, identity, "refusals", count, message)
 
     # ------------------------------------------------------------------------ HTTP
     def app(self) -> web.Application:
@@ -309,6 +331,9 @@ class Intake:
         peer = f"{request.remote} (TLS {tls_station or 'no certificate'})"
         limit = self.config.max_message_bytes
         declared = request.content_length
+        over_quota = await self._over_quota(tls_station, file_name, min(declared or 0, limit), peer)
+        if over_quota is not None:
+            return over_quota
         if declared is not None and declared > limit:
             return await self._too_large(file_name, f"{declared} bytes", peer, tls_station)
         body = await _read_at_most(request, limit)
@@ -324,6 +349,27 @@ class Intake:
         else:
             answer = await self.receive(file_name, body, tls_station=tls_station, peer=peer)
         return answer.response()
+
+    async def _over_quota(
+        self, identity: str | None, file_name: str, size: int, peer: str
+    ) -> web.Response | None:
+        """429 with Retry-After when `identity` has used its hour's quota; else None. The
+        body is not read and nothing is quarantined: that is what the quota protects."""
+        if identity is None:
+            return None
+        verdict = self.quota.admit(identity, size, self.clock().timestamp())
+        if verdict.admitted:
+            self._limited.discard(identity)
+            return None
+        if identity not in self._limited:  # once per run of refusals, not per request
+            self._limited.add(identity)
+            log.warning("%s: over its quota, answering 429: %s", peer, verdict.reason)
+        await self._watch_refusals(identity, verdict.reason)
+        reason = f"{verdict.reason}; send again in {verdict.retry_after} s"
+        response = Answer(429, "too_many", file_name, reason).response()
+        response.headers["Retry-After"] = str(verdict.retry_after)
+        response.force_close()
+        return response
 
     async def _too_large(
         self, file_name: str, size: str, peer: str, tls_station: str | None
@@ -364,6 +410,15 @@ class Intake:
             "problems": problems,
         }
         return web.json_response(body, status=503 if problems else 200)
+
+
+def _record_alert(store: Store, station: str, kind: str, count: int, message: str) -> None:
+    with store.conn:
+        store.conn.execute(
+            "insert into intake_alerts (created_at, station, kind, count, message) "
+            "values (?, ?, ?, ?, ?)",
+            [now_iso(), station, kind, count, message],
+        )
 
 
 def _tls_station(request: web.Request) -> str | None:
