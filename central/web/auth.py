@@ -108,8 +108,8 @@ def load_secret_key(path: Path) -> str:
 def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None:
     """Sessions, the login and logout routes and the guard, on `server`."""
     lifetime = timedelta(minutes=web.session_minutes).total_seconds()
-    # how often the last-seen time is written back: often enough to be exact to a tenth
-    # of the session's length, seldom enough not to rewrite the cookie on every callback
+    # how often the last use is written to the session's row: often enough to be exact to
+    # a tenth of the session's length, seldom enough not to write on every callback
     refresh = min(60.0, lifetime / 10)
     server.config.update(
         SECRET_KEY=load_secret_key(web.secret_key_file),

@@ -89,6 +89,7 @@ def _serve(config: CentralConfig, path: Path, args: argparse.Namespace) -> int:
 
 def _check(config: CentralConfig) -> int:
     from central.intake import IntakeSetupError, TrustFiles, server_tls_context
+    from central.permissions import TooOpen, check_private
     from central.serve import web_installed
     from central.store import Store
 
@@ -99,6 +100,10 @@ def _check(config: CentralConfig) -> int:
         raise UsageError(str(exc)) from None
     with Store(config.storage.database_path):
         pass
+    try:  # what `serve` would refuse (docs/security.md, "Permissions")
+        check_private(config.storage.data_dir, "[storage] data_dir")
+    except TooOpen as exc:
+        raise UsageError(str(exc)) from None
     now = datetime.now(UTC)
     cert = trust.recipient_cert
     next_update = trust.crl_next_update()

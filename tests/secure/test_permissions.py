@@ -84,3 +84,14 @@ def test_check_private_names_what_is_open_inside(tmp_path):
     os.chmod(folder / "ab" / "cdef", 0o640)
     with pytest.raises(TooOpen, match=r"the blob store is readable .*cdef \(mode 640\)"):
         check_private(folder, "the blob store")
+
+
+def test_check_reports_a_data_folder_others_can_read(network, tmp_path, capsys):
+    from stax.cli import main
+
+    config_path = write_config(tmp_path, network, free_port())
+    assert main(["central", "check", "--config", str(config_path)]) == 0
+    os.chmod(tmp_path / "data", 0o755)
+    capsys.readouterr()
+    assert main(["central", "check", "--config", str(config_path)]) == 2
+    assert "chmod -R go-rwx" in capsys.readouterr().err
