@@ -337,6 +337,9 @@ class Intake:
         if declared is not None and declared > limit:
             return await self._too_large(file_name, f"{declared} bytes", peer, tls_station)
         body = await _read_at_most(request, limit)
+        if declared is None and tls_station is not None:
+            # a chunked upload declares no length: its bytes count once they are read
+            self.quota.add_bytes(tls_station, limit + 1 if body is None else len(body))
         if body is None:
             return await self._too_large(file_name, f"more than {limit} bytes", peer, tls_station)
         if request.content_type != CONTENT_TYPE:

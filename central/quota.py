@@ -71,6 +71,15 @@ class IntakeQuota:
         )
         return Verdict(False, max(1, math.ceil(until - now)), reason)
 
+    def add_bytes(self, identity: str, size: int) -> None:
+        """Count `size` more bytes to the identity's latest admitted request (a body whose
+        length was not declared before it was read)."""
+        sent = self._sent.get(identity)
+        if sent:
+            moment, old = sent[-1]
+            sent[-1] = (moment, old + size)
+            self._bytes[identity] += size
+
 
 class RefusalWatch:
     """Counts refusals per identity over the last hour; says when to raise an alert: when

@@ -80,3 +80,17 @@ def test_bytes_count_too(intake, network):
     assert code == 429 and "(150000 bytes) in the last hour" in data["reason"]
     assert count(intake, "quarantine", file_name="B2.TXT") == 0
     assert put(intake.port, network, station, "B3.TXT", b"\x30" * 1000)[0] == 400  # still fits
+
+
+def test_a_chunked_upload_counts_its_bytes_once_read(intake, network):
+    station = network.stations["AUS02"]
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", intake.port, context=client_context(network, station), timeout=30
+    )
+    chunks = iter([b"\x30" * 100_000, b"\x30" * 60_000])  # no Content-Length: chunked
+    headers = {"Content-Type": "application/pkcs7-mime"}
+    conn.request("PUT", "/api/v1/messages/C1.TXT", body=chunks, headers=headers)
+    assert conn.getresponse().status == 400
+    conn.close()
+    code, data = put(intake.port, network, station, "C2.TXT", b"\x30" * 100_000)
+    assert code == 429 and "(160000 bytes)" in data["reason"]
