@@ -58,17 +58,148 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the k of the first step in the files (default: detected)",
     )
 
-    from central.impact import add_admin_arguments
+    stations = sub.add_parser("stations", help="the IMS stations table (administrators)")
+    st = stations.add_subparsers(dest="stations_action", metavar="ACTION", required=True)
+    for name, text in (
+        ("list", "show the stations"),
+        ("add", "add or replace a station"),
+        ("remove", "remove a station"),
+    ):
+        p = st.add_parser(name, help=text, description=text)
+        p.add_argument("--config", required=True, metavar="FILE", help="central.toml")
+        if name == "list":
+            p.add_argument("--json", action="store_true", help="as JSON")
+        if name == "remove":
+            p.add_argument("code", metavar="CODE")
+        if name == "add":
+            p.add_argument("code", metavar="CODE", help="e.g. DEX33")
+            p.add_argument("--name", required=True)
+            p.add_argument("--latitude", type=float, required=True)
+            p.add_argument("--longitude", type=float, required=True)
+            p.add_argument("--sample-hours", type=float, required=True, help="length of a sample")
+            p.add_argument("--stop-hour", type=float, required=True, help="UTC hour a sample stops")
+            p.add_argument("--system", default="", help="SPALAX, SAUNA II, ...")
+            p.add_argument("--source", required=True, help="where these figures come from")
 
-    add_admin_arguments(sub)
+    atm = sub.add_parser("atm", help="ATM data into the central (administrators)")
+    at = atm.add_subparsers(dest="atm_action", metavar="ACTION", required=True)
+    add = at.add_parser(
+        "add", help="record ATM files (SRS files, zips, folders; cdump with its release)"
+    )
+    add.add_argument("files", nargs="+", metavar="FILE")
+    add.add_argument("--config", required=True, metavar="FILE", help="central.toml")
+    add.add_argument("--emitter", metavar="CODE", help="forward cdump: the facility it ran from")
+    add.add_argument("--release-bq-per-h", type=float, metavar="R", help="forward: release rate")
+    add.add_argument("--release-hours", type=float, metavar="H", help="forward: release duration")
+    add.add_argument(
+        "--decayed", action="store_true", help="forward: the run had the half-life already"
+    )
+    scan = at.add_parser("scan", help="pick up the [impact] atm_dir folder")
+    scan.add_argument("--config", required=True, metavar="FILE", help="central.toml")
+    ls = at.add_parser("list", help="show the recorded ATM files")
+    ls.add_argument("--config", required=True, metavar="FILE", help="central.toml")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "srs":
         return _srs(args)
-    from central.impact import run_admin
+    return _admin(args)
 
-    return run_admin(args)
+
+def _admin(args: argparse.Namespace) -> int:
+    from central import impact
+    from central.store import Store
+    from stax.commands.central import _config
+
+    config = _config(args.config)
+    with Store(config.storage.database_path) as store:
+        if args.action == "stations":
+            return _stations(store, args)
+        if args.atm_action == "list":
+            for row in impact.atm_files(store):
+                where = row["station"] or row["emitter"]
+                print(
+                    f"{row['id']:5d} {row['kind']:5s} {where:8s} {row['sample_start']} - {row['sample_stop']}  {row['file_name']}"
+                )
+            return 0
+        if args.atm_action == "scan":
+            if config.impact.atm_dir is None:
+                raise UsageError(f"{args.config}: [impact] atm_dir is not set")
+            try:
+                outcomes = impact.scan_atm_dir(store, config.impact.atm_dir)
+            except FileNotFoundError as exc:
+                raise UsageError(str(exc)) from None
+        else:
+            outcomes = _add(store, args)
+    for o in outcomes:
+        print(f"{o.name}: {o.outcome}" + (f": {o.reason}" if o.reason else ""))
+    return 1 if any(o.outcome == "refused" for o in outcomes) else 0
+
+
+def _add(store, args: argparse.Namespace):
+    from central import impact
+
+    forward = None
+    given = [args.emitter, args.release_bq_per_h, args.release_hours]
+    if any(v is not None for v in given):
+        if not all(v is not None for v in given):
+            raise UsageError(
+                "a forward file needs --emitter, --release-bq-per-h and --release-hours"
+            )
+        try:
+            forward = impact.ForwardRelease(
+                args.emitter, args.release_bq_per_h, args.release_hours, args.decayed
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    outcomes = []
+    for name in args.files:
+        path = Path(name)
+        if path.is_dir():
+            outcomes += impact.add_atm_folder(store, path, by=impact.OPERATOR, forward=forward)
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{name}: cannot read: {exc.strerror}") from None
+        outcomes += impact.add_atm_upload(
+            store, path.name, data, by=impact.OPERATOR, origin=str(path.parent), forward=forward
+        )
+    return outcomes
+
+
+def _stations(store, args: argparse.Namespace) -> int:
+    from central import impact
+    from shared.atm.ims_stations import ImsStation
+
+    if args.stations_action == "list":
+        stations = impact.ims_stations(store)
+        if args.json:
+            print(json.dumps([s.to_json() for s in stations], indent=1))
+        for s in [] if args.json else stations:
+            print(
+                f"{s.code:6s} {s.latitude:8.3f} {s.longitude:9.3f} {s.system or '-':10s} {s.sample_hours:g} h to {s.stop_hour:g} UTC  {s.name} ({s.source})"
+            )
+        return 0
+    if args.stations_action == "remove":
+        if not impact.remove_ims_station(store, args.code, by=impact.OPERATOR):
+            raise UsageError(f"no IMS station {args.code!r}")
+        return 0
+    try:
+        station = ImsStation(
+            args.code,
+            args.name,
+            args.latitude,
+            args.longitude,
+            args.system,
+            args.sample_hours,
+            args.stop_hour,
+            args.source,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    impact.put_ims_station(store, station, by=impact.OPERATOR)
+    return 0
 
 
 def _emitter(text: str):
@@ -117,7 +248,9 @@ def _release_rows(args: argparse.Namespace):
                 f"--station {args.station}: no rows in the files (they hold {', '.join(stations) or 'none'})"
             )
     elif len(stations) > 1:
-        raise UsageError(f"the files hold several facilities ({', '.join(stations)}): give --station")
+        raise UsageError(
+            f"the files hold several facilities ({', '.join(stations)}): give --station"
+        )
     return rows
 
 
@@ -166,7 +299,9 @@ def _srs(args: argparse.Namespace) -> int:
         else:
             for i in impacts:
                 what = f"{i.nuclide or 'tracer'}{'' if i.decay else ' (no decay)'}"
-                gap = f", {100 * i.gap_fraction:.1f} % of the window without data" if i.gap_s else ""
+                gap = (
+                    f", {100 * i.gap_fraction:.1f} % of the window without data" if i.gap_s else ""
+                )
                 print(
                     f"{path}: {view['station']} {view['sample_start']} - {view['sample_stop']}: "
                     f"{what} {i.concentration_bq_m3:.4g} Bq/m3 (dilution {i.dilution_s_m3:.4g} s/m3{gap})"
