@@ -225,7 +225,7 @@ def _nuclides(args: argparse.Namespace, rows) -> list[str]:
         return [name]
     if rows is None:
         return ["XE-133"]
-    seen = {n for r in rows for n in r.values}
+    seen = {n for r in rows for n, v in r.values.items() if v.val is not None or v.mdr is not None}
     return [n for n in XENON if n in seen]
 
 
