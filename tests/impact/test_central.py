@@ -46,7 +46,7 @@ def test_the_stations_table_starts_from_the_default_list_and_admins_edit_it(stor
 
 
 def test_a_bad_station_entry_is_refused():
-    with pytest.raises(ValueError, match="latitude must be in -90..90"):
+    with pytest.raises(ValueError, match=r"latitude must be in -90\.\.90"):
         ImsStation("XXX01", "x", 95.0, 0.0, "", 24, 0, "test")
 
 
@@ -111,7 +111,7 @@ def test_a_forward_file_needs_its_release_and_a_known_emitter(store):
     store.ensure_facility("FAC01", latitude=10.0, longitude=20.0)
     ok = impact.add_atm_file(store, "run.bin", data, by=impact.OPERATOR, forward=fwd)
     assert ok.outcome == "stored"
-    row = [r for r in impact.atm_files(store, "cdump")][0]
+    (row,) = impact.atm_files(store, "cdump")
     assert row["emitter"] == "FAC01" and json.loads(row["details"])["hours"] == 3.0
 
 

@@ -69,7 +69,7 @@ def test_srs_with_tokens_changed(seed, n):
         tokens = lines[at].split() or [""]
         i = rnd.randrange(len(tokens))
         op = rnd.choice(["replace", "delete", "insert", "line"])
-        new = rnd.choice(NASTY + [str(rnd.uniform(-400, 400)), str(rnd.randint(-5, 50))])
+        new = rnd.choice([*NASTY, str(rnd.uniform(-400, 400)), str(rnd.randint(-5, 50))])
         if op == "replace":
             tokens[i] = new
         elif op == "delete":
