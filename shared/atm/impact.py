@@ -219,13 +219,19 @@ def impact_from_coefficients(
 
 
 def sample_impact(
-    srs: SrsField, emitter: Emitter, releases: Releases, nuclide: str | None, decay: bool = True
+    srs: SrsField,
+    emitter: Emitter,
+    releases: Releases,
+    nuclide: str | None,
+    decay: bool = True,
+    tc: np.ndarray | None = None,
 ) -> SampleImpact:
     """C(s, e) for the IMS sample of an SRS file: TC from the SRS at the emitter, with the
     decay of `nuclide` over tau_k (SRS are made for passive tracers) unless `decay` is
-    False or `nuclide` is None."""
+    False or `nuclide` is None. `tc`: the SRS's sensitivity at the emitter, when known."""
     h = srs.header
-    tc = srs.sensitivity(emitter.latitude, emitter.longitude)
+    if tc is None:
+        tc = srs.sensitivity(emitter.latitude, emitter.longitude)
     start, end = srs.step_windows()
     decay = decay and nuclide is not None
     c, upper, gap, below, in_gaps = impact_from_coefficients(
@@ -269,9 +275,10 @@ def impact_series(
     out = []
     for srs in sorted(fields, key=lambda f: (f.header.sample_start, f.source)):
         for e in emitters:
+            tc = srs.sensitivity(e.latitude, e.longitude)
             for n in nuclides:
                 r = releases.get((e.code, n), empty)
-                out.append(sample_impact(srs, e, r, n, decay))
+                out.append(sample_impact(srs, e, r, n, decay, tc))
     return out
 
 
