@@ -23,14 +23,18 @@ from shared.atm.impact import XENON, Emitter, Releases, impact_series, total_imp
 from shared.atm.srs import read_srs_file
 from shared.simulation.srs import simulate_srs_text, srs_file_name
 
-REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "srs" / "WHTSH.2019080516.CWAO.txt.gz"
+REAL = (
+    Path(__file__).resolve().parents[1] / "tests" / "data" / "srs" / "WHTSH.2019080516.CWAO.txt.gz"
+)
 # three stacks 100 to 1000 km from the receptor (degrees of latitude, longitude)
 OFFSETS = {"FAC01": (0.6, 1.0), "FAC02": (-2.0, 5.0), "FAC03": (3.0, -8.0)}
 
 
 def emitters_near(srs) -> list[Emitter]:
     h = srs.header
-    return [Emitter(c, h.latitude + dlat, h.longitude + dlon) for c, (dlat, dlon) in OFFSETS.items()]
+    return [
+        Emitter(c, h.latitude + dlat, h.longitude + dlon) for c, (dlat, dlon) in OFFSETS.items()
+    ]
 
 
 def _with_spread(text: str, seed: int) -> str:
@@ -104,7 +108,9 @@ def main() -> None:
                 f"together {total:.3f} s"
             )
             xe133 = next(t for t in totals if t.nuclide == "XE-133")
-            print(f"  total Xe-133 at {srs.header.station}: {xe133.concentration_bq_m3 * 1e3:.3g} mBq/m3")
+            print(
+                f"  total Xe-133 at {srs.header.station}: {xe133.concentration_bq_m3 * 1e3:.3g} mBq/m3"
+            )
 
 
 if __name__ == "__main__":

@@ -156,3 +156,58 @@ def test_series_and_total_sum_the_emitters_per_nuclide():
     totals = {t.nuclide: t for t in total_impact(series)}
     assert rel(totals["XE-133"].concentration_bq_m3, DT * (1.0 * 6.0 + 3.0 * 2.0) / M) < 1e-9
     assert totals["XE-135"].concentration_bq_m3 == 0 and totals["XE-135"].worst_gap_fraction == 1
+
+
+def _forward_run(conc: float, hours_out: tuple[int, int]):
+    from datetime import timedelta
+
+    import numpy as np
+
+    from shared.atm.hysplit import Cdump, Period, StartLocation, read_cdump, write_cdump
+    from shared.atm.impact import ForwardRun
+
+    t0 = STOP - timedelta(hours=30)
+    g = np.zeros((2, 2))
+    g[0, 0] = conc
+    period = Period(
+        t0 + timedelta(hours=hours_out[0]), t0 + timedelta(hours=hours_out[1]), {("XE33", 0): g}
+    )
+    c = Cdump(
+        "run",
+        "GFSQ",
+        t0,
+        0,
+        [StartLocation(t0, 10.0, 20.0, 50.0)],
+        2,
+        2,
+        1.0,
+        1.0,
+        10.0,
+        20.0,
+        [0],
+        ["XE33"],
+        True,
+        [period],
+    )
+    c = read_cdump(write_cdump(c), "run.bin")
+    return ForwardRun(c, HERE, t0.timestamp(), 2.0, 1e10, decayed=False), t0
+
+
+def test_forward_at_ims_sampling_by_hand():
+    from shared.atm.impact import forward_raw_values, forward_sample_impact
+
+    # a 2 h release of 1e10 Bq/h gives 4e-6 Bq/m3 at the station for 12 h that cover
+    # half of the 24 h sample
+    run, t0 = _forward_run(4e-6, (12, 24))
+    tc_period = 4e-6 / (1e10 * 2)
+    q = 5.0e5  # Bq/s during the release window
+    releases = Releases.constant(q, run.release_start, run.release_end)
+    got = forward_sample_impact(
+        [run], "TSX01", 10.0, 20.0, STOP - timedelta(hours=24), STOP, releases, "XE-133"
+    )
+    tau = (18 - 1) * 3600.0  # period middle (18 h) to release middle (1 h)
+    expected = q * 7200 * tc_period * math.exp(-XE133_LAMBDA * tau) * 12 / 24
+    assert rel(got.concentration_bq_m3, expected) < 1e-6  # float32 in the file
+    assert got.gap_s == 0
+    (raw,) = forward_raw_values([run], 10.0, 20.0, releases, None, decay=False)
+    assert raw[0] == t0 + timedelta(hours=12) and rel(raw[2], q * 7200 * tc_period) < 1e-6
