@@ -33,7 +33,7 @@ class StartLocation:
     height_m: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
 class Period:
     """One output time: mean concentrations over [start, stop), per (pollutant, level)."""
 
@@ -42,7 +42,7 @@ class Period:
     grids: dict[tuple[str, int], np.ndarray]  # (nlat, nlon), longitude fastest
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
 class Cdump:
     source: str
     model: str  # met model id

@@ -46,7 +46,7 @@ def decay_constant(nuclide: str | None) -> float:
 
 
 # ------------------------------------------------------------------ releases
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
 class Releases:
     """One emitter's releases of one nuclide: intervals [start, end) with the Bq released.
 
@@ -117,7 +117,7 @@ def releases_from_emission_rows(rows: Sequence[EmissionRow], nuclide: str) -> Re
     return Releases.from_intervals(intervals)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
 class StepReleases:
     """Releases per ATM step: Bq (best estimate, and with non-detects at their MDR) and
     seconds of the step with data and below detection."""
@@ -327,7 +327,7 @@ def _iso(t: float) -> str:
 
 
 # ------------------------------------------------------------------ forward (HYSPLIT)
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
 class ForwardRun:
     """A forward run from one emitter: its cdump output and the release it was run with
     (the CONTROL file's rate and duration; the cdump does not carry them)."""

@@ -80,7 +80,7 @@ class SrsHeader:
         return (self.sample_stop - self.sample_start).total_seconds()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
 class SrsField:
     """One SRS file: the header and its non-zero cells (arrays of one length)."""
 
@@ -379,7 +379,7 @@ def read_srs(data: bytes | str, source: str = "<srs>", step_base: int | None = N
     0 when a step 0 is present, 1 when step n is (n = simulation length / dt)."""
     if step_base not in (None, 0, 1):
         raise ValueError(f"step_base must be 0, 1 or None, got {step_base!r}")
-    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     raw = maybe_gunzip(raw, source)
     head, _, body = raw.partition(b"\n")
     try:

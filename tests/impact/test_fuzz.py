@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given, settings
@@ -141,3 +143,23 @@ def test_ims_results_with_cells_changed(seed):
     r = rnd.randrange(len(rows))
     rows[r][rnd.randrange(len(rows[r]))] = rnd.choice([*NASTY, "2019-13-01T00:00:00Z", "XE133"])
     assert_reads_or_format_error(read_ims_results, "\n".join(",".join(x) for x in rows))
+
+
+REAL_HEAD = b"\n".join(
+    gzip.decompress(
+        (
+            Path(__file__).resolve().parents[1] / "data" / "srs" / "WHTSH.2019080516.CWAO.txt.gz"
+        ).read_bytes()
+    ).split(b"\n")[:300]
+)
+
+
+@FUZZ
+@given(st.integers(0, 2**32), st.integers(1, 5))
+def test_the_real_file_s_head_with_bytes_changed(seed, n):
+    rnd = random.Random(seed)
+    data = REAL_HEAD
+    for _ in range(n):
+        at = rnd.randrange(len(data)) if rnd.random() < 0.7 else rnd.randrange(120)
+        data = data[:at] + bytes([rnd.randrange(256)]) + data[at + rnd.choice([0, 1]) :]
+    assert_reads_or_format_error(read_srs, data)

@@ -167,3 +167,9 @@ def test_a_truncated_gzip_is_a_format_error():
 def test_a_file_that_cannot_be_read_is_a_format_error(tmp_path):
     with pytest.raises(FormatError, match="cannot read"):
         read_srs_file(tmp_path / "missing.txt")
+
+
+def test_an_srm_file_and_hour_24():
+    text = srs_text(["10.00 20.00 0 1.0"]).replace(" 6 1.0E+15", " 24 1.0E+15", 1)
+    f = read_srs(text, "TSX01.2024030224.ABCD.srm")
+    assert f.centre == "ABCD" and f.header.sample_stop.isoformat() == "2024-03-03T00:00:00+00:00"
