@@ -60,17 +60,19 @@ def _require_admin(user: User, what: str) -> None:
 # ------------------------------------------------------------------ IMS stations
 def ims_stations(store: Store) -> list[ImsStation]:
     """The IMS stations, by code; the table is filled from the default list on first use."""
-    table = store.db["ims_stations"]
-    if not table.count:
+    seeded = store.db.execute("select 1 from meta where key = 'ims_stations_seeded'").fetchone()
+    if not seeded:  # once: stations an administrator removed stay removed
         now = now_iso()
         with store.conn:
-            table.insert_all(
+            store.db["ims_stations"].insert_all(
                 [
                     {**s.to_json(), "updated_at": now, "updated_by": "default list"}
                     for s in default_stations()
                 ],
                 pk="code",
+                ignore=True,
             )
+            store.db["meta"].insert({"key": "ims_stations_seeded", "value": now}, pk="key")
     return [
         ImsStation(**{k: row[k] for k in ImsStation.__dataclass_fields__})
         for row in store.db.query("select * from ims_stations order by code")

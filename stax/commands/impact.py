@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -25,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the concentration (Bq/m3) that the emitter's releases give there.",
     )
     srs.add_argument("files", nargs="+", metavar="SRSFILE", help=".txt, .txt.gz or .srm")
-    srs.add_argument("--emitter", required=True, metavar="LAT,LON", help="the stack, degrees")
+    srs.add_argument(
+        "--emitter",
+        required=True,
+        metavar="LAT,LON",
+        help="the stack, degrees (a southern latitude: --emitter=-33.9,18.4)",
+    )
     release = srs.add_mutually_exclusive_group(required=True)
     release.add_argument(
         "--constant-bq-per-s", type=float, metavar="Q", help="a constant release rate, Bq/s"
@@ -35,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         action="extend",
         metavar="CSV",
-        help="emission CSV files (the central's daily product) with the emitter's releases",
+        help="emission CSV files (the central's daily product) with the emitter's releases "
+        "(after the SRS files, or end the list with --)",
     )
     srs.add_argument(
         "--station", metavar="CODE", help="the facility whose rows --releases takes from the CSV"
@@ -264,6 +271,9 @@ def _srs(args: argparse.Namespace) -> int:
     from shared.formats import FormatError
 
     emitter = _emitter(args.emitter)
+    q = args.constant_bq_per_s
+    if q is not None and not (math.isfinite(q) and q >= 0):
+        raise UsageError(f"--constant-bq-per-s: a release rate is a finite number >= 0, got {q}")
     rows = None if args.releases is None else _release_rows(args)
     nuclides = [None] if args.no_decay and rows is None else _nuclides(args, rows)
     if rows is not None:

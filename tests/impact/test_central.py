@@ -157,3 +157,9 @@ def test_releases_come_from_either_analysis_and_feed_the_impact(store):
     assert abs(totals[0].upper_bq_m3 - 2050 * 6.0 / 1e15) < 1e-24
     assert impact.result_rows(store, "station", ["FAC01"], t0, STOP) == []
     assert impact.result_rows(store, "central", [], t0, STOP) == []
+
+
+def test_removed_stations_stay_removed(store):
+    for s in impact.ims_stations(store):
+        impact.remove_ims_station(store, s.code, by=impact.OPERATOR)
+    assert impact.ims_stations(store) == []
