@@ -26,6 +26,7 @@ from shared.atm.hysplit import read_cdump
 from shared.atm.impact import (
     XENON,
     Emitter,
+    ForwardRun,
     Releases,
     SampleImpact,
     TotalImpact,
@@ -329,6 +330,36 @@ def srs_fields(store: Store, station: str, start: datetime, end: datetime) -> li
         [station, _iso(start), _iso(end)],
     ).fetchall()
     return [read_srs(bytes(content), name) for name, content in rows]
+
+
+def forward_runs(
+    store: Store, emitter_list: Sequence[Emitter], start: datetime, end: datetime
+) -> list[ForwardRun]:
+    """The stored forward runs of these emitters whose output overlaps [start, end), with
+    the release each was recorded with."""
+    where = {e.code: e for e in emitter_list}
+    if not where:
+        return []
+    rows = store.db.execute(
+        f"select file_name, emitter, details, window_start, content from atm_files "
+        f"where kind = 'cdump' and emitter in ({', '.join('?' * len(where))}) "
+        "and sample_stop > ? and sample_start < ? order by window_start, id",
+        [*where, _iso(start), _iso(end)],
+    ).fetchall()
+    runs = []
+    for name, emitter, details, window_start, content in rows:
+        d = json.loads(details)
+        runs.append(
+            ForwardRun(
+                read_cdump(bytes(content), name),
+                where[emitter],
+                _parse(window_start).timestamp(),
+                d["hours"],
+                d["bq_per_h"],
+                d["decayed"],
+            )
+        )
+    return runs
 
 
 # ------------------------------------------------------------------ releases

@@ -113,6 +113,14 @@ def test_a_forward_file_needs_its_release_and_a_known_emitter(store):
     assert ok.outcome == "stored"
     (row,) = impact.atm_files(store, "cdump")
     assert row["emitter"] == "FAC01" and json.loads(row["details"])["hours"] == 3.0
+    (run,) = impact.forward_runs(
+        store,
+        impact.emitters(store, ["FAC01"]),
+        datetime(2023, 5, 1, tzinfo=UTC),
+        datetime(2023, 5, 2, tzinfo=UTC),
+    )
+    assert run.bq_per_h == 1e12 and run.release_hours == 3.0 and len(run.cdump.periods) == 2
+    assert run.release_start == datetime(2023, 5, 1, 6, 30, tzinfo=UTC).timestamp()
 
 
 def _result(start: datetime, xe133: dict) -> str:
