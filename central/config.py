@@ -53,10 +53,16 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class ImpactConfig:
+    atm_dir: Path | None = None  # ATM files (SRS, cdump) to pick up; see docs/impact.md
+
+
+@dataclass(frozen=True)
 class CentralConfig:
     intake: IntakeConfig
     storage: StorageConfig = field(default_factory=StorageConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    impact: ImpactConfig = field(default_factory=ImpactConfig)
 
 
 def load_central_config(path: str | Path) -> CentralConfig:

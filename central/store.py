@@ -274,6 +274,48 @@ class Store:
             )
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        # --- impact at IMS stations (central/impact.py) ---
+        if "ims_stations" not in db.table_names():
+            db["ims_stations"].create(
+                {
+                    "code": str,
+                    "name": str,
+                    "latitude": float,
+                    "longitude": float,
+                    "system": str,
+                    "sample_hours": float,
+                    "stop_hour": float,
+                    "source": str,
+                    "updated_at": str,
+                    "updated_by": str,
+                },
+                pk="code",
+                not_null={"code", "latitude", "longitude", "sample_hours", "stop_hour"},
+            )
+        if "atm_files" not in db.table_names():
+            db["atm_files"].create(
+                {
+                    "id": int,
+                    "file_name": str,
+                    "sha256": str,
+                    "kind": str,  # srs (backward) or cdump (forward)
+                    "station": str,  # receptor (srs)
+                    "emitter": str,  # facility code (cdump)
+                    "sample_start": str,  # srs: the IMS sample; cdump: first output period
+                    "sample_stop": str,
+                    "window_start": str,  # the releases the file covers
+                    "window_end": str,
+                    "details": str,  # JSON: centre, step base, cells, grid, unit release ...
+                    "content": bytes,  # the file as received
+                    "origin": str,  # upload or the atm_dir path
+                    "added_by": str,
+                    "received_at": str,
+                },
+                pk="id",
+                not_null={"file_name", "sha256", "kind", "content", "received_at"},
+            )
+            db["atm_files"].create_index(["sha256"], unique=True)
+            db["atm_files"].create_index(["kind", "station", "sample_start"])
 
     # --------------------------------------------------------------- messages
     def add_message(
