@@ -185,6 +185,7 @@ auth_mechanisms = plain login
 # as root, Dovecot needs these two (system.md); mail itself is kept as the dovecot user
 default_login_user = dovenull
 default_internal_user = dovecot
+first_valid_uid = {uid}
 mail_location = maildir:{root}/mail/%u
 passdb {{
   driver = passwd-file
