@@ -10,6 +10,8 @@ import socket
 import sqlite3
 import sys
 
+import pytest
+
 from central.config import load_central_config
 from central.serve import serve
 from tests.secure.intake_harness import free_port
@@ -46,6 +48,6 @@ def test_serve_takes_mail_when_mail_is_configured(network, tmp_path):
     with sqlite3.connect(config.storage.database_path) as conn:
         names = [r[0] for r in conn.execute("select file_name from messages")]
     assert names == ["AUS02_401_PHD_2021_12_02T17_00_54.TXT"]
-    # stopped: the port is free again
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", port))
+    # stopped: nothing listens there any more
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
