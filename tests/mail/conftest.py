@@ -179,7 +179,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 # as root, Dovecot needs these two (system.md); mail itself is kept as the dovecot user
@@ -201,16 +201,21 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 """
 
 
 class Dovecot:
-    def __init__(self, root: Path, port: int, process: subprocess.Popen):
+    def __init__(
+        self, root: Path, port: int, process: subprocess.Popen, imaps_port: int = 0, ca=None
+    ):
         self.root = root
-        self.port = port
+        self.port = port  # plain IMAP (STARTTLS too when TLS is on)
+        self.imaps_port = imaps_port  # IMAPS, when TLS is on
+        self.ca_file: Path | None = ca  # the self-signed certificate, when TLS is on
         self.process = process
         self.password_file = root / "password"
         self.password_file.write_text(PASSWORD + "\n")
@@ -257,9 +262,22 @@ class Dovecot:
         }
 
 
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    """A real Dovecot IMAP server on a free loopback port, its mail in a folder of its own."""
+def _self_signed(root: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (OpenSSL command line), readable by Dovecot as root."""
+    cert, key = root / "imap.pem", root / "imap.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def _run_dovecot(tls: bool) -> Iterator[Dovecot]:
+    """A real Dovecot IMAP server on free loopback ports, its mail in a folder of its own."""
     assert os.path.exists(DOVECOT), "Dovecot is missing: scripts/setup.sh test installs it"
     # short path: Dovecot's sockets live in base_dir; owned by the mail user below
     root = Path(tempfile.mkdtemp(prefix="dovecot-"))
@@ -269,9 +287,23 @@ def dovecot() -> Iterator[Dovecot]:
         (root / sub).mkdir()
         os.chown(root / sub, mail_user.pw_uid, mail_user.pw_gid)
     (root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
-    port = free_port()
+    port, imaps_port, ca = free_port(), 0, None
+    ssl = "ssl = no"
+    if tls:
+        imaps_port = free_port()
+        ca, key = _self_signed(root)
+        ssl = f"ssl = yes\nssl_cert = <{ca}\nssl_key = <{key}"
     conf = root / "dovecot.conf"
-    conf.write_text(_CONF.format(root=root, port=port, uid=mail_user.pw_uid, gid=mail_user.pw_gid))
+    conf.write_text(
+        _CONF.format(
+            root=root,
+            port=port,
+            imaps_port=imaps_port,
+            ssl=ssl,
+            uid=mail_user.pw_uid,
+            gid=mail_user.pw_gid,
+        )
+    )
     process = subprocess.Popen(
         [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -284,14 +316,11 @@ def dovecot() -> Iterator[Dovecot]:
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     out = process.stdout.read().decode() if process.stdout else ""
-                    log = (
-                        (root / "dovecot.log").read_text()
-                        if (root / "dovecot.log").exists()
-                        else ""
-                    )
+                    log_file = root / "dovecot.log"
+                    log = log_file.read_text() if log_file.exists() else ""
                     pytest.fail(f"Dovecot did not start: {out}\n{log}")
                 time.sleep(0.1)
-        yield Dovecot(root, port, process)
+        yield Dovecot(root, port, process, imaps_port, ca)
     finally:
         process.terminate()
         try:
@@ -300,3 +329,15 @@ def dovecot() -> Iterator[Dovecot]:
             process.kill()
             process.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    """Dovecot without TLS (the tests of what the poller does)."""
+    yield from _run_dovecot(tls=False)
+
+
+@pytest.fixture
+def dovecot_tls() -> Iterator[Dovecot]:
+    """Dovecot with IMAPS and STARTTLS, its certificate self-signed for 127.0.0.1."""
+    yield from _run_dovecot(tls=True)

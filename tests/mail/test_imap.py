@@ -138,3 +138,24 @@ def test_the_configured_poller_runs_in_the_background(make_central, dovecot, net
         assert time.monotonic() < deadline, "the poller did not take the message"
         time.sleep(0.2)
     assert central.messages()[0]["file_name"] == "AUS02_307_PHD_2021_12_02T17_00_54.TXT"
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_over_tls_with_the_servers_ca(make_central, dovecot_tls, network, security):
+    port = dovecot_tls.imaps_port if security == "tls" else dovecot_tls.port
+    settings = dovecot_tls.imap_settings(
+        host="", port=port, security=security, ca_file=dovecot_tls.ca_file
+    )
+    central = make_central({"listen": "off"}, **settings)
+    dovecot_tls.append(station_mail(network, "AUS02", "308"))
+    [polled] = _polled(central, _poller(central))
+    assert (polled.answer.status, polled.moved) == ("created", True)
+
+
+def test_a_server_certificate_not_from_the_ca_is_refused(make_central, dovecot_tls, network):
+    settings = dovecot_tls.imap_settings(
+        host="", port=dovecot_tls.imaps_port, security="tls", ca_file=network.ca.ca_cert_path
+    )
+    central = make_central({"listen": "off"}, **settings)
+    with pytest.raises(ImapError, match="cannot connect"):
+        _polled(central, _poller(central))
