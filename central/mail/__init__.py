@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..config import MailConfig
 from ..intake import Intake, IntakeSetupError
-from .imap import ImapPoller
+from .imap import ImapError, ImapPoller, read_password
 from .receiver import MailIntake
 from .smtp import MailListener, start_listener
 
@@ -59,4 +59,25 @@ async def start_mail(config: MailConfig, intake: Intake) -> MailServices:
     return services
 
 
-__all__ = ["MailServices", "start_mail"]
+def check_lines(config: MailConfig) -> tuple[list[str], list[str]]:
+    """For `stax central check`: what [mail] starts, and its problems (a password file
+    that cannot be read is otherwise found only at the first poll)."""
+    lines, problems = [], []
+    if config.listen == "off":
+        lines.append("mail        no listener")
+    else:
+        lines.append(f"mail        {config.listen.upper()} on {config.host}:{config.port}")
+    imap = config.imap
+    if imap.enabled:
+        lines.append(
+            f"IMAP        {imap.user}@{imap.host}:{imap.port}/{imap.mailbox} ({imap.security}), "
+            f"every {imap.poll_seconds:g} s"
+        )
+        try:
+            read_password(imap.password_file)
+        except ImapError as exc:
+            problems.append(str(exc))
+    return lines, problems
+
+
+__all__ = ["MailServices", "check_lines", "start_mail"]

@@ -51,3 +51,14 @@ def test_serve_takes_mail_when_mail_is_configured(network, tmp_path):
     # stopped: nothing listens there any more
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_check_names_the_mail_intake_and_an_unreadable_password_file(network, tmp_path, capsys):
+    from stax.cli import main
+
+    imap = {"host": "imap.test", "user": "stax", "password_file": tmp_path / "missing"}
+    config_path = central_config(tmp_path, network, {"listen": "lmtp", "port": 8025}, **imap)
+    assert main(["central", "check", "--config", str(config_path)]) == 1
+    out, err = capsys.readouterr()
+    assert "LMTP on 127.0.0.1:8025" in out and "stax@imap.test:993/INBOX (tls)" in out
+    assert "password_file" in err and "missing" in err
