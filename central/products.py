@@ -340,7 +340,7 @@ def make_day(store: Store, station: str, day: date, now: datetime) -> list[Store
 
 
 def make_products(
-    store: Store, now: datetime, limit: int = 4, failed: set[tuple[str, str]] | None = None
+    store: Store, now: datetime, limit: int = 1, failed: set[tuple[str, str]] | None = None
 ) -> int:
     """Note new inputs, then make the products of up to `limit` ended days that wait for
     them; the number of days handled (0: nothing to do). A day that fails is logged, put in
