@@ -61,6 +61,14 @@ class MailIntake:
             refusal = Refusal(exc.http_status, exc.status, exc.reason)
             return await self.intake.refuse(refusal, exc.mail.subject, raw, where, None)
         where = _where(peer, Headers(mail.file_name, mail.sender, mail.message_id))
+        limit = self.intake.config.max_message_bytes
+        if len(mail.envelope) > limit:  # the HTTPS intake's own limit on the envelope
+            reason = (
+                f"message of {len(mail.envelope)} bytes is larger than the limit of {limit} "
+                "bytes ([intake] max_message_bytes)"
+            )
+            refusal = Refusal(413, "too_large", reason)
+            return await self.intake.refuse(refusal, mail.file_name, b"", where, None)
         return await self.intake.receive(
             mail.file_name, mail.envelope, tls_station=None, peer=where
         )

@@ -61,7 +61,8 @@ class _SizeAware:
 
     async def push(self, status: str) -> None:
         # at MAIL FROM (the client announced SIZE) or at the end of DATA
-        if status.startswith("552") and self.envelope is not None:  # type: ignore[attr-defined]
+        # (aiosmtpd's own replies say "552 Error: ..."; ours carry an enhanced status code)
+        if status.startswith("552 Error:") and self.envelope is not None:  # type: ignore[attr-defined]
             try:
                 status = await self.event_handler.too_large(self)  # type: ignore[arg-type]
             except Exception:  # the refusal stands even if it cannot be recorded

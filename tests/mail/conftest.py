@@ -276,6 +276,18 @@ def _self_signed(root: Path) -> tuple[Path, Path]:
     return cert, key
 
 
+def _free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (held together while chosen, so never the same twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def _run_dovecot(tls: bool) -> Iterator[Dovecot]:
     """A real Dovecot IMAP server on free loopback ports, its mail in a folder of its own."""
     assert os.path.exists(DOVECOT), "Dovecot is missing: scripts/setup.sh test installs it"
@@ -287,10 +299,12 @@ def _run_dovecot(tls: bool) -> Iterator[Dovecot]:
         (root / sub).mkdir()
         os.chown(root / sub, mail_user.pw_uid, mail_user.pw_gid)
     (root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
-    port, imaps_port, ca = free_port(), 0, None
+    port, imaps_port = _free_ports(2)
+    ca = None
     ssl = "ssl = no"
-    if tls:
-        imaps_port = free_port()
+    if not tls:
+        imaps_port = 0  # no IMAPS listener
+    else:
         ca, key = _self_signed(root)
         ssl = f"ssl = yes\nssl_cert = <{ca}\nssl_key = <{key}"
     conf = root / "dovecot.conf"
@@ -308,7 +322,7 @@ def _run_dovecot(tls: bool) -> Iterator[Dovecot]:
         [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded shared machine
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()

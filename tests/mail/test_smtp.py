@@ -159,3 +159,16 @@ def test_no_current_crl_means_try_later_and_nothing_quarantined(make_central, ne
     code, reply = _data(central.smtp_port, station_mail(network, "AUS02", "208"))
     assert code == 451 and reply.startswith(b"4.3.0")
     assert central.messages() == [] and central.quarantined() == []
+
+
+def test_an_envelope_over_the_intakes_limit_is_refused_as_over_https(make_central, network):
+    central = make_central()
+    limit = central.config.intake.max_message_bytes
+    object.__setattr__(central.server.intake.config, "max_message_bytes", 1000)
+    try:
+        code, reply = _data(central.smtp_port, station_mail(network, "AUS02", "209"))
+    finally:
+        object.__setattr__(central.server.intake.config, "max_message_bytes", limit)
+    assert code == 552 and b"[intake] max_message_bytes" in reply
+    [row] = central.quarantined()
+    assert row["status"] == 413 and row["file_name"] == phd_name("AUS02", "209")
