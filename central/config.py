@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from shared.config import load_config
 
@@ -57,12 +58,54 @@ class ImpactConfig:
     atm_dir: Path | None = None  # ATM files (SRS, cdump) to pick up; see docs/impact.md
 
 
+class ImapConfig:
+    host: str = ""  # the IMAP server; empty: no polling
+    port: int = 993
+    security: Literal["tls", "starttls", "none"] = "tls"
+    ca_file: Path | None = None  # CA of the IMAP server's certificate; None: the system's
+    user: str = ""
+    password_file: Path | None = None  # the password alone, mode 0600
+    mailbox: str = "INBOX"
+    done_mailbox: str = "stax-done"  # where a message goes once stored or quarantined
+    poll_seconds: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1-65535, got {self.port}")
+        if self.poll_seconds <= 0:
+            raise ValueError("poll_seconds must be positive")
+        if self.enabled and (not self.user or self.password_file is None):
+            raise ValueError("user and password_file are required when host is set")
+        if self.mailbox == self.done_mailbox:
+            raise ValueError("done_mailbox must differ from mailbox")
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    listen: Literal["off", "smtp", "lmtp"] = "off"  # the listener a mail server delivers to
+    host: str = "127.0.0.1"
+    port: int = 8025
+    max_mail_bytes: int = 70_000_000  # a whole mail (base64 makes the envelope 4/3 larger)
+    imap: ImapConfig = field(default_factory=ImapConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port < 65536:
+            raise ValueError(f"port must be 0-65535, got {self.port}")
+        if self.max_mail_bytes <= 0:
+            raise ValueError("max_mail_bytes must be positive")
+
+
 @dataclass(frozen=True)
 class CentralConfig:
     intake: IntakeConfig
     storage: StorageConfig = field(default_factory=StorageConfig)
     web: WebConfig = field(default_factory=WebConfig)
     impact: ImpactConfig = field(default_factory=ImpactConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
 
 
 def load_central_config(path: str | Path) -> CentralConfig:

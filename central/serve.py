@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .config import CentralConfig
 from .intake import start_intake
+from .mail import start_mail
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,11 @@ async def serve(
         )
     )
     server = await start_intake(config)
+    try:  # [mail]: SMTP/LMTP listener and IMAP poller on the intake's loop, when configured
+        mail = await start_mail(config.mail, server.intake)
+    except BaseException:
+        await server.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -158,6 +164,7 @@ async def serve(
         for supervisor, task in zip(supervisors, tasks):
             await supervisor.stop()
             await task
+        await mail.close()
         await server.close()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -89,6 +89,7 @@ def _serve(config: CentralConfig, path: Path, args: argparse.Namespace) -> int:
 
 def _check(config: CentralConfig) -> int:
     from central.intake import IntakeSetupError, TrustFiles, server_tls_context
+    from central.mail import check_lines
     from central.serve import web_installed
     from central.store import Store
 
@@ -109,7 +110,8 @@ def _check(config: CentralConfig) -> int:
     print(f"CRL         next update {next_update:%Y-%m-%d %H:%M} UTC")
     print(f"database    {config.storage.database_path}")
     print(f"web UI      {web}")
-    problems = []
+    mail_lines, problems = check_lines(config.mail)
+    print("\n".join(mail_lines))
     if cert.not_valid_after_utc < now:
         problems.append("the central certificate has expired (`stax pki renew central`)")
     if next_update is not None and next_update < now:
