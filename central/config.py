@@ -58,6 +58,7 @@ class ImpactConfig:
     atm_dir: Path | None = None  # ATM files (SRS, cdump) to pick up; see docs/impact.md
 
 
+@dataclass(frozen=True)
 class ImapConfig:
     host: str = ""  # the IMAP server; empty: no polling
     port: int = 993
