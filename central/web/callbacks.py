@@ -14,6 +14,7 @@ from flask import abort
 from central.access import visible_stations
 
 from .auth import current_account
+from .clock import now
 from .db import get_store
 from .grid import register_grid
 from .layout import (
@@ -72,7 +73,7 @@ def register_callbacks(app: Dash, page_size: int) -> None:
         elif path == "/comparison":
             store = get_store()
             content = comparison_content(
-                visible_stations(store, account), compared_nuclides(store, account)
+                visible_stations(store, account), compared_nuclides(store, account, now())
             )
         elif path == "/quarantine" and account.is_admin:
             content = quarantine_content()
@@ -87,6 +88,7 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             get_store(),
             current_account(),
             filters,
+            now=now(),
             sort=state["sort"],
             descending=state["desc"],
             page=state["page"],
