@@ -36,6 +36,9 @@ def create_app(config: CentralConfig, *, clock: Callable[[], float] = time.time)
     init_store(server, config.storage.database_path)
     init_auth(server, config.web, clock)
     init_downloads(server)
+    from central.api import init_api  # here: central.api builds on this package's modules
+
+    init_api(server, config.web.api_requests_per_minute)
     app = Dash(
         __name__,
         server=server,

@@ -78,6 +78,12 @@ class ReceivedFilter:
     analyses: tuple[str, ...] = ()
     start_from: date | None = None  # first day, inclusive (UTC)
     start_to: date | None = None  # last day, inclusive (UTC)
+    since: datetime | None = None  # starts at or after, to the second (the API)
+    until: datetime | None = None  # starts before
+
+
+# what the API lists of each file
+FILE_FIELDS = (*RECEIVED_FIELDS, "data_until", "size", "sha256")
 
 
 def received_page(
@@ -90,6 +96,7 @@ def received_page(
     descending: bool = True,
     page: int = 1,
     page_size: int = 25,
+    fields: tuple[str, ...] = RECEIVED_FIELDS,
 ) -> Page:
     """One page of the received files `user` may see at `now` that match `filters`."""
     where, params = _conditions(
@@ -104,10 +111,16 @@ def received_page(
         filters.start_from,
         filters.start_to,
     )
+    if filters.since is not None:
+        where.append("start_time >= ?")
+        params.append(iso_z(filters.since))
+    if filters.until is not None:
+        where.append("start_time < ?")
+        params.append(iso_z(filters.until))
     return fetch_page(
         store,
         "messages",
-        RECEIVED_FIELDS,
+        fields,
         " and ".join(where),
         params,
         sort=sort,
