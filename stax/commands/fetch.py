@@ -1,7 +1,7 @@
 """`stax fetch`: download files from the central's API, as the seeds' get_STAX_data.sh.
 
 stax fetch --url URL --token-file F [-s USS06,AUS02] [-t ATS,CSV] [-a STATION,CENTRAL]
-           [-d 2023_11_15 | -d 2023_11] [--out DIR]
+           [-d 2023_11_15 | -d 2023_11] [--out DIR] [--retries N]
 
 A progress bar on stderr, a summary line on stdout; exit status 0 only when every file
 arrived (a second run downloads nothing new: files there with the same SHA-256 are kept).
@@ -33,6 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-a", "--analysis", help="STATION, CENTRAL or both")
     parser.add_argument(
         "-d", "--date", help="a day (2023_11_15) or a month (2023_11), UTC; default: everything"
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=5,
+        help="tries again this often after 429, 5xx or a broken connection, waiting 1, 2, "
+        "4 ... s (default 5)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("."), metavar="DIR", help="where to (default: here)"
@@ -96,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
         **_period(args.date),
     }
     try:
-        client = Client(args.url, _token(args.token_file))
+        if args.retries < 0:
+            raise ValueError("--retries must be 0 or more")
+        client = Client(args.url, _token(args.token_file), retries=args.retries)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:

@@ -3,11 +3,14 @@ served by waitress on a loopback port in a thread, and an API token per user."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import waitress
+from waitress import wasyncore
 
 from central.accounts import authenticate
 from central.store import Store
@@ -23,17 +26,26 @@ from tests.web.conftest import (  # noqa: F401 - fixtures
 from tests.web.helpers import PASSWORD
 
 
-@pytest.fixture
-def server(app):  # noqa: F811 - the fixture imported above
-    """The app on http://127.0.0.1:PORT/, stopped after the test."""
-    srv = waitress.create_server(app.server, host="127.0.0.1", port=0, threads=4)
+@contextlib.contextmanager
+def serving(wsgi_app) -> Iterator[str]:
+    """`wsgi_app` served by waitress on a free loopback port: its base URL."""
+    srv = waitress.create_server(wsgi_app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{srv.effective_port}/"
     finally:
-        srv.close()
+        # closed from inside its own loop: closing the sockets under a select() breaks it
+        srv.trigger.pull_trigger(lambda: wasyncore.close_all(srv._map))
         thread.join(5)
+        srv.task_dispatcher.shutdown()
+
+
+@pytest.fixture
+def server(app):  # noqa: F811 - the fixture imported above
+    """The app on http://127.0.0.1:PORT/, stopped after the test."""
+    with serving(app.server) as url:
+        yield url
 
 
 @pytest.fixture
