@@ -17,6 +17,7 @@ from .auth import current_account
 from .clock import now
 from .db import get_store
 from .grid import register_grid
+from .pages import facilities, settings
 from .layout import (
     COMPARISON,
     HOME,
@@ -77,6 +78,10 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             )
         elif path == "/quarantine" and account.is_admin:
             content = quarantine_content()
+        elif path == facilities.PATH:
+            content = facilities.page(get_store(), account)
+        elif path == settings.PATH:
+            content = settings.page(get_store(), account)
         elif path in PAGES:
             content = message_content("Not allowed", "This page is for administrators only.")
         else:
@@ -128,6 +133,8 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             page_size=page_size,
         )
 
+    facilities.register(app)
+    settings.register(app)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)
     register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)
