@@ -17,7 +17,6 @@ from .auth import current_account
 from .clock import now
 from .db import get_store
 from .grid import register_grid
-from .pages import facilities, settings
 from .layout import (
     COMPARISON,
     HOME,
@@ -30,6 +29,7 @@ from .layout import (
     quarantine_content,
     received_content,
 )
+from .pages import facilities, settings
 from .queries import (
     ANALYSES,
     PRODUCTS,
