@@ -203,7 +203,7 @@ def file_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def make_blueprint(requests_per_minute: int) -> Blueprint:
     api = Blueprint("api", __name__, url_prefix=PREFIX)
-    limits: dict[str, RateLimit] = {}
+    limit = RateLimit(requests_per_minute, seconds)  # seconds: the app's clock, per request
 
     @api.before_request
     def _authenticate() -> Response | None:
@@ -224,7 +224,6 @@ def make_blueprint(requests_per_minute: int) -> Blueprint:
                 {"WWW-Authenticate": 'Bearer realm="stax", error="invalid_token"'},
             )
         g.api_user, token_id = found
-        limit = limits.setdefault("tokens", RateLimit(requests_per_minute, seconds))
         wait = limit.take(token_id)
         if wait > 0:
             retry = max(1, math.ceil(wait))

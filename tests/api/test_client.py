@@ -116,3 +116,15 @@ def test_stax_fetch_says_what_is_wrong(server, tokens, tmp_path, capsys):
     dead = ["fetch", "--url", "http://127.0.0.1:9/", "--token-file", str(token_file)]
     assert main([*dead, "--retries", "0"]) == 1
     assert "no answer" in capsys.readouterr().err
+
+
+def test_a_file_that_does_not_match_its_sha256_fails_and_the_rest_arrive(server, tokens, tmp_path):
+    client = Client(server, tokens["alice"], retries=2, sleep=lambda s: None)
+    good, bad = client.list(type="PHD")[:2]
+    wrong = replace(bad, sha256="0" * 64)
+    report = client.download([good, wrong], tmp_path)
+    assert not report.ok and report.downloaded == [good]
+    [(failed, error)] = report.failed
+    assert failed == wrong and "do not match its SHA-256" in str(error)
+    assert not (tmp_path / bad.name).exists() and not (tmp_path / (bad.name + ".part")).exists()
+    assert "1 downloaded" in report.summary() and "1 failed" in report.summary()
