@@ -305,6 +305,7 @@ class Store:
                     ],
                 )
         messages.create_index(["station", "data_until"], if_not_exists=True)
+        messages.create_index(["start_time"], if_not_exists=True)  # the API's order
         view = db["comparison_view"]
         if "data_until" not in view.columns_dict:
             # the publish rule filters comparisons by their spectrum's data time
