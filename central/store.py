@@ -284,26 +284,13 @@ class Store:
         db = self.db
         messages = db["messages"]
         if "data_until" not in messages.columns_dict:
-            with self.conn:
-                self.conn.execute("alter table messages add column data_until text")
-                rows = self.conn.execute(
-                    "select id, product, start_time, summary, received_at from messages"
-                ).fetchall()
-                self.conn.executemany(
-                    "update messages set data_until = ? where id = ?",
-                    [
-                        (
-                            data_until(
-                                product=product,
-                                start_time=start,
-                                summary=_summary(summary),
-                                received_at=received,
-                            ),
-                            row_id,
-                        )
-                        for row_id, product, start, summary, received in rows
-                    ],
-                )
+            try:
+                self._add_data_until()
+            except sqlite3.OperationalError as exc:
+                # the intake, the web server and the worker open the database together:
+                # another one added (and filled) it first
+                if "duplicate column" not in str(exc):
+                    raise
         messages.create_index(["station", "data_until"], if_not_exists=True)
         messages.create_index(["start_time"], if_not_exists=True)  # the API's order
         view = db["comparison_view"]
@@ -362,6 +349,29 @@ class Store:
                 not_null={"user_id", "token_hash", "created_at"},
             )
             db["api_tokens"].create_index(["token_hash"], unique=True)
+
+    def _add_data_until(self) -> None:
+        """`messages.data_until` added to a database from before it, and filled."""
+        with self.conn:
+            self.conn.execute("alter table messages add column data_until text")
+            rows = self.conn.execute(
+                "select id, product, start_time, summary, received_at from messages"
+            ).fetchall()
+            self.conn.executemany(
+                "update messages set data_until = ? where id = ?",
+                [
+                    (
+                        data_until(
+                            product=product,
+                            start_time=start,
+                            summary=_summary(summary),
+                            received_at=received,
+                        ),
+                        row_id,
+                    )
+                    for row_id, product, start, summary, received in rows
+                ],
+            )
 
     # --------------------------------------------------------------- messages
     def add_message(
