@@ -43,10 +43,13 @@ class WebConfig:
     secret_key_file: Path = Path("web-secret.key")  # created with 0600 when absent
     session_minutes: int = 480
     page_size: int = 25
+    api_requests_per_minute: int = 120  # per API token; more get 429 with Retry-After
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be 1-65535, got {self.port}")
+        if self.api_requests_per_minute <= 0:
+            raise ValueError("api_requests_per_minute must be positive")
         if self.session_minutes <= 0:
             raise ValueError("session_minutes must be positive")
         if self.page_size <= 0:

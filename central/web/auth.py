@@ -130,8 +130,8 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
 
     @server.before_request
     def _guard() -> Response | None:
-        if request.endpoint in PUBLIC_ENDPOINTS:
-            return None
+        if request.endpoint in PUBLIC_ENDPOINTS or request.path.startswith("/api/"):
+            return None  # the API checks its own tokens (central/api.py)
         expired = expire_idle_session()
         if not current_user.is_authenticated:
             if request.method in ("GET", "HEAD") and request.endpoint in PAGE_ENDPOINTS:
