@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from shared.config import load_config
 
@@ -54,6 +55,7 @@ class WebConfig:
     secret_key_file: Path = Path("web-secret.key")  # created with 0600 when absent
     session_minutes: int = 480
     page_size: int = 25
+    api_requests_per_minute: int = 120  # per API token; more get 429 with Retry-After
     # served to browsers over HTTPS (a reverse proxy in front): cookies get Secure, and
     # responses Strict-Transport-Security
     https: bool = False
@@ -66,6 +68,8 @@ class WebConfig:
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be 1-65535, got {self.port}")
+        if self.api_requests_per_minute <= 0:
+            raise ValueError("api_requests_per_minute must be positive")
         if self.session_minutes <= 0:
             raise ValueError("session_minutes must be positive")
         if self.page_size <= 0:
@@ -77,10 +81,59 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class ImpactConfig:
+    atm_dir: Path | None = None  # ATM files (SRS, cdump) to pick up; see docs/impact.md
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str = ""  # the IMAP server; empty: no polling
+    port: int = 993
+    security: Literal["tls", "starttls", "none"] = "tls"
+    ca_file: Path | None = None  # CA of the IMAP server's certificate; None: the system's
+    user: str = ""
+    password_file: Path | None = None  # the password alone, mode 0600
+    mailbox: str = "INBOX"
+    done_mailbox: str = "stax-done"  # where a message goes once stored or quarantined
+    poll_seconds: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1-65535, got {self.port}")
+        if self.poll_seconds <= 0:
+            raise ValueError("poll_seconds must be positive")
+        if self.enabled and (not self.user or self.password_file is None):
+            raise ValueError("user and password_file are required when host is set")
+        if self.mailbox == self.done_mailbox:
+            raise ValueError("done_mailbox must differ from mailbox")
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    listen: Literal["off", "smtp", "lmtp"] = "off"  # the listener a mail server delivers to
+    host: str = "127.0.0.1"
+    port: int = 8025
+    max_mail_bytes: int = 70_000_000  # a whole mail (base64 makes the envelope 4/3 larger)
+    imap: ImapConfig = field(default_factory=ImapConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port < 65536:
+            raise ValueError(f"port must be 0-65535, got {self.port}")
+        if self.max_mail_bytes <= 0:
+            raise ValueError("max_mail_bytes must be positive")
+
+
+@dataclass(frozen=True)
 class CentralConfig:
     intake: IntakeConfig
     storage: StorageConfig = field(default_factory=StorageConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    impact: ImpactConfig = field(default_factory=ImpactConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
 
 
 def load_central_config(path: str | Path) -> CentralConfig:

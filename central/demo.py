@@ -65,7 +65,7 @@ class Demo:
     agent_configs: dict[str, Path]
     web_port: int
     intake_port: int
-    logins: dict[str, str]  # user name -> password
+    logins: dict[str, dict[str, str]]  # user name -> {"password": ..., "token": ...}
 
     @property
     def web_url(self) -> str:
@@ -141,14 +141,22 @@ def _pki(root: Path, stations: tuple[DemoStation, ...], now: datetime) -> Networ
     return ca
 
 
-def _accounts(root: Path, database: Path, stations: tuple[DemoStation, ...]) -> dict[str, str]:
-    """Facilities, an administrator and a user of the first facility; passwords are made
-    once and kept in logins.json (mode 0600) to be shown again on the next run."""
+def _accounts(
+    root: Path, database: Path, stations: tuple[DemoStation, ...], now: datetime
+) -> dict[str, dict[str, str]]:
+    """Facilities, an administrator and a user of the first facility, each with a password
+    and an API token, made once and kept in logins.json (mode 0600) to be shown again on
+    the next run: `{"admin": {"password": "...", "token": "..."}, ...}`."""
     from central.accounts import create_user
     from central.store import Store
+    from central.tokens import make_token, user_for_token
 
     path = root / "logins.json"
-    logins: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    logins: dict[str, dict[str, str]] = {}
+    if path.exists():
+        for name, value in json.loads(path.read_text()).items():
+            # a folder from before the API: the password alone
+            logins[name] = {"password": value} if isinstance(value, str) else dict(value)
     with Store(database) as store:
         for s in stations:
             store.ensure_facility(
@@ -164,14 +172,22 @@ def _accounts(root: Path, database: Path, stations: tuple[DemoStation, ...]) -> 
             (USER, "user", [stations[0].code]),
         ):
             if store.db["users"].count_where("username = ?", [name]):
-                if name not in logins:
+                if "password" not in logins.get(name, {}):
                     raise DemoError(
                         f"{database}: user {name!r} exists but {path} lacks its password; "
                         "remove the demo folder to start afresh"
                     )
-                continue
-            logins[name] = secrets.token_urlsafe(12)
-            create_user(store, name, logins[name], role=role, facilities=facilities)
+                user_id = store.conn.execute(
+                    "select id from users where username = ?", [name]
+                ).fetchone()[0]
+            else:
+                logins[name] = {"password": secrets.token_urlsafe(12)}
+                user_id = create_user(
+                    store, name, logins[name]["password"], role=role, facilities=facilities
+                ).id
+            token = logins[name].get("token")
+            if not token or user_for_token(store, token, now) is None:
+                logins[name]["token"], _ = make_token(store, user_id, "stax demo", by=None, now=now)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(logins, f, indent=1)
@@ -219,7 +235,7 @@ def prepare_demo(
             "web": {"host": "127.0.0.1", "port": web, "secret_key_file": "web-secret.key"},
         },
     )
-    logins = _accounts(root, central.parent / "data" / "central.sqlite", chosen)
+    logins = _accounts(root, central.parent / "data" / "central.sqlite", chosen, now)
 
     # station clocks start a day back, so the charts fill with a day of data at once
     start = floor_to_cycle(now - HISTORY)
@@ -326,13 +342,18 @@ def _banner(demo: Demo, speed: float) -> str:
         "",
         "stax-monitor demo",
         f"  web UI      {demo.web_url}",
-        f"  administrator   user {ADMIN!r:10} password {demo.logins[ADMIN]}",
-        f"  facility user   user {USER!r:10} password {demo.logins[USER]}"
+        f"  administrator   user {ADMIN!r:10} password {demo.logins[ADMIN]['password']}",
+        f"  facility user   user {USER!r:10} password {demo.logins[USER]['password']}"
         f"   (sees {user_station.code}, {user_station.name} only)",
+        f"  download    STAX_API_TOKEN={demo.logins[USER]['token']} stax fetch "
+        f"--url {demo.web_url} -s {user_station.code} -t PHD,SOH -d "
+        f"{datetime.now(UTC):%Y_%m} --out demo-files",
+        "              (the API: curl -H 'Authorization: Bearer TOKEN' "
+        f"{demo.web_url}api/v1/files; tokens in logins.json)",
         f"  intake      https://127.0.0.1:{demo.intake_port}/ (mutual TLS)",
         f"  stations    {', '.join(f'{s.code} ({s.name})' for s in demo.stations)}"
         f", a 15-minute spectrum every {900 / speed:g} s",
-        f"  folder      {demo.root}  (logs in {demo.logs}, passwords in logins.json)",
+        f"  folder      {demo.root}  (logs in {demo.logs}, passwords and tokens in logins.json)",
         "",
     ]
     return "\n".join(rows)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .config import CentralConfig
 from .intake import IntakeSetupError, start_intake
+from .mail import start_mail
 from .permissions import TooOpen, check_private, make_private_dir
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,11 @@ async def serve(
     except TooOpen as exc:
         raise IntakeSetupError(str(exc)) from None
     server = await start_intake(config)
+    try:  # [mail]: SMTP/LMTP listener and IMAP poller on the intake's loop, when configured
+        mail = await start_mail(config.mail, server.intake)
+    except BaseException:
+        await server.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -164,6 +170,7 @@ async def serve(
         for supervisor, task in zip(supervisors, tasks):
             await supervisor.stop()
             await task
+        await mail.close()
         await server.close()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
+from .datatime import data_until
 from .permissions import create_private_file, make_private_dir
 
 SCHEMA_VERSION = 1
@@ -279,6 +280,48 @@ class Store:
             )
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        # --- impact at IMS stations (central/impact.py) ---
+        if "ims_stations" not in db.table_names():
+            db["ims_stations"].create(
+                {
+                    "code": str,
+                    "name": str,
+                    "latitude": float,
+                    "longitude": float,
+                    "system": str,
+                    "sample_hours": float,
+                    "stop_hour": float,
+                    "source": str,
+                    "updated_at": str,
+                    "updated_by": str,
+                },
+                pk="code",
+                not_null={"code", "latitude", "longitude", "sample_hours", "stop_hour"},
+            )
+        if "atm_files" not in db.table_names():
+            db["atm_files"].create(
+                {
+                    "id": int,
+                    "file_name": str,
+                    "sha256": str,
+                    "kind": str,  # srs (backward) or cdump (forward)
+                    "station": str,  # receptor (srs)
+                    "emitter": str,  # facility code (cdump)
+                    "sample_start": str,  # srs: the IMS sample; cdump: first output period
+                    "sample_stop": str,
+                    "window_start": str,  # the releases the file covers
+                    "window_end": str,
+                    "details": str,  # JSON: centre, step base, cells, grid, unit release ...
+                    "content": bytes,  # the file as received
+                    "origin": str,  # upload or the atm_dir path
+                    "added_by": str,
+                    "received_at": str,
+                },
+                pk="id",
+                not_null={"file_name", "sha256", "kind", "content", "received_at"},
+            )
+            db["atm_files"].create_index(["sha256"], unique=True)
+            db["atm_files"].create_index(["kind", "station", "sample_start"])
         # security (docs/security.md): web sessions kept on the server, failed logins for
         # throttling, and alerts about stations refused again and again
         if "web_sessions" not in db.table_names():
@@ -321,6 +364,102 @@ class Store:
                 not_null={"created_at", "kind", "message"},
             )
             db["intake_alerts"].create_index(["created_at"])
+        self._create_publish_schema()
+
+    def _create_publish_schema(self) -> None:
+        """The publish delay, the facility register and API tokens (issue 15); also brings
+        a database made before them up to date: `messages.data_until` added and filled."""
+        db = self.db
+        messages = db["messages"]
+        if "data_until" not in messages.columns_dict:
+            try:
+                self._add_data_until()
+            except sqlite3.OperationalError as exc:
+                # the intake, the web server and the worker open the database together:
+                # another one added (and filled) it first
+                if "duplicate column" not in str(exc):
+                    raise
+        messages.create_index(["station", "data_until"], if_not_exists=True)
+        messages.create_index(["start_time"], if_not_exists=True)  # the API's order
+        view = db["comparison_view"]
+        if "data_until" not in view.columns_dict:
+            # the publish rule filters comparisons by their spectrum's data time
+            view.drop()
+            db.create_view(
+                "comparison_view",
+                "select c.*, m.station, m.file_name, m.start_time, m.data_until "
+                "from comparisons c join messages m on m.id = c.message_id",
+            )
+        facility_columns = {
+            "network": str,
+            "type": str,  # e.g. medical isotope production, nuclear power plant
+            "altitude": float,  # m above sea level
+            "stack_height": float,  # m
+            "emitter_type": str,
+            "realtime_data": int,  # 1: the station sends each spectrum as it is made
+            "collection_seconds": int,  # length of one sample's collection
+        }
+        present = db["facilities"].columns_dict
+        for name, kind in facility_columns.items():
+            if name not in present:
+                db["facilities"].add_column(name, kind)
+        if "facility_changes" not in db.table_names():
+            db["facility_changes"].create(
+                {
+                    "id": int,
+                    "facility": str,
+                    "field": str,
+                    "old": str,
+                    "new": str,
+                    "changed_by": str,  # user name, or how (e.g. "cli")
+                    "changed_at": str,
+                },
+                pk="id",
+                foreign_keys=[("facility", "facilities", "code")],
+                not_null={"facility", "field", "changed_by", "changed_at"},
+            )
+            db["facility_changes"].create_index(["facility", "changed_at"])
+        if "api_tokens" not in db.table_names():
+            db["api_tokens"].create(
+                {
+                    "id": int,
+                    "user_id": int,
+                    "name": str,  # what the user calls it
+                    "prefix": str,  # the first characters, to recognise it in lists
+                    "token_hash": str,  # SHA-256 of the token: the token itself is never kept
+                    "created_at": str,
+                    "created_by": str,
+                    "last_used_at": str,
+                    "revoked_at": str,
+                },
+                pk="id",
+                foreign_keys=[("user_id", "users", "id")],
+                not_null={"user_id", "token_hash", "created_at"},
+            )
+            db["api_tokens"].create_index(["token_hash"], unique=True)
+
+    def _add_data_until(self) -> None:
+        """`messages.data_until` added to a database from before it, and filled."""
+        with self.conn:
+            self.conn.execute("alter table messages add column data_until text")
+            rows = self.conn.execute(
+                "select id, product, start_time, summary, received_at from messages"
+            ).fetchall()
+            self.conn.executemany(
+                "update messages set data_until = ? where id = ?",
+                [
+                    (
+                        data_until(
+                            product=product,
+                            start_time=start,
+                            summary=_summary(summary),
+                            received_at=received,
+                        ),
+                        row_id,
+                    )
+                    for row_id, product, start, summary, received in rows
+                ],
+            )
 
     # --------------------------------------------------------------- messages
     def add_message(
@@ -356,10 +495,17 @@ class Store:
             if all(row["sha256"] == digest for row in existing):
                 return StoreResult("duplicate", existing[0]["id"])
             return StoreResult("conflict", None)
+        received_at = received_at or now_iso()
         with self.conn:
             table = self.db["messages"]
             table.insert(
                 {
+                    "data_until": data_until(
+                        product=product,
+                        start_time=start_time,
+                        summary=summary,
+                        received_at=received_at,
+                    ),
                     "file_name": file_name,
                     "station": station,
                     "data_type": data_type,
@@ -369,7 +515,7 @@ class Store:
                     "sha256": digest,
                     "size": len(content),
                     "start_time": start_time,
-                    "received_at": received_at or now_iso(),
+                    "received_at": received_at,
                     "signer": signer,
                     "summary": json.dumps(summary),
                     "content": content,
@@ -555,3 +701,11 @@ class Store:
 
     def facilities(self) -> list[dict[str, Any]]:
         return list(self.db.query("select * from facilities order by code"))
+
+
+def _summary(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

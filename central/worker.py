@@ -1,5 +1,7 @@
 """The re-analysis worker: every stored spectrum is analysed again with the central method,
-and compared with the station's own result once that has come (in the station's daily ATS).
+and compared with the station's own result once that has come (in the station's daily ATS);
+once a UTC day has ended and its spectra are analysed, the day's products are made
+(central/products.py: the central's ATS and the emission CSVs, new versions after late files).
 
 It runs as its own process (`python -m central.worker --config FILE`, started and
 supervised by `stax central serve`), so that a 0.1-1 s analysis never holds up the
@@ -18,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from shared import logsafe
 from shared.formats import FormatError, read_message
@@ -25,6 +28,7 @@ from shared.results import AnalysisError, AnalysisResult
 
 from .compare import compare, flagged
 from .config import CentralConfig, load_central_config
+from .products import make_products
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -124,12 +128,18 @@ def run(
     stop: threading.Event,
     poll_seconds: float = 2.0,
     analyze: Analyzer | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
+    """Analyse, compare and make the daily products until `stop` is set; `clock` says
+    when a day has ended (a simulated day runs in seconds)."""
     analyze = analyze or central_method()
+    failed_days: set[tuple[str, str]] = set()
     with Store(config.storage.database_path) as store:
         while not stop.is_set():
             busy = analyse_pending(store, analyze)
             busy += compare_pending(store)
+            if busy == 0:  # the spectra first: a day's products wait for its analyses
+                busy += make_products(store, clock(), failed=failed_days)
             if busy == 0:
                 stop.wait(poll_seconds)
 

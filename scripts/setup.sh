@@ -2,14 +2,14 @@
 # Prepare this checkout on a Debian machine with Python 3.11: system packages (only those
 # missing), a virtual environment in .venv, and the project with the chosen extras.
 #   scripts/setup.sh demo   -> what `stax demo` needs
-#   scripts/setup.sh test   -> also the test tools: Chromium, ChromeDriver, Mosquitto, OpenSSL
+#   scripts/setup.sh test   -> also the test tools: Chromium, ChromeDriver, Mosquitto, Dovecot, OpenSSL
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-demo}
 
 packages=(python3-venv openssl ca-certificates)
 if [ "$what" = test ]; then
-  packages+=(chromium chromium-driver mosquitto)
+  packages+=(chromium chromium-driver mosquitto dovecot-imapd)
 fi
 
 missing=()

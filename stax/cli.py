@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("agent", "run the station's edge agent"),
     "central": ("central", "run the central receiver and web UI"),
     "demo": ("demo", "run simulated stations and a central server on this machine"),
+    "impact": ("impact", "what the releases add at IMS stations, from ATM data (SRS, HYSPLIT)"),
+    "fetch": ("fetch", "download files from a central server's API (as get_STAX_data.sh)"),
 }
 
 

@@ -13,3 +13,9 @@ def test_central_example_loads_with_its_documented_defaults():
     assert config.intake.crl == CONFIG / "pki/ca/crl.pem"
     assert config.storage.database_path == CONFIG / "data" / "central.sqlite"
     assert config.web.page_size == 25
+
+
+def test_central_example_has_the_mail_intake_off():
+    config = load_central_config(CONFIG / "central.example.toml")
+    assert config.mail.listen == "off" and config.mail.port == 8025
+    assert not config.mail.imap.enabled and config.mail.imap.done_mailbox == "stax-done"

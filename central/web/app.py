@@ -15,6 +15,7 @@ from central.config import CentralConfig
 
 from .auth import csrf_token, current_account, init_auth
 from .callbacks import register_callbacks
+from .clock import init_clock
 from .db import init_store
 from .downloads import init_downloads
 from .headers import init_security_headers
@@ -27,13 +28,18 @@ ROLE_NAMES = {"admin": "Administrator", "owner": "Facility owner", "user": "User
 def create_app(config: CentralConfig, *, clock: Callable[[], float] = time.time) -> Dash:
     """The Dash app; its Flask server (`.server`) is what a WSGI server serves.
 
-    `clock` gives the time in seconds for session expiry (tests pass their own).
+    `clock` gives the time in seconds for session expiry, the publish delay and the API's
+    rate limit (tests pass their own).
     """
     server = Flask(__name__, static_folder=None)
+    init_clock(server, clock)
     # the guard is registered before Dash adds its routes and hooks, so it runs first
     init_store(server, config.storage.database_path)
     init_auth(server, config.web, clock)
     init_downloads(server)
+    from central.api import init_api  # here: central.api builds on this package's modules
+
+    init_api(server, config.web.api_requests_per_minute)
     app = Dash(
         __name__,
         server=server,

@@ -14,6 +14,7 @@ from flask import abort
 from central.access import visible_stations
 
 from .auth import current_account
+from .clock import now
 from .db import get_store
 from .grid import register_grid
 from .layout import (
@@ -28,6 +29,7 @@ from .layout import (
     quarantine_content,
     received_content,
 )
+from .pages import facilities, settings
 from .queries import (
     ANALYSES,
     PRODUCTS,
@@ -72,10 +74,14 @@ def register_callbacks(app: Dash, page_size: int) -> None:
         elif path == "/comparison":
             store = get_store()
             content = comparison_content(
-                visible_stations(store, account), compared_nuclides(store, account)
+                visible_stations(store, account), compared_nuclides(store, account, now())
             )
         elif path == "/quarantine" and account.is_admin:
             content = quarantine_content()
+        elif path == facilities.PATH:
+            content = facilities.page(get_store(), account)
+        elif path == settings.PATH:
+            content = settings.page(get_store(), account)
         elif path in PAGES:
             content = message_content("Not allowed", "This page is for administrators only.")
         else:
@@ -87,6 +93,7 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             get_store(),
             current_account(),
             filters,
+            now=now(),
             sort=state["sort"],
             descending=state["desc"],
             page=state["page"],
@@ -126,6 +133,8 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             page_size=page_size,
         )
 
+    facilities.register(app)
+    settings.register(app)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)
     register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)

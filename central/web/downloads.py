@@ -19,6 +19,7 @@ from central.access import can_see_message
 from central.store import Store
 
 from .auth import current_account, text_response
+from .clock import now
 from .db import get_store
 
 MAX_FILES = 1000  # per request: a zip of a year of one station's PHD files is ~35,000
@@ -64,11 +65,15 @@ def init_downloads(server: Flask) -> None:
         rows = {
             row["id"]: row
             for row in store.db.query(
-                f"select id, station, file_name, received_at from messages where id in ({marks})",
+                "select id, station, file_name, received_at, data_until from messages "
+                f"where id in ({marks})",
                 ids,
             )
         }
-        refused = [i for i in ids if i not in rows or not can_see_message(user, rows[i])]
+        moment = now()
+        refused = [
+            i for i in ids if i not in rows or not can_see_message(store, user, rows[i], moment)
+        ]
         if refused:
             # only administrators learn whether an id exists at all
             listed = ", ".join(map(str, refused))
@@ -121,7 +126,7 @@ def _zip_response(store: Store, rows: list[dict]) -> Response:
         raise
     size = spool.tell()
     spool.seek(0)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = now().strftime("%Y%m%dT%H%M%SZ")
     return _attachment(
         _chunks(spool), f"stax-{len(rows)}-files-{stamp}.zip", "application/zip", size
     )

@@ -10,6 +10,7 @@ import shared
 
 from .auth import CSRF_FIELD
 from .grid import Column, Grid
+from .pages import facilities, settings
 from .queries import ANALYSES, PRODUCTS
 
 APP_NAME = "STAX monitor"
@@ -78,6 +79,8 @@ PAGES = {
     "/received": ("Received files", "Received", False),
     "/comparison": ("Station analysis against central re-analysis", "Comparison", False),
     "/quarantine": ("Quarantine", "Quarantine", True),
+    facilities.PATH: (facilities.TITLE, "Facilities", False),
+    settings.PATH: (settings.TITLE, "Settings", False),
 }
 HOME = "/received"
 
@@ -228,6 +231,8 @@ def validation_layout() -> html.Div:
             html.Div(received_content([])),
             html.Div(comparison_content([], [])),
             html.Div(quarantine_content()),
+            html.Div(facilities.content([], [])),
+            html.Div(settings.content([], 0, [])),
         ]
     )
 

@@ -1,8 +1,8 @@
 """The web pages' questions to the database: paged, filtered and sorted lists.
 
 Plain functions of a Store and a User, with no Flask or Dash in them, so that the tests
-(and later the API) ask exactly what the pages ask. Every list of received files goes
-through `central.access.message_scope`.
+and the API ask exactly what the pages ask. Every list of received files goes through
+`central.access.message_scope` (the facility rule and the publish delay at `now`).
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ class ReceivedFilter:
     analyses: tuple[str, ...] = ()
     start_from: date | None = None  # first day, inclusive (UTC)
     start_to: date | None = None  # last day, inclusive (UTC)
+    since: datetime | None = None  # starts at or after, to the second (the API)
+    until: datetime | None = None  # starts before
+
+
+# what the API lists of each file
+FILE_FIELDS = (*RECEIVED_FIELDS, "data_until", "size", "sha256")
 
 
 def received_page(
@@ -85,15 +91,18 @@ def received_page(
     user: User,
     filters: ReceivedFilter,
     *,
+    now: datetime,
     sort: str = "received_at",
     descending: bool = True,
     page: int = 1,
     page_size: int = 25,
+    fields: tuple[str, ...] = RECEIVED_FIELDS,
 ) -> Page:
-    """One page of the received files `user` may see that match `filters`."""
+    """One page of the received files `user` may see at `now` that match `filters`."""
     where, params = _conditions(
         store,
         user,
+        now,
         (
             ("station", filters.stations),
             ("product", filters.products),
@@ -102,10 +111,16 @@ def received_page(
         filters.start_from,
         filters.start_to,
     )
+    if filters.since is not None:
+        where.append("start_time >= ?")
+        params.append(iso_z(filters.since))
+    if filters.until is not None:
+        where.append("start_time < ?")
+        params.append(iso_z(filters.until))
     return fetch_page(
         store,
         "messages",
-        RECEIVED_FIELDS,
+        fields,
         " and ".join(where),
         params,
         sort=sort,
@@ -131,6 +146,7 @@ def comparison_page(
     user: User,
     filters: ComparisonFilter,
     *,
+    now: datetime,
     sort: str = "start_time",
     descending: bool = True,
     page: int = 1,
@@ -140,6 +156,7 @@ def comparison_page(
     where, params = _conditions(
         store,
         user,
+        now,
         (("station", filters.stations), ("nuclide", filters.nuclides)),
         filters.start_from,
         filters.start_to,
@@ -159,9 +176,9 @@ def comparison_page(
     )
 
 
-def compared_nuclides(store: Store, user: User) -> list[str]:
+def compared_nuclides(store: Store, user: User, now: datetime) -> list[str]:
     """The nuclides the comparisons `user` may see are about, for the filter's options."""
-    scope, params = message_scope(store, user)
+    scope, params = message_scope(store, user, now)
     return [
         row["nuclide"]
         for row in store.db.query(
@@ -173,13 +190,14 @@ def compared_nuclides(store: Store, user: User) -> list[str]:
 def _conditions(
     store: Store,
     user: User,
+    now: datetime,
     choices: tuple[tuple[str, tuple[str, ...]], ...],
     start_from: date | None,
     start_to: date | None,
 ) -> tuple[list[str], list[Any]]:
     """The access rule, `column in (choices)` for each non-empty choice, and the start day
     range, as SQL conditions (to join with `and`) and their parameters."""
-    scope, scope_params = message_scope(store, user)
+    scope, scope_params = message_scope(store, user, now)
     where, params = [scope], list(scope_params)
     for column, values in choices:
         if values:

@@ -4,6 +4,9 @@ stax central serve --config FILE     the intake here, the web UI in a supervised
 stax central check --config FILE     check configuration and certificates, create the database
 stax central user add NAME --config FILE --role admin|owner|user [--facility CODE ...]
                                      [--owns CODE ...] [--password-file FILE]
+stax central facility set CODE --config FILE [--publish-delay 3d] [--name ...] ...
+stax central facility list|history [CODE] --config FILE
+stax central token add|list USER --config FILE;  token revoke ID --config FILE
 """
 
 from __future__ import annotations
@@ -52,9 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="first line is the password (otherwise read from stdin)",
     )
 
+    _facility_arguments(sub, action)
+    _token_arguments(sub, action)
+
 
 def run(args: argparse.Namespace) -> int:
     config = _config(args.config)
+    if args.action == "facility":
+        return _facility(config, args)
+    if args.action == "token":
+        return _token(config, args)
     if args.action == "serve":
         return _serve(config, Path(args.config).resolve(), args)
     if args.action == "check":
@@ -89,6 +99,7 @@ def _serve(config: CentralConfig, path: Path, args: argparse.Namespace) -> int:
 
 def _check(config: CentralConfig) -> int:
     from central.intake import IntakeSetupError, TrustFiles, server_tls_context
+    from central.mail import check_lines
     from central.permissions import TooOpen, check_private
     from central.serve import web_installed
     from central.store import Store
@@ -114,7 +125,8 @@ def _check(config: CentralConfig) -> int:
     print(f"CRL         next update {next_update:%Y-%m-%d %H:%M} UTC")
     print(f"database    {config.storage.database_path}")
     print(f"web UI      {web}")
-    problems = []
+    mail_lines, problems = check_lines(config.mail)
+    print("\n".join(mail_lines))
     if cert.not_valid_after_utc < now:
         problems.append("the central certificate has expired (`stax pki renew central`)")
     if next_update is not None and next_update < now:
@@ -169,3 +181,114 @@ def _password(path: Path | None) -> str:
     if not line:
         raise UsageError("no password on stdin (or give --password-file)")
     return line
+
+
+# ------------------------------------------------------------------ facility
+def _facility_arguments(sub, action) -> None:
+    from central.facilities import FIELDS
+
+    facility = sub.add_parser("facility", help="show and change facilities").add_subparsers(
+        dest="facility_action", metavar="ACTION", required=True
+    )
+    change = action(facility, "set", "change a facility's fields (each change is recorded)")
+    change.add_argument("code", metavar="CODE")
+    for field in FIELDS:
+        change.add_argument(
+            "--" + field.key.replace("_", "-"),
+            dest=f"field_{field.key}",
+            metavar="VALUE",
+            help=field.label
+            + (": immediately, 1d, 3d, 7d or never" if field.key == "publish_delay" else ""),
+        )
+    change.add_argument("--create", action="store_true", help="register the facility if new")
+    action(facility, "list", "the facilities and their publish delays")
+    history = action(facility, "history", "every recorded change of a facility")
+    history.add_argument("code", metavar="CODE")
+
+
+def _facility(config: CentralConfig, args: argparse.Namespace) -> int:
+    import getpass
+
+    from central.facilities import FacilityError, facility, facility_changes, update_facility
+    from central.store import Store
+
+    with Store(config.storage.database_path) as store:
+        if args.facility_action == "list":
+            for row in store.facilities():
+                print(f"{row['code']:8} {row['publish_delay']:12} {row['name'] or ''}")
+            return 0
+        if facility(store, args.code) is None:
+            if args.facility_action == "set" and args.create:
+                store.ensure_facility(args.code)
+            else:
+                raise UsageError(f"no facility {args.code} (--create registers a new one)")
+        if args.facility_action == "history":
+            for c in facility_changes(store, args.code):
+                print(f"{c.changed_at} {c.changed_by}: {c.field} {c.old} -> {c.new}")
+            return 0
+        values = {
+            key.removeprefix("field_"): value
+            for key, value in vars(args).items()
+            if key.startswith("field_") and value is not None
+        }
+        try:
+            changes = update_facility(
+                store,
+                args.code,
+                values,
+                changed_by=f"command line ({getpass.getuser()})",
+                now=datetime.now(UTC),
+            )
+        except FacilityError as exc:
+            raise UsageError(f"facility {args.code}: {exc}") from None
+    for c in changes:
+        print(f"{args.code}: {c.field} {c.old} -> {c.new}")
+    if not changes:
+        print(f"{args.code}: nothing changed")
+    return 0
+
+
+# --------------------------------------------------------------------- token
+def _token_arguments(sub, action) -> None:
+    token = sub.add_parser("token", help="API tokens of users").add_subparsers(
+        dest="token_action", metavar="ACTION", required=True
+    )
+    add = action(token, "add", "make an API token for a user (printed once)")
+    add.add_argument("user", metavar="USER")
+    add.add_argument("--name", default="command line", help="what the token is for")
+    listed = action(token, "list", "a user's API tokens (never the tokens themselves)")
+    listed.add_argument("user", metavar="USER")
+    revoke = action(token, "revoke", "revoke an API token at once")
+    revoke.add_argument("id", type=int, metavar="ID")
+
+
+def _token(config: CentralConfig, args: argparse.Namespace) -> int:
+    from central.store import Store
+    from central.tokens import TokenError, list_tokens, make_token, revoke_token
+
+    now = datetime.now(UTC)
+    with Store(config.storage.database_path) as store:
+        if args.token_action == "revoke":
+            try:
+                info = revoke_token(store, args.id, by=None, now=now)
+            except TokenError as exc:
+                raise UsageError(str(exc).replace(" of yours", "")) from None
+            print(f"token {info.id} ({info.prefix}...) revoked at {info.revoked_at}")
+            return 0
+        found = store.conn.execute(
+            "select id from users where username = ?", [args.user]
+        ).fetchone()
+        if found is None:
+            raise UsageError(f"no user {args.user!r}")
+        if args.token_action == "add":
+            token, info = make_token(store, found[0], args.name, by=None, now=now)
+            print(token)
+            print(f"token {info.id} for {args.user}: shown this once, keep it", file=sys.stderr)
+            return 0
+        for info in list_tokens(store, found[0]):
+            state = f"revoked {info.revoked_at}" if info.revoked_at else "active"
+            print(
+                f"{info.id:5} {info.prefix}... {info.name!r} made {info.created_at} "
+                f"last used {info.last_used_at or 'never'} {state}"
+            )
+    return 0

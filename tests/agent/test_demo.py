@@ -34,8 +34,8 @@ def test_a_second_run_reuses_the_ca_accounts_and_ports(tmp_path):
     assert agents["AUS02"].central.url == f"https://127.0.0.1:{again.intake_port}"
     assert agents["AUS02"].mca.seed != agents["BES01"].mca.seed
     with Store(central.storage.database_path) as store:
-        admin = authenticate(store, "admin", first.logins["admin"])
-        viewer = authenticate(store, "viewer", first.logins["viewer"])
+        admin = authenticate(store, "admin", first.logins["admin"]["password"])
+        viewer = authenticate(store, "viewer", first.logins["viewer"]["password"])
         assert admin.is_admin
         assert viewer.assigned == {"AUS02"} and not viewer.can_see("BES01")
         assert [f["name"] for f in store.facilities()] == ["ANSTO", "IRE"]
@@ -53,7 +53,8 @@ def test_the_demo_runs_and_stops_by_itself(tmp_path):
     out = result.stdout
     logins = json.loads((folder / "logins.json").read_text())
     assert re.search(r"web UI\s+http://127\.0\.0\.1:\d+/", out)
-    assert logins["admin"] in out and logins["viewer"] in out
+    assert logins["admin"]["password"] in out and logins["viewer"]["password"] in out
+    assert f"STAX_API_TOKEN={logins['viewer']['token']} stax fetch --url http" in out
     with sqlite3.connect(folder / "central" / "data" / "central.sqlite") as db:
         stored = dict(db.execute("select station, count(*) from messages group by station"))
         assert db.execute("select count(*) from quarantine").fetchone()[0] == 0

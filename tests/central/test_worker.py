@@ -98,3 +98,49 @@ def test_run_stops_when_asked(store, tmp_path):
     worker.join(10)
     assert not worker.is_alive()
     assert len(seen) == 2
+
+
+def test_run_makes_the_daily_products_once_the_day_has_ended(tmp_path):
+    """The worker analyses a day's spectrum, then makes the day's products by its clock."""
+    from datetime import UTC, datetime
+
+    from central.config import CentralConfig, IntakeConfig, StorageConfig
+    from central.verify import summary
+
+    config = CentralConfig(
+        intake=IntakeConfig(server_cert=tmp_path, server_key=tmp_path, ca_cert=tmp_path),
+        storage=StorageConfig(data_dir=tmp_path, database="products.sqlite"),
+    )
+    message = canonical_message()  # AUS02, collected 2023-11-17 14:15
+    with Store(config.storage.database_path) as s:
+        s.add_message(
+            file_name="AUS02_1_PHD_2023_11_17T14_15_00.TXT", station="AUS02",
+            data_type="SAMPLEPHD", product="PHD", msg_id="1",
+            content=write_message(message).encode(), start_time="2023-11-17T14:15:00.000Z",
+            summary=summary(message),
+        )  # fmt: skip
+    moments = iter([datetime(2023, 11, 17, 23, 0, tzinfo=UTC)] * 3)
+    stop = threading.Event()
+
+    def clock():
+        # the day ends after a few cycles; then stop once the products are there
+        return next(moments, datetime(2023, 11, 18, 0, 1, tzinfo=UTC))
+
+    worker = threading.Thread(target=run, args=(config, stop, 0.02, _result, clock))
+    worker.start()
+    try:
+        with Store(config.storage.database_path) as s:
+            for _ in range(500):
+                names = [r["file_name"] for r in s.db.query(
+                    "select file_name from messages where product in ('ATS', 'CSV') order by id"
+                )]  # fmt: skip
+                if names:
+                    break
+                stop.wait(0.02)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert names == [
+        "AUS02_CATS20231117V1_ATS_2023_11_17T00_00_00.AS",
+        "AUS02_CCSV20231117V1_CSV_2023_11_17T00_00_00.CSV",
+    ]

@@ -20,7 +20,7 @@ from central.store import Store
 from central.web import create_app
 from shared.timeutil import iso_z
 
-from .helpers import PASSWORD
+from .helpers import NOW, PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 FIRST_START = datetime(2024, 5, 1, tzinfo=UTC)
@@ -184,7 +184,7 @@ def config(tmp_path, template_db) -> CentralConfig:
 
 class FakeClock:
     def __init__(self) -> None:
-        self.now = 1_700_000_000.0
+        self.now = NOW.timestamp()
 
     def __call__(self) -> float:
         return self.now

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 import socket
+from datetime import UTC, datetime
 from typing import Any
 
 PASSWORD = "correct horse battery"
+# where the tests' clock starts: after every file of the sample, all published at once
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
 def form_token(html: str) -> str:

@@ -254,7 +254,7 @@ def test_every_response_carries_the_security_headers(live):
         ("/_dash-layout", 200),
         ("/assets/style.css", 200),
         ("/download?ids=999999", 404),
-        ("/api/v1/no-such-route", 404),  # the API's paths too, and no redirect to /login
+        ("/api/v1/files", 401),  # the API's own answer (no Bearer token), not /login
     ]:
         response = live.get(browser, path)
         assert response.status_code == status, path
@@ -265,9 +265,14 @@ def test_every_response_carries_the_security_headers(live):
 
 
 def test_the_api_paths_are_left_to_the_apis_own_authentication(live):
-    response = live.get(live.client(), "/api/v1/anything")
-    assert response.status_code == 404  # not 401 and not a redirect to the login page
-    assert "Location" not in response.headers and "Set-Cookie" not in response.headers
+    for path in ("/api/v1/files", "/api/v1/anything"):
+        response = live.get(live.client(), path)
+        # the API's JSON 401, not the login page's redirect; no session, no CSRF cookie
+        assert response.status_code == 401, path
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert "Bearer" in response.headers["WWW-Authenticate"]
+        assert "Location" not in response.headers and "Set-Cookie" not in response.headers
+        assert_security_headers(response)
 
 
 def test_over_https_the_cookies_are_secure_and_hsts_is_sent(tmp_path, config):

@@ -68,6 +68,8 @@ def test_a_user_sees_only_the_assigned_station_and_logs_out(dash_duo, app):
     assert [link.text for link in dash_duo.find_elements(".nav-link")] == [
         "Received",
         "Comparison",
+        "Facilities",
+        "Settings",
     ]
 
     dash_duo.find_element("#logout").click()
@@ -101,4 +103,29 @@ def test_a_user_sees_the_comparisons_of_the_assigned_station_and_the_disagreemen
     cells = [c.text for c in row.find_elements("css selector", "td")]
     assert cells[1:5] == ["AUS02", "Xe-133", "release", "9.00E+06"]
     assert cells[8] == "+4.16" and cells[9] == "both detect: |z| > 3"
+    assert dash_duo.get_logs() == []
+
+
+def test_an_owner_sets_the_publish_delay_and_a_user_makes_a_token(dash_duo, app):
+    log_in(dash_duo, app, "owen")
+    dash_duo.find_element("#nav-facilities").click()
+    dash_duo.wait_for_element("#facility-row-BES01")
+    dash_duo.select_dcc_dropdown("#facility-code", value="BES01")
+    dash_duo.wait_for_element("#facility-history table")
+    dash_duo.select_dcc_dropdown("#facility-field-publish_delay", value="3 days")
+    dash_duo.find_element("#facility-save").click()
+    dash_duo.wait_for_contains_text("#facility-message", "publish_delay immediately → 3d")
+    dash_duo.wait_for_contains_text("#facility-row-BES01", "3 days")
+
+    dash_duo.find_element("#nav-settings").click()
+    dash_duo.wait_for_element("#token-make")
+    dash_duo.find_element("#token-name").send_keys("laptop")
+    dash_duo.find_element("#token-make").click()
+    dash_duo.wait_for_element("#token-secret")
+    token = dash_duo.find_element("#token-secret").text
+    assert token.startswith("stax_")
+    dash_duo.wait_for_contains_text("#token-list", "laptop")
+    dash_duo.find_element("#token-list button").click()  # Revoke
+    dash_duo.wait_for_contains_text("#token-list", "revoked")
+    assert token not in dash_duo.find_element("#token-list").text
     assert dash_duo.get_logs() == []

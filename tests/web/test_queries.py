@@ -21,7 +21,7 @@ from central.web.queries import (
     received_page,
 )
 
-from .helpers import PASSWORD
+from .helpers import NOW, PASSWORD
 
 NONE = ReceivedFilter()
 
@@ -38,9 +38,9 @@ def account(store, name):
 
 def test_a_user_counts_and_pages_only_the_assigned_facilitys_files(store, sample):
     alice = account(store, "alice")
-    first = received_page(store, alice, NONE, page_size=25)
+    first = received_page(store, alice, NONE, page_size=25, now=NOW)
     assert (first.total, first.pages, first.first, first.last) == (32, 2, 1, 25)
-    second = received_page(store, alice, NONE, page=2, page_size=25)
+    second = received_page(store, alice, NONE, page=2, page_size=25, now=NOW)
     assert (second.first, second.last) == (26, 32)
     seen = {r["id"] for r in first.rows + second.rows}
     assert seen == set(sample.aus_ids)
@@ -49,47 +49,60 @@ def test_a_user_counts_and_pages_only_the_assigned_facilitys_files(store, sample
 
 def test_asking_for_another_facility_in_the_filter_gives_nothing(store):
     alice = account(store, "alice")
-    page = received_page(store, alice, ReceivedFilter(stations=("BES01",)))
+    page = received_page(store, alice, ReceivedFilter(stations=("BES01",)), now=NOW)
     assert page.total == 0
     assert page.rows == []
-    both = received_page(store, alice, ReceivedFilter(stations=("AUS02", "BES01")))
+    both = received_page(store, alice, ReceivedFilter(stations=("AUS02", "BES01")), now=NOW)
     assert both.total == 32
 
 
 def test_an_administrator_filters_by_station(store, sample):
     admin = account(store, "admin")
-    assert received_page(store, admin, NONE).total == len(sample.aus_ids) + len(sample.bes_ids)
-    bes = received_page(store, admin, ReceivedFilter(stations=("BES01",)))
+    assert received_page(store, admin, NONE, now=NOW).total == len(sample.aus_ids) + len(
+        sample.bes_ids
+    )
+    bes = received_page(store, admin, ReceivedFilter(stations=("BES01",)), now=NOW)
     assert sorted(r["id"] for r in bes.rows) == sorted(sample.bes_ids)
 
 
 def test_filters_by_type_analysis_and_start_day_combine(store):
     admin = account(store, "admin")
-    assert received_page(store, admin, ReceivedFilter(products=("SOH", "ALERT"))).total == 2
-    central = received_page(store, admin, ReceivedFilter(analyses=("CENTRAL",)))
+    assert (
+        received_page(store, admin, ReceivedFilter(products=("SOH", "ALERT")), now=NOW).total == 2
+    )
+    central = received_page(store, admin, ReceivedFilter(analyses=("CENTRAL",)), now=NOW)
     assert [r["product"] for r in central.rows] == ["ATS"]
     day = date(2024, 5, 1)
-    assert received_page(store, admin, ReceivedFilter(start_from=day, start_to=day)).total == 36
-    assert received_page(store, admin, ReceivedFilter(start_from=date(2024, 5, 2))).total == 0
-    assert received_page(store, admin, ReceivedFilter(start_to=date(2024, 4, 30))).total == 0
+    assert (
+        received_page(store, admin, ReceivedFilter(start_from=day, start_to=day), now=NOW).total
+        == 36
+    )
+    assert (
+        received_page(store, admin, ReceivedFilter(start_from=date(2024, 5, 2)), now=NOW).total == 0
+    )
+    assert (
+        received_page(store, admin, ReceivedFilter(start_to=date(2024, 4, 30)), now=NOW).total == 0
+    )
     combined = ReceivedFilter(stations=("BES01",), products=("PHD",), start_from=day)
-    assert received_page(store, admin, combined).total == 3
+    assert received_page(store, admin, combined, now=NOW).total == 3
 
 
 def test_sorting_by_any_column_both_ways(store):
     admin = account(store, "admin")
-    newest = received_page(store, admin, NONE, sort="start_time", descending=True).rows
+    newest = received_page(store, admin, NONE, sort="start_time", descending=True, now=NOW).rows
     assert newest[0]["start_time"] >= newest[-1]["start_time"]
-    by_name = received_page(store, admin, NONE, sort="file_name", descending=False, page_size=50)
+    by_name = received_page(
+        store, admin, NONE, sort="file_name", descending=False, page_size=50, now=NOW
+    )
     names = [r["file_name"] for r in by_name.rows]
     assert names == sorted(names)
     with pytest.raises(ValueError, match="cannot sort messages by 'content'"):
-        received_page(store, admin, NONE, sort="content")
+        received_page(store, admin, NONE, sort="content", now=NOW)
 
 
 def test_a_page_past_the_end_shows_the_last_page(store):
     admin = account(store, "admin")
-    page = received_page(store, admin, NONE, page=99, page_size=25)
+    page = received_page(store, admin, NONE, page=99, page_size=25, now=NOW)
     assert (page.page, page.pages, page.first, page.last) == (2, 2, 26, 36)
 
 
@@ -99,7 +112,7 @@ def test_an_empty_result_is_one_empty_page(store):
         store, "messages", ("id",), "0", [], sort="id", descending=False, page=3, page_size=10
     )
     assert (page.total, page.page, page.pages, page.first, page.last) == (0, 1, 1, 0, 0)
-    assert received_page(store, admin, ReceivedFilter(products=("CSV",))).rows == []
+    assert received_page(store, admin, ReceivedFilter(products=("CSV",)), now=NOW).rows == []
 
 
 def test_the_quarantine_lists_refused_messages_newest_first(store, sample):
@@ -158,16 +171,18 @@ def test_state_from_the_browser_is_cleaned():
 def test_comparisons_follow_the_access_rule_and_the_filters(store, sample):
     admin, alice, owen = (account(store, name) for name in ("admin", "alice", "owen"))
     everything = ComparisonFilter()
-    assert comparison_page(store, admin, everything).total == 4
-    mine = comparison_page(store, alice, everything)
+    assert comparison_page(store, admin, everything, now=NOW).total == 4
+    mine = comparison_page(store, alice, everything, now=NOW)
     assert mine.total == 3 and {r["station"] for r in mine.rows} == {"AUS02"}
-    assert {r["station"] for r in comparison_page(store, owen, everything).rows} == {"BES01"}
+    assert {r["station"] for r in comparison_page(store, owen, everything, now=NOW).rows} == {
+        "BES01"
+    }
     # a forged filter for another facility finds nothing of it
-    assert comparison_page(store, alice, ComparisonFilter(stations=("BES01",))).total == 0
-    flagged = comparison_page(store, alice, ComparisonFilter(flagged_only=True))
+    assert comparison_page(store, alice, ComparisonFilter(stations=("BES01",)), now=NOW).total == 0
+    flagged = comparison_page(store, alice, ComparisonFilter(flagged_only=True), now=NOW)
     assert [(r["nuclide"], r["flagged"]) for r in flagged.rows] == [("Xe-133", 1)]
     assert flagged.rows[0]["file_name"].startswith("AUS02_1029_PHD")
-    only_xe135 = comparison_page(store, admin, ComparisonFilter(nuclides=("Xe-135",)))
+    only_xe135 = comparison_page(store, admin, ComparisonFilter(nuclides=("Xe-135",)), now=NOW)
     assert only_xe135.total == 1
-    assert compared_nuclides(store, alice) == ["Xe-133", "Xe-135"]
-    assert compared_nuclides(store, owen) == ["Xe-133"]
+    assert compared_nuclides(store, alice, now=NOW) == ["Xe-133", "Xe-135"]
+    assert compared_nuclides(store, owen, now=NOW) == ["Xe-133"]

@@ -1,0 +1,1 @@
+"""Pages of their own: each module builds its page's content and registers its callbacks."""

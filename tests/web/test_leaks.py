@@ -1,0 +1,513 @@
+"""No route and no callback lets an unpublished or another facility's item out: not by
+content, not by count, not by a different status code.
+
+The routes come from the app's own URL map and the callbacks from its own callback map;
+each must have an entry in ROUTES or CALLBACKS saying how it is exercised, so that a
+route or callback added later without an entry here fails this test.
+
+The situation: AUS02 publishes after 1 day, BES01 at once; the clock stands at
+2024-05-02 04:00 UTC, so half of AUS02's spectra of 2024-05-01 are published, the rest
+(and its SOH and daily ATS) are not. Who should see what is worked out here from the
+rows themselves, not with central.access.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from central.accounts import authenticate, create_user
+from central.facilities import update_facility
+from central.store import Store
+from central.tokens import make_token
+from central.web.layout import COMPARISON, PAGES, QUARANTINE, RECEIVED
+
+from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
+from .test_callbacks import route, show_page
+
+MOMENT = datetime(2024, 5, 2, 4, tzinfo=UTC)
+DELAYS = {"AUS02": timedelta(days=1), "BES01": timedelta(0)}
+# role -> (user name, how the user is made: role, assigned, owned)
+ROLES = {
+    "admin": ("admin", None),
+    "owner": ("olga", ("owner", [], ["AUS02"])),
+    "user": ("alice", None),  # a plain user of AUS02, in the sample
+    "other": ("bert", ("user", ["BES01"], [])),  # a user of another facility
+}
+MISSING_ID = 999_999
+
+
+@dataclass
+class World:
+    role: str
+    username: str
+    client: object
+    token: str
+    rows: list[dict]  # every message
+    visible: set[int]  # ids this role may see now (the oracle)
+    comparisons_visible: int
+    stations: set[str]  # facility codes this role sees
+    other_token_prefixes: list[str]
+    quarantine_reason: str
+
+    @property
+    def hidden(self) -> list[dict]:
+        return [r for r in self.rows if r["id"] not in self.visible]
+
+    def markers(self) -> list[str]:
+        """Texts that would show a hidden item: its name and its content's first line."""
+        out = []
+        for r in self.hidden:
+            out += [r["file_name"], f"MSG_ID {r['msg_id']} {r['station']}"]
+        out += self.other_token_prefixes
+        if self.role != "admin":
+            out.append(self.quarantine_reason)
+        if "BES01" not in self.stations:
+            out += ["Stack building"]  # BES01's site, on the Facilities page
+        return out
+
+
+def oracle(role: str, user_stations: set[str], row: dict) -> bool:
+    if role == "admin":
+        return True
+    if row["station"] not in user_stations:
+        return False
+    if role == "owner":  # owns every station it sees here
+        return True
+    end = datetime.fromisoformat(row["data_until"])
+    return end + DELAYS[row["station"]] <= MOMENT
+
+
+@pytest.fixture
+def worlds(app, config, clock, sample) -> dict[str, World]:
+    clock.now = MOMENT.timestamp()
+    tokens: dict[str, str] = {}
+    with Store(config.storage.database_path) as store:
+        for code, delay in (("AUS02", "1d"), ("BES01", "immediately")):
+            update_facility(store, code, {"publish_delay": delay}, changed_by="test", now=NOW)
+        for name, how in ROLES.values():
+            if how is not None:
+                role, assigned, owned = how
+                create_user(store, name, PASSWORD, role=role, facilities=assigned, owned=owned)
+            account = authenticate(store, name, PASSWORD)
+            tokens[name], _ = make_token(store, account.id, "leak test", by=account, now=MOMENT)
+        rows = list(store.db.query("select * from messages order by id"))
+        comparisons = list(
+            store.db.query(
+                "select c.message_id, m.station from comparisons c join messages m on m.id = c.message_id"
+            )
+        )
+        reason = store.db["quarantine"].get(sample.quarantine_id)["reason"]
+        stations_of = {}
+        for name, _ in ROLES.values():
+            account = authenticate(store, name, PASSWORD)
+            stations_of[name] = (
+                {"AUS02", "BES01"} if account.is_admin else set(account.assigned | account.owned)
+            )
+    result = {}
+    for role, (name, _) in ROLES.items():
+        client = app.server.test_client()
+        assert login(client, name).status_code == 302
+        stations = stations_of[name]
+        visible = {r["id"] for r in rows if oracle(role, stations, r)}
+        result[role] = World(
+            role=role,
+            username=name,
+            client=client,
+            token=tokens[name],
+            rows=rows,
+            visible=visible,
+            comparisons_visible=sum(1 for c in comparisons if c["message_id"] in visible),
+            stations=stations,
+            other_token_prefixes=[
+                t[:12] for n, t in tokens.items() if n != name and role != "admin"
+            ],
+            quarantine_reason=reason,
+        )
+    # the situation is the one described above
+    assert len(result["user"].visible) == 16 and len(result["owner"].visible) == 32
+    assert len(result["admin"].visible) == 36 and len(result["other"].visible) == 4
+    return result
+
+
+def no_markers(world: World, *responses) -> None:
+    for response in responses:
+        text = response.data.decode("utf-8", "replace")
+        for marker in world.markers():
+            assert marker not in text, (world.role, response.request.path, marker)
+
+
+def displaying(response, grid) -> str:
+    return response.get_json()["response"][grid.id("displaying")]["children"]
+
+
+def count_text(n: int) -> str:
+    return f"of {n}" if n else "Nothing to display"
+
+
+# ------------------------------------------------------------------ routes
+def r_login(w: World):
+    no_markers(w, w.client.get("/login"))
+
+
+def r_logout(w: World):
+    # on a client of its own: the world's client stays logged in
+    other = w.client.application.test_client()
+    login(other, w.username)
+    response = other.post("/logout", data={"csrf_token": csrf_header(other)["X-CSRFToken"]})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/login")
+    no_markers(w, response)
+
+
+def _probe_status(w: World, url: Callable[[int], str]) -> None:
+    """Every hidden id gets the same status as an id that does not exist."""
+    missing = w.client.get(url(MISSING_ID), headers=_bearer(w))
+    for r in w.hidden:
+        response = w.client.get(url(r["id"]), headers=_bearer(w))
+        assert response.status_code == missing.status_code, (w.role, r["file_name"])
+        assert _without(response, r["id"]) == _without(missing, MISSING_ID), (w.role, r["id"])
+        no_markers(w, response)
+
+
+def _without(response, file_id: int) -> str:
+    """The answer with the id asked for taken out (the rest must not differ)."""
+    return re.sub(rf"\b{file_id}\b", "ID", response.data.decode("utf-8", "replace"))
+
+
+def _bearer(w: World) -> dict[str, str]:
+    return {"Authorization": f"Bearer {w.token}"}
+
+
+def r_download(w: World):
+    for file_id in w.visible:
+        assert w.client.get(f"/download?ids={file_id}").status_code == 200
+    if w.role != "admin":
+        _probe_status(w, lambda i: f"/download?ids={i}")
+    everything = ",".join(str(r["id"]) for r in w.rows)
+    response = w.client.get(f"/download?ids={everything}")
+    if w.hidden:
+        assert response.status_code == 403
+        no_markers(w, response)
+    visible = ",".join(map(str, sorted(w.visible)))
+    zipped = w.client.post("/download", data={"ids": visible, **_form(w)})
+    names = zipfile.ZipFile(io.BytesIO(zipped.data)).namelist()
+    assert sorted(names) == sorted(r["file_name"] for r in w.rows if r["id"] in w.visible)
+
+
+def _form(w: World) -> dict[str, str]:
+    return {"csrf_token": csrf_header(w.client)["X-CSRFToken"]}
+
+
+def r_download_quarantined(w: World):
+    existing = w.client.get("/download/quarantine/1")
+    missing = w.client.get(f"/download/quarantine/{MISSING_ID}")
+    if w.role == "admin":
+        assert existing.status_code == 200
+    else:
+        assert existing.status_code == missing.status_code == 403
+        assert existing.data == missing.data
+        no_markers(w, existing)
+
+
+def r_api_list(w: World):
+    response = w.client.get("/api/v1/files?page_size=1000", headers=_bearer(w))
+    body = response.get_json()
+    assert body["total"] == len(w.visible), w.role
+    assert {f["id"] for f in body["files"]} == w.visible
+    no_markers(w, response)
+    # a forged station: the same answer for another facility's code and a made-up one
+    if w.role != "admin":
+        foreign = next(s for s in ("AUS02", "BES01") if s not in w.stations)
+        forged = w.client.get(f"/api/v1/files?station={foreign}", headers=_bearer(w))
+        made_up = w.client.get("/api/v1/files?station=ZZZ99", headers=_bearer(w))
+        assert forged.status_code == made_up.status_code == 403
+    for product in ("PHD", "SOH", "ATS"):
+        typed = w.client.get(f"/api/v1/files?type={product}", headers=_bearer(w)).get_json()
+        expected = sum(1 for r in w.rows if r["id"] in w.visible and r["product"] == product)
+        assert typed["total"] == expected, (w.role, product)
+
+
+def r_api_file(w: World):
+    for file_id in w.visible:
+        assert w.client.get(f"/api/v1/files/{file_id}", headers=_bearer(w)).status_code == 200
+    _probe_status(w, lambda i: f"/api/v1/files/{i}")
+
+
+def r_api_unknown(w: World):
+    for path in ("/api/", "/api/v1/messages"):
+        response = w.client.get(path, headers=_bearer(w))
+        assert response.status_code == 404
+        no_markers(w, response)
+
+
+def r_plain_get(path: str) -> Callable[[World], None]:
+    def exercise(w: World):
+        response = w.client.get(path)
+        assert response.status_code in (200, 304), (path, response.status_code)
+        no_markers(w, response)
+
+    return exercise
+
+
+def r_component_suite(w: World):
+    # any one script: these are Dash's own files, with nothing of the database in them
+    layout = w.client.get("/").get_data(as_text=True)
+    script = next(s for s in layout.split('"') if s.startswith("/_dash-component-suites/"))
+    r_plain_get(script)(w)
+
+
+def r_dash_update(w: World):
+    """Every callback goes through this route: CALLBACKS exercises them all."""
+
+
+ROUTES: dict[str, Callable[[World], None]] = {
+    "login": r_login,
+    "logout": r_logout,
+    "download": r_download,
+    "download_quarantined": r_download_quarantined,
+    "api.list_files": r_api_list,
+    "api.get_file": r_api_file,
+    "api.unknown": r_api_unknown,
+    "_dash_assets.static": r_plain_get("/assets/style.css"),
+    "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>": r_component_suite,
+    "/_dash-layout": r_plain_get("/_dash-layout"),
+    "/_dash-dependencies": r_plain_get("/_dash-dependencies"),
+    "/_dash-update-component": r_dash_update,
+    "/_reload-hash": r_plain_get("/_reload-hash"),
+    "/_favicon.ico": r_plain_get("/_favicon.ico"),
+    "/": r_plain_get("/"),
+    "/<path:path>": r_plain_get("/received"),
+}
+
+
+# --------------------------------------------------------------- callbacks
+def c_route(w: World):
+    for path in [*PAGES, "/", "/nowhere"]:
+        response = call_callback(
+            w.client,
+            "page.children",
+            [{"id": "page", "property": "children"}, {"id": "nav-links", "property": "children"}],
+            [("url", "pathname", path)],
+        )
+        assert response.status_code == 200
+        no_markers(w, response)
+    comparison = json.dumps(route(w.client, "/comparison"))
+    if w.comparisons_visible == 0:
+        assert "Xe-13" not in comparison  # not even the nuclides of hidden comparisons
+
+
+def _received_filters(stations=None, products=None, analyses=None):
+    return [
+        ("received-station", "value", stations),
+        ("received-type", "value", products),
+        ("received-analysis", "value", analyses),
+        ("received-start", "start_date", None),
+        ("received-start", "end_date", None),
+    ]
+
+
+def c_received_page(w: World):
+    for stations in (None, ["AUS02", "BES01"], ["BES01"]):
+        for page in (1, 2):
+            for sort, desc in (("received_at", True), ("file_name", False)):
+                state = {"page": page, "sort": sort, "desc": desc}
+                response = show_page(w.client, RECEIVED, state, _received_filters(stations))
+                assert response.status_code == 200
+                no_markers(w, response)
+                wanted = sum(
+                    1
+                    for r in w.rows
+                    if r["id"] in w.visible and (not stations or r["station"] in stations)
+                )
+                assert count_text(wanted) in displaying(response, RECEIVED), (w.role, stations)
+    for product in ("PHD", "SOH", "ATS"):
+        response = show_page(
+            w.client, RECEIVED, RECEIVED.initial_state(), _received_filters(products=[product])
+        )
+        wanted = sum(1 for r in w.rows if r["id"] in w.visible and r["product"] == product)
+        assert count_text(wanted) in displaying(response, RECEIVED), (w.role, product)
+
+
+def c_comparison_page(w: World):
+    filters = [
+        ("comparison-station", "value", ["AUS02", "BES01"]),
+        ("comparison-nuclide", "value", None),
+        ("comparison-flagged", "value", []),
+        ("comparison-start", "start_date", None),
+        ("comparison-start", "end_date", None),
+    ]
+    response = show_page(w.client, COMPARISON, COMPARISON.initial_state(), filters)
+    assert response.status_code == 200
+    assert count_text(w.comparisons_visible) in displaying(response, COMPARISON), w.role
+
+
+def c_quarantine_page(w: World):
+    response = show_page(w.client, QUARANTINE, QUARANTINE.initial_state())
+    assert response.status_code == (200 if w.role == "admin" else 403)
+    no_markers(w, response)
+
+
+def c_state(grid) -> Callable[[World], None]:
+    def exercise(w: World):
+        dependencies = w.client.get("/_dash-dependencies").get_json()
+        dep = next(d for d in dependencies if d["output"] == f"{grid.id('state')}.data")
+
+        def value(item):
+            if isinstance(item["id"], dict):
+                return []  # a pattern (the column headers): none on the page
+            return {"id": item["id"], "property": item["property"], "value": {
+                "n_clicks": 1, "data": 1 if item["id"].endswith("pages") else grid.initial_state()
+            }.get(item["property"])}  # fmt: skip
+
+        body = {
+            "output": dep["output"],
+            "outputs": {"id": grid.id("state"), "property": "data"},
+            "inputs": [value(i) for i in dep["inputs"]],
+            "state": [value(i) for i in dep["state"]],
+            "changedPropIds": [f"{grid.id('next')}.n_clicks"],
+        }
+        response = w.client.post(
+            "/_dash-update-component", json=body, headers=csrf_header(w.client)
+        )
+        # the pager's state: page numbers only, never rows
+        assert response.status_code == 200, response.data
+        assert response.get_json()["response"][grid.id("state")]["data"]["page"] == 1
+        no_markers(w, response)
+
+    return exercise
+
+
+def c_select_all(w: World):
+    ids = [{"type": RECEIVED.select_type, "index": r["id"]} for r in w.hidden[:3]]
+    if not ids:
+        return
+    response = call_callback(
+        w.client,
+        f"{RECEIVED.select_type}",
+        [[{"id": i, "property": "value"} for i in ids]],
+        [(RECEIVED.id("select-all"), "value", ["all"])],
+        [(ids, "id", ids)],
+    )
+    no_markers(w, response)  # it echoes the browser's own ids, nothing of their files
+
+
+def c_selection(w: World):
+    ids = [r["id"] for r in w.hidden[:3]]
+    response = call_callback(
+        w.client,
+        "received-download.href",
+        [
+            {"id": "received-download", "property": "href"},
+            {"id": "received-download", "property": "className"},
+            {"id": "received-selected", "property": "children"},
+        ],
+        [([{"type": RECEIVED.select_type, "index": i} for i in ids], "value", [[i] for i in ids])],
+    )
+    no_markers(w, response)  # a link only: the download checks each id (r_download)
+
+
+def c_facility_load(w: World):
+    from central.facilities import FIELDS
+    from central.web.pages.facilities import field_id
+
+    for code in ("AUS02", "BES01", "ZZZ99"):
+        response = call_callback(
+            w.client,
+            f"{field_id('name')}.value",
+            [*({"id": field_id(f.key), "property": "value"} for f in FIELDS),
+             {"id": "facility-history", "property": "children"}],
+            [("facility-code", "value", code)],
+        )  # fmt: skip
+        assert response.status_code == 200
+        no_markers(w, response)
+
+
+def c_facility_save(w: World):
+    from central.facilities import FIELDS
+    from central.web.pages.facilities import field_id
+
+    for code in ("AUS02", "BES01"):
+        response = call_callback(
+            w.client,
+            "facility-message.children",
+            [{"id": "facility-message", "property": "children"},
+             {"id": "facilities-table", "property": "children"},
+             {"id": "facility-history", "property": "children"}],
+            [("facility-save", "n_clicks", 1)],
+            [("facility-code", "value", code),
+             *((field_id(f.key), "value", "7d" if f.key == "publish_delay" else None) for f in FIELDS)],
+        )  # fmt: skip
+        no_markers(w, response)
+    # a forged change did not widen anything: the API still lists exactly the visible set
+    body = w.client.get("/api/v1/files?page_size=1000", headers=_bearer(w)).get_json()
+    assert {f["id"] for f in body["files"]} <= w.visible | (
+        w.visible if w.role != "user" else set()
+    )
+
+
+def c_tokens(w: World):
+    dependencies = w.client.get("/_dash-dependencies").get_json()
+    output = next(d["output"] for d in dependencies if "token-new.children" in d["output"])
+    for owner in range(1, 8):  # every user id, forged for all but administrators
+        body = {
+            "output": output,
+            "outputs": [{"id": "token-new", "property": "children"},
+                        {"id": "token-list", "property": "children"}],
+            "inputs": [{"id": "token-make", "property": "n_clicks", "value": 0}, [],
+                       {"id": "token-user", "property": "value", "value": owner}],
+            "state": [{"id": "token-name", "property": "value", "value": None}],
+            "changedPropIds": ["token-user.value"],
+        }  # fmt: skip
+        response = w.client.post(
+            "/_dash-update-component", json=body, headers=csrf_header(w.client)
+        )
+        assert response.status_code == 200
+        no_markers(w, response)
+
+
+CALLBACKS: dict[str, Callable[[World], None]] = {
+    "page.children": c_route,
+    "received-body.children": c_received_page,
+    "comparison-body.children": c_comparison_page,
+    "quarantine-body.children": c_quarantine_page,
+    "received-state.data": c_state(RECEIVED),
+    "comparison-state.data": c_state(COMPARISON),
+    "quarantine-state.data": c_state(QUARANTINE),
+    '{"index":["ALL"],"type":"received-select"}.value': c_select_all,
+    "received-download.href": c_selection,
+    "facility-field-name.value": c_facility_load,
+    "facility-message.children": c_facility_save,
+    "token-new.children": c_tokens,
+}
+
+
+def callback_name(key: str) -> str:
+    """A callback's first output, e.g. `page.children`, from its key in callback_map."""
+    return key.removeprefix("..").split("...")[0].split("@")[0].removesuffix("..")
+
+
+def test_every_route_and_callback_of_the_app_has_an_entry_here(app):
+    endpoints = {rule.endpoint for rule in app.server.url_map.iter_rules()}
+    assert endpoints == set(ROUTES), "give each new route an entry in ROUTES"
+    names = {callback_name(key) for key in app.callback_map}
+    assert names == set(CALLBACKS), "give each new callback an entry in CALLBACKS"
+    assert len(names) == len(app.callback_map)  # one entry is one callback
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+@pytest.mark.parametrize("endpoint", list(ROUTES))
+def test_no_route_lets_a_hidden_item_out(worlds, role, endpoint):
+    ROUTES[endpoint](worlds[role])
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+@pytest.mark.parametrize("callback", list(CALLBACKS))
+def test_no_callback_lets_a_hidden_item_out(worlds, role, callback):
+    CALLBACKS[callback](worlds[role])
