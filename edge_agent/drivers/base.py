@@ -7,6 +7,7 @@ Errors are `DeviceError`s that name the device and say what to check.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -198,10 +199,8 @@ class SerialTransport(Transport):
             ) from None
 
     def _lost(self, doing: str, exc: Exception) -> DeviceError:
-        try:
+        with contextlib.suppress(Exception):
             self._port.close()
-        except Exception:
-            pass
         self._port = None
         return DeviceError(
             f"{self.description}: connection lost during {doing} ({exc}): device unplugged "

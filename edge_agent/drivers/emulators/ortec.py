@@ -34,7 +34,7 @@ class OrtecEmulator:
 
     def answer(self, request: bytes) -> bytes:
         words = request.decode("ascii", "replace").strip().split(maxsplit=1)
-        command, argument = (words + ["", ""])[:2] if words else ("", "")
+        command, argument = ([*words, "", ""])[:2] if words else ("", "")
         mca = self.mca
         presets = mca.presets()
         if command in ("START", "STOP", "CLEAR"):
