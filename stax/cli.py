@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("agent", "run the station's edge agent"),
     "central": ("central", "run the central receiver and web UI"),
     "demo": ("demo", "run simulated stations and a central server on this machine"),
+    "emulate": ("emulate", "run one device emulator (MCA or sensor) for trying a driver"),
 }
 
 

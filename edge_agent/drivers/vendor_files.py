@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from shared.formats import EnergyPoint, FormatError
+from shared.formats import FormatError
 from shared.formats.vendor import VENDOR_FORMATS, VendorSpectrum, read_vendor_file
 
 from ..clock import CYCLE, Clock, cycle_start
@@ -32,7 +32,7 @@ from .base import DeviceError, DeviceProtocolError, DeviceTimeout, Elapsed, Mca,
 __all__ = [
     "VendorFileRejected",
     "VendorFilesMca",
-    "energy_points",
+    "acquisition_of",
     "interval_of",
     "utc_start",
 ]
@@ -82,17 +82,23 @@ def interval_of(
     return boundary
 
 
-def energy_points(spectrum: VendorSpectrum, points: int = 8) -> tuple[EnergyPoint, ...]:
-    """The file's own energy calibration as #g_Energy points (polynomial models only)."""
-    if spectrum.calibration_model != "polynomial" or len(spectrum.calibration_coefficients) < 2:
-        raise VendorFileRejected(
-            f"{spectrum.source}: no polynomial energy calibration in the file; give one "
-            "(a calibration PHD)"
-        )
-    channels = np.linspace(0, spectrum.channels, points)
-    energies = np.polynomial.polynomial.polyval(channels, spectrum.calibration_coefficients)
-    return tuple(
-        EnergyPoint(round(float(e), 4), float(c), 0.05) for e, c in zip(energies, channels)
+def acquisition_of(
+    spectrum: VendorSpectrum,
+    timezone: str = "UTC",
+    length: timedelta = CYCLE,
+    tolerance_seconds: float = 60.0,
+):
+    """The file as the acquisition of its interval (what the engine makes a PHD of), or
+    VendorFileRejected. `stax phd import` and this driver's engine run share this rule."""
+    from ..cycle import Acquired
+
+    interval = interval_of(spectrum, timezone, length, tolerance_seconds)
+    return Acquired(
+        interval_start=interval,
+        start=utc_start(spectrum, timezone),
+        real_time=spectrum.real_time,
+        live_time=spectrum.live_time,
+        counts=spectrum.counts,
     )
 
 
