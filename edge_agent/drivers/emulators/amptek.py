@@ -65,7 +65,7 @@ class AmptekEmulator:
         acc_ms = round(e.real_time * 1000)
         s[12] = acc_ms % 100
         s[13:16] = (acc_ms // 100).to_bytes(3, "little")
-        s[16:20] = round(e.live_time * 1000).to_bytes(4, "little")
+        s[16:20] = min(round(e.live_time * 1000), acc_ms).to_bytes(4, "little")
         s[20:24] = round(e.real_time * 1000).to_bytes(4, "little")
         s[30:32] = struct.pack("<h", round(self.hv_volts * 2))
         s[32:34] = round(self.detector_k * 10).to_bytes(2, "little")

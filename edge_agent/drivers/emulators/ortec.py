@@ -54,8 +54,9 @@ class OrtecEmulator:
             return OK + TERMINATOR
         if command in ("SHOW_LIVE", "SHOW_TRUE"):
             e = mca.elapsed()
-            seconds = e.live_time if command == "SHOW_LIVE" else e.real_time
-            return record(b"$G%010d" % round(seconds / TICK_S))
+            real = round(e.real_time / TICK_S)
+            ticks = real if command == "SHOW_TRUE" else min(round(e.live_time / TICK_S), real)
+            return record(b"$G%010d" % ticks)
         if command in ("SHOW_LIVE_PRESET", "SHOW_TRUE_PRESET"):
             seconds = presets.live_time if command == "SHOW_LIVE_PRESET" else presets.real_time
             return record(b"$G%010d" % round((seconds or 0) / TICK_S))
