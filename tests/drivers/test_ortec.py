@@ -99,3 +99,23 @@ def test_a_spectrum_cut_short_is_an_error_not_a_spectrum():
     mca, _ = mcb((b"SHOW_DATA 0,6\r", body + checksum(body) + b"\r"))
     with pytest.raises(DeviceTimeout):
         mca.read_spectrum()
+
+
+def test_a_disconnected_device_server_is_reconnected_when_it_answers_again():
+    from edge_agent.clock import SystemClock
+    from edge_agent.drivers.base import open_transport
+    from edge_agent.drivers.emulators import EmulatorServer
+    from edge_agent.drivers.emulators.ortec import OrtecEmulator
+    from edge_agent.drivers.simulated import SimulatedMca
+    from tests.agent.conftest import FlatSource
+
+    with EmulatorServer(OrtecEmulator(SimulatedMca(FlatSource(), SystemClock()))) as server:
+        mca = OrtecMcb(open_transport(server.url, timeout=0.5))
+        assert mca.channels == 1024
+        server.fault = "disconnect"
+        with pytest.raises(DeviceError, match="connection lost"):
+            mca.stop()
+        server.fault = None
+        mca.stop()  # reopened, no restart of the agent needed
+        assert not mca.status().acquiring
+        mca.close()
