@@ -112,3 +112,22 @@ def test_a_tcp_url_without_a_port_says_how_to_write_it():
 
     with pytest.raises(DeviceError, match=r"expected tcp://HOST:PORT, e.g. tcp://10.0.0.5:4001"):
         open_transport("tcp://10.0.0.5")
+
+
+def test_visa_transport_through_pyvisa_py_on_a_loopback_socket():
+    from edge_agent.drivers.base import VisaTransport, open_transport
+
+    server = _echo_server("tcp")
+    url = f"visa://TCPIP0::127.0.0.1::{server.server_address[1]}::SOCKET"
+    port = open_transport(url, timeout=0.5)
+    try:
+        assert isinstance(port, VisaTransport)
+        assert port.query(b"SHOW_TRUE\r", b"\r") == b"SHOW_TRUE\r"
+        port.write(b"F5FA")
+        assert port.read(4) == b"F5FA"
+        with pytest.raises(DeviceTimeout, match="expected 1 bytes"):
+            port.read(1)
+    finally:
+        port.close()
+        server.shutdown()
+        server.server_close()
