@@ -88,8 +88,10 @@ class EmulatorServer:
 
     @property
     def url(self) -> str:
-        """What a driver opens: `socket://` (pyserial) for TCP devices, `udp://` for UDP."""
-        scheme = "socket" if self.device.transport == "tcp" else "udp"
+        """What a driver opens: `socket://` (pyserial) for TCP devices, `udp://` for UDP,
+        `tcp://` for Modbus (pymodbus)."""
+        default = "socket" if self.device.transport == "tcp" else "udp"
+        scheme = getattr(self.device, "scheme", default)
         return f"{scheme}://{self.host}:{self.port}"
 
     @property

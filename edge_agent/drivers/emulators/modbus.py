@@ -36,6 +36,7 @@ def crc16(data: bytes) -> bytes:
 
 class ModbusEmulator:
     transport = "tcp"
+    scheme = "tcp"  # the modbus driver's URL: tcp://host:port
 
     def __init__(
         self, registers=DEFAULT_REGISTERS, values=None, framing: str = "tcp", unit: int = 1
