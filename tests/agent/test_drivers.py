@@ -79,8 +79,8 @@ def _echo_server(kind: str):
             sock.sendto(data, self.client_address)
 
     base = socketserver.ThreadingTCPServer if kind == "tcp" else socketserver.ThreadingUDPServer
-    base.daemon_threads = True
     server = base(("127.0.0.1", 0), Tcp if kind == "tcp" else Udp)
+    server.daemon_threads = True
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     ).start()

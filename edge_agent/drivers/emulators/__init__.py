@@ -75,13 +75,7 @@ class EmulatorServer:
         self.requests: list[bytes] = []
         self._lock = threading.Lock()
         handler = _tcp_handler(self) if device.transport == "tcp" else _udp_handler(self)
-        base = (
-            socketserver.ThreadingTCPServer
-            if device.transport == "tcp"
-            else socketserver.ThreadingUDPServer
-        )
-        base.allow_reuse_address = True
-        base.daemon_threads = True
+        base = _TcpServer if device.transport == "tcp" else _UdpServer
         self._server = base((host, port), handler)
         self.host, self.port = self._server.server_address[:2]
         self._thread: threading.Thread | None = None
@@ -140,6 +134,16 @@ class EmulatorServer:
                 return self.device.error_reply(request)
             reply = self.device.answer(request)
             return self.device.corrupt(reply) if fault == "bad_checksum" else reply
+
+
+class _TcpServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+class _UdpServer(socketserver.ThreadingUDPServer):
+    allow_reuse_address = True
+    daemon_threads = True
 
 
 def _tcp_handler(server: EmulatorServer):
