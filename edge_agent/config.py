@@ -24,8 +24,10 @@ __all__ = [
     "ConfigError",
     "IdentityConfig",
     "McaConfig",
+    "ModbusRegisterConfig",
     "OutboxConfig",
     "ReleaseConfig",
+    "SensorConfig",
     "StackDefaults",
     "StationConfig",
     "load_agent_config",
@@ -83,16 +85,53 @@ class StationConfig:
                 )
 
 
+MCA_DRIVERS = ("simulated", "ortec-mcb", "amptek-dp5", "vendor-files")
+
+
 @dataclass(frozen=True)
 class McaConfig:
-    driver: Literal["simulated"] = "simulated"
+    driver: Literal["simulated", "ortec-mcb", "amptek-dp5", "vendor-files"] = "simulated"
     seed: int = 1  # simulated: the same seed and interval always give the same spectrum
     detector_seed: int | None = None  # simulated: another unit of the detector type
     timeout_seconds: float = 5.0  # how long to wait for the device to answer
+    # ortec-mcb, amptek-dp5: the transport, e.g. "/dev/ttyUSB0", "socket://10.0.0.5:4001",
+    # "tcp://10.0.0.5:4001", "udp://10.0.0.5:10001" (DP5 over Ethernet), "visa://..."
+    port: str | None = None
+    baudrate: int | None = None  # serial lines; default 9600 (ORTEC) or 115200 (DP5)
+    # vendor-files: the folder the vendor software writes its files into, its channels,
+    # the time zone its times are in, and how it is waited for
+    folder: Path | None = None
+    channels: int | None = None
+    timezone: str = "UTC"
+    settle_seconds: float = 2.0  # a file is read once unchanged for this long
+    wait_seconds: float = 20.0  # at a boundary, how long to wait for the interval's file
 
     def __post_init__(self) -> None:
         if self.timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
+        if self.driver in ("ortec-mcb", "amptek-dp5") and not self.port:
+            raise ValueError(
+                f'driver "{self.driver}" needs port, e.g. port = "/dev/ttyUSB0" or '
+                '"socket://10.0.0.5:4001"'
+            )
+        if self.driver == "vendor-files":
+            if self.folder is None or self.channels is None:
+                raise ValueError('driver "vendor-files" needs folder and channels')
+            if self.channels <= 0:
+                raise ValueError(f"channels must be positive, got {self.channels}")
+            try:
+                from zoneinfo import ZoneInfo
+
+                ZoneInfo(self.timezone)
+            except (KeyError, ValueError):
+                raise ValueError(
+                    f'timezone must be an IANA name such as "UTC" or "Europe/Vienna", '
+                    f"got {self.timezone!r}"
+                ) from None
+            if not 0 <= self.settle_seconds < self.wait_seconds:
+                raise ValueError("settle_seconds must be at least 0 and below wait_seconds")
+        if self.baudrate is not None and self.baudrate <= 0:
+            raise ValueError("baudrate must be positive")
 
 
 @dataclass(frozen=True)
@@ -187,6 +226,68 @@ class CalibrationConfig:
         return None if self.time is None else _utc_time(self.time, "time")
 
 
+# ---------------------------------------------------------------- [[sensors]]
+SENSOR_DRIVERS = ("alicat", "cryotel", "modbus")
+
+
+@dataclass(frozen=True)
+class ModbusRegisterConfig:
+    """One quantity read from Modbus registers: value = raw * scale + offset."""
+
+    name: str  # the quantity, snake_case with its unit, e.g. stack_flow_m3_s
+    address: int  # 0-based register address
+    type: Literal["uint16", "int16", "uint32", "int32", "float32"] = "uint16"
+    table: Literal["holding", "input"] = "holding"  # function 3 or 4
+    word_order: Literal["big", "little"] = "big"  # 32-bit values: high word first or last
+    scale: float = 1.0
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^[a-z][a-z0-9_]*$", self.name):
+            raise ValueError(f"name must be snake_case (e.g. stack_flow_m3_s), got {self.name!r}")
+        self.register()  # the driver's own checks
+
+    def register(self):
+        from .drivers.modbus import ModbusRegister
+
+        return ModbusRegister(
+            self.name, self.address, self.type, self.table, self.word_order, self.scale, self.offset
+        )
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    driver: Literal["alicat", "cryotel", "modbus"]
+    # the transport: a serial port or socket://host:port (alicat, cryotel); tcp://host:port
+    # or a serial port (modbus)
+    port: str
+    name: str | None = None  # how errors and alerts name it (default: driver and port)
+    baudrate: int | None = None  # default 19200 (alicat), 4800 (cryotel), 9600 (modbus)
+    timeout_seconds: float = 3.0
+    unit_id: str = "A"  # alicat: the meter's unit id letter
+    unit: int = 1  # modbus: the device (slave) address
+    framing: Literal["tcp", "rtu"] = "tcp"  # modbus: Modbus TCP, or RTU frames
+    registers: list[ModbusRegisterConfig] = field(default_factory=list)  # modbus
+
+    def __post_init__(self) -> None:
+        if self.timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be positive")
+        if self.driver == "modbus":
+            if not self.registers:
+                raise ValueError("a modbus sensor needs [[sensors.registers]] tables")
+            if not self.port.startswith("tcp://") and self.framing != "rtu":
+                raise ValueError('a serial Modbus line needs framing = "rtu"')
+            names = [r.name for r in self.registers]
+            if len(set(names)) != len(names):
+                raise ValueError(f"register names must be unique, got {names}")
+        elif self.registers:
+            raise ValueError(f"registers are for modbus sensors, not {self.driver}")
+        if self.driver == "alicat" and not (len(self.unit_id) == 1 and self.unit_id.isalpha()):
+            raise ValueError(f"unit_id must be one letter A-Z, got {self.unit_id!r}")
+        if not 0 <= self.unit <= 247:
+            raise ValueError(f"unit must be 0-247, got {self.unit}")
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     station: StationConfig
@@ -198,6 +299,7 @@ class AgentConfig:
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
     stack: StackDefaults = field(default_factory=StackDefaults)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    sensors: list[SensorConfig] = field(default_factory=list)
 
 
 def load_agent_config(path: str | Path) -> AgentConfig:
