@@ -74,7 +74,9 @@ def validity_warning(what: str, until: datetime, now: datetime, days: float) -> 
         return None
     if left <= timedelta(0):
         return f"{what} is out of date since {until:%Y-%m-%d %H:%M} UTC"
-    return f"{what} runs out on {until:%Y-%m-%d %H:%M} UTC, in {left.total_seconds() / 86400:.1f} days"
+    return (
+        f"{what} runs out on {until:%Y-%m-%d %H:%M} UTC, in {left.total_seconds() / 86400:.1f} days"
+    )
 
 
 def certificate_warning(path: Path, now: datetime, days: float) -> str | None:
@@ -162,9 +164,7 @@ class AlertQueue:
         self.on_queued = on_queued
         self._open: dict[str, Episode] = outbox.open_episodes(station.code)
         if self._open:
-            log.info(
-                "alert episodes still open from before: %s", ", ".join(sorted(self._open))
-            )
+            log.info("alert episodes still open from before: %s", ", ".join(sorted(self._open)))
 
     def is_open(self, key: str) -> bool:
         return key in self._open
@@ -229,9 +229,7 @@ class AlertQueue:
         return item
 
 
-def check_limits(
-    alerts, limits: Mapping[str, LimitConfig], values: Mapping[str, float]
-) -> None:
+def check_limits(alerts, limits: Mapping[str, LimitConfig], values: Mapping[str, float]) -> None:
     """Raise or clear one episode per limited quantity from this sample's values. A
     quantity this sample lacks changes nothing (its sensor's failure is its own alert)."""
     for quantity, limit in limits.items():

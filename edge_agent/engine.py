@@ -208,6 +208,11 @@ class Engine:
         except DeviceError as exc:
             log.warning("could not stop the MCA on the way out: %s", exc)
         self.mca.close()
+        for sensor in self.sensors:
+            try:
+                sensor.close()
+            except Exception as exc:  # closing must not hide why we stop
+                log.warning("could not close %s: %s", sensor.name, exc)
         self._running = None
 
     # ------------------------------------------------------------ one boundary
@@ -505,10 +510,7 @@ class Engine:
         assert self.soh is not None
         code = self.station.code
         end = start + timedelta(hours=self.soh.report_hours)
-        made = {
-            f.interval_start
-            for f in self.outbox.interval_files(code, "SAMPLEPHD", start, end)
-        }
+        made = {f.interval_start for f in self.outbox.interval_files(code, "SAMPLEPHD", start, end)}
         samples = [
             SohSample.from_json(t, data) for t, data in self.outbox.soh_samples(code, start, end)
         ]

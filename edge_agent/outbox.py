@@ -485,7 +485,9 @@ class Outbox:
     ) -> None:
         """A delivery attempt that did not get an answer about the file: try again later."""
         with self._write() as conn:
-            self._delivery(conn, file_id, transport, status, error, next_attempt_at, real_now, False)
+            self._delivery(
+                conn, file_id, transport, status, error, next_attempt_at, real_now, False
+            )
             self._attempt(conn, file_id, "ready", status, error, next_attempt_at, real_now)
 
     @staticmethod
@@ -605,7 +607,9 @@ class Outbox:
                 [station, _iso(interval_start), json.dumps(data)],
             )
 
-    def soh_samples(self, station: str, start: datetime, end: datetime) -> list[tuple[datetime, dict]]:
+    def soh_samples(
+        self, station: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, dict]]:
         rows = self._query(
             "select interval_start, data from soh_samples where station = ? "
             "and interval_start >= ? and interval_start < ? order by interval_start",
@@ -613,9 +617,7 @@ class Outbox:
         )
         return [(_time(r["interval_start"]), json.loads(r["data"])) for r in rows]  # type: ignore[misc]
 
-    def periods_without_soh(
-        self, station: str, before: datetime, hours: int
-    ) -> list[datetime]:
+    def periods_without_soh(self, station: str, before: datetime, hours: int) -> list[datetime]:
         """Starts of the report periods (`hours` long, aligned on 00:00 UTC) that end by
         `before`, have samples, and have no STAXSOH file yet; oldest first."""
         rows = self._query(
