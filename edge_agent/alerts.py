@@ -252,7 +252,7 @@ def check_station(
     *,
     now: datetime,
     ready: int,
-    cert: Path,
+    cert: Path | None,
 ) -> None:
     """The outbox and the station's credentials: one episode each."""
     if ready > config.outbox_max_ready:
@@ -265,7 +265,7 @@ def check_station(
     elif ready <= config.outbox_max_ready // 2:
         alerts.clear("outbox", f"Outbox back to normal: {ready} files wait to be sent")
     for key, why in (
-        ("cert", certificate_warning(cert, now, config.cert_warning_days)),
+        ("cert", certificate_warning(cert, now, config.cert_warning_days) if cert else None),
         ("crl", crl_warning(config.crl, now, config.crl_warning_days) if config.crl else None),
     ):
         if why is not None:

@@ -119,6 +119,7 @@ class Engine:
         self.alert_limits = alert_limits
         self.identity_cert = identity_cert
         self._made: Acquired | None = None  # the last acquisition that became a file
+        self._last_boundary: datetime | None = None  # the last boundary handled in this run
         self.health_seconds = health_seconds
         self.tolerance = tolerance_seconds  # station seconds a boundary may be handled late
         self._running: _Running | None = None
@@ -450,10 +451,13 @@ class Engine:
         """Sample the interval that just ended, check its limits and the station's own
         state, and queue the reports of the periods that are over. Whatever goes wrong here
         is logged; it never reaches acquisition."""
+        previous, self._last_boundary = self._last_boundary, current
         if self.soh is None and self.alert_limits is None and not self.sensors:
             return
         try:
-            values = self._soh_sample(current - CYCLE)
+            # an interval is sampled at its end when the agent ran through it: the first
+            # boundary after a start reads the devices (for the alerts) but keeps no sample
+            values = self._soh_sample(current - CYCLE, keep=previous == current - CYCLE)
             if self.alert_limits is not None:
                 check_limits(self.alerts, self.alert_limits.limits, values)
                 check_station(
@@ -468,7 +472,7 @@ class Engine:
         except Exception:
             log.exception("state of health at %s failed", current)
 
-    def _soh_sample(self, interval: datetime) -> dict[str, float]:
+    def _soh_sample(self, interval: datetime, keep: bool) -> dict[str, float]:
         """Every sensor and the MCA's readings now, kept as the sample of `interval`. A
         sensor that fails is left out of the sample (-9999.999 in the report) and raises
         an alert once, until it answers again."""
@@ -494,8 +498,9 @@ class Engine:
                 continue
             self.alerts.clear(key, f"Sensor answers again: {sensor.name}")
             values.update(got)
-        sample = SohSample(interval, CYCLE.total_seconds(), values)
-        self.outbox.add_soh_sample(self.station.code, interval, sample.to_json())
+        if keep:
+            sample = SohSample(interval, CYCLE.total_seconds(), values)
+            self.outbox.add_soh_sample(self.station.code, interval, sample.to_json())
         return values
 
     def _soh_reports(self, current: datetime) -> None:
