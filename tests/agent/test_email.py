@@ -258,3 +258,74 @@ def test_both_transports_each_keep_their_own_delivery_state(tmp_path, pki, smtp,
     assert https.send_due() == 2
     assert [box.get(i).state for i in (a, b)] == ["sent", "sent"]
     assert len(intake.received) == 2 and len(mailbox.messages) == 2
+
+
+def test_the_agent_with_both_transports_sends_spectra_soh_and_alerts_by_each(
+    tmp_path, pki, smtp, intake_factory, source
+):
+    """`stax agent run`'s Agent, transport "both", clock at 900x: every file (spectra, the
+    2-hour STAXSOH, the MCA alerts) reaches the HTTPS intake and the SMTP server once."""
+    import time
+
+    from edge_agent.clock import AcceleratedClock
+    from edge_agent.config import load_agent_config
+    from edge_agent.drivers.simulated import SimulatedMca
+    from edge_agent.service import Agent, Hardware
+
+    from .conftest import write_agent_config
+
+    mailbox, controller = smtp
+    intake = intake_factory()
+    (tmp_path / "station").mkdir()
+    (tmp_path / "station" / "smtp-password").write_text(PASSWORD)
+    path = write_agent_config(
+        tmp_path / "station",
+        pki,
+        intake.url,
+        f'[central.email]\nhost = "127.0.0.1"\nport = {controller.port}\n'
+        'to_address = "intake@central.example.org"\nfrom_address = "aus02@station.example.org"\n'
+        f'user = "{USER}"\npassword_file = "smtp-password"\n',
+    )
+    path.write_text(path.read_text().replace("[central]\n", '[central]\ntransport = "both"\n'))
+    config = load_agent_config(path)
+    clock = AcceleratedClock(T0.replace(hour=1, minute=10), speed=900)  # a cycle a second
+    mca = SimulatedMca(source, clock, seed=3)
+    agent = Agent(
+        config, hardware=Hardware(mca, mca.stack_conditions, source.calibration()), clock=clock
+    )
+    agent.engine.analysis = None  # not under test; keeps the test short
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+
+    def subjects():
+        with mailbox.lock:
+            return [email.message_from_bytes(m)["Subject"] for m in mailbox.messages]
+
+    def wait(condition, seconds=30):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not condition():
+            time.sleep(0.05)
+        return condition()
+
+    try:
+        assert wait(lambda: len(subjects()) >= 2)
+        mca.fault = "no_answer"
+        assert wait(lambda: sum("_ALERT_" in s for s in subjects()) >= 2)  # MCA, spectra
+        mca.fault = None
+        assert wait(lambda: any("_SOH_2023_11_20T02_00_00" in s for s in subjects()), 40)
+        assert wait(lambda: sum("_ALERT_" in s for s in subjects()) >= 4)  # both ended
+    finally:
+        stop.set()
+        thread.join(20)
+    box = Outbox(tmp_path / "station" / "outbox.sqlite")
+    files = sorted(box.list(), key=lambda f: f.id)
+    sent = [f for f in files if f.state == "sent"]
+    mailed = subjects()
+    https = [p.rsplit("/", 1)[1] for p, _, _ in intake.received]
+    assert len(mailed) == len(set(mailed)) and len(https) == len(set(https))  # once each
+    for f in sent:
+        assert f.file_name in mailed and f.file_name in https
+        assert set(box.deliveries(f.id)) == {"https", "email"}
+    kinds = {f.data_type for f in sent}
+    assert {"SAMPLEPHD", "STAXSOH", "ALERT_SYSTEM"} <= kinds
