@@ -107,6 +107,12 @@ def crl_warning(path: Path, now: datetime, days: float) -> str | None:
     return None if text is None else f"{text}; fetch the network's new CRL"
 
 
+def one_line(text: str) -> str:
+    """Alert text as one printable ASCII line (device answers may hold anything)."""
+    clean = "".join(c if c.isascii() and c.isprintable() else " " for c in text)
+    return " ".join(clean.split()) or "(no text)"
+
+
 def alert_file_name(station: str, msg_id: int, time: datetime) -> str:
     """`<STATION>_<MSG_ID>_ALERT_<yyyy>_<mm>_<dd>T<HH>_<MM>_<SS>.TXT`, at the alert's time."""
     return str(ProductName(station, str(msg_id), "ALERT", time, extension_for("ALERT")))
@@ -200,7 +206,17 @@ class AlertQueue:
     def _now(self) -> datetime:
         return self.clock.now().replace(microsecond=0)
 
-    def _queue(self, kind: str, text: str, episode: Episode | None) -> OutboxFile:
+    def _queue(self, kind: str, text: str, episode: Episode | None) -> OutboxFile | None:
+        """Queue the message (and the episode's change with it). A failure here (a full
+        disk...) is logged and never reaches acquisition: the episode then lives in memory
+        only, and is raised again after a restart."""
+        try:
+            return self._queue_message(kind, one_line(text), episode)
+        except Exception:
+            log.exception("could not queue the alert %s: %s", kind, text)
+            return None
+
+    def _queue_message(self, kind: str, text: str, episode: Episode | None) -> OutboxFile:
         code = self.station.code
         time = episode.time if episode is not None else self._now()
         alert = Alert(kind, code, kind, time, text, self.station.detector)

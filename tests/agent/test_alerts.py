@@ -175,3 +175,10 @@ def test_limits_in_the_configuration(tmp_path, pki):
     )
     with pytest.raises(Exception, match=r"min \(5.0\) must be below max \(1.0\)"):
         load_agent_config(bad)
+
+
+def test_alert_text_from_a_device_is_one_clean_line(tmp_path, station):
+    box, alerts = queue_for(tmp_path, station)
+    alerts.raise_("mca", "ALERT_SYSTEM", "MCA not answering (reply b'\x8f\xff'\nSTOP\r\n  é)")
+    ((_, text),) = texts(box)
+    assert text == "MCA not answering (reply b' ' STOP )"
