@@ -86,7 +86,10 @@ def run_agent(config_path: str) -> int:
     from edge_agent.service import Agent, station_clock
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from edge_agent.service import station_method
+
     config = load_agent_config(config_path)
+    station_method()  # the imports the Agent makes, before the clock starts (service.py)
     with Outbox(config.outbox.path) as box:
         until = box.acquired_until(config.station.code)
     clock = station_clock(config.clock, until)

@@ -115,6 +115,9 @@ class Agent:
 
     def _build(self, config: AgentConfig, hardware: Hardware | None, clock: Clock | None) -> None:
         code = config.station.code
+        # imported before the clock starts: on an accelerated clock that resumes just before
+        # a boundary, the seconds this import takes would otherwise lose that boundary
+        analysis = station_method()
         self.clock = clock or station_clock(config.clock, self.outbox.acquired_until(code))
         try:
             hardware = hardware or open_mca(config, self.clock)
@@ -158,7 +161,7 @@ class Agent:
             stack_defaults=config.stack,
             conditions=hardware.conditions,
             on_queued=lambda _item: self._wake_senders(),
-            analysis=station_method(),
+            analysis=analysis,
             alerts=alerts,
             sensors=hardware.sensors,
             soh=config.soh,
