@@ -117,7 +117,7 @@ MIX = (
     ("drift", 0.04, {}),
 )
 # The model-mismatch category: the mixtures of these categories, cycled, each in a world
-# drawn per spectrum (mismatch_world). Only in suites that ask for it.
+# drawn per spectrum (mismatch_cases). Only in suites that ask for it (--category mismatch).
 MISMATCH_OF = ("xenon", "iodine", "krypton", "xray")
 MISMATCH_DRIVERS = {
     "xenon": {"Xe-133": (1, 2, 3, 4)},
