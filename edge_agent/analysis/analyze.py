@@ -312,8 +312,7 @@ def _nuclide_result(
 ) -> NuclideResult:
     lim = iso11929(est.u0, est.g, est.u_rel_calibration, cfg.k_alpha, cfg.k_beta)
     a = est.activity
-    u_eff = abs(a) * est.u_rel_efficiency
-    u_nuclear = abs(a) * est.u_rel_nuclear
+    u_eff, u_nuclear = est.efficiency_unc, est.nuclear_unc
     u_total = root_sum_square(est.counting_unc, u_eff, u_nuclear, est.disagreement_unc)
     lc_a, ld_a = _currie_activity(est, fits, cont, cfg.k_alpha)
     f = factors.factor(name) if factors is not None else None

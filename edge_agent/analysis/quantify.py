@@ -37,6 +37,8 @@ class NuclideEstimate:
     rows: list[tuple[int, int, float]] = field(default_factory=list)  # (fit, component, weight)
     u_rel_efficiency: float = 0.0  # relative, from the curve's covariance at the lines
     u_rel_nuclear: float = 0.0  # relative, from the line intensities
+    efficiency_unc: float = 0.0  # Bq, with the other nuclides' shares of shared rows
+    nuclear_unc: float = 0.0  # Bq, likewise
     chi2: float | None = None  # of the lines about the combination (None: one line per nuclide)
     dof: int | None = None
     consistent: bool | None = None
@@ -145,9 +147,10 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
         activity, cov_a, weights = _gls(y, m, cov)
 
     rel = np.array([fits[r].components[i].rel_unc for r, i in rows])
-    check = (
-        None if systematics is None else _consistency(fits, rows, m, y, cov, activity, systematics)
-    )
+    # the budget and the line test of the nuclides reported (interferers need neither)
+    check = None
+    if systematics is not None and need_u0.intersection(names):
+        check = _consistency(fits, rows, m, y, cov, activity, systematics)
     out = {}
     for n in names:
         k = col[n]
@@ -168,6 +171,15 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             est.u_rel_efficiency = float(np.sqrt(max(sens @ check.eff_cov @ sens, 0.0)))
             est.u_rel_nuclear = float(np.sqrt(np.sum((sens * check.intensity_rel) ** 2)))
             est.u_rel_calibration = float(np.hypot(est.u_rel_efficiency, est.u_rel_nuclear))
+            # in Bq: a row shared with other nuclides (the Xe K group of Xe-131m and
+            # Xe-133m) passes their efficiency and intensity errors on through its weight
+            # (Xe-133m's Xe K intensity moves the Xe-131m the group leaves over)
+            shares = m * np.maximum(activity, 0.0)[None, :]  # row x nuclide model areas
+            sens_bq = w * shares.sum(axis=1)
+            est.efficiency_unc = float(np.sqrt(max(sens_bq @ check.eff_cov @ sens_bq, 0.0)))
+            est.nuclear_unc = float(
+                np.sqrt(np.sum((w[:, None] * shares * check.intensity_rel[:, None]) ** 2))
+            )
             est.chi2, est.dof, est.consistent = check.chi2, check.dof, check.consistent
             if check.consistent is False:
                 birge2 = check.chi2 / check.dof
