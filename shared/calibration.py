@@ -322,13 +322,22 @@ def fit_efficiency(points: list[EfficiencyPoint]) -> EfficiencyFit:
     checks = efficiency_checks(curve, points)
     if not np.all(rel > 0) or _acceptable(curve, checks):
         return EfficiencyFit(curve, checks)
-    interpolated = InterpolatedEfficiency(
-        tuple(float(v) for v in np.log(e)),
-        tuple(float(v) for v in np.log(eff)),
-        tuple(float(v) for v in rel),
-    )
+    interpolated = _interpolated(e, eff, rel)
     rejected = (f"dual log-log polynomial (low branch of order {low_order})",)
     return EfficiencyFit(interpolated, checks, rejected)
+
+
+def _interpolated(e, eff, rel) -> InterpolatedEfficiency:
+    """The log-log interpolation of sorted points; points at one energy (two sources with a
+    line each) are one point, their inverse-variance mean."""
+    x, y = np.log(e), np.log(eff)
+    xs, inverse = np.unique(x, return_inverse=True)
+    w = 1.0 / rel**2
+    ys = np.bincount(inverse, w * y) / np.bincount(inverse, w)
+    rs = 1.0 / np.sqrt(np.bincount(inverse, w))
+    return InterpolatedEfficiency(
+        tuple(float(v) for v in xs), tuple(float(v) for v in ys), tuple(float(v) for v in rs)
+    )
 
 
 def _acceptable(curve: EfficiencyCalibration, checks: tuple[PointCheck, ...]) -> bool:
@@ -362,8 +371,6 @@ def _efficiency_points(energies, efficiencies, uncertainties):
         raise CalibrationError(f"efficiency calibration needs at least 2 points, found {len(e)}")
     if np.any(eff <= 0) or np.any(e <= 0):
         raise CalibrationError("efficiencies and energies must be positive")
-    if np.unique(e).size != e.size:
-        raise CalibrationError("two efficiency points at the same energy")
     u = np.zeros_like(eff) if uncertainties is None else np.asarray(uncertainties, dtype=float)
     rel = np.where(u > 0, u / eff, 0.0)
     order_idx = np.argsort(e)

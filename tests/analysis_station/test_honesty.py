@@ -106,3 +106,20 @@ def test_lines_that_agree_are_left_alone():
     assert xe.lines_dof == 1 and xe.birge_ratio < 2.0
     assert 0 < xe.efficiency_unc_bq < 0.04 * xe.activity_bq
     assert xe.nuclear_data_unc_bq == pytest.approx(0.02 * xe.activity_bq, rel=0.5)
+
+
+def test_two_points_at_one_energy_are_one_point_of_the_interpolation():
+    points = efficiency_points(default_detector())
+    factor = {35.0: 1.09, 40.0: 0.91}
+    points = [
+        EfficiencyPoint(p.energy, p.efficiency * factor.get(p.energy, 1.0), p.uncertainty)
+        for p in points
+    ]
+    twin = points[10]
+    points.append(EfficiencyPoint(twin.energy, twin.efficiency * 1.02, twin.uncertainty))
+    fitted = fit_efficiency(points)
+    assert fitted.curve.model == "log-log interpolation"
+    # the inverse-variance mean of the two (equal uncertainties: the geometric mean)
+    assert fitted.curve.efficiency(twin.energy) == pytest.approx(
+        twin.efficiency * np.sqrt(1.02), rel=1e-3
+    )
