@@ -66,6 +66,7 @@ class Demo:
     web_port: int
     intake_port: int
     logins: dict[str, dict[str, str]]  # user name -> {"password": ..., "token": ...}
+    hardware: str = "simulated"  # "emulated": real drivers against emulators (below)
 
     @property
     def web_url(self) -> str:
@@ -202,12 +203,15 @@ def prepare_demo(
     web_port: int | None = None,
     intake_port: int | None = None,
     now: datetime | None = None,
+    hardware: str = "simulated",
 ) -> Demo:
     """Make (or reuse) the CA, the configurations, the database and the accounts."""
     if not 1 <= stations <= len(STATIONS):
         raise DemoError(f"--stations must be 1-{len(STATIONS)}, got {stations}")
     if speed <= 0:
         raise DemoError(f"--speed must be positive, got {speed}")
+    if hardware not in ("simulated", "emulated"):
+        raise DemoError(f'--hardware must be "simulated" or "emulated", got {hardware!r}')
     now = now or datetime.now(UTC)
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -252,7 +256,9 @@ def prepare_demo(
                     "detector": f"{s.code}_001",
                     "number": s.number,
                 },
-                "mca": {"driver": "simulated", "seed": 100 + i},
+                "mca": {"driver": "simulated", "seed": 100 + i}
+                if hardware == "simulated"
+                else _emulated_mca_table(folder, i, speed),
                 "clock": {
                     "speed": float(speed),
                     "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -269,9 +275,12 @@ def prepare_demo(
                     "cert": ca.station_cert_path(s.code),
                     "key": ca.station_key_path(s.code),
                 },
+                **(_emulated_calibration(folder, s, i) if hardware == "emulated" else {}),
             },
         )
-    return Demo(root, chosen, central, agents, web, intake, logins)
+        if hardware == "emulated":
+            _append_emulated_sensors(agents[s.code])
+    return Demo(root, chosen, central, agents, web, intake, logins, hardware)
 
 
 # ------------------------------------------------------------------ running
@@ -386,6 +395,7 @@ def run_demo(
     set or `duration` seconds passed, then stop every child. 0 when all went well."""
     stax = [sys.executable, "-m", "stax", "-v"]
     children: list[_Child] = []
+    emulators: list = []  # emulated devices (--hardware emulated), stopped after the agents
     failed = False
     try:
         central_log = demo.logs / "central.log"
@@ -396,6 +406,9 @@ def run_demo(
         )
         children.append(central)
         _wait_listening(central, demo.intake_port, central_log, 60)
+        if demo.hardware == "emulated":
+            emulators = start_emulated_hardware(demo)
+            say(f"emulated hardware: {len(emulators)} devices (see {demo.root / 'stations'})")
         for code, config in demo.agent_configs.items():
             children.insert(
                 0,
@@ -433,7 +446,161 @@ def run_demo(
     finally:
         say("stopping the agents and the central server...")
         _stop(children)
+        for emulator in emulators:
+            emulator.stop()
     summary = _outbox_summary(demo)
     if summary:
         say(summary)
     return 1 if failed else 0
+
+
+# ------------------------------------------------------------------ emulated hardware
+# `stax demo --hardware emulated`: each station runs a real MCA driver (one station per
+# driver) and the three sensor drivers, against emulators that the demo starts in its own
+# process on loopback ports; the emulated MCAs count the station's simulated world.
+EMULATED_MCAS = ("ortec-mcb", "amptek-dp5", "vendor-files")
+EMULATED_SENSORS = ("alicat", "cryotel", "modbus")
+_EMULATED_CHANNELS = {"ortec-mcb": 16384, "amptek-dp5": 8192, "vendor-files": 16384}
+
+
+def _emulated_ports(folder: Path) -> dict[str, int]:
+    """The station's emulator ports, chosen once and kept in `emulators.json`."""
+    path = folder / "emulators.json"
+    ports = json.loads(path.read_text()) if path.exists() else {}
+    for device in ("mca", *EMULATED_SENSORS):
+        if device not in ports or not _port_free(ports[device]):
+            ports[device] = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(ports))
+    return ports
+
+
+def _emulated_mca_table(folder: Path, i: int, speed: float) -> dict:
+    driver = EMULATED_MCAS[i % len(EMULATED_MCAS)]
+    port = _emulated_ports(folder)["mca"]
+    if driver == "ortec-mcb":
+        return {"driver": driver, "port": f"socket://127.0.0.1:{port}", "timeout_seconds": 2.0}
+    if driver == "amptek-dp5":
+        return {"driver": driver, "port": f"udp://127.0.0.1:{port}", "timeout_seconds": 2.0}
+    from edge_agent.service import boundary_tolerance
+
+    # on a fast clock the engine's tolerance is a second or so of real time: wait less
+    wait = min(20.0, 0.5 * boundary_tolerance(speed) / speed)
+    return {
+        "driver": driver,
+        "folder": folder / "vendor-files",
+        "channels": _EMULATED_CHANNELS[driver],
+        "settle_seconds": wait / 5,
+        "wait_seconds": wait,
+    }
+
+
+def _emulated_source(station: DemoStation, i: int):
+    from edge_agent.drivers.emulators._mca import RebinnedSource
+    from edge_agent.drivers.simulated import SimulatorSource
+
+    driver = EMULATED_MCAS[i % len(EMULATED_MCAS)]
+    source = SimulatorSource(station.code, f"{station.code}_001", 100 + i)
+    factor = source.channels // _EMULATED_CHANNELS[driver]
+    return driver, (RebinnedSource(source, factor) if factor > 1 else source)
+
+
+def _emulated_calibration(folder: Path, station: DemoStation, i: int) -> dict:
+    """A calibration PHD of the emulated detector: real MCAs need `[calibration] file`."""
+    from shared.formats import write_message
+    from shared.formats.sample_phd import make_sample_phd, sample_message
+
+    _, source = _emulated_source(station, i)
+    points = source.calibration()
+    when = datetime(2023, 1, 1, tzinfo=UTC)
+    phd = make_sample_phd(
+        station=station.code,
+        detector=f"{station.code}_001",
+        counts=[0] * source.channels,
+        energy_span_kev=points.energy_span(source.channels),
+        collection_start=when,
+        collection_stop=when + timedelta(seconds=900),
+        sampled_volume_m3=0.0,
+        acquisition_start=when,
+        real_time_s=900.0,
+        live_time_s=900.0,
+        calibration_time=when,
+        energy_points=points.energy,
+        resolution_points=points.resolution,
+        efficiency_points=points.efficiency,
+    )
+    path = folder / "calibration.phd"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(write_message(sample_message(phd, 0)))
+    return {"calibration": {"file": path, "time": "2023-01-01T00:00:00Z"}}
+
+
+def _append_emulated_sensors(config: Path) -> None:
+    """`[[sensors]]` tables (arrays of tables, which _write_toml does not write)."""
+    ports = _emulated_ports(config.parent)
+    config.write_text(
+        config.read_text()
+        + f"""
+[[sensors]]
+driver = "alicat"
+port = "socket://127.0.0.1:{ports["alicat"]}"
+
+[[sensors]]
+driver = "cryotel"
+port = "socket://127.0.0.1:{ports["cryotel"]}"
+
+[[sensors]]
+driver = "modbus"
+port = "tcp://127.0.0.1:{ports["modbus"]}"
+[[sensors.registers]]
+name = "stack_flow_m3_s"
+address = 0
+type = "float32"
+[[sensors.registers]]
+name = "ups_on_battery"
+address = 10
+table = "input"
+[[sensors.registers]]
+name = "shield_temperature_c"
+address = 11
+type = "int16"
+table = "input"
+scale = 0.1
+"""
+    )
+
+
+def start_emulated_hardware(demo: Demo) -> list:
+    """Start every station's emulators (MCA and sensors); each has a `stop()`."""
+    from edge_agent.config import load_agent_config
+    from edge_agent.drivers.emulators import EmulatorServer, make_device
+    from edge_agent.drivers.emulators.amptek import AmptekEmulator
+    from edge_agent.drivers.emulators.ortec import OrtecEmulator
+    from edge_agent.drivers.emulators.vendor_software import VendorSoftwareEmulator
+    from edge_agent.drivers.simulated import SimulatedMca
+    from edge_agent.outbox import Outbox
+    from edge_agent.service import station_clock
+
+    started: list = []
+    try:
+        for i, station in enumerate(demo.stations):
+            config = load_agent_config(demo.agent_configs[station.code])
+            with Outbox(config.outbox.path) as outbox:
+                until = outbox.acquired_until(station.code)
+            # the agent's own clock rule, started just before the agent: a little ahead
+            clock = station_clock(config.clock, until)
+            driver, source = _emulated_source(station, i)
+            mca = SimulatedMca(source, clock, seed=100 + i)
+            ports = _emulated_ports(demo.agent_configs[station.code].parent)
+            if driver == "vendor-files":
+                started.append(VendorSoftwareEmulator(config.mca.folder, mca, clock).start())
+            else:
+                emulator = OrtecEmulator(mca) if driver == "ortec-mcb" else AmptekEmulator(mca)
+                started.append(EmulatorServer(emulator, port=ports["mca"]).start())
+            for sensor in EMULATED_SENSORS:
+                started.append(EmulatorServer(make_device(sensor), port=ports[sensor]).start())
+    except Exception:
+        for emulator in started:
+            emulator.stop()
+        raise
+    return started

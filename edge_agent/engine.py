@@ -11,37 +11,49 @@ results of that day's spectra, queued like them. It is made at the first boundar
 the day ended (normally 00:00, right after the 23:45 spectrum), for every earlier day that
 has spectra in the outbox but no ATS yet, so a day the agent was stopped over midnight
 gets its ATS when it runs again, and never two.
+
+At every boundary it also samples the sensors and the MCA's own readings for the state
+of health (soh.py), checks them against their limits, and once a report period is over
+queues its STAXSOH, made the same way: for every finished period that has samples but no
+report yet. Alerts go through `alerts` (alerts.py): one message when a condition starts,
+one when it ends.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
+from pathlib import Path
 
 import shared
-from shared.formats import Phd, StackConditions, read_message, write_ats
+from shared.formats import Message, Phd, StackConditions, read_message, write_ats, write_message
+from shared.formats.filenames import ProductName
 from shared.results import AnalysisError, AnalysisResult
 from shared.timeseries import SampleRecord, daily_ats
 
+from .alerts import LogAlerts, check_limits, check_station
 from .calibration import CalibrationPoints
 from .clock import CYCLE, Clock, cycle_start, next_boundary
-from .config import StackDefaults, StationConfig
+from .config import AlertsConfig, SohConfig, StackDefaults, StationConfig
 from .cycle import Acquired, arm, check_interval, rollover
-from .drivers.base import DeviceError, Mca
+from .drivers.base import DeviceError, Mca, Sensor
 from .messages import (
     ats_file_name,
     ats_station,
     phd_file_name,
     sample_phd,
+    srid,
     stack_conditions,
     to_bytes,
 )
 from .outbox import Outbox, OutboxFile, ReleasePolicy
+from .soh import SohSample, make_soh
 
 __all__ = ["Engine", "log_alert"]
 
@@ -52,10 +64,11 @@ alert_log = logging.getLogger("edge_agent.alert")
 # each boundary); the rest wait for the next boundary, so that a long backlog never keeps
 # the engine from the MCA
 ATS_BUDGET_SECONDS = 10.0
+SOH_PER_BOUNDARY = 12  # reports of missed periods made at one boundary (a day at 2 h)
 
 
 def log_alert(kind: str, text: str) -> None:
-    """Default alert sink until the station sends ALERT messages: an error in the log."""
+    """The alert sink of an engine without an alert queue: an error in the log."""
     alert_log.error("%s: %s", kind, text)
 
 
@@ -81,6 +94,11 @@ class Engine:
         analysis: Callable[..., AnalysisResult] | None = None,
         on_queued: Callable[[OutboxFile], None] | None = None,
         alert: Callable[[str, str], None] = log_alert,
+        alerts=None,  # an AlertQueue (messages) or LogAlerts; default: LogAlerts(alert)
+        sensors: list[Sensor] | tuple[Sensor, ...] = (),
+        soh: SohConfig | None = None,  # None: no state-of-health reports
+        alert_limits: AlertsConfig | None = None,  # None: no limit, outbox or expiry alerts
+        identity_cert: Path | None = None,  # the station certificate, watched for expiry
         health_seconds: float = 10.0,
         tolerance_seconds: float = 60.0,
     ):
@@ -95,7 +113,13 @@ class Engine:
         self.conditions = conditions
         self.analysis = analysis
         self.on_queued = on_queued
-        self.alert = alert
+        self.alerts = alerts if alerts is not None else LogAlerts(alert)
+        self.sensors = list(sensors)
+        self.soh = soh
+        self.alert_limits = alert_limits
+        self.identity_cert = identity_cert
+        self._made: Acquired | None = None  # the last acquisition that became a file
+        self._last_boundary: datetime | None = None  # the last boundary handled in this run
         self.health_seconds = health_seconds
         self.tolerance = tolerance_seconds  # station seconds a boundary may be handled late
         self._running: _Running | None = None
@@ -116,16 +140,15 @@ class Engine:
         return self._fault
 
     def _device_ok(self) -> None:
-        if self._fault is not None:
-            log.warning("%s answers again (the fault was: %s)", self.mca.name, self._fault)
+        if self._fault is not None or self.alerts.is_open("mca"):
+            was = f" (the fault was: {self._fault})" if self._fault else ""
+            self.alerts.clear("mca", f"MCA answers again: {self.mca.name}{was}")
             self._fault = None
         self._last_ok = time.monotonic()
 
     def _device_fault(self, exc: Exception, doing: str) -> None:
         text = f"{doing}: {exc}"
-        if self._fault is None:
-            self.alert("ALERT_SYSTEM", f"MCA not answering ({text})")
-        else:
+        if not self.alerts.raise_("mca", "ALERT_SYSTEM", f"MCA not answering ({text})"):
             log.warning("MCA still failing: %s", text)
         self._fault = text
 
@@ -186,6 +209,11 @@ class Engine:
         except DeviceError as exc:
             log.warning("could not stop the MCA on the way out: %s", exc)
         self.mca.close()
+        for sensor in self.sensors:
+            try:
+                sensor.close()
+            except Exception as exc:  # closing must not hide why we stop
+                log.warning("could not close %s: %s", sensor.name, exc)
         self._running = None
 
     # ------------------------------------------------------------ one boundary
@@ -196,6 +224,7 @@ class Engine:
         current = cycle_start(now)
         self._next_interval(now, current)
         self._daily_reports(current)
+        self._state_of_health(current)
 
     def _next_interval(self, now: datetime, current: datetime) -> None:
         late = (now - current).total_seconds()
@@ -262,8 +291,10 @@ class Engine:
         if not extended:
             log.warning("no spectrum from %s to %s: %s", gap.start, gap.end, gap.reason)
             if self._pending_gap != "agent not running":
-                self.alert(
-                    "ALERT_SYSTEM", f"Spectra input data missing from {gap.start} ({gap.reason})"
+                self.alerts.raise_(
+                    "spectra",
+                    "ALERT_SYSTEM",
+                    f"Spectra input data missing from {gap.start} ({gap.reason})",
                 )
 
     # ------------------------------------------------------------ the file
@@ -314,6 +345,10 @@ class Engine:
             interval_start=acquired.interval_start,
             acquired_until=acquired.interval_start + CYCLE,
         )
+        self._made = acquired
+        self.alerts.clear(
+            "spectra", f"Spectra input data again from {acquired.interval_start} ({name})"
+        )
         if self.analysis is not None:
             self._analyse(phd, name)
         log.info(
@@ -341,7 +376,7 @@ class Engine:
             days = self.outbox.days_without_ats(self.station.code, current.date())
         except Exception as exc:
             log.exception("could not look for days without an ATS")
-            self.alert("ALERT_SYSTEM", f"Daily ATS: cannot read the outbox ({exc})")
+            self.alerts.once("ALERT_SYSTEM", f"Daily ATS: cannot read the outbox ({exc})")
             return
         made = 0
         for day in days:
@@ -355,7 +390,7 @@ class Engine:
             except Exception as exc:
                 self._ats_failed.add(day)
                 log.exception("could not make the ATS of %s", day)
-                self.alert(
+                self.alerts.once(
                     "ALERT_SYSTEM",
                     f"Daily ATS of {day} not made ({exc}); tried again when the agent restarts",
                 )
@@ -407,6 +442,120 @@ class Engine:
             interval_start=start,
         )
         log.info("queued %s (the ATS of %s: %d spectra; %s)", name, day, len(phds), item.state)
+        if self.on_queued is not None:
+            self.on_queued(item)
+        return item
+
+    # ------------------------------------------------------------ state of health
+    def _state_of_health(self, current: datetime) -> None:
+        """Sample the interval that just ended, check its limits and the station's own
+        state, and queue the reports of the periods that are over. Whatever goes wrong here
+        is logged; it never reaches acquisition."""
+        previous, self._last_boundary = self._last_boundary, current
+        if self.soh is None and self.alert_limits is None and not self.sensors:
+            return
+        try:
+            # an interval is sampled at its end when the agent ran through it: the first
+            # boundary after a start reads the devices (for the alerts) but keeps no sample
+            values = self._soh_sample(current - CYCLE, keep=previous == current - CYCLE)
+            if self.alert_limits is not None:
+                check_limits(self.alerts, self.alert_limits.limits, values)
+                check_station(
+                    self.alerts,
+                    self.alert_limits,
+                    now=datetime.now(UTC),  # certificates expire in real time
+                    ready=self.outbox.counts()["ready"],
+                    cert=self.identity_cert,
+                )
+            if self.soh is not None:
+                self._soh_reports(current)
+        except Exception:
+            log.exception("state of health at %s failed", current)
+
+    def _soh_sample(self, interval: datetime, keep: bool) -> dict[str, float]:
+        """Every sensor and the MCA's readings now, kept as the sample of `interval`. A
+        sensor that fails is left out of the sample (-9999.999 in the report) and raises
+        an alert once, until it answers again."""
+        values: dict[str, float] = {}
+        try:
+            values.update(self.mca.status().readings)
+        except DeviceError as exc:
+            log.warning("no MCA readings for the state of health: %s", exc)
+        made = self._made
+        if made is not None and made.interval_start == interval:
+            values["live_time_s"] = made.live_time
+            values["real_time_s"] = made.real_time
+            values["dead_time_pct"] = round(100.0 * (1 - made.live_time / made.real_time), 3)
+        for sensor in self.sensors:
+            key = f"sensor:{sensor.name}"
+            try:
+                read = sensor.read()
+                got = {k: float(v) for k, v in read.items() if v is not None and math.isfinite(v)}
+            except Exception as exc:  # a driver bug is as much a missing value as a timeout
+                why = str(exc) if isinstance(exc, DeviceError) else f"internal error: {exc!r}"
+                if not self.alerts.raise_(key, "ALERT_SYSTEM", f"Sensor not answering: {why}"):
+                    log.warning("sensor %s still failing: %s", sensor.name, why)
+                continue
+            self.alerts.clear(key, f"Sensor answers again: {sensor.name}")
+            values.update(got)
+        if keep:
+            sample = SohSample(interval, CYCLE.total_seconds(), values)
+            self.outbox.add_soh_sample(self.station.code, interval, sample.to_json())
+        return values
+
+    def _soh_reports(self, current: datetime) -> None:
+        assert self.soh is not None
+        code = self.station.code
+        periods = self.outbox.periods_without_soh(code, current, self.soh.report_hours)
+        for start in periods[:SOH_PER_BOUNDARY]:
+            self._queue_soh(start)
+
+    def _queue_soh(self, start: datetime) -> OutboxFile:
+        """Make, seal and queue the STAXSOH of the period that starts at `start`."""
+        assert self.soh is not None
+        code = self.station.code
+        end = start + timedelta(hours=self.soh.report_hours)
+        made = {f.interval_start for f in self.outbox.interval_files(code, "SAMPLEPHD", start, end)}
+        samples = [
+            SohSample.from_json(t, data) for t, data in self.outbox.soh_samples(code, start, end)
+        ]
+        samples = [
+            SohSample(
+                s.interval_start,
+                s.duration,
+                s.values,
+                srid(self.station.number, s.interval_start) if s.interval_start in made else None,
+            )
+            for s in samples
+        ]
+        soh = make_soh(
+            station=code,
+            detector=self.station.detector,
+            start=start,
+            end=end,
+            samples=samples,
+            config=self.soh,
+            transmit_time=self.clock.now(),
+            cycle=CYCLE,
+        )
+        msg_id = self.outbox.next_msg_id(code)
+        message = Message(
+            sections=[soh], msg_id=str(msg_id), msg_source=code, format=self.station.message_format
+        )
+        content = write_message(message).encode("ascii")
+        name = str(ProductName(code, str(msg_id), "SOH", start, "TXT"))
+        item = self.outbox.add(
+            file_name=name,
+            station=code,
+            msg_id=msg_id,
+            data_type="STAXSOH",
+            content=content,
+            payload=self.seal(content),
+            created=self.clock.now(),
+            policy=self.release,
+            interval_start=start,
+        )
+        log.info("queued %s (state of health %s to %s; %s)", name, start, end, item.state)
         if self.on_queued is not None:
             self.on_queued(item)
         return item

@@ -5,8 +5,11 @@ restarts. A file is `held` (release delay or operator), `ready` (to send), `sent
 central answered 200 or 201) or `refused` (the central said why; kept, not retried).
 Station times (release) are station-clock ISO strings; attempt times are real Unix
 seconds, because retries wait in real time even when the station clock runs fast.
-The outbox also keeps each station's MSG_ID counter, how far acquisition got, gaps, and
-the station analysis of each spectrum (from which the daily ATS is made).
+The outbox also keeps each station's MSG_ID counter, how far acquisition got, gaps, the
+station analysis of each spectrum (from which the daily ATS is made), the state-of-health
+samples (from which the STAXSOH reports are made), the open alert episodes, and, per
+transport (HTTPS, e-mail), each file's deliveries: a file is `sent` once every configured
+transport delivered it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from shared.timeutil import as_utc
 
 __all__ = [
     "STATES",
+    "Episode",
     "Gap",
     "Outbox",
     "OutboxError",
@@ -64,6 +68,30 @@ create table if not exists analyses (
     error text  -- why the spectrum could not be analysed
 );
 create table if not exists progress (station text primary key, acquired_until text not null);
+create table if not exists soh_samples (
+    station text not null,
+    interval_start text not null,
+    data text not null,  -- edge_agent.soh.SohSample as JSON
+    primary key (station, interval_start)
+);
+create table if not exists alert_episodes (
+    station text not null,
+    key text not null,  -- what is wrong: "mca", "spectra", "limit:<quantity>", ...
+    kind text not null,  -- ALERT_SYSTEM, ALERT_FLOW, ALERT_TEMP, ALERT_UPS
+    opened_at text not null,
+    text text not null,
+    primary key (station, key)
+);
+create table if not exists deliveries (  -- per transport (https, email) and file
+    file_id integer not null,
+    transport text not null,
+    attempts integer not null default 0,
+    next_attempt_at real,
+    last_status integer,
+    last_error text,
+    sent_at real,
+    primary key (file_id, transport)
+);
 create table if not exists gaps (
     id integer primary key,
     station text not null,
@@ -167,6 +195,17 @@ class OutboxFile:
 
 
 @dataclass(frozen=True)
+class Episode:
+    """An alert condition: opened when it starts, closed when it ends; one message each."""
+
+    key: str
+    kind: str
+    text: str
+    time: datetime
+    open: bool
+
+
+@dataclass(frozen=True)
 class Gap:
     station: str
     start: datetime
@@ -249,9 +288,11 @@ class Outbox:
         policy: ReleasePolicy,
         interval_start: datetime | None = None,
         acquired_until: datetime | None = None,
+        episode: Episode | None = None,
     ) -> OutboxFile:
         """Queue a file. With `acquired_until`, also record that acquisition got that far,
-        in the same transaction (so a restart never re-makes or skips an interval)."""
+        in the same transaction (so a restart never re-makes or skips an interval); with
+        `episode`, open or close that alert episode in it (so an alert is queued once)."""
         release_at = policy.release_at(created)
         state = "ready" if release_at is not None and release_at <= as_utc(created) else "held"
         note = {"manual": "held until released by hand", "delay": "release delay"}.get(policy.mode)
@@ -277,6 +318,8 @@ class Outbox:
                 )
                 if acquired_until is not None:
                     self._set_progress(conn, station, acquired_until)
+                if episode is not None:
+                    self._set_episode(conn, station, episode)
                 file_id = cur.lastrowid
         except sqlite3.IntegrityError:
             raise OutboxError(
@@ -349,6 +392,9 @@ class Outbox:
                 "update files set state = 'ready', next_attempt_at = null, note = ? where id = ?",
                 [note, file_id],
             )
+            conn.execute(
+                "update deliveries set next_attempt_at = null where file_id = ?", [file_id]
+            )
         return self.get(file_id)
 
     def withhold(self, file_id: int, note: str = "withheld by the operator") -> OutboxFile:
@@ -378,43 +424,101 @@ class Outbox:
             )
             return cur.rowcount
 
-    def next_to_send(self, real_now: float) -> OutboxFile | None:
-        """The oldest ready file whose next attempt is due."""
+    def next_to_send(self, real_now: float, transport: str = "https") -> OutboxFile | None:
+        """The oldest ready file that `transport` has not delivered and whose next attempt
+        by it is due."""
         rows = self._query(
-            f"select {_SUMMARY}, payload from files where state = 'ready' "
-            "and (next_attempt_at is null or next_attempt_at <= ?) order by id limit 1",
-            [real_now],
+            f"select {_SUMMARY}, payload from files where state = 'ready' and not exists ("
+            "  select 1 from deliveries d where d.file_id = files.id and d.transport = ? "
+            "  and (d.sent_at is not null or d.next_attempt_at > ?)"
+            ") order by id limit 1",
+            [transport, real_now],
         )
         return OutboxFile._from_row(rows[0]) if rows else None
 
-    def earliest_attempt(self) -> float | None:
-        """When the next ready file becomes due (real seconds), or None when none is ready."""
+    def earliest_attempt(self, transport: str = "https") -> float | None:
+        """When the next ready file becomes due for `transport` (real seconds), or None when
+        none is waiting for it."""
         rows = self._query(
-            "select min(coalesce(next_attempt_at, 0)) as t, count(*) as n "
-            "from files where state = 'ready'"
+            "select min(coalesce(d.next_attempt_at, 0)) as t, count(*) as n from files "
+            "left join deliveries d on d.file_id = files.id and d.transport = ? "
+            "where files.state = 'ready' and d.sent_at is null",
+            [transport],
         )
         return rows[0]["t"] if rows[0]["n"] else None
 
-    def mark_sent(self, file_id: int, status: int, real_now: float) -> None:
-        self._after_attempt(file_id, "sent", status, None, None, real_now, sent=True)
+    def mark_sent(
+        self,
+        file_id: int,
+        status: int,
+        real_now: float,
+        transport: str = "https",
+        transports: tuple[str, ...] = ("https",),
+    ) -> None:
+        """`transport` delivered the file; it is `sent` once all of `transports` did."""
+        with self._write() as conn:
+            self._delivery(conn, file_id, transport, status, None, None, real_now, True)
+            done = conn.execute(
+                "select count(*) from deliveries where file_id = ? and sent_at is not null "
+                f"and transport in ({', '.join('?' for _ in transports)})",
+                [file_id, *transports],
+            ).fetchone()[0]
+            state = "sent" if done >= len(transports) else "ready"
+            self._attempt(conn, file_id, state, status, None, None, real_now, state == "sent")
 
-    def mark_refused(self, file_id: int, status: int, reason: str, real_now: float) -> None:
-        self._after_attempt(file_id, "refused", status, reason, None, real_now)
+    def mark_refused(
+        self, file_id: int, status: int, reason: str, real_now: float, transport: str = "https"
+    ) -> None:
+        """The receiver refused the file itself: kept as `refused`, no transport retries it."""
+        with self._write() as conn:
+            self._delivery(conn, file_id, transport, status, reason, None, real_now, False)
+            self._attempt(conn, file_id, "refused", status, reason, None, real_now)
 
     def mark_failed(
-        self, file_id: int, status: int | None, error: str, next_attempt_at: float, real_now: float
+        self,
+        file_id: int,
+        status: int | None,
+        error: str,
+        next_attempt_at: float,
+        real_now: float,
+        transport: str = "https",
     ) -> None:
         """A delivery attempt that did not get an answer about the file: try again later."""
-        self._after_attempt(file_id, "ready", status, error, next_attempt_at, real_now)
-
-    def _after_attempt(self, file_id, state, status, error, next_attempt_at, real_now, sent=False):
         with self._write() as conn:
-            conn.execute(
-                "update files set state = ?, attempts = attempts + 1, last_status = ?, "
-                "last_error = ?, next_attempt_at = ?, last_attempt_at = ?, "
-                "sent_at = case when ? then ? else sent_at end where id = ? and state = 'ready'",
-                [state, status, error, next_attempt_at, real_now, sent, real_now, file_id],
+            self._delivery(
+                conn, file_id, transport, status, error, next_attempt_at, real_now, False
             )
+            self._attempt(conn, file_id, "ready", status, error, next_attempt_at, real_now)
+
+    @staticmethod
+    def _delivery(conn, file_id, transport, status, error, next_attempt_at, real_now, sent):
+        conn.execute(
+            "insert into deliveries (file_id, transport, attempts, next_attempt_at, last_status, "
+            "last_error, sent_at) values (?, ?, 1, ?, ?, ?, ?) "
+            "on conflict (file_id, transport) do update set attempts = attempts + 1, "
+            "next_attempt_at = excluded.next_attempt_at, last_status = excluded.last_status, "
+            "last_error = excluded.last_error, sent_at = coalesce(sent_at, excluded.sent_at)",
+            [file_id, transport, next_attempt_at, status, error, real_now if sent else None],
+        )
+
+    @staticmethod
+    def _attempt(conn, file_id, state, status, error, next_attempt_at, real_now, sent=False):
+        # the file's own columns sum up its latest attempt, by whichever transport
+        conn.execute(
+            "update files set state = ?, attempts = attempts + 1, last_status = ?, "
+            "last_error = ?, next_attempt_at = ?, last_attempt_at = ?, "
+            "sent_at = case when ? then ? else sent_at end where id = ? and state = 'ready'",
+            [state, status, error, next_attempt_at, real_now, sent, real_now, file_id],
+        )
+
+    def deliveries(self, file_id: int) -> dict[str, dict]:
+        """Per transport: attempts, last_status, last_error, sent_at of one file."""
+        rows = self._query(
+            "select transport, attempts, last_status, last_error, sent_at from deliveries "
+            "where file_id = ?",
+            [file_id],
+        )
+        return {r["transport"]: dict(r) for r in rows}
 
     # ------------------------------------------------------------ acquisition
     def _set_progress(self, conn: sqlite3.Connection, station: str, until: datetime) -> None:
@@ -491,3 +595,76 @@ class Outbox:
             [station],
         )
         return [Gap(r["station"], _time(r["start"]), _time(r["end"]), r["reason"]) for r in rows]  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ state of health
+    def add_soh_sample(self, station: str, interval_start: datetime, data: dict) -> None:
+        """One interval's state-of-health sample. The first one taken for an interval is
+        kept (an agent restarted on an accelerated clock may pass a boundary twice)."""
+        with self._write() as conn:
+            conn.execute(
+                "insert or ignore into soh_samples (station, interval_start, data) "
+                "values (?, ?, ?)",
+                [station, _iso(interval_start), json.dumps(data)],
+            )
+
+    def soh_samples(
+        self, station: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, dict]]:
+        rows = self._query(
+            "select interval_start, data from soh_samples where station = ? "
+            "and interval_start >= ? and interval_start < ? order by interval_start",
+            [station, _iso(start), _iso(end)],
+        )
+        return [(_time(r["interval_start"]), json.loads(r["data"])) for r in rows]  # type: ignore[misc]
+
+    def periods_without_soh(self, station: str, before: datetime, hours: int) -> list[datetime]:
+        """Starts of the report periods (`hours` long, aligned on 00:00 UTC) that end by
+        `before`, have samples, and have no STAXSOH file yet; oldest first."""
+        rows = self._query(
+            "select interval_start from soh_samples where station = ? and interval_start < ?",
+            [station, _iso(before)],
+        )
+        made = {
+            r["interval_start"]
+            for r in self._query(
+                "select interval_start from files where station = ? and data_type = 'STAXSOH'",
+                [station],
+            )
+        }
+        periods = set()
+        for r in rows:
+            t = _time(r["interval_start"])
+            assert t is not None
+            start = t.replace(hour=hours * (t.hour // hours), minute=0, second=0, microsecond=0)
+            if start + timedelta(hours=hours) <= before and _iso(start) not in made:
+                periods.add(start)
+        return sorted(periods)
+
+    # ------------------------------------------------------------ alert episodes
+    @staticmethod
+    def _set_episode(conn: sqlite3.Connection, station: str, episode: Episode) -> None:
+        if episode.open:
+            conn.execute(
+                "insert or replace into alert_episodes (station, key, kind, opened_at, text) "
+                "values (?, ?, ?, ?, ?)",
+                [station, episode.key, episode.kind, _iso(episode.time), episode.text],
+            )
+        else:
+            conn.execute(
+                "delete from alert_episodes where station = ? and key = ?", [station, episode.key]
+            )
+
+    def set_episode(self, station: str, episode: Episode) -> None:
+        """Open or close an episode without a message (the log-only alert sink)."""
+        with self._write() as conn:
+            self._set_episode(conn, station, episode)
+
+    def open_episodes(self, station: str) -> dict[str, Episode]:
+        """The alert episodes still open: key -> the episode as it was opened."""
+        rows = self._query(
+            "select key, kind, opened_at, text from alert_episodes where station = ?", [station]
+        )
+        return {
+            r["key"]: Episode(r["key"], r["kind"], r["text"], _time(r["opened_at"]), True)  # type: ignore[arg-type]
+            for r in rows
+        }

@@ -1,9 +1,17 @@
-"""Delivers the outbox to the central: HTTPS PUT with the station's client certificate.
+"""Delivers the outbox to the central: HTTPS PUT with the station's client certificate,
+or S/MIME e-mail through an SMTP server, or both (one Sender per transport, each with its
+own delivery state in the outbox).
 
-The central answers 201 (stored) or 200 (already there): the file is sent. 400, 403, 409
-and 413 say the file itself is refused: it stays in the outbox as `refused`, with the
-reason, and is not retried. Anything else (no connection, timeouts, 5xx) is retried with
-exponential backoff and jitter in real seconds; nothing is ever dropped.
+HTTPS: the central answers 201 (stored) or 200 (already there): the file is sent. 400,
+403, 409 and 413 say the file itself is refused: it stays in the outbox as `refused`, with
+the reason, and is not retried. Anything else (no connection, timeouts, 5xx) is retried
+with exponential backoff and jitter in real seconds; nothing is ever dropped.
+
+E-mail: the file is sent once the SMTP server accepted the message (250 after DATA). A
+permanent refusal of the message itself (5xx after DATA, e.g. too large) keeps it as
+`refused`; no connection, TLS or login failures and refused addresses hold the whole
+queue, like an unreachable central; a crash between the server's 250 and the outbox's
+mark sends the file again, which the central answers as a duplicate.
 """
 
 from __future__ import annotations
@@ -12,13 +20,17 @@ import http.client
 import json
 import logging
 import random
+import smtplib
 import ssl
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Literal, Protocol
 from urllib.parse import quote, urlsplit
 
 from .clock import Clock
@@ -27,10 +39,13 @@ from .outbox import Outbox, OutboxFile
 __all__ = [
     "REFUSED",
     "Answer",
+    "Client",
+    "Delivery",
     "HttpsClient",
     "RetryPolicy",
     "Sender",
     "SenderError",
+    "SmtpClient",
 ]
 
 log = logging.getLogger(__name__)
@@ -49,6 +64,28 @@ class SenderError(RuntimeError):
 class Answer:
     status: int
     reason: str  # from the JSON body when the central gave one
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one attempt came to, whatever the transport."""
+
+    # sent: the receiver has it; refused: the file itself is refused (kept, not retried);
+    # unreachable: the receiver is not there (the whole queue waits); retry: this file waits
+    outcome: Literal["sent", "refused", "unreachable", "retry"]
+    status: int | None  # HTTP status or SMTP reply code, None when nothing answered
+    reason: str
+
+
+class Client(Protocol):
+    """A transport to the central: `deliver` one file; `describe` where to."""
+
+    transport: str  # "https" or "email"
+    url: str  # where files go, for the log
+
+    def deliver(self, file_name: str, payload: bytes) -> Delivery: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -88,6 +125,7 @@ class HttpsClient:
         chain: Path | None = None,
         timeout: float = 30.0,
     ):
+        self.transport = "https"
         parts = urlsplit(url)
         if parts.scheme != "https" or not parts.hostname:
             raise SenderError(f"central url must be https://host[:port], got {url!r}")
@@ -153,6 +191,22 @@ class HttpsClient:
             self.close()
             raise
 
+    def deliver(self, file_name: str, payload: bytes) -> Delivery:
+        """One PUT, classified by the central's answer (the module docstring)."""
+        try:
+            answer = self.put(file_name, payload)
+        except OSError as exc:
+            return Delivery("unreachable", None, f"cannot reach the central: {exc}")
+        status = answer.status
+        if status in SENT:
+            return Delivery("sent", status, "stored" if status == 201 else "already there")
+        if status in REFUSED:
+            return Delivery("refused", status, answer.reason)
+        if status in UNREACHABLE:
+            return Delivery("unreachable", status, f"central unavailable: {status} {answer.reason}")
+        # the central answered but not about this file (500, 404 of a wrong url, ...)
+        return Delivery("retry", status, f"unexpected answer {status}: {answer.reason}")
+
     def _request(self, path: str, payload: bytes, headers: dict[str, str]) -> Answer:
         conn = self._connection()
         try:
@@ -168,21 +222,169 @@ class HttpsClient:
         return Answer(response.status, _reason(body))
 
 
+def smime_message(file_name: str, payload: bytes, sender: str, recipient: str) -> EmailMessage:
+    """The wire contract's e-mail: S/MIME enveloped-data, base64 of the same DER as over
+    HTTPS, Subject = the file name."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = file_name
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(
+        payload,
+        maintype="application",
+        subtype="pkcs7-mime",
+        cte="base64",
+        disposition="attachment",
+        filename="smime.p7m",
+        params={"smime-type": "enveloped-data", "name": "smime.p7m"},
+    )
+    return message
+
+
+class SmtpClient:
+    """Hands files to an SMTP server: STARTTLS (trusting only the configured CA), then
+    login, then one message per file. The connection is kept between files."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        recipient: str,
+        ca_cert: Path,
+        user: str | None = None,
+        password_file: Path | None = None,
+        timeout: float = 30.0,
+    ):
+        self.transport = "email"
+        self.url = f"smtp://{host}:{port} (to {recipient})"
+        self._host, self._port = host, port
+        self._sender, self._recipient = sender, recipient
+        self._timeout = timeout
+        self._user = user
+        self._password: str | None = None
+        if password_file is not None:
+            try:
+                self._password = Path(password_file).read_text().strip("\r\n")
+            except OSError as exc:
+                raise SenderError(
+                    f"[central.email] password_file {password_file}: cannot read: {exc.strerror}"
+                ) from None
+            if not self._password:
+                raise SenderError(f"[central.email] password_file {password_file} is empty")
+        try:
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_cert))
+        except (OSError, ssl.SSLError) as exc:
+            raise SenderError(
+                f"{ca_cert}: cannot load the CA certificate for the SMTP server: {exc} "
+                "(check [central.email] ca_cert)"
+            ) from None
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        self._context = context
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+            try:
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    raise smtplib.SMTPNotSupportedError(
+                        "the SMTP server does not offer STARTTLS; the agent never sends in clear"
+                    )
+                smtp.starttls(context=self._context)
+                smtp.ehlo()
+                if self._user is not None:
+                    smtp.login(self._user, self._password or "")
+            except BaseException:
+                smtp.close()
+                raise
+            self._smtp = smtp
+        return self._smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+    def deliver(self, file_name: str, payload: bytes) -> Delivery:
+        message = smime_message(file_name, payload, self._sender, self._recipient)
+        reused = self._smtp is not None
+        try:
+            try:
+                self._connect().send_message(message, self._sender, [self._recipient])
+            except smtplib.SMTPServerDisconnected:
+                self._smtp = None
+                if not reused:
+                    raise
+                # the server closed an idle connection: say it again on a fresh one
+                self._connect().send_message(message, self._sender, [self._recipient])
+        except smtplib.SMTPDataError as exc:
+            self.close()
+            text = _smtp_text(exc.smtp_error)
+            if 500 <= exc.smtp_code < 600:
+                return Delivery("refused", exc.smtp_code, f"SMTP server refused it: {text}")
+            return Delivery("retry", exc.smtp_code, f"SMTP server deferred it: {text}")
+        except smtplib.SMTPAuthenticationError as exc:
+            self._drop()
+            return Delivery(
+                "unreachable",
+                exc.smtp_code,
+                f"SMTP login as {self._user!r} refused: {_smtp_text(exc.smtp_error)} "
+                "(check [central.email] user and password_file)",
+            )
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._drop()
+            code, text = next(iter(exc.recipients.values()))
+            return Delivery(
+                "unreachable",
+                code,
+                f"SMTP server refused the address {self._recipient}: {_smtp_text(text)} "
+                "(check [central.email] to_address)",
+            )
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            return Delivery(
+                "unreachable", exc.smtp_code, f"SMTP server: {_smtp_text(exc.smtp_error)}"
+            )
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            return Delivery("unreachable", None, f"cannot reach the SMTP server: {exc}")
+        return Delivery("sent", 250, "accepted by the SMTP server")
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+
+def _smtp_text(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
 class Sender:
     """Works through the outbox oldest first until stopped."""
 
     def __init__(
         self,
         outbox: Outbox,
-        client: HttpsClient,
+        client: Client,
         clock: Clock,
         retry: RetryPolicy = RetryPolicy(),
         real_time: Callable[[], float] = time.time,
         rnd: Callable[[], float] = random.random,
         poll_seconds: float = 1.0,
+        transports: tuple[str, ...] | None = None,  # all that must deliver a file
     ):
         self.outbox = outbox
         self.client = client
+        self.transport = client.transport
+        self.transports = transports or (client.transport,)
         self.clock = clock
         self.retry = retry
         self._real_time = real_time
@@ -203,7 +405,7 @@ class Sender:
             now = self._real_time()
             if now < self._paused_until:
                 break
-            item = self.outbox.next_to_send(now)
+            item = self.outbox.next_to_send(now, self.transport)
             if item is None:
                 break
             attempted += 1
@@ -231,52 +433,52 @@ class Sender:
         wait = self._poll  # also notices release times and the operator's releases
         if self._paused_until > now:
             return min(wait, self._paused_until - now)
-        due = self.outbox.earliest_attempt()
+        due = self.outbox.earliest_attempt(self.transport)
         if due is not None:
             wait = min(wait, max(0.0, due - now))
         return wait
 
     def _deliver(self, item: OutboxFile) -> None:
         now = self._real_time()
-        try:
-            answer = self.client.put(item.file_name, item.payload or b"")
-        except OSError as exc:
-            self._unreachable(item, None, f"cannot reach the central: {exc}", now)
-            return
-        status = answer.status
-        if status in SENT:
+        result = self.client.deliver(item.file_name, item.payload or b"")
+        via = "" if self.transports == ("https",) else f" by {self.transport}"
+        if result.outcome == "sent":
             self._reachable()
-            self.outbox.mark_sent(item.id, status, now)
-            what = "stored" if status == 201 else "already there (identical)"
-            log.info("sent %s: %s %s", item.file_name, status, what)
-        elif status in REFUSED:
+            self.outbox.mark_sent(item.id, result.status or 0, now, self.transport, self.transports)
+            log.info("sent %s%s: %s %s", item.file_name, via, result.status, result.reason)
+        elif result.outcome == "refused":
             self._reachable()
-            self.outbox.mark_refused(item.id, status, answer.reason, now)
+            self.outbox.mark_refused(
+                item.id, result.status or 0, result.reason, now, self.transport
+            )
             log.error(
-                "the central refused %s: %s %s; kept in the outbox as refused (id %s). "
+                "%s refused %s: %s %s; kept in the outbox as refused (id %s). "
                 "Fix the cause, then `stax agent outbox release %s` sends it again",
+                "the central" if self.transport == "https" else "the SMTP server",
                 item.file_name,
-                status,
-                answer.reason,
+                result.status,
+                result.reason,
                 item.id,
                 item.id,
             )
-        elif status in UNREACHABLE:
-            self._unreachable(item, status, f"central unavailable: {status} {answer.reason}", now)
+        elif result.outcome == "unreachable":
+            self._unreachable(item, result.status, result.reason, now)
         else:
-            # the central answered but not about this file (500, 404 of a wrong url, ...):
-            # this file waits, the others go on
+            # the receiver answered but not about this file: this file waits, the others go on
             self._reachable()
             delay = self.retry.delay(item.attempts + 1, self._rnd())
-            error = f"unexpected answer {status}: {answer.reason}"
-            self.outbox.mark_failed(item.id, status, error, now + delay, now)
-            log.warning("%s: %s; next attempt in %.1f s", item.file_name, error, delay)
+            self.outbox.mark_failed(
+                item.id, result.status, result.reason, now + delay, now, self.transport
+            )
+            log.warning(
+                "%s%s: %s; next attempt in %.1f s", item.file_name, via, result.reason, delay
+            )
 
     def _unreachable(self, item: OutboxFile, status: int | None, error: str, now: float) -> None:
         self._failures += 1
         delay = self.retry.delay(self._failures, self._rnd())
         self._paused_until = now + delay
-        self.outbox.mark_failed(item.id, status, error, now + delay, now)
+        self.outbox.mark_failed(item.id, status, error, now + delay, now, self.transport)
         if self._failures == 1:
             self._down_since = now
         # say it when it starts and every 10 minutes, not at every retry

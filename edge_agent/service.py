@@ -1,4 +1,4 @@
-"""`stax agent run`: the engine and the sender in two threads, under systemd's eye.
+"""`stax agent run`: the engine and a sender per transport in threads, under systemd's eye.
 
 Everything is opened and checked before READY=1 (configuration, outbox, MCA, keys), so a
 mistake stops the agent at once with a message that names what to fix. The watchdog is
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
+from .alerts import AlertQueue
 from .calibration import CalibrationError, CalibrationPoints, read_calibration_file
 from .clock import CYCLE, AcceleratedClock, Clock, SystemClock
 from .config import AgentConfig, ClockConfig
@@ -24,7 +25,7 @@ from .drivers.base import DeviceError, Hardware
 from .engine import Engine
 from .outbox import Outbox, OutboxError, ReleasePolicy
 from .sealing import Sealer, SealingError
-from .sender import HttpsClient, RetryPolicy, Sender, SenderError
+from .sender import Client, HttpsClient, RetryPolicy, Sender, SenderError, SmtpClient
 from .systemd import Notifier
 
 __all__ = ["Agent", "AgentError", "Hardware", "station_clock"]
@@ -39,7 +40,7 @@ class AgentError(RuntimeError):
 @dataclass
 class _Threads:
     engine: threading.Thread
-    sender: threading.Thread
+    senders: list[threading.Thread]
     failed: list[str] = field(default_factory=list)
 
 
@@ -114,6 +115,9 @@ class Agent:
 
     def _build(self, config: AgentConfig, hardware: Hardware | None, clock: Clock | None) -> None:
         code = config.station.code
+        # imported before the clock starts: on an accelerated clock that resumes just before
+        # a boundary, the seconds this import takes would otherwise lose that boundary
+        analysis = station_method()
         self.clock = clock or station_clock(config.clock, self.outbox.acquired_until(code))
         try:
             hardware = hardware or open_mca(config, self.clock)
@@ -127,21 +131,23 @@ class Agent:
                 config.central.encryption_cert,
                 ca_cert=config.central.ca_cert,
             )
-            client = HttpsClient(
-                config.central.url,
-                config.central.ca_cert,
-                config.identity.cert,
-                config.identity.key,
-                config.identity.chain,
-                timeout=config.central.timeout_seconds,
-            )
+            clients = [_client(config, transport) for transport in config.central.transports]
         except (DeviceError, CalibrationError, SealingError, SenderError) as exc:
             raise AgentError(str(exc)) from None
-        self.sender = Sender(
-            self.outbox,
-            client,
-            self.clock,
-            RetryPolicy(config.central.retry_initial_seconds, config.central.retry_max_seconds),
+        self.hardware = hardware
+        retry = RetryPolicy(config.central.retry_initial_seconds, config.central.retry_max_seconds)
+        self.senders = [
+            Sender(self.outbox, client, self.clock, retry, transports=config.central.transports)
+            for client in clients
+        ]
+        release = ReleasePolicy(config.release.mode, config.release.delay_hours)
+        alerts = AlertQueue(
+            station=config.station,
+            outbox=self.outbox,
+            clock=self.clock,
+            seal=seal,
+            release=release,
+            on_queued=lambda _item: self._wake_senders(),
         )
         watchdog = self.notifier.watchdog_seconds
         self.engine = Engine(
@@ -151,15 +157,24 @@ class Agent:
             outbox=self.outbox,
             calibration=calibration,
             seal=seal,
-            release=ReleasePolicy(config.release.mode, config.release.delay_hours),
+            release=release,
             stack_defaults=config.stack,
             conditions=hardware.conditions,
-            on_queued=lambda _item: self.sender.wake.set(),
-            analysis=station_method(),
+            on_queued=lambda _item: self._wake_senders(),
+            analysis=analysis,
+            alerts=alerts,
+            sensors=hardware.sensors,
+            soh=config.soh,
+            alert_limits=config.alerts,
+            identity_cert=config.identity.cert,
             # poll the MCA often enough that the watchdog sees a fault in time
             health_seconds=min(10.0, watchdog / 3) if watchdog else 10.0,
             tolerance_seconds=boundary_tolerance(self.clock.speed),
         )
+
+    def _wake_senders(self) -> None:
+        for sender in self.senders:
+            sender.wake.set()
 
     @staticmethod
     def _calibration(config: AgentConfig, hardware: Hardware) -> CalibrationPoints:
@@ -192,13 +207,19 @@ class Agent:
             threading.Thread(
                 target=self._guard, args=("engine", self.engine.run, stop), name="engine"
             ),
-            threading.Thread(
-                target=self._guard, args=("sender", self.sender.run, stop), name="sender"
-            ),
+            [
+                threading.Thread(
+                    target=self._guard,
+                    args=(f"{sender.transport} sender", sender.run, stop),
+                    name=f"sender-{sender.transport}",
+                )
+                for sender in self.senders
+            ],
         )
         self._threads = threads
         threads.engine.start()
-        threads.sender.start()
+        for thread in threads.senders:
+            thread.start()
         c = self.config
         log.info(
             "agent for %s (%s, detector %s) started; clock speed %s; sending to %s",
@@ -206,7 +227,7 @@ class Agent:
             c.station.facility,
             c.station.detector,
             self.clock.speed,
-            c.central.url,
+            " and ".join(sender.client.url for sender in self.senders),
         )
         self.notifier.ready(self._status())
         period = self.notifier.watchdog_seconds / 2 if self.notifier.watchdog_seconds else 5.0
@@ -220,9 +241,10 @@ class Agent:
         finally:
             stop.set()
             self.notifier.stopping()
-            self.sender.wake.set()
+            self._wake_senders()
             threads.engine.join()
-            threads.sender.join()
+            for thread in threads.senders:
+                thread.join()
             self.close()
             log.info("agent stopped")
         return 1 if threads.failed else 0
@@ -242,6 +264,33 @@ class Agent:
             f"{state}; outbox: {counts['ready']} to send, {counts['held']} held, "
             f"{counts['refused']} refused"
         )
+
+
+def _client(config: AgentConfig, transport: str) -> Client:
+    """The delivery client of one transport, its certificates loaded and checked."""
+    central = config.central
+    if transport == "https":
+        assert central.url is not None  # checked with the configuration
+        return HttpsClient(
+            central.url,
+            central.ca_cert,
+            config.identity.cert,
+            config.identity.key,
+            config.identity.chain,
+            timeout=central.timeout_seconds,
+        )
+    email = central.email
+    assert email is not None  # checked with the configuration
+    return SmtpClient(
+        email.host,
+        email.port,
+        email.from_address,
+        email.to_address,
+        email.ca_cert or central.ca_cert,
+        email.user,
+        email.password_file,
+        timeout=email.timeout_seconds,
+    )
 
 
 def run_agent(config: AgentConfig) -> int:

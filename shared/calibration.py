@@ -3,15 +3,21 @@
 Pure functions over numpy arrays; both analyses and the simulator use these curves.
 - energy: E(c) = a0 + a1 c + a2 c^2
 - resolution: FWHM(E) = sqrt(w0 + w1 E + w2 E^2)
-- efficiency: ln eps = sum_i a_i (ln E)^i, with its own low-energy branch below a crossover
+- efficiency: ln eps = sum_i a_i (ln E)^i, with its own low-energy branch below a crossover,
+  the two joined with equal value and slope (the "dual" log-log polynomial of common HPGe
+  practice, e.g. Genie 2000's dual efficiency curve); where that form misses the file's
+  points, linear interpolation in log-log between the points (see `fit_efficiency`)
+- checks: every calibration point against its curve, in units of its stated uncertainty
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import nnls
+from scipy.stats import chi2 as chi2_dist
 
 from shared.formats.phd import EfficiencyPoint, EnergyPoint, Phd, ResolutionPoint
 
@@ -105,6 +111,10 @@ class EfficiencyBranch:
     def ln_eff(self, x):
         return sum(a * x**i for i, a in enumerate(self.coefficients))
 
+    def design(self, x):
+        """d ln eps / d coefficients at x: one row per x."""
+        return np.vstack([np.asarray(x, dtype=float) ** i for i in range(len(self.coefficients))]).T
+
     def ln_eff_var(self, x):
         cov = np.asarray(self.covariance)
         g = np.vstack([x**i for i in range(len(self.coefficients))])
@@ -113,9 +123,18 @@ class EfficiencyBranch:
 
 @dataclass(frozen=True)
 class EfficiencyCalibration:
+    """The dual log-log polynomial: a high branch and, below the crossover, a low branch.
+
+    Both branches go through the crossover point, so the curve is continuous there; the
+    low branch follows the steep rise of the efficiency below ~100 keV (absorption in the
+    chamber wall, the end cap and the dead layer), the high branch the fall of the
+    photo-absorption probability above the knee.
+    """
+
     high: EfficiencyBranch
     low: EfficiencyBranch | None = None
     crossover_kev: float = 0.0  # the low branch serves energies below this
+    model: str = "dual log-log polynomial"
 
     def efficiency(self, energy):
         e = np.atleast_1d(np.asarray(energy, dtype=float))
@@ -137,6 +156,19 @@ class EfficiencyCalibration:
         out = np.sqrt(np.maximum(var, 0.0))
         return out if np.ndim(energy) else float(out[0])
 
+    def ln_covariance(self, energies) -> np.ndarray:
+        """Covariance of ln eps at the energies (the branches are fitted independently)."""
+        e = np.atleast_1d(np.asarray(energies, dtype=float))
+        x = np.log(e)
+        below = (e < self.crossover_kev) if self.low is not None else np.zeros(e.size, bool)
+        out = np.zeros((e.size, e.size))
+        for branch, sel in ((self.high, ~below), (self.low, below)):
+            if branch is None or not sel.any():
+                continue
+            g = branch.design(x[sel])
+            out[np.ix_(sel, sel)] = g @ np.asarray(branch.covariance) @ g.T
+        return out
+
     @classmethod
     def fit(
         cls,
@@ -151,22 +183,12 @@ class EfficiencyCalibration:
 
         With a crossover (by default the energy of the highest efficiency point, when at
         least two points lie below it), points at and below it get their own branch.
+        Where the points scatter more than their uncertainties say (chi^2/dof > 1), each
+        branch's covariance is scaled by its chi^2/dof (Birge), as calibration programs do.
         """
-        e = np.asarray(energies, dtype=float)
-        eff = np.asarray(efficiencies, dtype=float)
-        if len(e) < 2:
-            raise CalibrationError(
-                f"efficiency calibration needs at least 2 points, found {len(e)}"
-            )
-        if np.any(eff <= 0) or np.any(e <= 0):
-            raise CalibrationError("efficiencies and energies must be positive")
-        u = np.zeros_like(eff) if uncertainties is None else np.asarray(uncertainties, dtype=float)
-        rel = np.where(u > 0, u / eff, 0.0)
-        order_idx = np.argsort(e)
-        e, eff, rel = e[order_idx], eff[order_idx], rel[order_idx]
+        e, eff, rel = _efficiency_points(energies, efficiencies, uncertainties)
         if crossover_kev is None:
-            peak = int(np.argmax(eff))
-            crossover_kev = float(e[peak]) if peak >= 2 and len(e) - peak >= 3 else 0.0
+            crossover_kev = _default_crossover(e, eff)
         low = None
         if crossover_kev > 0:
             sel = e <= crossover_kev
@@ -187,6 +209,179 @@ class EfficiencyCalibration:
         )
 
 
+@dataclass(frozen=True)
+class InterpolatedEfficiency:
+    """Linear interpolation of ln eps in ln E between the calibration points (the
+    "interpolative" curve of gamma-spectrometry programs), for a calibration whose points
+    no smooth form follows. It honours every point; between two points the uncertainty is
+    that of the interpolation of theirs; beyond the outer points it extrapolates the
+    outer segment."""
+
+    log_energies: tuple[float, ...]
+    log_efficiencies: tuple[float, ...]
+    relative_uncertainties: tuple[float, ...]
+    model: str = "log-log interpolation"
+
+    def _weights(self, energy) -> np.ndarray:
+        """Interpolation weights of the points: one row per energy."""
+        xs = np.asarray(self.log_energies)
+        x = np.log(np.atleast_1d(np.asarray(energy, dtype=float)))
+        j = np.clip(np.searchsorted(xs, x) - 1, 0, xs.size - 2)
+        t = (x - xs[j]) / (xs[j + 1] - xs[j])
+        w = np.zeros((x.size, xs.size))
+        rows = np.arange(x.size)
+        w[rows, j] = 1.0 - t
+        w[rows, j + 1] = t
+        return w
+
+    def efficiency(self, energy):
+        out = np.exp(self._weights(energy) @ np.asarray(self.log_efficiencies))
+        return out if np.ndim(energy) else float(out[0])
+
+    def ln_covariance(self, energies) -> np.ndarray:
+        w = self._weights(energies)
+        return (w * np.asarray(self.relative_uncertainties) ** 2) @ w.T
+
+    def relative_uncertainty(self, energy):
+        w = self._weights(energy)
+        out = np.sqrt(w**2 @ np.asarray(self.relative_uncertainties) ** 2)
+        return out if np.ndim(energy) else float(out[0])
+
+
+EfficiencyCurve = EfficiencyCalibration | InterpolatedEfficiency
+
+# A smooth form is rejected when a point lies beyond this many of its uncertainties or
+# the chi^2 of all points has a p-value below this: then the next form is tried.
+REJECT_SIGMAS = 3.0
+REJECT_P_VALUE = 0.01
+# A point further from its curve than this many of its uncertainties gets a warning.
+WARN_SIGMAS = 2.0
+
+
+@dataclass(frozen=True)
+class PointCheck:
+    """One calibration point against the curve fitted through the points of its block."""
+
+    block: str  # "#g_Energy", "#g_Resolution" or "#g_Efficiency"
+    energy_kev: float
+    measured: float  # the point's value: channel, FWHM (keV) or efficiency
+    fitted: float  # the curve's value there
+    uncertainty: float  # the point's stated standard uncertainty
+
+    @property
+    def deviation(self) -> float:
+        """(curve - point) / point."""
+        return self.fitted / self.measured - 1.0 if self.measured else float("nan")
+
+    @property
+    def sigmas(self) -> float:
+        """(curve - point) in units of the point's uncertainty."""
+        return (self.fitted - self.measured) / self.uncertainty
+
+    @property
+    def missed(self) -> bool:
+        return abs(self.sigmas) > WARN_SIGMAS
+
+    def message(self) -> str:
+        what = {"#g_Energy": "channel", "#g_Resolution": "FWHM", "#g_Efficiency": "efficiency"}
+        size = (
+            f"{self.fitted - self.measured:+.3g} channels"
+            if self.block == "#g_Energy"
+            else f"{100 * self.deviation:+.1f} %"
+        )
+        return (
+            f"{self.block}: the curve misses the {what.get(self.block, 'value')} at"
+            f" {self.energy_kev:.2f} keV by {size} ({self.sigmas:+.1f} times its uncertainty)"
+        )
+
+
+@dataclass(frozen=True)
+class EfficiencyFit:
+    """The curve the analyses use, and how the smooth forms did on the points."""
+
+    curve: EfficiencyCurve
+    smooth_checks: tuple[PointCheck, ...]  # the best smooth form against every point
+    rejected: tuple[str, ...] = ()  # the forms that missed the points, in the order tried
+
+
+def fit_efficiency(points: list[EfficiencyPoint]) -> EfficiencyFit:
+    """The efficiency curve of a calibration's points.
+
+    First the dual log-log polynomial (order 4 above the crossover; below it a cubic when
+    six or more points lie there, which follows the steep rise below the knee that a
+    quadratic misses by a few %, else a quadratic). It is kept when no point lies more
+    than REJECT_SIGMAS of its uncertainty from it and chi^2 over the points has a p-value
+    of at least REJECT_P_VALUE; otherwise the curve is the log-log interpolation of the
+    points. Points without an uncertainty cannot be judged: the polynomial is kept.
+    """
+    e, eff, rel = _efficiency_points(
+        [p.energy for p in points], [p.efficiency for p in points], [p.uncertainty for p in points]
+    )
+    low_order = 3 if np.sum(e <= _default_crossover(e, eff)) >= 6 else 2
+    curve = EfficiencyCalibration.fit(e, eff, rel * eff, low_order=low_order)
+    checks = efficiency_checks(curve, points)
+    if not np.all(rel > 0) or _acceptable(curve, checks):
+        return EfficiencyFit(curve, checks)
+    interpolated = _interpolated(e, eff, rel)
+    rejected = (f"dual log-log polynomial (low branch of order {low_order})",)
+    return EfficiencyFit(interpolated, checks, rejected)
+
+
+def _interpolated(e, eff, rel) -> InterpolatedEfficiency:
+    """The log-log interpolation of sorted points; points at one energy (two sources with a
+    line each) are one point, their inverse-variance mean."""
+    x, y = np.log(e), np.log(eff)
+    xs, inverse = np.unique(x, return_inverse=True)
+    w = 1.0 / rel**2
+    ys = np.bincount(inverse, w * y) / np.bincount(inverse, w)
+    rs = 1.0 / np.sqrt(np.bincount(inverse, w))
+    return InterpolatedEfficiency(
+        tuple(float(v) for v in xs), tuple(float(v) for v in ys), tuple(float(v) for v in rs)
+    )
+
+
+def _acceptable(curve: EfficiencyCalibration, checks: tuple[PointCheck, ...]) -> bool:
+    z = np.array([c.sigmas for c in checks])
+    n_par = len(curve.high.coefficients) + (len(curve.low.coefficients) if curve.low else 0)
+    dof = z.size - n_par + (1 if curve.low is not None else 0)  # the shared crossover point
+    if np.any(np.abs(z) > REJECT_SIGMAS):
+        return False
+    return dof <= 0 or float(chi2_dist.sf(float(z @ z), dof)) >= REJECT_P_VALUE
+
+
+def efficiency_checks(
+    curve: EfficiencyCurve, points: list[EfficiencyPoint]
+) -> tuple[PointCheck, ...]:
+    """Every efficiency point with an uncertainty against the curve."""
+    ok = [p for p in points if p.uncertainty > 0 and p.efficiency > 0 and p.energy > 0]
+    if not ok:
+        return ()
+    fitted = np.atleast_1d(curve.efficiency(np.array([p.energy for p in ok])))
+    return tuple(
+        PointCheck("#g_Efficiency", p.energy, p.efficiency, float(f), p.uncertainty)
+        for p, f in zip(ok, fitted)
+    )
+
+
+def _efficiency_points(energies, efficiencies, uncertainties):
+    """Sorted energies, efficiencies and relative uncertainties (checked)."""
+    e = np.asarray(energies, dtype=float)
+    eff = np.asarray(efficiencies, dtype=float)
+    if len(e) < 2:
+        raise CalibrationError(f"efficiency calibration needs at least 2 points, found {len(e)}")
+    if np.any(eff <= 0) or np.any(e <= 0):
+        raise CalibrationError("efficiencies and energies must be positive")
+    u = np.zeros_like(eff) if uncertainties is None else np.asarray(uncertainties, dtype=float)
+    rel = np.where(u > 0, u / eff, 0.0)
+    order_idx = np.argsort(e)
+    return e[order_idx], eff[order_idx], rel[order_idx]
+
+
+def _default_crossover(e, eff) -> float:
+    peak = int(np.argmax(eff))
+    return float(e[peak]) if peak >= 2 and len(e) - peak >= 3 else 0.0
+
+
 def _fit_branch(x, y, rel, order: int) -> EfficiencyBranch:
     order = min(order, len(x) - 1)
     design = np.vstack([x**i for i in range(order + 1)]).T
@@ -194,6 +389,10 @@ def _fit_branch(x, y, rel, order: int) -> EfficiencyBranch:
         w = 1.0 / rel
         coeffs, *_ = np.linalg.lstsq(design * w[:, None], y * w, rcond=None)
         cov = np.linalg.pinv((design * w[:, None]).T @ (design * w[:, None]))
+        dof = len(x) - (order + 1)
+        if dof > 0:
+            resid = (design @ coeffs - y) * w
+            cov = cov * max(1.0, float(resid @ resid) / dof)
     else:
         coeffs, *_ = np.linalg.lstsq(design, y, rcond=None)
         cov = np.zeros((order + 1, order + 1))
@@ -207,7 +406,16 @@ def _fit_branch(x, y, rel, order: int) -> EfficiencyBranch:
 class Calibrations:
     energy: EnergyCalibration
     resolution: ResolutionCalibration
-    efficiency: EfficiencyCalibration
+    efficiency: EfficiencyCurve
+    checks: tuple[PointCheck, ...] = ()  # every point of the three blocks against its curve
+    notes: tuple[str, ...] = ()  # how the efficiency curve was chosen, when not the default
+
+    def missed(self) -> tuple[PointCheck, ...]:
+        """The points the curves miss by more than WARN_SIGMAS of their uncertainty."""
+        return tuple(c for c in self.checks if c.missed)
+
+    def warnings(self) -> list[str]:
+        return [*self.notes, *(c.message() for c in self.missed())]
 
 
 def calibrations_of(phd: Phd) -> Calibrations:
@@ -218,8 +426,51 @@ def calibrations_of(phd: Phd) -> Calibrations:
         raise CalibrationError("no #g_Resolution points")
     if not phd.g_efficiency:
         raise CalibrationError("no #g_Efficiency points")
-    return Calibrations(
-        EnergyCalibration.from_points(phd.g_energy),
-        ResolutionCalibration.from_points(phd.g_resolution),
-        EfficiencyCalibration.from_points(phd.g_efficiency),
+    return _calibrations(
+        tuple((p.energy, p.channel, p.uncertainty) for p in phd.g_energy),
+        tuple((p.energy, p.fwhm, p.uncertainty) for p in phd.g_resolution),
+        tuple((p.energy, p.efficiency, p.uncertainty) for p in phd.g_efficiency),
+    )
+
+
+@lru_cache(maxsize=32)
+def _calibrations(energy_key, resolution_key, efficiency_key) -> Calibrations:
+    # a station's spectra share their points: fitted and checked once
+    energy_pts = [EnergyPoint(*t) for t in energy_key]
+    resolution_pts = [ResolutionPoint(*t) for t in resolution_key]
+    efficiency_pts = [EfficiencyPoint(*t) for t in efficiency_key]
+    energy = EnergyCalibration.from_points(energy_pts)
+    resolution = ResolutionCalibration.from_points(resolution_pts)
+    eff = fit_efficiency(efficiency_pts)
+    notes = ()
+    if eff.rejected:
+        notes = (
+            f"#g_Efficiency: the points are not followed by the {'; nor the '.join(eff.rejected)};"
+            f" the efficiency is the {eff.curve.model} of the points (uncertainty from theirs)",
+        )
+    checks = (
+        *energy_checks(energy, energy_pts),
+        *resolution_checks(resolution, resolution_pts),
+        *eff.smooth_checks,
+    )
+    return Calibrations(energy, resolution, eff.curve, tuple(checks), notes)
+
+
+def energy_checks(cal: EnergyCalibration, points: list[EnergyPoint]) -> tuple[PointCheck, ...]:
+    ok = [p for p in points if p.uncertainty > 0]
+    fitted = np.atleast_1d(cal.channel(np.array([p.energy for p in ok]))) if ok else []
+    return tuple(
+        PointCheck("#g_Energy", p.energy, p.channel, float(c), p.uncertainty)
+        for p, c in zip(ok, fitted)
+    )
+
+
+def resolution_checks(
+    cal: ResolutionCalibration, points: list[ResolutionPoint]
+) -> tuple[PointCheck, ...]:
+    ok = [p for p in points if p.uncertainty > 0]
+    fitted = np.atleast_1d(cal.fwhm(np.array([p.energy for p in ok]))) if ok else []
+    return tuple(
+        PointCheck("#g_Resolution", p.energy, p.fwhm, float(f), p.uncertainty)
+        for p, f in zip(ok, fitted)
     )

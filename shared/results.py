@@ -62,11 +62,38 @@ class NuclideResult:
     currie_lc_bq: float | None = None  # Currie critical level, release domain
     currie_ld_bq: float | None = None  # Currie detection limit, release domain
     lines: list[LineResult] = field(default_factory=list)
+    # The uncertainty budget of the activity (Bq, standard uncertainties; the total,
+    # activity_unc_bq, is their root sum of squares with activity_counting_unc_bq). None: a
+    # result written before the budget was reported.
+    efficiency_unc_bq: float | None = None  # the efficiency curve (points' uncertainties, fit)
+    nuclear_data_unc_bq: float | None = None  # line intensities (and half-lives where used)
+    disagreement_unc_bq: float | None = None  # added because the lines disagree (Birge)
+    summing_unc_bq: float | None = None  # true coincidence summing, carried not corrected
+    # Consistency of the lines the activity combines: chi^2 of the line activities about
+    # the combined one (counting, efficiency and intensity uncertainties), its degrees of
+    # freedom and the Birge ratio sqrt(chi^2/dof). None: fewer than two lines.
+    lines_chi2: float | None = None
+    lines_dof: int | None = None
+    birge_ratio: float | None = None
+    lines_consistent: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["lines"] = [asdict(ln) for ln in self.lines]
         return d
+
+
+@dataclass
+class CalibrationCheck:
+    """One calibration point of the PHD against the curve fitted through its block."""
+
+    block: str  # "#g_Energy", "#g_Resolution", "#g_Efficiency"
+    energy_kev: float
+    measured: float  # channel, FWHM (keV) or efficiency
+    fitted: float
+    uncertainty: float  # the point's stated standard uncertainty
+    deviation: float  # (fitted - measured) / measured
+    sigmas: float  # (fitted - measured) / uncertainty
 
 
 @dataclass
@@ -87,6 +114,9 @@ class AnalysisResult:
     gain_correction: float = 1.0  # applied relative gain correction
     elapsed_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # the calibration points the curves miss by more than 2 of their uncertainties
+    calibration_misses: list[CalibrationCheck] = field(default_factory=list)
+    efficiency_model: str | None = None  # the form of the efficiency curve used
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -101,7 +131,23 @@ class AnalysisResult:
             for k, v in d["nuclides"].items()
         }
         d["peaks"] = [PeakResult(**p) for p in d.get("peaks", [])]
+        d["calibration_misses"] = [CalibrationCheck(**c) for c in d.get("calibration_misses", [])]
         return cls(**d)
+
+
+def calibration_misses(checks) -> list[CalibrationCheck]:
+    """The missed points of shared.calibration's checks as result records."""
+    return [
+        CalibrationCheck(
+            c.block, c.energy_kev, c.measured, c.fitted, c.uncertainty, c.deviation, c.sigmas
+        )
+        for c in checks
+        if c.missed
+    ]
+
+
+def root_sum_square(*parts: float | None) -> float:
+    return float(sum((p or 0.0) ** 2 for p in parts) ** 0.5)
 
 
 class AnalysisError(ValueError):

@@ -24,7 +24,7 @@ from typing import Any
 
 from shared.formats import ATS_VERSION, validate_ats
 from shared.formats.phd import Phd
-from shared.results import AnalysisResult, NuclideResult
+from shared.results import AnalysisResult, CalibrationCheck, NuclideResult
 from shared.timeutil import as_utc, iso_z
 
 ANALYSES = ("STATION", "CENTRAL")
@@ -215,6 +215,23 @@ def _sample(record: SampleRecord) -> dict[str, Any]:
     if result is not None:
         unit = f"Bq/{round(result.interval_s)}s"
         analysis["Nuclides"] = [_nuclide(n, unit) for n in result.nuclides.values()]
+        if result.efficiency_model:
+            analysis["EfficiencyModel"] = result.efficiency_model
+        if result.calibration_misses:
+            analysis["CalibrationWarnings"] = [
+                {
+                    "Block": c.block,
+                    "Energy": c.energy_kev,
+                    "Measured": c.measured,
+                    "Fitted": c.fitted,
+                    "Uncertainty": c.uncertainty,
+                    "Deviation": c.deviation,
+                    "Sigmas": c.sigmas,
+                }
+                for c in result.calibration_misses
+            ]
+        if result.warnings:
+            analysis["Warnings"] = list(result.warnings)
     return {
         "SampleId": phd.header.srid,
         "FileName": record.file_name,
@@ -236,7 +253,7 @@ def _method_text(result: AnalysisResult | None, error: str | None) -> str:
 
 def _nuclide(r: NuclideResult, release_unit: str) -> dict[str, Any]:
     detected = bool(r.detected)
-    return {
+    out = {
         "Name": ats_nuclide_name(r.nuclide),
         "Detected": detected,
         "Activity": _number(r.activity_bq),
@@ -262,6 +279,22 @@ def _nuclide(r: NuclideResult, release_unit: str) -> dict[str, Any]:
             if ln.used
         ],
     }
+    if r.efficiency_unc_bq is not None:
+        out["UncertaintyBudget"] = {
+            "Counting": _number(r.activity_counting_unc_bq),
+            "Efficiency": _number(r.efficiency_unc_bq),
+            "NuclearData": _number(r.nuclear_data_unc_bq),
+            "LineDisagreement": _number(r.disagreement_unc_bq),
+            "Summing": _number(r.summing_unc_bq),
+        }
+    if r.lines_chi2 is not None and r.lines_dof and r.lines_consistent is not None:
+        out["LineConsistency"] = {
+            "ChiSquare": max(float(r.lines_chi2), 0.0),
+            "DegreesOfFreedom": int(r.lines_dof),
+            "BirgeRatio": float(r.birge_ratio or 0.0),
+            "Consistent": bool(r.lines_consistent),
+        }
+    return out
 
 
 def _number(value: float | None) -> float | None:
@@ -298,6 +331,20 @@ def station_samples(doc: dict[str, Any]) -> list[StationSample]:
             for n in sample["Analysis"]["Nuclides"]:
                 name = library_nuclide_name(n["Name"])
                 result.nuclides[name] = nuclide_result(name, n)
+            result.efficiency_model = sample["Analysis"].get("EfficiencyModel")
+            result.warnings = list(sample["Analysis"].get("Warnings", []))
+            result.calibration_misses = [
+                CalibrationCheck(
+                    c["Block"],
+                    c["Energy"],
+                    c["Measured"],
+                    c["Fitted"],
+                    c["Uncertainty"],
+                    c["Deviation"],
+                    c["Sigmas"],
+                )
+                for c in sample["Analysis"].get("CalibrationWarnings", [])
+            ]
             out.append(StationSample(sample["FileName"], sample["SampleId"], acq["Start"], result))
     return out
 
@@ -349,6 +396,8 @@ def nuclide_result(name: str, n: dict[str, Any]) -> NuclideResult:
     if release_unc is None:
         release_unc = _times(unc, factor)
     nan = math.nan
+    budget = n.get("UncertaintyBudget") or {}
+    consistency = n.get("LineConsistency") or {}
     return NuclideResult(
         nuclide=name,
         detected=bool(n["Detected"]),
@@ -366,6 +415,14 @@ def nuclide_result(name: str, n: dict[str, Any]) -> NuclideResult:
         mdr_bq=mdr if mdr is not None else _times(dl, factor),
         activity_decision_threshold_bq=nan if dt is None else dt,
         activity_detection_limit_bq=nan if dl is None else dl,
+        efficiency_unc_bq=_times(budget.get("Efficiency"), fa),
+        nuclear_data_unc_bq=_times(budget.get("NuclearData"), fa),
+        disagreement_unc_bq=_times(budget.get("LineDisagreement"), fa),
+        summing_unc_bq=_times(budget.get("Summing"), fa),
+        lines_chi2=consistency.get("ChiSquare"),
+        lines_dof=consistency.get("DegreesOfFreedom"),
+        birge_ratio=consistency.get("BirgeRatio"),
+        lines_consistent=consistency.get("Consistent"),
     )
 
 

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "run simulated stations and a central server on this machine"),
     "impact": ("impact", "what the releases add at IMS stations, from ATM data (SRS, HYSPLIT)"),
     "fetch": ("fetch", "download files from a central server's API (as get_STAX_data.sh)"),
+    "emulate": ("emulate", "run one device emulator (MCA or sensor) for trying a driver"),
 }
 
 

@@ -22,6 +22,13 @@ source of the method and of shared/ (`--fresh` analyses again, `--no-cache` neit
 nor writes). The analyses run in `--jobs` processes (default 2), each timed on its own core.
 Targets: |bias| < 1 % above 1000 counts, pull SD 0.9-1.1, false detections 5 % +- 2 %,
 detection at the limit ~95 %, < 50 ms per spectrum.
+
+`--category mismatch` adds n/4 spectra of the model-mismatch category (spectra.py: a
+steeper efficiency curve, other peak tails and resolution, drawn intensities, noisy
+calibration points): reported apart, per nuclide for lines above 1000 counts, bias
+against the stated total uncertainty and the pull SD with the total uncertainty
+(targets: bias within the stated total uncertainty, pull SD 0.9-1.1, a warning on every
+file whose curve misses its points).
 """
 
 from __future__ import annotations
@@ -66,11 +73,14 @@ from benchmarks.analysis.spectra import (  # noqa: E402
     level_label,
     level_of,
     load_suite,
+    mismatch_cases,
     suite_key,
     with_added,
 )
 
 MIN_CELL = 100  # fewer spectra in a cell: not enough data to judge its pull SD
+MISMATCH_SHARE = 0.25  # with --category mismatch: n times this many mismatch spectra
+MISMATCH_MIN_COUNTS = 1000.0  # the mismatch targets hold for lines above this
 PULL_SD_TARGET = (0.9, 1.1)
 BIAS_TARGET = 0.01  # above BIAS_MIN_COUNTS
 BIAS_MIN_COUNTS = 1000.0
@@ -126,6 +136,10 @@ class Outcome:
     components: dict = field(default_factory=dict)
     mdr: dict = field(default_factory=dict)  # nuclide -> MDR (Bq per interval) or None
     result: object = None  # the AnalysisResult without its peaks (for the comparison)
+    total_unc: dict = field(default_factory=dict)  # nuclide -> total standard uncertainty
+    # the efficiency points the curve misses by > 2 u, and the curve's form
+    efficiency_misses: int = 0
+    efficiency_model: str = ""
 
 
 def analyse_one(fn, sim: Simulated) -> Outcome:
@@ -166,6 +180,11 @@ def analyse_one(fn, sim: Simulated) -> Outcome:
         cpu_seconds=cpu,
         gain=float(getattr(res, "gain_correction", 1.0) or 1.0),
         result=dataclasses.replace(res, peaks=[]) if dataclasses.is_dataclass(res) else None,
+        total_unc={n: r.activity_unc_bq for n, r in res.nuclides.items()},
+        efficiency_misses=sum(
+            c.block == "#g_Efficiency" for c in getattr(res, "calibration_misses", [])
+        ),
+        efficiency_model=str(getattr(res, "efficiency_model", "") or ""),
     )
 
 
@@ -295,6 +314,79 @@ def accuracy(outcomes: list[Outcome]) -> dict:
     return table
 
 
+def mismatch_accuracy(outcomes: list[Outcome]) -> dict:
+    """Where the world differs from the model: per nuclide, the spectra whose strongest
+    line has more than MISMATCH_MIN_COUNTS expected counts: bias against the stated total
+    uncertainty, the pull SD with the total uncertainty (and, for contrast, with the
+    counting one); and how often the calibration check warned."""
+    if not outcomes:
+        return {}
+    table: dict = {}
+    for nuc in REPORTED:
+        rows = []
+        for o in outcomes:
+            t = o.sim.case.truth(nuc)
+            if t <= 0 or nuc not in o.results or o.sim.main_line_area(nuc) < MISMATCH_MIN_COUNTS:
+                continue
+            a, u, _, _ = o.results[nuc]
+            ut = o.total_unc.get(nuc, math.nan)
+            if u > 0 and ut > 0:
+                rows.append((a, u, ut, t))
+        if len(rows) < 2:
+            continue
+        a, u, ut, t = (np.array(x) for x in zip(*rows))
+        rel = a / t - 1.0
+        pull = (a - t) / ut
+        sd = float(pull.std(ddof=1))
+        lo, hi = sd_interval(sd, len(rows))
+        table[nuc] = {
+            "n": len(rows),
+            "bias": float(rel.mean()),
+            "bias_se": float(rel.std(ddof=1) / math.sqrt(len(rows))),
+            "stated_rel_unc": float(np.median(ut / t)),
+            "pull_mean": float(pull.mean()),
+            "pull_sd": sd,
+            "pull_sd_ci": [lo, hi],
+            "counting_pull_sd": float(((a - t) / u).std(ddof=1)),
+            "verdict": pull_verdict(sd, len(rows)),
+        }
+    models: dict[str, int] = {}
+    for o in outcomes:
+        models[o.efficiency_model] = models.get(o.efficiency_model, 0) + 1
+    return {
+        "spectra": len(outcomes),
+        "nuclides": table,
+        "efficiency_warned": sum(o.efficiency_misses > 0 for o in outcomes),
+        "efficiency_models": models,
+    }
+
+
+def print_mismatch(rep: dict) -> None:
+    mm = rep.get("mismatch") or {}
+    if not mm:
+        return
+    print(
+        f"\nmodel mismatch ({mm['spectra']} spectra; lines > {MISMATCH_MIN_COUNTS:g} counts;"
+        " pulls with the total uncertainty):"
+    )
+    print(
+        f"{'nuclide':9s} {'n':>5s} {'bias %':>7s} {'+-se':>6s} {'u_tot %':>7s} {'pull':>6s}"
+        f" {'pull SD':>7s} {'95 % CI':>11s} {'count.':>6s}  verdict"
+    )
+    for nuc, v in mm["nuclides"].items():
+        lo, hi = v["pull_sd_ci"]
+        print(
+            f"{nuc:9s} {v['n']:5d} {_pct(v['bias'])} {100 * v['bias_se']:6.2f}"
+            f" {100 * v['stated_rel_unc']:7.2f} {v['pull_mean']:+6.2f} {v['pull_sd']:7.2f}"
+            f" {lo:5.2f}-{hi:4.2f} {v['counting_pull_sd']:6.2f}  {v['verdict']}"
+        )
+    models = ", ".join(f"{k or '?'} {v}" for k, v in mm["efficiency_models"].items())
+    print(
+        f"efficiency curve: {models}; a warning of missed efficiency points on"
+        f" {mm['efficiency_warned']} of {mm['spectra']} spectra"
+    )
+
+
 def line_bias(outcomes: list[Outcome], min_counts: float = 1000.0) -> dict:
     """Bias and pulls of the fitted areas of lines (and x-ray groups) with more than
     min_counts expected counts, against the simulator's full-energy areas.
@@ -421,7 +513,8 @@ def evaluate(name: str, fn, sims: list[Simulated], args, fingerprint: str | None
     print(f"\n== {name}: {len(sims)} spectra", flush=True)
     outcomes = cached_run(fn, sims, name, args, fingerprint)
     errors = [o for o in outcomes if o.error]
-    good = [o for o in outcomes if not o.error]
+    mismatched = [o for o in outcomes if not o.error and o.sim.case.category == "mismatch"]
+    good = [o for o in outcomes if not o.error and o.sim.case.category != "mismatch"]
     blanks = [o for o in good if o.sim.case.category == "blank"]
     limit_sims = load_suite(
         at_limit_cases(blanks, args.at_limit), None if args.no_cache else CACHE_DIR
@@ -437,6 +530,7 @@ def evaluate(name: str, fn, sims: list[Simulated], args, fingerprint: str | None
         "errors": len(errors),
         "first_errors": [o.error for o in errors[:5]],
         "accuracy": accuracy(good),
+        "mismatch": mismatch_accuracy(mismatched),
         "lines": line_bias(good),
         "false_detection": false_detections(good),
         "detection_at_limit": detection_at_limit(limit_outcomes),
@@ -521,6 +615,7 @@ def _pct(x: float) -> str:
 
 def print_report(rep: dict) -> None:
     print(f"\n#### {rep['method']}: {rep['spectra']} spectra, {rep['errors']} errors")
+    print_mismatch(rep)
     for e in rep["first_errors"]:
         print(f"   error: {e}")
     print(
@@ -690,6 +785,10 @@ def summary_markdown(reports: list[dict], agr: dict | None, suite: dict) -> str:
     rows.sort(key=lambda r: order.get(r[0], len(order)))  # stable: methods stay in order
     for r in rows:
         lines.append("| " + " | ".join(r) + " |")
+    mismatch = mismatch_markdown(reports)
+    if mismatch:
+        lines += ["", "Model mismatch (lines > 1000 counts; pulls with the total uncertainty):", ""]
+        lines.append(mismatch.rstrip("\n"))
     if agr is not None:
         lines.append("")
         if "error" in agr:
@@ -701,6 +800,51 @@ def summary_markdown(reports: list[dict], agr: dict | None, suite: dict) -> str:
                 f" ({agr['flagged']} flagged)."
             )
     return "\n".join(lines) + "\n"
+
+
+def mismatch_markdown(reports: list[dict]) -> str:
+    """The mismatch rows (--category mismatch): per nuclide and method, lines > 1000 counts."""
+    head = [
+        "nuclide",
+        "method",
+        "spectra",
+        "bias",
+        "stated total u (median)",
+        "pull SD, total u (95 % CI)",
+        "pull SD, counting u",
+    ]
+    rows = []
+    for nuc in REPORTED:
+        for rep in reports:
+            v = (rep.get("mismatch") or {}).get("nuclides", {}).get(nuc)
+            if v is None:
+                continue
+            lo, hi = v["pull_sd_ci"]
+            rows.append(
+                [
+                    nuc,
+                    rep["method"],
+                    str(v["n"]),
+                    f"{100 * v['bias']:+.2f} +- {100 * v['bias_se']:.2f} %",
+                    f"{100 * v['stated_rel_unc']:.2f} %",
+                    f"{v['pull_sd']:.2f} ({lo:.2f}-{hi:.2f})",
+                    f"{v['counting_pull_sd']:.2f}",
+                ]
+            )
+    if not rows:
+        return ""
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    for rep in reports:
+        mm = rep.get("mismatch") or {}
+        if mm:
+            models = ", ".join(f"{k} {v}" for k, v in mm["efficiency_models"].items())
+            out.append("")
+            out.append(
+                f"{rep['method']}: efficiency curve {models}; missed efficiency points"
+                f" warned on {mm['efficiency_warned']} of {mm['spectra']} spectra."
+            )
+    return "\n".join(out) + "\n"
 
 
 def print_design(cases) -> None:
@@ -762,6 +906,8 @@ def main(argv=None) -> int:
     cases = benchmark_cases(args.n, args.seed)
     if args.category:
         cases = [c for c in cases if c.category in args.category or c.category == "blank"]
+        if "mismatch" in args.category:
+            cases += mismatch_cases(round(MISMATCH_SHARE * args.n), args.seed, start=len(cases))
     if args.design:
         print_design(cases)
         return 0

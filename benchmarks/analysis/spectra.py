@@ -17,6 +17,12 @@ Categories (physics.md section 3 has the interferences):
   cluster511     I-133 and thoron progeny (Tl-208 510.7, I-133 510.5, annihilation)
   krypton        Kr-85m, Kr-88, Xe-135m with Xe
   drift          mixtures with a true gain drift of up to +-0.2 %
+  mismatch       the mixtures of xenon, iodine, krypton and xray in a world that differs
+                 from the analyses' model (not in the default suite; `--category
+                 mismatch`): a steeper efficiency below ~100 keV with a sharper knee
+                 (an extra absorber, a form the dual polynomial does not share), peak
+                 tails and resolution unlike the calibration's, line intensities drawn
+                 about the library's, and calibration points written with noise
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+import sys
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +42,7 @@ import numpy as np
 from shared.formats.phd import Phd, StackConditions
 from shared.formats.sample_phd import make_sample_phd
 from shared.nuclear import load_library
+from shared.nuclear.library import Library
 from shared.release import FlowThroughChamber
 from shared.simulation.detector import (
     DetectorModel,
@@ -108,6 +116,26 @@ MIX = (
     ("xray", 0.13, {"Xe-133m": (1, 2, 3, 3), "Xe-131m": (1, 2, 3, 3)}),
     ("drift", 0.04, {}),
 )
+# The model-mismatch category: the mixtures of these categories, cycled, each in a world
+# drawn per spectrum (mismatch_cases). Only in suites that ask for it (--category mismatch).
+MISMATCH_OF = ("xenon", "iodine", "krypton", "xray")
+MISMATCH_DRIVERS = {
+    "xenon": {"Xe-133": (1, 2, 3, 4)},
+    "iodine": {"I-131": (1, 2)},
+    "krypton": {"Kr-85m": (1, 2), "Kr-88": (1, 2), "Xe-135m": (1, 2)},
+    "xray": {"Xe-133m": (1, 2, 3), "Xe-131m": (1, 2, 3)},
+}
+# How far the world is from the model (each drawn uniformly or normally per spectrum):
+MISMATCH = {
+    "absorber_tau": (0.0, 0.6),  # exp(-tau (E/30 keV)^-2.8): up to -45 % at 30 keV
+    "tail_fraction": (0.005, 0.03),  # the analyses assume 1.5 %
+    "tail_length_sigma": (0.8, 2.0),  # and 1.2 sigma
+    "resolution_scale": (0.97, 1.03),  # true FWHM / the calibration points' FWHM
+    "gamma_intensity_sd": 0.02,  # relative, each gamma line
+    "xray_intensity_sd": 0.03,  # relative, each nuclide's x-ray group as a whole
+    "efficiency_point_sd": 0.03,  # the points' noise = their stated uncertainty
+    "resolution_point_sd": 0.01,
+}
 DEFAULT_N = 4000  # about 200 spectra in each designed cell (see run.py --design)
 # In the xray category Xe-131m is left out of one spectrum in four (Xe K from Xe-133m alone).
 XRAY_WITHOUT_XE131M = 0.25
@@ -125,6 +153,7 @@ class Case:
     gain_drift: float = 0.0
     seed: int = 0
     note: str = ""
+    world: dict = field(default_factory=dict)  # mismatch: how the world differs (seeded)
 
     def truth(self, nuclide: str) -> float:
         return float(self.sources.get(nuclide, 0.0))
@@ -250,6 +279,68 @@ def _driven_levels(category: str, drivers: dict, m: int, rng) -> list[dict[str, 
     return out
 
 
+def mismatch_cases(n: int, seed: int, start: int = 0) -> list[Case]:
+    """n cases of the mismatch category: MISMATCH_OF's mixtures in drawn worlds."""
+    rng = np.random.default_rng([seed, 0x5EED])
+    per = [n // len(MISMATCH_OF) + (k < n % len(MISMATCH_OF)) for k in range(len(MISMATCH_OF))]
+    cases: list[Case] = []
+    for base, m in zip(MISMATCH_OF, per):
+        for levels in _driven_levels(base, MISMATCH_DRIVERS[base], m, rng):
+            src, _, note = _case(base, rng, levels)
+            world = {
+                "absorber_tau": float(rng.uniform(*MISMATCH["absorber_tau"])),
+                "tail_fraction": float(rng.uniform(*MISMATCH["tail_fraction"])),
+                "tail_length_sigma": float(rng.uniform(*MISMATCH["tail_length_sigma"])),
+                "resolution_scale": float(rng.uniform(*MISMATCH["resolution_scale"])),
+                "seed": int(rng.integers(2**31)),
+            }
+            cases.append(
+                Case(
+                    start + len(cases),
+                    "mismatch",
+                    src,
+                    0.0,
+                    int(rng.integers(2**31)),
+                    note=f"{base} mixture; {note}".rstrip("; "),
+                    world=world,
+                )
+            )
+    return cases
+
+
+def mismatch_library(world: dict, library: Library | None = None) -> Library:
+    """The library with each gamma intensity and each nuclide's x-ray group drawn about
+    the library's value (the world's true nuclear data)."""
+    lib = library or load_library()
+    rng = np.random.default_rng([world["seed"], 1])
+    nuclides = {}
+    for name, nuc in lib.nuclides.items():
+        xray = 1.0 + MISMATCH["xray_intensity_sd"] * rng.standard_normal()
+        lines = []
+        for ln in nuc.lines:
+            f = xray if ln.kind == "xray" else 1.0
+            if ln.kind == "gamma":
+                f = 1.0 + MISMATCH["gamma_intensity_sd"] * rng.standard_normal()
+            lines.append(replace(ln, intensity=ln.intensity * max(f, 0.5)))
+        nuclides[name] = replace(nuc, lines=tuple(lines))
+    return replace(lib, nuclides=nuclides)
+
+
+def mismatch_detectors(world: dict, base: DetectorModel | None = None):
+    """(the detector that makes the spectrum, the one the calibration points describe)."""
+    base = base or default_detector()
+    calibrated = replace(base, efficiency_absorber_tau=world["absorber_tau"])
+    r = world["resolution_scale"] ** 2
+    w0, w1, w2 = base.resolution_coefficients
+    true = replace(
+        calibrated,
+        resolution_coefficients=(w0 * r, w1 * r, w2 * r),
+        tail_fraction=world["tail_fraction"],
+        tail_length_sigma=world["tail_length_sigma"],
+    )
+    return true, calibrated
+
+
 def benchmark_cases(n: int = DEFAULT_N, seed: int = 20261) -> list[Case]:
     """n cases in the proportions of MIX (deterministic for a given n and seed)."""
     rng = np.random.default_rng(seed)
@@ -280,8 +371,12 @@ def with_added(case: Case, nuclide: str, activity: float, index: int) -> Case:
 def simulate(case: Case, detector: DetectorModel | None = None) -> Simulated:
     """Simulate the case into a SAMPLEPHD with the truth."""
     det = detector or default_detector()
+    library = None
+    if case.world:
+        det = mismatch_detectors(case.world, det)[0]
+        library = mismatch_library(case.world)
     expected = expected_spectrum(
-        det, case.sources, real_time=REAL_TIME_S, gain_drift=case.gain_drift
+        det, case.sources, real_time=REAL_TIME_S, gain_drift=case.gain_drift, library=library
     )
     counts = np.random.default_rng(case.seed).poisson(expected.counts).astype(np.int64)
     areas: dict[str, dict[float, float]] = {}
@@ -293,6 +388,13 @@ def simulate(case: Case, detector: DetectorModel | None = None) -> Simulated:
 
 def _wrap(case, det, counts, real_time, live_time, areas) -> Simulated:
     start = T0 + timedelta(seconds=REAL_TIME_S * case.index)
+    if case.world:  # points of the calibrated detector, measured with noise
+        cal_det = mismatch_detectors(case.world, det)[1]
+        rng = np.random.default_rng([case.world["seed"], 2])
+        eff_pts = efficiency_points(cal_det, MISMATCH["efficiency_point_sd"], rng)
+        res_pts = resolution_points(cal_det, MISMATCH["resolution_point_sd"], rng)
+    else:
+        eff_pts, res_pts = efficiency_points(det), resolution_points(det)
     phd = make_sample_phd(
         station="SIM01",
         detector="SIM01_001",
@@ -306,8 +408,8 @@ def _wrap(case, det, counts, real_time, live_time, areas) -> Simulated:
         live_time_s=live_time,
         calibration_time=T0 - timedelta(days=30),
         energy_points=energy_points(det),
-        resolution_points=resolution_points(det),
-        efficiency_points=efficiency_points(det),
+        resolution_points=res_pts,
+        efficiency_points=eff_pts,
         stack=STACK,
         comment=f"benchmark case {case.index} ({case.category})",
     )
@@ -319,7 +421,7 @@ def _simulator_fingerprint() -> str:
     import shared.simulation.spectrum as s
 
     h = hashlib.sha256()
-    for mod in (d, s):
+    for mod in (d, s, sys.modules[__name__]):
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()[:16]
 

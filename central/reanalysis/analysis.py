@@ -23,12 +23,20 @@ import math
 import time
 
 import numpy as np
+from scipy.stats import chi2 as chi2_dist
 
 from shared.calibration import CalibrationError, calibrations_of
 from shared.formats.ims import Message
 from shared.formats.phd import Phd
 from shared.nuclear import XENON, Library, load_library
-from shared.results import AnalysisError, AnalysisResult, LineResult, NuclideResult, PeakResult
+from shared.results import (
+    AnalysisError,
+    AnalysisResult,
+    LineResult,
+    NuclideResult,
+    PeakResult,
+    calibration_misses,
+)
 from shared.timeutil import iso_z
 
 from . import fit as fitting
@@ -82,6 +90,11 @@ NULL_SHARE = 0.5
 LOWEST_DEPTH = 0.8  # of the starting baseline under a line's peak: see _lowest_amplitudes
 TAIL_MIN_SIGNIFICANCE = 50.0  # ~2500 net counts in the strongest line
 STEP_MIN_SIGNIFICANCE = 150.0  # ~20 000 net counts: the line gets a step of its own
+# Relative standard uncertainty of a gamma intensity (the library carries none): assumed
+# of the size of the evaluations' differences (DDEP and ENSDF 2.7 % apart at Xe-133's
+# 81 keV line, physics.md section 2).
+INTENSITY_REL_UNC = 0.02
+LINE_P_VALUE = 0.01  # a nuclide's lines disagree below this p-value of their chi^2
 TAIL_FRACTION0 = 0.015
 TAIL_LENGTH0 = 1.0  # in sigma
 STEP0 = 0.0
@@ -104,8 +117,9 @@ class _ShiftedEnergy:
 
 
 class _Calibrations:
-    def __init__(self, energy, resolution, efficiency):
+    def __init__(self, energy, resolution, efficiency, checks=(), warnings=()):
         self.energy, self.resolution, self.efficiency = energy, resolution, efficiency
+        self.checks, self.warnings = checks, warnings
 
 
 def analyze(
@@ -116,7 +130,7 @@ def analyze(
     phd = _sample_of(phd, source)
     lib = library or load_library()
     counts, cal, live, real = _checked_input(phd, source)
-    warnings: list[str] = []
+    warnings: list[str] = list(cal.warnings)
 
     n_ch = len(counts)
     e_first, e_last = (float(cal.energy.energy(i)) for i in (0, n_ch - 1))
@@ -152,9 +166,14 @@ def analyze(
         warnings.append(f"#Stack lacks {', '.join(lacking)}: no concentration or release")
     nuclides = {}
     for k in _reported(components):
-        nuclides[components[k].name] = _nuclide_result(
-            k, components[k], model, result, cov, by_line, cal, phd, interval
-        )
+        res = _nuclide_result(k, components[k], model, result, cov, by_line, cal, phd, interval)
+        nuclides[components[k].name] = res
+        if res.lines_consistent is False:
+            warnings.append(
+                f"{res.nuclide}: the lines disagree (chi2 {res.lines_chi2:.1f}, {res.lines_dof}"
+                f" degrees of freedom); uncertainty widened by the Birge ratio"
+                f" {res.birge_ratio:.2f}"
+            )
     peaks = _peaks(model, result, cov, nuclides)
     if guess.lines == () and any(n.detected for n in nuclides.values()):
         warnings.append("no strong line to check the energy scale; PHD calibration used as is")
@@ -179,6 +198,8 @@ def analyze(
         gain_correction=1.0 + float(theta[GAIN]),
         elapsed_s=time.perf_counter() - started,
         warnings=warnings,
+        calibration_misses=calibration_misses(cal.checks),
+        efficiency_model=cal.efficiency.model,
     )
 
 
@@ -223,7 +244,8 @@ def _checked_input(phd: Phd, source: str):
         raise AnalysisError(f"{where}calibration: {exc}") from None
     first = phd.g_spectrum.first_channel
     energy = _ShiftedEnergy(cal.energy, first) if first else cal.energy
-    return counts, _Calibrations(energy, cal.resolution, cal.efficiency), live, real or live
+    cals = _Calibrations(energy, cal.resolution, cal.efficiency, cal.checks, cal.warnings())
+    return counts, cals, live, real or live
 
 
 def _interval_s(phd: Phd, real: float) -> float:
@@ -429,7 +451,15 @@ def _line_fit(model: SpectrumModel, joint, free_shape, theta_prior):
     cov = _covariance(lm, res)
     area = res.p[amp_of_line] * weight
     area_unc = np.sqrt(np.maximum(np.diag(cov)[amp_of_line], 0.0)) * weight
-    return {"model": lm, "fit": res, "area": area, "area_unc": area_unc}
+    return {
+        "model": lm,
+        "fit": res,
+        "area": area,
+        "area_unc": area_unc,
+        "amplitude": amp_of_line,
+        "weight": weight,
+        "cov": cov,
+    }
 
 
 # ------------------------------------------------------------------ per nuclide
@@ -468,14 +498,19 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
         inv_var.append((cpu / unc) ** 2 if unc > 0 else 0.0)
     w = np.array(inv_var)
     w = w / w.sum() if w.sum() > 0 else np.full(len(mine), 1.0 / len(mine))
-    # efficiency errors of one curve are correlated: add them linearly (an upper bound)
-    u_rel = float(
-        sum(
-            wi * cal.efficiency.relative_uncertainty(model.lines[i].energy)
-            for wi, i in zip(w, mine)
-        )
-    )
-    u_total = math.hypot(u_count, activity * u_rel)
+    energies = np.array([model.lines[i].energy for i in mine])
+    eff_cov = np.atleast_2d(cal.efficiency.ln_covariance(energies))
+    # efficiency errors of one curve are correlated between the lines: through the
+    # curve's covariance of ln eps at their energies
+    u_rel_eff = math.sqrt(max(float(w @ eff_cov @ w), 0.0))
+    u_rel_nuclear = INTENSITY_REL_UNC * math.sqrt(float(np.sum(w * w)))
+    u_rel = math.hypot(u_rel_eff, u_rel_nuclear)
+    check = _line_consistency(mine, by_line, model, eff_cov, max(activity, 0.0))
+    u_dis = 0.0
+    if check is not None and not check[2]:
+        u_dis = check[3] * math.sqrt(check[0] / check[1] - 1.0)
+    u_eff, u_nuc = abs(activity) * u_rel_eff, abs(activity) * u_rel_nuclear
+    u_total = math.sqrt(u_count**2 + u_eff**2 + u_nuc**2 + u_dis**2)
 
     lim = _decision(k, model, result, u_rel)
     detected = activity > lim.decision_threshold
@@ -508,7 +543,53 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
         currie_lc_bq=lc_r,
         currie_ld_bq=ld_r,
         lines=line_results,
+        efficiency_unc_bq=u_eff,
+        nuclear_data_unc_bq=u_nuc,
+        disagreement_unc_bq=u_dis,
+        summing_unc_bq=0.0,
+        lines_chi2=None if check is None else check[0],
+        lines_dof=None if check is None else check[1],
+        birge_ratio=None if check is None else math.sqrt(check[0] / check[1]),
+        lines_consistent=None if check is None else check[2],
     )
+
+
+def _line_consistency(mine, by_line, model, eff_cov, activity):
+    """(chi^2, dof, consistent, internal u) of a nuclide's gamma lines, or None (< 2 lines).
+
+    The activities of the per-line refit against their weighted mean, with the full
+    covariance: the refit's (neighbouring lines are correlated), plus the efficiency
+    curve's covariance and independent intensity uncertainties times the activity. The
+    lines disagree when chi^2 exceeds its 1 - LINE_P_VALUE quantile; the caller then adds
+    u_int sqrt(chi^2/dof - 1), i.e. widens the internal uncertainty u_int of the mean by
+    the Birge ratio (the external uncertainty of a weighted mean).
+    """
+    cpu = np.array([model.lines[i].counts_per_unit for i in mine])
+    unc = np.asarray(by_line["area_unc"])[mine] / cpu
+    keep = np.flatnonzero(unc > 0)
+    if len(keep) < 2:
+        return None
+    idx = [mine[j] for j in keep]
+    amp = by_line["amplitude"][idx]
+    scale = by_line["weight"][idx] / cpu[keep]
+    a = np.asarray(by_line["area"])[idx] / cpu[keep]
+    cov = by_line["cov"][np.ix_(amp, amp)] * np.outer(scale, scale)
+    cov = cov + activity**2 * (
+        eff_cov[np.ix_(keep, keep)] + INTENSITY_REL_UNC**2 * np.eye(len(keep))
+    )
+    try:
+        inv = np.linalg.inv(cov)
+    except np.linalg.LinAlgError:
+        inv = np.linalg.pinv(cov)
+    ones = np.ones(len(keep))
+    info = float(ones @ inv @ ones)
+    if not info > 0:
+        return None
+    mean = float(ones @ inv @ a) / info
+    r = a - mean
+    chi2 = float(r @ inv @ r)
+    dof = len(keep) - 1
+    return chi2, dof, bool(chi2_dist.sf(chi2, dof) >= LINE_P_VALUE), 1.0 / math.sqrt(info)
 
 
 def _decision(k: int, model: SpectrumModel, result, u_rel: float):

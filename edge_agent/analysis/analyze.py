@@ -14,7 +14,15 @@ from shared.calibration import CalibrationError, Calibrations, calibrations_of
 from shared.formats.phd import Phd
 from shared.nuclear import load_library
 from shared.nuclear.library import Library
-from shared.results import AnalysisError, AnalysisResult, LineResult, NuclideResult, PeakResult
+from shared.results import (
+    AnalysisError,
+    AnalysisResult,
+    LineResult,
+    NuclideResult,
+    PeakResult,
+    calibration_misses,
+    root_sum_square,
+)
 from shared.timeutil import iso_z
 
 from .config import AnalysisConfig, config_from
@@ -23,7 +31,7 @@ from .drift import coarse_gain, fine_gain, stable_regions
 from .fit import RegionFit, fit_region
 from .limits import currie, iso11929
 from .model import Region, build_regions, candidate_lines, compton_edges, identify
-from .quantify import NuclideEstimate, estimate_activities
+from .quantify import NuclideEstimate, Systematics, estimate_activities
 from .release import ReleaseFactors, release_factors
 from .scale import FWHM_PER_SIGMA, ChannelScale
 from .search import matched_filter, search_peaks
@@ -46,7 +54,8 @@ def analyze(
     lib = library if library is not None else load_library()
     counts, live, real, cals, first = _usable_input(phd, source)
     size = counts.size
-    warnings: list[str] = []
+    # the calibration points the curves miss, and how the efficiency curve was chosen
+    warnings: list[str] = cals.warnings()
 
     nominal = ChannelScale(cals.energy, cals.resolution, first)
     sigma = nominal.sigma_of_index(size)
@@ -119,6 +128,12 @@ def analyze(
         [*reported, *(n for n in cfg.interferers if n in lib and n not in reported)],
         use_xrays=cfg.use_xrays,
         limits_for=reported,
+        systematics=Systematics(
+            eff.ln_covariance,
+            cfg.intensity_rel_unc_gamma,
+            cfg.intensity_rel_unc_xray,
+            cfg.consistency_p_value,
+        ),
     )
     interval = _interval_s(phd)
     factors, why = release_factors(phd, lib, reported, interval)
@@ -131,6 +146,12 @@ def analyze(
             warnings.append(f"{name}: no line inside the spectrum; no result")
             continue
         nuclides[name] = _nuclide_result(name, est, fits, factors, cfg, live, cont)
+        if est.consistent is False:
+            warnings.append(
+                f"{name}: its lines disagree (chi2 {est.chi2:.1f} for {est.dof} degrees of"
+                f" freedom, Birge ratio {np.sqrt(est.chi2 / est.dof):.2f}); the uncertainty"
+                " is widened by the Birge ratio"
+            )
     peaks = _peak_results(fits, scale, first)
     return AnalysisResult(
         method=METHOD,
@@ -149,6 +170,8 @@ def analyze(
         gain_correction=drift.gain,
         elapsed_s=time.perf_counter() - t0,
         warnings=warnings,
+        calibration_misses=calibration_misses(cals.checks),
+        efficiency_model=eff.model,
     )
 
 
@@ -289,7 +312,8 @@ def _nuclide_result(
 ) -> NuclideResult:
     lim = iso11929(est.u0, est.g, est.u_rel_calibration, cfg.k_alpha, cfg.k_beta)
     a = est.activity
-    u_total = float(np.hypot(est.counting_unc, a * est.u_rel_calibration))
+    u_eff, u_nuclear = est.efficiency_unc, est.nuclear_unc
+    u_total = root_sum_square(est.counting_unc, u_eff, u_nuclear, est.disagreement_unc)
     lc_a, ld_a = _currie_activity(est, fits, cont, cfg.k_alpha)
     f = factors.factor(name) if factors is not None else None
 
@@ -336,6 +360,14 @@ def _nuclide_result(
         currie_lc_bq=rel(lc_a),
         currie_ld_bq=rel(ld_a),
         lines=lines,
+        efficiency_unc_bq=u_eff,
+        nuclear_data_unc_bq=u_nuclear,
+        disagreement_unc_bq=est.disagreement_unc,
+        summing_unc_bq=0.0,
+        lines_chi2=est.chi2,
+        lines_dof=est.dof,
+        birge_ratio=None if est.chi2 is None else float(np.sqrt(est.chi2 / est.dof)),
+        lines_consistent=est.consistent,
     )
 
 

@@ -15,9 +15,11 @@ nuclide, whose continuum would take up a real signal).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.stats import chi2 as chi2_dist
 
 from .fit import RegionFit
 
@@ -33,6 +35,27 @@ class NuclideEstimate:
     u0: float  # counting uncertainty if the true activity were zero (Bq)
     g: float  # variance the signal adds, per Bq (Bq^2/Bq)
     rows: list[tuple[int, int, float]] = field(default_factory=list)  # (fit, component, weight)
+    u_rel_efficiency: float = 0.0  # relative, from the curve's covariance at the lines
+    u_rel_nuclear: float = 0.0  # relative, from the line intensities
+    efficiency_unc: float = 0.0  # Bq, with the other nuclides' shares of shared rows
+    nuclear_unc: float = 0.0  # Bq, likewise
+    chi2: float | None = None  # of the lines about the combination (None: one line per nuclide)
+    dof: int | None = None
+    consistent: bool | None = None
+    disagreement_unc: float = 0.0  # Bq added (in quadrature) because the lines disagree
+
+
+@dataclass(frozen=True)
+class Systematics:
+    """What the counting covariance leaves out: the efficiency curve and nuclear data."""
+
+    ln_eff_cov: Callable[[np.ndarray], np.ndarray]  # covariance of ln eps at energies
+    gamma_rel: float = 0.02  # relative uncertainty of a gamma intensity
+    xray_rel: float = 0.03  # of an x-ray group's intensities
+    p_value: float = 0.01  # lines disagree below this p-value of their chi^2
+
+    def intensity_rel(self, component) -> float:
+        return self.xray_rel if component.kind == "xray" else self.gamma_rel
 
 
 def estimate_activities(
@@ -42,10 +65,13 @@ def estimate_activities(
     use_xrays: bool = False,
     with_limits: bool = True,
     limits_for=None,
+    systematics: Systematics | None = None,
 ) -> dict[str, NuclideEstimate]:
     """Activities of `nuclides` from the components of `fits` that quantify them.
 
     limits_for: the nuclides that need u0 (default: all of them, when with_limits).
+    systematics: with it, each nuclide's efficiency and nuclear-data uncertainties and the
+    consistency of its lines (without: the linear efficiency bound of the components).
     """
     wanted = set(nuclides)
     rows: list[tuple[int, int]] = []
@@ -66,7 +92,7 @@ def estimate_activities(
     need_u0 = set(wanted if limits_for is None else limits_for) if with_limits else set()
     out: dict[str, NuclideEstimate] = {}
     for group in _coupled_groups(fits, rows, [n for n in nuclides if n in own]):
-        out.update(_solve_group(fits, group, need_u0))
+        out.update(_solve_group(fits, group, need_u0, systematics))
     return out
 
 
@@ -99,7 +125,7 @@ def _coupled_groups(fits, rows, names):
     return list(groups.values())
 
 
-def _solve_group(fits, group, need_u0) -> dict[str, NuclideEstimate]:
+def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEstimate]:
     names, rows = group
     col = {n: k for k, n in enumerate(names)}
     m = np.zeros((len(rows), len(names)))
@@ -121,6 +147,10 @@ def _solve_group(fits, group, need_u0) -> dict[str, NuclideEstimate]:
         activity, cov_a, weights = _gls(y, m, cov)
 
     rel = np.array([fits[r].components[i].rel_unc for r, i in rows])
+    # the budget and the line test of the nuclides reported (interferers need neither)
+    check = None
+    if systematics is not None and need_u0.intersection(names):
+        check = _consistency(fits, rows, m, y, cov, activity, systematics)
     out = {}
     for n in names:
         k = col[n]
@@ -136,6 +166,24 @@ def _solve_group(fits, group, need_u0) -> dict[str, NuclideEstimate]:
             g=float(np.sum(w * w * per_row_counts)),
             rows=[(r, i, float(w[j])) for j, (r, i) in enumerate(rows) if w[j] != 0.0],
         )
+        if check is not None:
+            sens = w * per_row_counts  # d ln A / d ln eps of each row (sums to 1 alone)
+            est.u_rel_efficiency = float(np.sqrt(max(sens @ check.eff_cov @ sens, 0.0)))
+            est.u_rel_nuclear = float(np.sqrt(np.sum((sens * check.intensity_rel) ** 2)))
+            est.u_rel_calibration = float(np.hypot(est.u_rel_efficiency, est.u_rel_nuclear))
+            # in Bq: a row shared with other nuclides (the Xe K group of Xe-131m and
+            # Xe-133m) passes their efficiency and intensity errors on through its weight
+            # (Xe-133m's Xe K intensity moves the Xe-131m the group leaves over)
+            shares = m * np.maximum(activity, 0.0)[None, :]  # row x nuclide model areas
+            sens_bq = w * shares.sum(axis=1)
+            est.efficiency_unc = float(np.sqrt(max(sens_bq @ check.eff_cov @ sens_bq, 0.0)))
+            est.nuclear_unc = float(
+                np.sqrt(np.sum((w[:, None] * shares * check.intensity_rel[:, None]) ** 2))
+            )
+            est.chi2, est.dof, est.consistent = check.chi2, check.dof, check.consistent
+            if check.consistent is False:
+                birge2 = check.chi2 / check.dof
+                est.disagreement_unc = float(np.sqrt(check.internal_var[k] * (birge2 - 1.0)))
         if n in need_u0:
             without = np.maximum(activity, 0.0)
             without[k] = 0.0
@@ -143,6 +191,45 @@ def _solve_group(fits, group, need_u0) -> dict[str, NuclideEstimate]:
             est.u0 = float(np.sqrt(max(float(w @ c0 @ w), 0.0)))
         out[n] = est
     return out
+
+
+@dataclass
+class _Consistency:
+    eff_cov: np.ndarray  # of ln eps at the rows' main energies
+    intensity_rel: np.ndarray  # per row
+    chi2: float | None
+    dof: int | None
+    consistent: bool | None
+    internal_var: np.ndarray  # per nuclide: variance of the combination with all parts
+
+
+def _consistency(fits, rows, m, y, cov_count, activity, sy: Systematics) -> _Consistency:
+    """chi^2 of the rows about their combination, with every uncertainty a row carries.
+
+    The test covariance is the counting one plus the efficiency curve's covariance of
+    ln eps between the rows' energies and the intensities' (independent between lines),
+    both times the rows' model areas. Lines disagree when its p-value is below
+    sy.p_value; the caller then widens the combined uncertainty by the Birge ratio
+    sqrt(chi^2/dof) (the external uncertainty of a weighted mean).
+    """
+    comps = [fits[r].components[i] for r, i in rows]
+    energies = np.array([float(c.energies[c.main]) for c in comps])
+    eff_cov = np.atleast_2d(sy.ln_eff_cov(energies))
+    irel = np.array([sy.intensity_rel(c) for c in comps])
+    model_area = m @ np.maximum(activity, 0.0)
+    sys_cov = (eff_cov + np.diag(irel**2)) * np.outer(model_area, model_area)
+    total = cov_count + sys_cov
+    a_t, cov_t, _ = _gls(y, m, total)
+    dof = len(rows) - m.shape[1]
+    if dof < 1:
+        return _Consistency(eff_cov, irel, None, None, None, np.diag(cov_t))
+    resid = y - m @ a_t
+    try:
+        chi2 = float(resid @ np.linalg.solve(total, resid))
+    except np.linalg.LinAlgError:
+        chi2 = float(resid @ np.linalg.pinv(total) @ resid)
+    consistent = bool(chi2_dist.sf(chi2, dof) >= sy.p_value)
+    return _Consistency(eff_cov, irel, chi2, dof, consistent, np.diag(cov_t))
 
 
 def _gls(y, m, cov):

@@ -146,7 +146,8 @@ class SimulatedMca(Mca):
         sample = self._sample()
         dead = sample.dead_fraction if sample else 0.0
         live = round(real * (1.0 - dead) / LIVE_TICK_S) * LIVE_TICK_S
-        return Elapsed(live_time=round(live, 2), real_time=round(real, 2))
+        # rounding to whole ticks must never make the live time exceed the real time
+        return Elapsed(live_time=min(round(live, 2), round(real, 2)), real_time=round(real, 2))
 
     def read_spectrum(self) -> np.ndarray:
         self._answer("read spectrum")

@@ -17,7 +17,7 @@ from jsonschema.exceptions import ValidationError
 
 from .errors import FormatError, Problem, utf8_text
 
-ATS_VERSION = "1.1"
+ATS_VERSION = "1.2"
 SCHEMA_FILE = "ats.schema.json"
 
 # Our own format checks, so that validation does not depend on which optional

@@ -88,6 +88,13 @@ class DetectorModel:
     # (continuous by construction), given by its slope and curvature there.
     efficiency_low_slope: float = 0.05
     efficiency_low_curvature: float = -0.6315
+    # An extra absorber in front of the crystal (a thicker chamber wall, end cap or dead
+    # layer than the nominal unit): the efficiency times exp(-tau (E / 30 keV)^-k), the
+    # photo-absorption of light materials falling as ~E^-2.8. tau = 0: none (the default);
+    # tau ~ 0.3-0.6 gives the steep rise below ~100 keV and the sharper knee of units with
+    # thicker windows, a form the analyses' dual polynomial does not share.
+    efficiency_absorber_tau: float = 0.0
+    efficiency_absorber_index: float = 2.8
     # ln(Compton-to-peak ratio) as a polynomial in ln E: eps_total = eps (1 + r)
     compton_to_peak: tuple[float, float, float] = (-16.26, 4.365, -0.2697)
     # Peak shape: low-energy exponential tail (part of the full-energy area) and step (not)
@@ -145,7 +152,13 @@ class DetectorModel:
 
     def efficiency(self, energy_kev):
         """Full-energy-peak efficiency (fraction) for the gas in the chamber."""
-        return self.efficiency_calibration.efficiency(energy_kev)
+        eff = self.efficiency_calibration.efficiency(energy_kev)
+        if self.efficiency_absorber_tau > 0:
+            e = np.asarray(energy_kev, dtype=float)
+            eff = eff * np.exp(
+                -self.efficiency_absorber_tau * (e / 30.0) ** -self.efficiency_absorber_index
+            )
+        return eff
 
     def compton_to_peak_ratio(self, energy_kev):
         """r = (eps_total - eps) / eps."""
@@ -228,24 +241,33 @@ def energy_points(detector: DetectorModel, uncertainty_channels: float = 0.05) -
 
 
 def resolution_points(
-    detector: DetectorModel, relative_uncertainty: float = 0.01
+    detector: DetectorModel,
+    relative_uncertainty: float = 0.01,
+    rng: np.random.Generator | None = None,
 ) -> list[ResolutionPoint]:
-    """`#g_Resolution`: the true FWHM (keV) at each energy."""
+    """`#g_Resolution`: the true FWHM (keV) at each energy; with rng, each value drawn
+    about the true one with its stated uncertainty, as a measured calibration is."""
     e = np.asarray(ENERGY_POINTS_KEV)
     f = detector.fwhm(e)
+    noise = 1.0 if rng is None else 1.0 + relative_uncertainty * rng.standard_normal(e.size)
     return [
-        ResolutionPoint(float(x), float(w), _stated(w * relative_uncertainty)) for x, w in zip(e, f)
+        ResolutionPoint(float(x), float(w * z), _stated(w * relative_uncertainty))
+        for x, w, z in zip(e, f, np.broadcast_to(noise, e.shape))
     ]
 
 
 def efficiency_points(
-    detector: DetectorModel, relative_uncertainty: float = 0.03
+    detector: DetectorModel,
+    relative_uncertainty: float = 0.03,
+    rng: np.random.Generator | None = None,
 ) -> list[EfficiencyPoint]:
     """`#g_Efficiency`: the true full-energy-peak efficiency at each energy; the stated
-    uncertainty is that of a real calibration, the values themselves are exact."""
+    uncertainty is that of a real calibration. Without rng the values are exact; with it
+    each is drawn about the true one with its stated uncertainty (a real calibration)."""
     e = np.asarray(EFFICIENCY_POINTS_KEV)
     eff = detector.efficiency(e)
+    noise = 1.0 if rng is None else 1.0 + relative_uncertainty * rng.standard_normal(e.size)
     return [
-        EfficiencyPoint(float(x), float(v), _stated(v * relative_uncertainty))
-        for x, v in zip(e, eff)
+        EfficiencyPoint(float(x), float(v * z), _stated(v * relative_uncertainty))
+        for x, v, z in zip(e, eff, np.broadcast_to(noise, e.shape))
     ]

@@ -1,7 +1,7 @@
 """`stax demo`: simulated stations and a central server with its web UI on this machine.
 
 stax demo [--data-dir DIR] [--duration SECONDS] [--speed S] [--stations N]
-          [--web-port PORT] [--intake-port PORT]
+          [--web-port PORT] [--intake-port PORT] [--hardware simulated|emulated]
 """
 
 from __future__ import annotations
@@ -39,6 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--intake-port", type=int, help="the central intake's port (default: a free one)"
     )
+    parser.add_argument(
+        "--hardware",
+        choices=("simulated", "emulated"),
+        default="simulated",
+        help="simulated: the simulated MCA driver; emulated: real drivers (ortec-mcb, "
+        "amptek-dp5, vendor-files; alicat, cryotel, modbus) against emulators the demo "
+        "starts (default: simulated)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             speed=args.speed,
             web_port=args.web_port,
             intake_port=args.intake_port,
+            hardware=args.hardware,
         )
         return run_demo(
             demo,

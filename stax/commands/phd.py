@@ -1,4 +1,5 @@
-"""`stax phd check FILE...` and `stax phd show FILE [--json]`."""
+"""`stax phd check FILE...`, `stax phd show FILE [--json]` and
+`stax phd import FILE... --station CODE --out DIR` (vendor spectrum files to PHD)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lenient", action="store_true", help="read usable files that deviate from the format"
     )
 
+    imp = sub.add_parser(
+        "import",
+        help="turn vendor spectrum files (N42, CNF, SPE, SPC, CHN) into SAMPLEPHD files, "
+        "as the vendor-files driver does",
+    )
+    imp.add_argument("files", nargs="+", metavar="FILE")
+    imp.add_argument("--station", required=True, metavar="CODE", help="station code, e.g. AUS02")
+    imp.add_argument("--out", required=True, metavar="DIR", help="folder the PHD files go to")
+    imp.add_argument(
+        "--calibration",
+        required=True,
+        metavar="PHD",
+        help="a PHD with #g_Energy, #g_Resolution, #g_Efficiency and #Calibration (the "
+        "station's CALIBPHD), as [calibration] file in the agent",
+    )
+    imp.add_argument("--detector", help="detector code (default: CODE_001)")
+    imp.add_argument("--facility", default="UNKNOWN", help="facility (default: UNKNOWN)")
+    imp.add_argument("--number", type=int, default=0, help="0-99, SRID digits (default 0)")
+    imp.add_argument(
+        "--timezone", default="UTC", help="time zone of the vendor PC's clock (default UTC)"
+    )
+    imp.add_argument(
+        "--first-msg-id", type=int, default=1, help="MSG_ID of the first file (default 1)"
+    )
+
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "import":
+        return _import(args)
     if args.action == "check":
         return _check(args.files, args.lenient)
     return _show(args.file, args.json, args.lenient)
@@ -80,3 +108,49 @@ def _show(path: str, as_json: bool, lenient: bool) -> int:
         else:
             print(f"  {section.data_type}")
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Each file becomes the PHD the agent would send for its interval; files that the
+    vendor-files driver would reject are reported (exit 1) and nothing is written for them."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from edge_agent.calibration import CalibrationError, read_calibration_file
+    from edge_agent.config import StationConfig
+    from edge_agent.drivers.vendor_files import VendorFileRejected, acquisition_of
+    from edge_agent.messages import phd_file_name, sample_phd, to_bytes
+    from shared.formats.vendor import read_vendor_file
+
+    from ..cli import UsageError
+
+    try:
+        station = StationConfig(
+            code=args.station,
+            facility=args.facility,
+            detector=args.detector or f"{args.station}_001",
+            number=args.number,
+        )
+        calibration = read_calibration_file(args.calibration)
+    except (ValueError, CalibrationError) as exc:
+        raise UsageError(str(exc)) from None
+    if calibration.time is None:
+        raise UsageError(f"{args.calibration}: no #Calibration time in the calibration PHD")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bad = 0
+    msg_id = args.first_msg_id
+    for path in args.files:
+        try:
+            spectrum = read_vendor_file(path)
+            acquired = acquisition_of(spectrum, args.timezone)
+            phd = sample_phd(station, acquired, calibration, None, datetime.now(UTC))
+        except (FormatError, VendorFileRejected, ValueError) as exc:
+            bad += 1
+            print(f"{exc} (not imported)", file=sys.stderr)
+            continue
+        name = phd_file_name(station.code, msg_id, acquired.interval_start)
+        (out / name).write_bytes(to_bytes(phd, station, msg_id))
+        print(f"{path} -> {out / name}")
+        msg_id += 1
+    return 1 if bad else 0

@@ -124,3 +124,42 @@ def test_bad_station_locations_are_refused_clearly(tmp_path, line, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_agent_config(path)
     assert str(info.value).startswith(str(path))
+
+
+def test_transport_email_needs_its_table_and_https_its_url(tmp_path, pki):
+    from .conftest import write_agent_config
+
+    email = (
+        '[central.email]\nhost = "smtp.example.org"\nto_address = "intake@central.example.org"\n'
+        'from_address = "aus02@station.example.org"\nuser = "aus02"\n'
+        'password_file = "smtp-password"\n'
+    )
+    ok = write_agent_config(tmp_path / "ok", pki, "https://127.0.0.1:1", email)
+    text = ok.read_text().replace("[central]\n", '[central]\ntransport = "both"\n')
+    ok.write_text(text)
+    central = load_agent_config(ok).central
+    assert central.transports == ("https", "email")
+    assert central.email.port == 587
+    assert central.email.password_file == ok.parent / "smtp-password"
+
+    no_table = write_agent_config(tmp_path / "a", pki, "https://127.0.0.1:1")
+    no_table.write_text(
+        no_table.read_text().replace("[central]\n", '[central]\ntransport = "email"\n')
+    )
+    with pytest.raises(ConfigError, match=r'transport = "email" needs a \[central.email\] table'):
+        load_agent_config(no_table)
+
+    half = write_agent_config(
+        tmp_path / "b", pki, "https://127.0.0.1:1", email.replace('user = "aus02"\n', "")
+    )
+    with pytest.raises(ConfigError, match="user and password_file go together"):
+        load_agent_config(half)
+
+    bad = write_agent_config(
+        tmp_path / "c",
+        pki,
+        "https://127.0.0.1:1",
+        email.replace("intake@central.example.org", "intake"),
+    )
+    with pytest.raises(ConfigError, match=r"to_address must be an e-mail address"):
+        load_agent_config(bad)

@@ -61,3 +61,73 @@ def test_a_reached_preset_stops_the_acquisition(source):
     status = mca.status()
     assert status.preset_reached and not status.acquiring
     assert mca.elapsed().real_time == 60.0
+
+
+def _echo_server(kind: str):
+    """A loopback echo server (TCP or UDP) that stops with the test."""
+    import socketserver
+    import threading
+
+    class Tcp(socketserver.BaseRequestHandler):
+        def handle(self):
+            while data := self.request.recv(1024):
+                self.request.sendall(data)
+
+    class Udp(socketserver.BaseRequestHandler):
+        def handle(self):
+            data, sock = self.request
+            sock.sendto(data, self.client_address)
+
+    base = socketserver.ThreadingTCPServer if kind == "tcp" else socketserver.ThreadingUDPServer
+    server = base(("127.0.0.1", 0), Tcp if kind == "tcp" else Udp)
+    server.daemon_threads = True
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+    return server
+
+
+@pytest.mark.parametrize("kind", ["tcp", "udp"])
+def test_tcp_and_udp_transports_move_bytes_and_time_out_clearly(kind):
+    from edge_agent.drivers.base import TcpTransport, UdpTransport, open_transport
+
+    server = _echo_server(kind)
+    url = f"{kind}://127.0.0.1:{server.server_address[1]}"
+    port = open_transport(url, timeout=0.2)
+    try:
+        assert isinstance(port, TcpTransport if kind == "tcp" else UdpTransport)
+        assert port.query(b"SHOW_LIVE\r", b"\r") == b"SHOW_LIVE\r"
+        port.write(b"$G0007892556117")
+        assert port.read(2) == b"$G" and port.read(13) == b"0007892556117"
+        with pytest.raises(DeviceTimeout, match=rf"{url}: no reply within 0.2 s"):
+            port.read(1)
+    finally:
+        port.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_tcp_url_without_a_port_says_how_to_write_it():
+    from edge_agent.drivers.base import open_transport
+
+    with pytest.raises(DeviceError, match=r"expected tcp://HOST:PORT, e.g. tcp://10.0.0.5:4001"):
+        open_transport("tcp://10.0.0.5")
+
+
+def test_visa_transport_through_pyvisa_py_on_a_loopback_socket():
+    from edge_agent.drivers.base import VisaTransport, open_transport
+
+    server = _echo_server("tcp")
+    url = f"visa://TCPIP0::127.0.0.1::{server.server_address[1]}::SOCKET"
+    port = open_transport(url, timeout=0.5)
+    try:
+        assert isinstance(port, VisaTransport)
+        assert port.query(b"SHOW_TRUE\r", b"\r") == b"SHOW_TRUE\r"
+        port.write(b"F5FA")
+        assert port.read(4) == b"F5FA"
+        with pytest.raises(DeviceTimeout, match="expected 1 bytes"):
+            port.read(1)
+    finally:
+        port.close()
+        server.shutdown()
+        server.server_close()

@@ -62,10 +62,14 @@ def simulate(
     gain_drift: float = 0.0,
     detector: DetectorModel | None = None,
     stack: StackConditions | None = STACK,
+    library=None,
 ) -> Simulated:
-    """One sampled spectrum of `sources` (Bq in the chamber) with the ambient background."""
+    """One sampled spectrum of `sources` (Bq in the chamber) with the ambient background
+    (library: the world's nuclear data, when it differs from the analyses')."""
     det = detector or default_detector()
-    exp = expected_spectrum(det, sources, real_time=REAL_TIME_S, gain_drift=gain_drift)
+    exp = expected_spectrum(
+        det, sources, real_time=REAL_TIME_S, gain_drift=gain_drift, library=library
+    )
     return Simulated(_phd(exp, sample(exp, seed), stack), exp, dict(sources))
 
 

@@ -174,11 +174,13 @@ def test_made_once_and_shown_on_the_received_page(store):
     make_products(store, AFTER_END)
     assert make_products(store, AFTER_END) == 0  # no input changed: no new version
     assert len(_products(store)) == 3
-    page = received_page(store, ADMIN, ReceivedFilter(products=("CSV",), analyses=("STATION",)))
+    page = received_page(
+        store, ADMIN, ReceivedFilter(products=("CSV",), analyses=("STATION",)), now=AFTER_END
+    )
     assert [r["file_name"] for r in page.rows] == [
         "TST01_SCSV20260302V1_CSV_2026_03_02T00_00_00.CSV"
     ]
-    central = received_page(store, ADMIN, ReceivedFilter(analyses=("CENTRAL",)))
+    central = received_page(store, ADMIN, ReceivedFilter(analyses=("CENTRAL",)), now=AFTER_END)
     assert {r["product"] for r in central.rows} == {"ATS", "CSV"}
 
 

@@ -166,3 +166,56 @@ def test_a_detect_without_stack_data_has_no_release():
     (back,) = station_samples(read_ats(write_ats(doc)))
     assert back.result.nuclides["Xe-133"].release_bq is None
     assert all(c.quantity == "activity" for c in compare(back.result, result))
+
+
+def test_the_uncertainty_budget_and_line_consistency_survive_the_ats(analysed):
+    _, _, result = analysed
+    doc = read_ats(write_ats(_doc(analysed)))
+    entry = next(
+        n
+        for n in doc["Detectors"][0]["Samples"][0]["Analysis"]["Nuclides"]
+        if n["Name"] == "XE-133"
+    )
+    parts = entry["UncertaintyBudget"]
+    # the total is the root sum of squares of the parts
+    total = math.sqrt(sum(v**2 for v in parts.values()))
+    assert total == pytest.approx(entry["ActivityUncertainty"], rel=1e-9)
+    assert parts["Efficiency"] > 0 and parts["NuclearData"] > 0
+    (sample,) = station_samples(doc)
+    back, original = sample.result.nuclides["Xe-133"], result.nuclides["Xe-133"]
+    assert back.efficiency_unc_bq == pytest.approx(original.efficiency_unc_bq)
+    assert back.nuclear_data_unc_bq == pytest.approx(original.nuclear_data_unc_bq)
+    assert back.lines_consistent == original.lines_consistent
+    if original.lines_chi2 is not None:
+        assert entry["LineConsistency"]["DegreesOfFreedom"] == original.lines_dof
+
+
+def test_a_missed_calibration_point_is_in_the_ats(analysed):
+    from shared.formats.phd import EfficiencyPoint
+
+    phd, name, _ = analysed
+    points = list(phd.g_efficiency)
+    k = next(i for i, p in enumerate(points) if p.energy == 40.0)
+    # one point 12 % high with a stated 3 %: four of its uncertainties
+    points[k] = EfficiencyPoint(40.0, points[k].efficiency * 1.12, points[k].uncertainty)
+    bad = replace(phd, g_efficiency=points)
+    result = analyze(bad, source=name)
+    assert any("40.00 keV" in w and "#g_Efficiency" in w for w in result.warnings)
+    doc = read_ats(write_ats(_doc((bad, name, result))))
+    analysis = doc["Detectors"][0]["Samples"][0]["Analysis"]
+    (miss,) = [c for c in analysis["CalibrationWarnings"] if c["Energy"] == 40.0]
+    assert miss["Block"] == "#g_Efficiency" and miss["Sigmas"] < -2.0
+    (sample,) = station_samples(doc)
+    assert any(c.energy_kev == 40.0 for c in sample.result.calibration_misses)
+
+
+def test_a_file_without_the_new_fields_stays_valid(analysed):
+    doc = _doc(analysed)
+    analysis = doc["Detectors"][0]["Samples"][0]["Analysis"]
+    for key in ("EfficiencyModel", "CalibrationWarnings", "Warnings"):
+        analysis.pop(key, None)
+    for n in analysis["Nuclides"]:
+        n.pop("UncertaintyBudget", None)
+        n.pop("LineConsistency", None)
+    (sample,) = station_samples(read_ats(write_ats(doc)))
+    assert all(n.efficiency_unc_bq is None for n in sample.result.nuclides.values())
