@@ -41,7 +41,7 @@ from shared.crypto.files import (
 )
 
 from .config import CentralConfig, IntakeConfig
-from .store import Store
+from .store import Store, pack_signed
 from .verify import Accepted, Refusal, Trust, check_message
 
 log = logging.getLogger(__name__)
@@ -206,6 +206,13 @@ class Intake:
         return await self._store_accepted(accepted, envelope, peer)
 
     async def _store_accepted(self, accepted: Accepted, envelope: bytes, peer: str) -> Answer:
+        # the SignedData is kept (compressed, in the blob store), not the envelope; the
+        # compression runs here, in the worker threads, not in the database thread
+        signed = accepted.signed_data
+        if signed is not None:
+            signed = await asyncio.get_running_loop().run_in_executor(
+                None, pack_signed, signed, accepted.content, accepted.file_name
+            )
         fields: dict[str, Any] = {
             "file_name": accepted.file_name,
             "station": accepted.station,
@@ -215,7 +222,7 @@ class Intake:
             "content": accepted.content,
             "start_time": accepted.start_time,
             "summary": accepted.summary,
-            "envelope": envelope,
+            "signed_data": signed,
             "signer": accepted.signer,
             "analysis": accepted.analysis,
             "station_results": accepted.station_results,
