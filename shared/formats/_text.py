@@ -5,14 +5,46 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from itertools import count
+from operator import itemgetter
+from typing import NamedTuple
 
 from shared.timeutil import format_ims_time, parse_ims_time
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
+    """One line of a file (a named tuple: a file has thousands, made on every read)."""
+
     no: int  # 1-based line number in the file
     text: str
+
+
+def numbered_lines(text: str) -> list[Line]:
+    """The lines of `text` (split at LF, a CR before it dropped), numbered from 1."""
+    texts = text.split("\n")
+    if "\r" in text:
+        texts = [t.rstrip("\r") for t in texts]
+    return list(map(partial(tuple.__new__, Line), zip(count(1), texts)))  # no Python per line
+
+
+def lines_with(text: str, *words: str, at_start: bool = False) -> list[int]:
+    """0-based numbers (sorted) of the lines of `text` (split at LF) that contain one of
+    `words` (or begin with one, `at_start`), found with str.find over the whole text: a
+    file has thousands of lines and only a few of them matter to the caller."""
+    found: set[int] = set()
+    for word in words:
+        needle = "\n" + word if at_start else word
+        if at_start and text.startswith(word):
+            found.add(0)
+        line, at = 0, 0
+        hit = text.find(needle)
+        while hit >= 0:
+            line += text.count("\n", at, hit + (1 if at_start else 0))
+            at = hit + (1 if at_start else 0)
+            found.add(line)
+            hit = text.find(needle, hit + 1)
+    return sorted(found)
 
 
 @dataclass
@@ -44,19 +76,17 @@ class BlockError(Exception):
 
 def split_blocks(lines: list[Line]) -> tuple[list[Line], list[Block]]:
     """Split a section's lines into the lines before the first block and the blocks."""
-    preamble: list[Line] = []
+    heads = lines_with("\n".join(map(itemgetter(1), lines)), "#", at_start=True)
+    if not heads:
+        return list(lines), []
     blocks: list[Block] = []
-    for ln in lines:
-        if ln.text.startswith("#"):
-            head = ln.text[1:].split(None, 1)
-            name = head[0] if head else ""
-            arg = head[1].strip() if len(head) > 1 else ""
-            blocks.append(Block(name, arg, ln.no))
-        elif blocks:
-            blocks[-1].lines.append(ln)
-        else:
-            preamble.append(ln)
-    return preamble, blocks
+    for i, end in zip(heads, [*heads[1:], len(lines)], strict=True):
+        ln = lines[i]
+        head = ln.text[1:].split(None, 1)
+        name = head[0] if head else ""
+        arg = head[1].strip() if len(head) > 1 else ""
+        blocks.append(Block(name, arg, ln.no, lines[i + 1 : end]))
+    return lines[: heads[0]], blocks
 
 
 def number(token: str, line: Line | int | None, what: str) -> float:

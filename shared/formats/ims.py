@@ -7,10 +7,11 @@ unknown types verbatim.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._text import Line, check_lines
+from ._text import Line, check_lines, lines_with, numbered_lines
 from .alert import ALERT_TYPES, Alert, parse_alert, write_alert
 from .errors import FormatError, Problem, ProblemLog
 from .phd import PHD_TYPES, Phd, parse_phd, write_phd
@@ -112,7 +113,7 @@ def read_message(data: bytes | str, source: str = "<message>", lenient: bool = F
     """
     log = ProblemLog(source, lenient)
     text = _decode(data, log)
-    lines = [Line(i, t.rstrip("\r")) for i, t in enumerate(text.split("\n"), 1)]
+    lines = numbered_lines(text)
     pos = 0
     while pos < len(lines) and not lines[pos].text.strip():
         pos += 1
@@ -137,7 +138,20 @@ def read_message(data: bytes | str, source: str = "<message>", lenient: bool = F
     envelope: dict[str, tuple[list[str], Line]] = {}
     sections: list[tuple[str, Line, list[Line]]] = []
     stopped = False
-    for line in lines[pos:]:
+    # only lines with DATA_TYPE, DATE_TYPE or STOP in them can open a section or end the
+    # message; the lines between them go to the open section as they are, in bulk
+    special = lines_with(text, "_TYPE", "STOP")
+    i = pos
+    while i < len(lines):
+        if sections:
+            k = bisect_left(special, i)
+            upto = special[k] if k < len(special) else len(lines)
+            if upto > i:
+                sections[-1][2].extend(lines[i:upto])
+                i = upto
+                continue
+        line = lines[i]
+        i += 1
         tokens = line.text.split()
         if line.text.strip() == "STOP":
             stopped = True
