@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,16 +54,32 @@ class BlobStore:
     def put(self, blob: Packed | bytes) -> str:
         """Store the bytes durably (once) and return their SHA-256 in hex."""
         packed = blob if isinstance(blob, Packed) else pack(blob)
-        target = self.path(packed.sha256)
+        self._write(packed.sha256, packed.data)
+        return packed.sha256
+
+    def copy_from(self, other: BlobStore, sha256: str) -> bool:
+        """Copy one blob of `other` here as it is stored (no recompression), durably;
+        False when it was here already (same name, same bytes)."""
+        if self.exists(sha256):
+            return False
+        try:
+            data = other.path(sha256).read_bytes()
+        except FileNotFoundError:
+            raise BlobError(f"blob {sha256} is missing from {other.root}") from None
+        self._write(sha256, data)
+        return True
+
+    def _write(self, sha256: str, data: bytes) -> None:
+        target = self.path(sha256)
         if target.exists():
-            return packed.sha256
+            return
         folder = target.parent
         if not folder.is_dir():
             self._make_folder(folder)
-        tmp = folder / f".{packed.sha256}.{os.getpid()}.tmp"
+        tmp = folder / f".{sha256}.{os.getpid()}.{threading.get_ident()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         try:
-            view = memoryview(packed.data)
+            view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
@@ -70,7 +87,6 @@ class BlobStore:
             os.close(fd)
         os.replace(tmp, target)
         _fsync_folder(folder)
-        return packed.sha256
 
     def get(self, sha256: str) -> bytes:
         """The stored bytes, checked against their name."""

@@ -4,6 +4,8 @@ stax central serve --config FILE     the intake here, the web UI in a supervised
 stax central check --config FILE     check configuration and certificates, create the database
 stax central user add NAME --config FILE --role admin|owner|user [--facility CODE ...]
                                      [--owns CODE ...] [--password-file FILE]
+stax central backup --config FILE --out DIR
+                                     a consistent copy of the database and its blobs, live
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="first line is the password (otherwise read from stdin)",
     )
 
+    backup = action(sub, "backup", "copy the database and its blobs while the server runs")
+    backup.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="folder of the copy (made 0700)"
+    )
+
 
 def run(args: argparse.Namespace) -> int:
     config = _config(args.config)
@@ -59,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         return _serve(config, Path(args.config).resolve(), args)
     if args.action == "check":
         return _check(config)
+    if args.action == "backup":
+        return _backup(config, args.out)
     return _add_user(config, args)
 
 
@@ -164,3 +173,14 @@ def _password(path: Path | None) -> str:
     if not line:
         raise UsageError("no password on stdin (or give --password-file)")
     return line
+
+
+def _backup(config: CentralConfig, out: Path) -> int:
+    from central.backup import BackupError, backup
+
+    try:
+        report = backup(config.storage.database_path, out)
+    except BackupError as exc:
+        raise UsageError(str(exc)) from None
+    print(report.summary())
+    return 0
