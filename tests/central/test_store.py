@@ -179,4 +179,14 @@ def test_a_schema_1_database_is_upgraded_and_its_rows_still_read(tmp_path, signe
         new = add(store, b"new file", name="new.PHD", msg_id="8")
         assert store.content(new.message_id) == b"new file"
         indexes = {tuple(i.columns) for i in store.db["messages"].indexes}
-        assert ("start_time",) in indexes
+        assert ("start_time",) in indexes and ("received_at",) not in indexes
+        # the Received page's newest-first list walks one index that holds all it shows
+        [plan] = [
+            r[3]
+            for r in store.conn.execute(
+                "explain query plan select id, station, file_name, product, msg_id, "
+                "analysis, start_time, received_at from messages "
+                "order by received_at desc, id desc limit 25"
+            )
+        ]
+        assert plan == "SCAN messages USING COVERING INDEX messages_received_list"
