@@ -301,6 +301,16 @@ def main() -> None:
             f"  a 7-day outage of {args.stations} stations ({week} messages) at this rate: "
             f"{week / rate:.0f} s (goal: within 120 s)"
         )
+        intake_cpu = sum(
+            v for p, v in cpu_intake.items() if names[p].startswith(("serve", "checking"))
+        )
+        per_message = intake_cpu / total
+        cores = os.cpu_count() or 1
+        print(
+            f"  intake CPU {per_message * 1e3:.1f} ms per message (serve + checking processes): "
+            f"at most {cores / per_message:.0f} messages/s on {cores} free cores, a 7-day outage "
+            f"in {week * per_message / cores:.0f} s (the machine's other load slows the wall time)"
+        )
         print(
             "  CPU during the intake: "
             + ", ".join(f"{names[p]} {s:.1f} s" for p, s in cpu_intake.items() if s >= 0.05)
