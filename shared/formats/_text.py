@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from itertools import count
-from operator import itemgetter
+from itertools import count, islice
 from typing import NamedTuple
 
 from shared.timeutil import format_ims_time, parse_ims_time
@@ -20,12 +20,61 @@ class Line(NamedTuple):
     text: str
 
 
-def numbered_lines(text: str) -> list[Line]:
+_make_line = partial(tuple.__new__, Line)
+
+
+class LineList(Sequence[Line]):
+    """Lines of a file as a view of their texts: a `Line` is made only when one is asked
+    for, and a slice is another view. A spectrum's thousands of lines then go to the
+    bulk reader as the texts they are (`texts()`), never one object per line."""
+
+    __slots__ = ("_start", "_stop", "_texts")
+
+    def __init__(self, texts: list[str], start: int = 0, stop: int | None = None):
+        self._texts = texts  # the whole file's lines; line number = index + 1
+        self._start = start
+        self._stop = len(texts) if stop is None else stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            a, b, step = i.indices(len(self))
+            if step != 1:
+                return [self[k] for k in range(a, b, step)]
+            return LineList(self._texts, self._start + a, self._start + max(a, b))
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("line index out of range")
+        return _make_line((self._start + i + 1, self._texts[self._start + i]))
+
+    def __iter__(self) -> Iterator[Line]:
+        texts = islice(self._texts, self._start, self._stop)
+        return map(_make_line, zip(count(self._start + 1), texts))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def texts(self) -> list[str]:
+        return self._texts[self._start : self._stop]
+
+
+def line_texts(lines: Sequence[Line]) -> list[str]:
+    """The texts of `lines`, without making a Line each when they are a LineList."""
+    return lines.texts() if isinstance(lines, LineList) else [ln.text for ln in lines]
+
+
+def numbered_lines(text: str) -> LineList:
     """The lines of `text` (split at LF, a CR before it dropped), numbered from 1."""
     texts = text.split("\n")
     if "\r" in text:
         texts = [t.rstrip("\r") for t in texts]
-    return list(map(partial(tuple.__new__, Line), zip(count(1), texts)))  # no Python per line
+    return LineList(texts)
 
 
 def lines_with(text: str, *words: str, at_start: bool = False) -> list[int]:
@@ -76,7 +125,7 @@ class BlockError(Exception):
 
 def split_blocks(lines: list[Line]) -> tuple[list[Line], list[Block]]:
     """Split a section's lines into the lines before the first block and the blocks."""
-    heads = lines_with("\n".join(map(itemgetter(1), lines)), "#", at_start=True)
+    heads = lines_with("\n".join(line_texts(lines)), "#", at_start=True)
     if not heads:
         return list(lines), []
     blocks: list[Block] = []

@@ -29,6 +29,7 @@ from ._text import (
     ftime,
     ims_time,
     integer,
+    line_texts,
     number,
     split_blocks,
 )
@@ -546,7 +547,7 @@ def _bulk_counts(lines: list[Line]) -> _Bulk | None:
     left to the line-by-line reader)."""
     if not _BULK or not lines:
         return None
-    text = "\n".join([ln.text for ln in lines])
+    text = "\n".join(line_texts(lines))
     if not text.isascii():
         return None
     raw = text.encode("ascii")
