@@ -139,8 +139,9 @@ def server_tls_context(config: IntakeConfig) -> ssl.SSLContext:
 # ------------------------------------------------------------------------ the service
 class Intake:
     """Receives, checks, stores or quarantines. Blocking work runs off the event loop:
-    decryption, verification and parsing in the default thread pool, the database in
-    one thread of its own (so that the duplicate check and the insert never interleave)."""
+    decryption, verification, parsing and packing in the checking processes (every core,
+    central/checking.py), the database in one thread of its own (so that the duplicate
+    check and the insert never interleave)."""
 
     def __init__(
         self,
@@ -184,12 +185,11 @@ class Intake:
     ) -> Answer:
         """Check and store one message; quarantine it when refused."""
         try:
-            trust = self.trust.current()
+            self.trust.current()  # here for the 503; the checking processes hold their own
         except IntakeSetupError as exc:
             log.error("cannot check messages: %s", exc)
             refusal = Refusal(503, "unavailable", "the server cannot check signatures now")
             return await self.refuse(refusal, file_name, envelope, peer, tls_station)
-        del trust  # checked here for the 503; the checking processes hold their own
         try:
             accepted, signed = await self._checks.check(
                 envelope, file_name, tls_station=tls_station, moment=self.clock()
