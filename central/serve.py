@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import os
 import signal
 import sys
 import time
@@ -116,9 +117,17 @@ class Supervisor:
         log.info("%s stopped", self.name)
 
 
-def worker_command(config_path: Path) -> list[str]:
-    """How to start the re-analysis worker (central/worker.py)."""
-    return [sys.executable, "-m", "central.worker", "--config", str(config_path)]
+def worker_command(config_path: Path, shard: int = 0, shards: int = 1) -> list[str]:
+    """How to start a re-analysis worker (central/worker.py), one of `shards`."""
+    return [
+        sys.executable, "-m", "central.worker", "--config", str(config_path),
+        "--shard", f"{shard}/{shards}",
+    ]  # fmt: skip
+
+
+def worker_count() -> int:
+    """One re-analysis worker per core (they run niced, behind the intake)."""
+    return max(1, os.cpu_count() or 1)
 
 
 async def serve(
@@ -138,12 +147,13 @@ async def serve(
         )
     else:
         children.append(("web UI", web))
-    children.append(
-        (
-            "re-analysis worker",
-            list(worker_argv) if worker_argv is not None else worker_command(config_path),
-        )
-    )
+    if worker_argv is not None:
+        children.append(("re-analysis worker", list(worker_argv)))
+    else:
+        n = worker_count()
+        children += [
+            (f"re-analysis worker {i + 1}/{n}", worker_command(config_path, i, n)) for i in range(n)
+        ]
     server = await start_intake(config)
     try:  # [mail]: SMTP/LMTP listener and IMAP poller on the intake's loop, when configured
         mail = await start_mail(config.mail, server.intake)
