@@ -14,7 +14,6 @@ with a reason and quarantined rather than dropped at the handshake.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import sqlite3
@@ -40,10 +39,12 @@ from shared.crypto.files import (
     load_private_key,
 )
 
+from .blobs import Packed
+from .checking import CheckPool
 from .config import CentralConfig, IntakeConfig
 from .quota import IntakeQuota, RefusalWatch
 from .store import Store, now_iso
-from .verify import Accepted, Refusal, Trust, check_message, unexpected_reason, unreadable
+from .verify import Accepted, Refusal, Trust, unexpected_reason, unreadable
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +141,9 @@ def server_tls_context(config: IntakeConfig) -> ssl.SSLContext:
 # ------------------------------------------------------------------------ the service
 class Intake:
     """Receives, checks, stores or quarantines. Blocking work runs off the event loop:
-    decryption, verification and parsing in the default thread pool, the database in
-    one thread of its own (so that the duplicate check and the insert never interleave)."""
+    decryption, verification, parsing and packing in the checking processes (every core,
+    central/checking.py), the database in one thread of its own (so that the duplicate
+    check and the insert never interleave)."""
 
     def __init__(
         self,
@@ -159,19 +161,19 @@ class Intake:
         self.quota = IntakeQuota(config.quota_messages_per_hour, config.quota_bytes_per_hour)
         self.refusals = RefusalWatch(config.alert_refusals_per_hour)
         self._limited: set[str] = set()  # identities answered 429 since their last admission
+        self._checks = CheckPool(config)  # decrypt, verify, parse, pack: on every core
 
     async def open(self) -> None:
         self._store = await self._db(Store, self.database)
-        # pyHanko takes a second or two to import: do it now, not in the first station's request
-        await asyncio.get_running_loop().run_in_executor(
-            None, importlib.import_module, "pyhanko.sign.validation.generic_cms"
-        )
+        # the checking processes import pyHanko (a second or two): now, not in a request
+        await self._checks.start()
 
     async def close(self) -> None:
         if self._store is not None:
             await self._db(self._store.close)
             self._store = None
         self._db_thread.shutdown(wait=True)
+        self._checks.close()
 
     async def _db(self, fn, *args, **kwargs):
         loop = asyncio.get_running_loop()
@@ -188,24 +190,15 @@ class Intake:
     ) -> Answer:
         """Check and store one message; quarantine it when refused. Never raises for a
         message: every outcome is an Answer (the e-mail intake calls this too)."""
-        loop = asyncio.get_running_loop()
         try:
-            trust = self.trust.current()
+            self.trust.current()  # here for the 503; the checking processes hold their own
         except IntakeSetupError as exc:
             log.error("cannot check messages: %s", exc)
             refusal = Refusal(503, "unavailable", "the server cannot check signatures now")
             return await self.refuse(refusal, file_name, envelope, peer, tls_station)
         try:
-            accepted = await loop.run_in_executor(
-                None,
-                partial(
-                    check_message,
-                    envelope,
-                    file_name,
-                    trust,
-                    tls_station=tls_station,
-                    moment=self.clock(),
-                ),
+            accepted, signed = await self._checks.check(
+                envelope, file_name, tls_station=tls_station, moment=self.clock()
             )
         except Refusal as refusal:
             return await self.refuse(refusal, file_name, envelope, peer, tls_station)
@@ -216,13 +209,19 @@ class Intake:
             refusal = unreadable(unexpected_reason(exc), tls_station)
             return await self.refuse(refusal, file_name, envelope, peer, tls_station)
         try:
-            return await self._store_accepted(accepted, envelope, peer)
+            return await self._store_accepted(accepted, envelope, peer, signed)
         except sqlite3.Error:
             # neither stored nor quarantined: the sender keeps the file and sends it again
             log.exception("%s: %r: the database failed", peer, file_name)
             return Answer(503, "unavailable", file_name, DATABASE_DOWN)
 
-    async def _store_accepted(self, accepted: Accepted, envelope: bytes, peer: str) -> Answer:
+    async def _store_accepted(
+        self, accepted: Accepted, envelope: bytes, peer: str, signed: Packed | None = None
+    ) -> Answer:
+        # the SignedData is kept (packed for the blob store by the checking process), not
+        # the envelope
+        if signed is None:
+            signed = accepted.signed_data
         fields: dict[str, Any] = {
             "file_name": accepted.file_name,
             "station": accepted.station,
@@ -232,7 +231,7 @@ class Intake:
             "content": accepted.content,
             "start_time": accepted.start_time,
             "summary": accepted.summary,
-            "envelope": envelope,
+            "signed_data": signed,
             "signer": accepted.signer,
             "analysis": accepted.analysis,
             "station_results": accepted.station_results,

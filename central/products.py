@@ -310,7 +310,6 @@ def store_product(store: Store, made: Made, now: datetime) -> StoreResult | None
                 "Inputs": made.inputs,
                 "GeneratedBy": GENERATED_BY,
             },
-            envelope=None,
             signer=None,
             analysis=made.analysis,
             received_at=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import os
 import signal
 import sys
 import time
@@ -117,9 +118,17 @@ class Supervisor:
         log.info("%s stopped", self.name)
 
 
-def worker_command(config_path: Path) -> list[str]:
-    """How to start the re-analysis worker (central/worker.py)."""
-    return [sys.executable, "-m", "central.worker", "--config", str(config_path)]
+def worker_command(config_path: Path, shard: int = 0, shards: int = 1) -> list[str]:
+    """How to start a re-analysis worker (central/worker.py), one of `shards`."""
+    return [
+        sys.executable, "-m", "central.worker", "--config", str(config_path),
+        "--shard", f"{shard}/{shards}",
+    ]  # fmt: skip
+
+
+def worker_count() -> int:
+    """One re-analysis worker per core (they run niced, behind the intake)."""
+    return max(1, os.cpu_count() or 1)
 
 
 async def serve(
@@ -139,12 +148,13 @@ async def serve(
         )
     else:
         children.append(("web UI", web))
-    children.append(
-        (
-            "re-analysis worker",
-            list(worker_argv) if worker_argv is not None else worker_command(config_path),
-        )
-    )
+    if worker_argv is not None:
+        children.append(("re-analysis worker", list(worker_argv)))
+    else:
+        n = worker_count()
+        children += [
+            (f"re-analysis worker {i + 1}/{n}", worker_command(config_path, i, n)) for i in range(n)
+        ]
     try:
         make_private_dir(config.storage.data_dir)
         check_private(config.storage.data_dir, "[storage] data_dir")

@@ -1,12 +1,24 @@
-"""The central database (SQLite through sqlite-utils, WAL, synchronous=FULL).
+"""The central database (SQLite through sqlite-utils, WAL, synchronous=FULL) and its blobs.
 
-Everything received is kept: verified messages with their parsed summary and both the
-plain file and the envelope as received; refused messages in `quarantine` with the reason.
-Tables are created on open; each process opens its own connection.
+Everything received is kept: verified messages with their parsed summary, refused
+messages in `quarantine` with the reason and the bytes exactly as received. A message's
+bytes live in the content-addressed blob store beside the database (`central.blobs`,
+`blobs/` next to the database file), written and fsynced before the row that names them:
+
+- from a station, the CMS SignedData it signed (which embeds the file and carries the
+  station's signature: the proof of the message), gzip-compressed; the file users
+  download is read out of it and checked against the row's sha256;
+- a product the central makes itself (no signature), the file, gzip-compressed.
+
+So no bytes are kept twice and none uncompressed. Rows stored before the blob store
+(schema 1) kept the file in `content` and the encrypted envelope in `envelope`; they are
+read as they are. Tables are created (and schema 1 extended) on open; each process opens
+its own connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -19,10 +31,16 @@ from typing import Any
 
 import sqlite_utils
 
+from shared.crypto.cms import CmsError, signed_content
+
+from .blobs import BlobError, BlobStore, Packed, pack
 from .datatime import data_until
 from .permissions import create_private_file, make_private_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+BLOB_SIGNED = "cms"  # the blob is the CMS SignedData (DER) that embeds the file
+BLOB_FILE = "file"  # the blob is the file itself
 
 PUBLISH_DELAYS = ("immediately", "1d", "3d", "7d", "never")
 ROLES = ("admin", "owner", "user")
@@ -59,8 +77,25 @@ def _json(value: Any) -> str:
     return json.dumps(clean(value), allow_nan=False)
 
 
+def pack_signed(signed_data: bytes, content: bytes, file_name: str) -> Packed:
+    """The SignedData compressed and named for the blob store, once it is sure that
+    `content` reads back out of it. Pure CPU work: the intake runs it in its worker
+    threads so that the database thread only writes."""
+    try:
+        embedded = signed_content(signed_data)
+    except CmsError as exc:
+        raise ValueError(f"{file_name}: the signed data cannot be read: {exc}") from None
+    if embedded != content:
+        raise ValueError(f"{file_name}: the signed data does not embed this file")
+    return pack(signed_data)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class StoredFileError(Exception):
+    """A stored message's bytes cannot be read back as they were verified."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +119,13 @@ class Store:
         conn.execute("PRAGMA foreign_keys=ON")
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
+        self.blobs = BlobStore(self.path.parent / "blobs")
         self._create_schema()
 
     def close(self) -> None:
+        # keeps the planner's statistics current as the tables grow (cheap when they are)
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("PRAGMA optimize")
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -157,8 +196,10 @@ class Store:
                     "received_at": str,
                     "signer": str,
                     "summary": str,  # JSON: header fields, no counts
-                    "content": bytes,  # the verified file, exact bytes
-                    "envelope": bytes,  # the CMS message as received (None for local products)
+                    "blob": str,  # sha256 of the blob holding the bytes (central.blobs)
+                    "blob_kind": str,  # cms (SignedData embedding the file) or file
+                    "content": bytes,  # schema 1 only: the verified file, exact bytes
+                    "envelope": bytes,  # schema 1 only: the CMS message as received
                 },
                 pk="id",
                 not_null={
@@ -174,7 +215,7 @@ class Store:
             db["messages"].create_index(["file_name"], unique=True)
             db["messages"].create_index(["station", "msg_id"], unique=True)
             db["messages"].create_index(["station", "start_time"])
-            db["messages"].create_index(["received_at"])
+        self._upgrade_messages()
         if "quarantine" not in db.table_names():
             db["quarantine"].create(
                 {
@@ -280,6 +321,9 @@ class Store:
             )
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        elif db["meta"].get("schema_version")["value"] != str(SCHEMA_VERSION):
+            with self.conn:
+                db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
         # --- impact at IMS stations (central/impact.py) ---
         if "ims_stations" not in db.table_names():
             db["ims_stations"].create(
@@ -461,6 +505,47 @@ class Store:
                 ],
             )
 
+    def _upgrade_messages(self) -> None:
+        """Schema 1 to 2: the blob columns and the indexes of the paged lists. Old rows
+        keep their `content` and `envelope` and are read from there."""
+        table = self.db["messages"]
+        with self.conn:
+            for column in ("blob", "blob_kind"):
+                if column not in table.columns_dict:
+                    table.add_column(column, str)
+            # The Received page and the API page through a year of files (336,000 rows of
+            # 10 stations). Newest first is read from this index alone (it holds every
+            # column the list shows and filters on), so that skipping to a deep page never
+            # reads the rows themselves; the others give each sortable column its order
+            # ("column, id": an index of one column ends with the row id).
+            table.create_index(
+                ["received_at", "id", "station", "product", "analysis", "start_time",
+                 "file_name", "msg_id"],
+                index_name="messages_received_list",
+                if_not_exists=True,
+            )  # fmt: skip
+            for column in ("start_time", "station", "product", "analysis", "msg_id"):
+                table.create_index([column], if_not_exists=True)
+            # schema 1's index of received_at alone would be chosen instead, and read rows
+            self.conn.execute("drop index if exists idx_messages_received_at")
+        self._plan_statistics()
+
+    def _plan_statistics(self) -> None:
+        """Without statistics SQLite takes `station in (...)` for selective and sorts a
+        year of rows rather than walk the list's index: make them once the table has
+        rows (`PRAGMA optimize` in `close` keeps them current as it grows). A full
+        ANALYZE (0.5 s on a year): sampled statistics take a station for rare."""
+        if (
+            "sqlite_stat1" in self.db.table_names()
+            and self.conn.execute(
+                "select 1 from sqlite_stat1 where tbl = 'messages' limit 1"
+            ).fetchone()
+        ):
+            return
+        if self.conn.execute("select 1 from messages limit 1 offset 1000").fetchone():
+            with self.conn:
+                self.conn.execute("ANALYZE messages")
+
     # --------------------------------------------------------------- messages
     def add_message(
         self,
@@ -473,7 +558,7 @@ class Store:
         content: bytes,
         start_time: str | None,
         summary: dict[str, Any],
-        envelope: bytes | None = None,
+        signed_data: bytes | Packed | None = None,
         signer: str | None = None,
         analysis: str = "STATION",
         received_at: str | None = None,
@@ -481,6 +566,11 @@ class Store:
     ) -> StoreResult:
         """Store a verified message once. Same (station, msg_id) or file name with the same
         bytes: duplicate; with other bytes: conflict (the caller quarantines it).
+
+        `signed_data` is the CMS SignedData the file arrived in (or the `pack_signed` of
+        it, to do that work outside the database thread); it is kept instead
+        of the file, which is read out of it. Without it (the central's own products) the
+        file itself is kept. The blob is on disk before the row is committed.
 
         `station_results` (from a station's ATS) are stored with it in one transaction; a
         spectrum that already has the station's result keeps the first one."""
@@ -496,6 +586,12 @@ class Store:
                 return StoreResult("duplicate", existing[0]["id"])
             return StoreResult("conflict", None)
         received_at = received_at or now_iso()
+        if signed_data is None:
+            blob, kind = self.blobs.put(content), BLOB_FILE
+        else:
+            if not isinstance(signed_data, Packed):
+                signed_data = pack_signed(signed_data, content, file_name)
+            blob, kind = self.blobs.put(signed_data), BLOB_SIGNED
         with self.conn:
             table = self.db["messages"]
             table.insert(
@@ -518,8 +614,8 @@ class Store:
                     "received_at": received_at,
                     "signer": signer,
                     "summary": json.dumps(summary),
-                    "content": content,
-                    "envelope": envelope,
+                    "blob": blob,
+                    "blob_kind": kind,
                 }
             )
             message_id = table.last_pk
@@ -551,11 +647,43 @@ class Store:
         re-analysis reads). Every reader of file bytes goes through here, so that where
         the bytes live is this class's business alone."""
         row = self.conn.execute(
-            "select content from messages where id = ?", [message_id]
+            "select content, blob, blob_kind, sha256, file_name from messages where id = ?",
+            [message_id],
         ).fetchone()
         if row is None:
             raise KeyError(f"no stored message with id {message_id}")
-        return bytes(row[0])
+        content, blob, kind, digest, name = row
+        if content is not None:  # stored before the blob store
+            return bytes(content)
+        try:
+            data = self.blobs.get(blob)
+            if kind == BLOB_SIGNED:
+                data = signed_content(data)
+        except (BlobError, CmsError) as exc:
+            raise StoredFileError(f"message {message_id} ({name}): {exc}") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise StoredFileError(
+                f"message {message_id} ({name}): the stored file is not the one verified "
+                "(sha256 differs); restore data_dir/blobs from a backup"
+            )
+        return data
+
+    def signed_data(self, message_id: int) -> bytes | None:
+        """The CMS SignedData (DER) a station's message arrived in: the station's
+        signature over the file, checkable again with `openssl cms -verify`. None for the
+        central's own products and for rows stored before the blob store (their proof is
+        the encrypted envelope in `envelope`)."""
+        row = self.conn.execute(
+            "select blob, blob_kind from messages where id = ?", [message_id]
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no stored message with id {message_id}")
+        if row[1] != BLOB_SIGNED:
+            return None
+        try:
+            return self.blobs.get(row[0])
+        except BlobError as exc:
+            raise StoredFileError(f"message {message_id}: {exc}") from None
 
     def quarantine(
         self,
@@ -584,15 +712,23 @@ class Store:
             )
             return int(table.last_pk)
 
+    def referenced_blobs(self) -> set[str]:
+        """The blobs the rows point to (what a backup must hold)."""
+        return {r[0] for r in self.conn.execute("select blob from messages where blob is not null")}
+
     # --------------------------------------------------------------- analyses
-    def spectra_without_analysis(self, method: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Stored spectra (oldest first) that `method` has not analysed yet."""
+    def spectra_without_analysis(
+        self, method: str, limit: int = 10, shard: tuple[int, int] = (0, 1)
+    ) -> list[dict[str, Any]]:
+        """Stored spectra (oldest first) that `method` has not analysed yet; with
+        `shard` (i, n) only those whose id is i modulo n (one of n workers' share)."""
+        i, n = shard
         return list(
             self.db.query(
-                "select id, file_name from messages where product = 'PHD' "
+                "select id, file_name from messages where product = 'PHD' and id % ? = ? "
                 "and id not in (select message_id from analyses where method = ?) "
                 "order by id limit ?",
-                [method, limit],
+                [n, i, method, limit],
             )
         )
 

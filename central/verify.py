@@ -12,7 +12,7 @@ Stations send PHD, SOH and ALERT messages, and once a day the ATS of their own a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from typing import Any
 
@@ -98,6 +98,7 @@ class Accepted:
     signer: str
     analysis: str = ANALYSIS
     station_results: tuple[StationResultRow, ...] = ()  # a station ATS: its samples' results
+    signed_data: bytes | None = field(default=None, repr=False)  # the SignedData, DER: the proof
 
 
 def check_message(
@@ -135,7 +136,8 @@ def check_message(
             signer,
         )
     if _named_product(file_name) == "ATS":
-        return _check_station_ats(file_name, verified.content, signer, verified.signer)
+        accepted = _check_station_ats(file_name, verified.content, signer, verified.signer)
+        return replace(accepted, signed_data=signed)
 
     try:
         message = read_message(verified.content, source=file_name, lenient=True)
@@ -165,6 +167,7 @@ def check_message(
         start_time=_start_time(section),
         summary=summary(message),
         signer=_signer_text(verified.signer),
+        signed_data=signed,
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -43,9 +44,11 @@ def central_method() -> Analyzer:
     return analyze
 
 
-def analyse_pending(store: Store, analyze: Analyzer, limit: int = 10) -> int:
-    """Analyse up to `limit` spectra not yet analysed; the number handled."""
-    rows = store.spectra_without_analysis(METHOD, limit)
+def analyse_pending(
+    store: Store, analyze: Analyzer, limit: int = 10, shard: tuple[int, int] = (0, 1)
+) -> int:
+    """Analyse up to `limit` spectra not yet analysed (of this worker's `shard`)."""
+    rows = store.spectra_without_analysis(METHOD, limit, shard)
     for row in rows:
         started = time.perf_counter()
         try:
@@ -129,6 +132,7 @@ def run(
     poll_seconds: float = 2.0,
     analyze: Analyzer | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    shard: tuple[int, int] = (0, 1),
 ) -> None:
     """Analyse, compare and make the daily products until `stop` is set; `clock` says
     when a day has ended (a simulated day runs in seconds)."""
@@ -136,10 +140,11 @@ def run(
     failed_days: set[tuple[str, str]] = set()
     with Store(config.storage.database_path) as store:
         while not stop.is_set():
-            busy = analyse_pending(store, analyze)
-            busy += compare_pending(store)
-            if busy == 0:  # the spectra first: a day's products wait for its analyses
-                busy += make_products(store, clock(), failed=failed_days)
+            busy = analyse_pending(store, analyze, shard=shard)
+            if shard[0] == 0:  # comparing and products are quick: the first worker does them
+                busy += compare_pending(store)
+                if busy == 0:  # the spectra first: a day's products wait for its analyses
+                    busy += make_products(store, clock(), failed=failed_days)
             if busy == 0:
                 stop.wait(poll_seconds)
 
@@ -150,7 +155,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--config", required=True)
     parser.add_argument("--poll-seconds", type=float, default=2.0)
+    parser.add_argument(
+        "--shard", default="0/1", metavar="I/N", help="analyse the spectra whose id is I mod N"
+    )
     args = parser.parse_args(argv)
+    try:
+        shard = tuple(int(x) for x in args.shard.split("/"))
+        if len(shard) != 2 or not 0 <= shard[0] < shard[1]:
+            raise ValueError
+    except ValueError:
+        parser.error(f"--shard must be I/N with 0 <= I < N, got {args.shard!r}")
+    # the re-analysis takes the CPU the intake and the web UI leave: a burst of messages
+    # is stored at full speed while the backlog of analyses waits
+    os.nice(10)
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -165,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    run(config, stop, args.poll_seconds)
+    run(config, stop, args.poll_seconds, shard=shard)
     return 0
 
 

@@ -10,6 +10,7 @@ what=${1:-demo}
 packages=(python3-venv openssl ca-certificates)
 if [ "$what" = test ]; then
   packages+=(chromium chromium-driver mosquitto dovecot-imapd)
+  packages+=(systemd) # systemd-analyze verify/security checks config/systemd/*.service
 fi
 
 missing=()

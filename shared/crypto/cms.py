@@ -309,3 +309,15 @@ def _raise_for(status, signer: x509.Certificate, moment: datetime) -> None:
             "the CA must sign a new one (`stax pki crl`)"
         )
     raise SignatureError(f"certificate refused ({problem.name}): {who}")
+
+
+def signed_content(signed_der: bytes) -> bytes:
+    """The file embedded in a SignedData, without checking the signature: for reading
+    back what was verified when it arrived (the central stores the SignedData)."""
+    from asn1crypto import cms as asn1_cms
+
+    signed = _signed_data(signed_der, asn1_cms)
+    try:
+        return bytes(signed["encap_content_info"]["content"].native or b"")
+    except (ValueError, TypeError) as exc:
+        raise DecryptError(f"the signed content cannot be read: {exc}") from None

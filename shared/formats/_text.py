@@ -3,16 +3,97 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from itertools import count, islice
+from typing import NamedTuple
 
 from shared.timeutil import format_ims_time, parse_ims_time
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
+    """One line of a file (a named tuple: a file has thousands, made on every read)."""
+
     no: int  # 1-based line number in the file
     text: str
+
+
+_make_line = partial(tuple.__new__, Line)
+
+
+class LineList(Sequence[Line]):
+    """Lines of a file as a view of their texts: a `Line` is made only when one is asked
+    for, and a slice is another view. A spectrum's thousands of lines then go to the
+    bulk reader as the texts they are (`texts()`), never one object per line."""
+
+    __slots__ = ("_start", "_stop", "_texts")
+
+    def __init__(self, texts: list[str], start: int = 0, stop: int | None = None):
+        self._texts = texts  # the whole file's lines; line number = index + 1
+        self._start = start
+        self._stop = len(texts) if stop is None else stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            a, b, step = i.indices(len(self))
+            if step != 1:
+                return [self[k] for k in range(a, b, step)]
+            return LineList(self._texts, self._start + a, self._start + max(a, b))
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("line index out of range")
+        return _make_line((self._start + i + 1, self._texts[self._start + i]))
+
+    def __iter__(self) -> Iterator[Line]:
+        texts = islice(self._texts, self._start, self._stop)
+        return map(_make_line, zip(count(self._start + 1), texts))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def texts(self) -> list[str]:
+        return self._texts[self._start : self._stop]
+
+
+def line_texts(lines: Sequence[Line]) -> list[str]:
+    """The texts of `lines`, without making a Line each when they are a LineList."""
+    return lines.texts() if isinstance(lines, LineList) else [ln.text for ln in lines]
+
+
+def numbered_lines(text: str) -> LineList:
+    """The lines of `text` (split at LF, a CR before it dropped), numbered from 1."""
+    texts = text.split("\n")
+    if "\r" in text:
+        texts = [t.rstrip("\r") for t in texts]
+    return LineList(texts)
+
+
+def lines_with(text: str, *words: str, at_start: bool = False) -> list[int]:
+    """0-based numbers (sorted) of the lines of `text` (split at LF) that contain one of
+    `words` (or begin with one, `at_start`), found with str.find over the whole text: a
+    file has thousands of lines and only a few of them matter to the caller."""
+    found: set[int] = set()
+    for word in words:
+        needle = "\n" + word if at_start else word
+        if at_start and text.startswith(word):
+            found.add(0)
+        line, at = 0, 0
+        hit = text.find(needle)
+        while hit >= 0:
+            line += text.count("\n", at, hit + (1 if at_start else 0))
+            at = hit + (1 if at_start else 0)
+            found.add(line)
+            hit = text.find(needle, hit + 1)
+    return sorted(found)
 
 
 @dataclass
@@ -44,19 +125,17 @@ class BlockError(Exception):
 
 def split_blocks(lines: list[Line]) -> tuple[list[Line], list[Block]]:
     """Split a section's lines into the lines before the first block and the blocks."""
-    preamble: list[Line] = []
+    heads = lines_with("\n".join(line_texts(lines)), "#", at_start=True)
+    if not heads:
+        return list(lines), []
     blocks: list[Block] = []
-    for ln in lines:
-        if ln.text.startswith("#"):
-            head = ln.text[1:].split(None, 1)
-            name = head[0] if head else ""
-            arg = head[1].strip() if len(head) > 1 else ""
-            blocks.append(Block(name, arg, ln.no))
-        elif blocks:
-            blocks[-1].lines.append(ln)
-        else:
-            preamble.append(ln)
-    return preamble, blocks
+    for i, end in zip(heads, [*heads[1:], len(lines)], strict=True):
+        ln = lines[i]
+        head = ln.text[1:].split(None, 1)
+        name = head[0] if head else ""
+        arg = head[1].strip() if len(head) > 1 else ""
+        blocks.append(Block(name, arg, ln.no, lines[i + 1 : end]))
+    return lines[: heads[0]], blocks
 
 
 def number(token: str, line: Line | int | None, what: str) -> float:

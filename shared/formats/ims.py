@@ -7,10 +7,11 @@ unknown types verbatim.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._text import Line, check_lines
+from ._text import Line, check_lines, lines_with, numbered_lines
 from .alert import ALERT_TYPES, Alert, parse_alert, write_alert
 from .errors import FormatError, Problem, ProblemLog
 from .phd import PHD_TYPES, Phd, parse_phd, write_phd
@@ -112,7 +113,7 @@ def read_message(data: bytes | str, source: str = "<message>", lenient: bool = F
     """
     log = ProblemLog(source, lenient)
     text = _decode(data, log)
-    lines = [Line(i, t.rstrip("\r")) for i, t in enumerate(text.split("\n"), 1)]
+    lines = numbered_lines(text)
     pos = 0
     while pos < len(lines) and not lines[pos].text.strip():
         pos += 1
@@ -135,19 +136,34 @@ def read_message(data: bytes | str, source: str = "<message>", lenient: bool = F
     pos += 1
 
     envelope: dict[str, tuple[list[str], Line]] = {}
-    sections: list[tuple[str, Line, list[Line]]] = []
+    heads: list[tuple[str, Line]] = []  # each section's type and DATA_TYPE line
     stopped = False
-    for line in lines[pos:]:
+    end = len(lines)  # index of the STOP line, or the end
+    # Only lines with DATA_TYPE, DATE_TYPE or STOP in them can open a section or end the
+    # message: the others after a DATA_TYPE line all belong to its section, which is
+    # therefore the run of lines up to the next section or STOP (a view, made below).
+    special = lines_with(text, "_TYPE", "STOP")
+    i = pos
+    while i < len(lines):
+        if heads:
+            k = bisect_left(special, i)
+            upto = special[k] if k < len(special) else len(lines)
+            if upto > i:
+                i = upto
+                continue
+        line = lines[i]
+        i += 1
         tokens = line.text.split()
         if line.text.strip() == "STOP":
             stopped = True
             stop_line = line
+            end = line.no - 1
             break
         data_type = _data_type_of(tokens, line, log)
         if data_type is not None:
-            sections.append((data_type, line, []))
-        elif sections:
-            sections[-1][2].append(line)
+            heads.append((data_type, line))
+        elif heads:
+            continue  # a line of the open section
         elif not tokens:
             continue
         elif tokens[0] in ("MSG_TYPE", "MSG_ID", "REF_ID", "PROD_ID"):
@@ -158,6 +174,10 @@ def read_message(data: bytes | str, source: str = "<message>", lenient: bool = F
             log.recoverable(
                 line.no, None, f"unexpected line before the first DATA_TYPE: {line.text.strip()!r}"
             )
+    sections = [
+        (data_type, line, lines[line.no : nxt[1].no - 1 if nxt else end])
+        for (data_type, line), nxt in zip(heads, [*heads[1:], None][: len(heads)], strict=True)
+    ]
     if not stopped:
         log.recoverable(lines[-1].no, None, "message does not end with STOP")
     else:

@@ -3,6 +3,12 @@
 `parse_phd` turns a section's lines into a `Phd`; `write_phd` turns it back into text.
 Readers are tolerant where real files vary (column alignment, time precision, channel
 base) and strict where it matters (channel counts, numbers, required blocks).
+
+Counts are most of a file (16384 channels, or a 256 x 256 histogram), so they are read
+twice over if need be: first in bulk with numpy (`_bulk_counts`), which only accepts
+lines of plain ASCII digits and blanks laid out as the format says, and otherwise line by
+line (`_read_spectrum`'s loop), which finds and words every problem. The bulk path gives
+up rather than judge, so errors for bad input are exactly those of the line-by-line path.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from ._text import (
     ftime,
     ims_time,
     integer,
+    line_texts,
     number,
     split_blocks,
 )
@@ -523,6 +530,63 @@ def _read_ratios(block: Block) -> list[Ratio]:
 
 
 _MAX_COUNT = np.iinfo(np.int64).max  # counts are stored as int64
+_BULK = True  # tests switch the bulk path off to compare it with the line-by-line path
+_SAFE_DIGITS = 18  # any number of at most 18 digits fits in an int64
+
+
+@dataclass(frozen=True)
+class _Bulk:
+    values: np.ndarray  # every number of the lines, in order, int64
+    per_line: np.ndarray  # how many numbers each line holds (each at least one)
+
+
+def _bulk_counts(lines: list[Line]) -> _Bulk | None:
+    """The numbers of `lines` in bulk (blank lines skipped, as the line-by-line reader
+    does), or None unless every line holds only ASCII digits, spaces and tabs and no
+    number is longer than 18 digits (anything else, down to a sign or an underscore, is
+    left to the line-by-line reader)."""
+    if not _BULK or not lines:
+        return None
+    text = "\n".join(line_texts(lines))
+    if not text.isascii():
+        return None
+    raw = text.encode("ascii")
+    if raw.translate(None, b"0123456789 \t\n"):
+        return None  # something besides digits and blanks: the line-by-line reader judges
+    b = np.frombuffer(raw, dtype=np.uint8)
+    digit = (b - 0x30) < 10  # uint8 wraps below "0"
+    padded = np.concatenate(([False], digit, [False]))
+    starts = np.flatnonzero(padded[1:] & ~padded[:-1])  # where each number begins
+    ends = np.flatnonzero(padded[:-1] & ~padded[1:])
+    if len(starts) == 0 or int((ends - starts).max()) > _SAFE_DIGITS:
+        return None
+    line_of_number = np.searchsorted(np.flatnonzero(b == 0x0A), starts)
+    per_line = np.bincount(line_of_number, minlength=len(lines))
+    per_line = per_line[per_line > 0]  # blank lines carry nothing
+    values = np.fromstring(text, dtype=np.int64, sep=" ")  # text mode (sep): C speed
+    if len(values) != len(starts):
+        return None
+    return _Bulk(values, per_line)
+
+
+def _bulk_spectrum(rows: list[Line], channels: int) -> tuple[np.ndarray, int] | None:
+    """Counts and first channel when every line is `channel count...` in sequence and
+    the channel count is as declared; None leaves the rows to the line-by-line loop."""
+    bulk = _bulk_counts(rows)
+    if bulk is None:
+        return None
+    line_start = np.concatenate(([0], np.cumsum(bulk.per_line)[:-1]))
+    numbers = bulk.values[line_start]  # each line's channel number
+    first = int(numbers[0])
+    if first not in (0, 1):
+        return None
+    expected = first + np.concatenate(([0], np.cumsum(bulk.per_line - 1)[:-1]))
+    if not np.array_equal(numbers, expected):
+        return None
+    counts = np.delete(bulk.values, line_start)
+    if len(counts) != channels:
+        return None
+    return counts, first
 
 
 def _count(token: str, line: Line) -> int:
@@ -538,14 +602,19 @@ def _count(token: str, line: Line) -> int:
 
 
 def _read_spectrum(block: Block, log: ProblemLog) -> Spectrum:
-    lines = block.data_lines()
-    if not lines:
+    first = next((i for i, ln in enumerate(block.lines) if ln.text.strip()), None)
+    if first is None:
         raise BlockError(block.line, "the block is empty")
-    head = expect_tokens(lines[0], 2, "number of channels and energy span")
-    channels = integer(head[0], lines[0], "number of channels")
-    span = number(head[1], lines[0], "energy span")
+    head_line = block.lines[first]
+    head = expect_tokens(head_line, 2, "number of channels and energy span")
+    channels = integer(head[0], head_line, "number of channels")
+    span = number(head[1], head_line, "energy span")
     if channels <= 0:
-        raise BlockError(lines[0].no, f"number of channels must be positive, found {channels}")
+        raise BlockError(head_line.no, f"number of channels must be positive, found {channels}")
+    bulk = _bulk_spectrum(block.lines[first + 1 :], channels)
+    if bulk is not None:
+        return Spectrum(channels, span, bulk[0], bulk[1])
+    lines = block.data_lines()
     counts: list[int] = []
     first_channel = 0
     for i, line in enumerate(lines[1:]):
@@ -579,6 +648,15 @@ def _read_histogram(block: Block, log: ProblemLog) -> Histogram:
     b = integer(head[1], lines[0], "beta channels")
     if g <= 0 or b <= 0:
         raise BlockError(lines[0].no, "channel numbers must be positive")
+    bulk = _bulk_counts(lines[1:])
+    if bulk is not None and len(bulk.per_line) == g and (bulk.per_line == b).all():
+        return Histogram(
+            g,
+            b,
+            number(head[2], lines[0], "gamma span"),
+            number(head[3], lines[0], "beta span"),
+            bulk.values.reshape(g, b),
+        )
     rows = []
     for line in lines[1:]:
         row = [_count(tok, line) for tok in line.text.split()]

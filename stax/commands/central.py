@@ -7,6 +7,8 @@ stax central user add NAME --config FILE --role admin|owner|user [--facility COD
 stax central facility set CODE --config FILE [--publish-delay 3d] [--name ...] ...
 stax central facility list|history [CODE] --config FILE
 stax central token add|list USER --config FILE;  token revoke ID --config FILE
+stax central backup --config FILE --out DIR
+                                     a consistent copy of the database and its blobs, live
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     _facility_arguments(sub, action)
     _token_arguments(sub, action)
+    backup = action(sub, "backup", "copy the database and its blobs while the server runs")
+    backup.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="folder of the copy (made 0700)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         return _serve(config, Path(args.config).resolve(), args)
     if args.action == "check":
         return _check(config)
+    if args.action == "backup":
+        return _backup(config, args.out)
     return _add_user(config, args)
 
 
@@ -291,4 +299,14 @@ def _token(config: CentralConfig, args: argparse.Namespace) -> int:
                 f"{info.id:5} {info.prefix}... {info.name!r} made {info.created_at} "
                 f"last used {info.last_used_at or 'never'} {state}"
             )
+
+
+def _backup(config: CentralConfig, out: Path) -> int:
+    from central.backup import BackupError, backup
+
+    try:
+        report = backup(config.storage.database_path, out)
+    except BackupError as exc:
+        raise UsageError(str(exc)) from None
+    print(report.summary())
     return 0

@@ -15,7 +15,9 @@ import pytest
 
 from central.config import load_central_config
 from central.intake import start_intake
+from central.store import Store
 from edge_agent.outbox import Outbox
+from shared.crypto import cms
 from shared.formats import read_message
 
 from .conftest import write_agent_config
@@ -135,10 +137,16 @@ def test_spectra_reach_the_central_once_even_when_it_starts_late(tmp_path, pki):
     assert len(sent) >= made_while_down + 2
     assert all(f.state in ("sent", "ready") for f in made)  # the last may still be on its way
     assert sorted(stored) == sorted(f.file_name for f in sent)  # each once, nothing else
+    with Store(central.database) as store:
+        kept = {
+            row["id"]: (store.content(row["id"]), store.signed_data(row["id"]))
+            for row in stored.values()
+        }
     for f in sent:
         row = stored[f.file_name]
-        assert row["content"] == f.content  # the plain file, byte for byte
-        assert row["envelope"] == f.payload
+        content, signed = kept[row["id"]]
+        assert content == f.content  # the plain file, byte for byte
+        assert cms.signed_content(signed) == f.content  # and the station's signed data
         assert row["station"] == "AUS02" and row["msg_id"] == str(f.msg_id)
         phd = read_message(f.content, source=f.file_name).phd
         assert phd.g_spectrum.channels == 16384

@@ -144,3 +144,18 @@ def test_run_makes_the_daily_products_once_the_day_has_ended(tmp_path):
         "AUS02_CATS20231117V1_ATS_2023_11_17T00_00_00.AS",
         "AUS02_CCSV20231117V1_CSV_2023_11_17T00_00_00.CSV",
     ]
+
+
+def test_workers_with_shards_share_the_spectra_without_overlap(store):
+    seen: dict[int, list[str]] = {0: [], 1: []}
+    for shard in (0, 1):
+
+        def analyze(phd, source, shard=shard):
+            seen[shard].append(source)
+            return _result(phd, source)
+
+        analyse_pending(store, analyze, shard=(shard, 2))
+    # ids 1 and 3 are odd (shard 1; 3 does not parse), id 2 is even (shard 0)
+    assert seen == {0: ["A_2_PHD_2023_11_17T14_30_00.TXT"], 1: ["A_1_PHD_2023_11_17T14_15_00.TXT"]}
+    assert store.analysis(3, "central")["error"]
+    assert analyse_pending(store, lambda *a: None, shard=(0, 1)) == 0  # nothing left for anyone

@@ -23,6 +23,7 @@ import pytest
 from central.config import load_central_config
 from central.intake import start_intake
 from central.mail import MailServices, start_mail
+from central.store import Store
 from tests.secure.conftest import Network, Party, make_network, phd_message, phd_name
 from tests.secure.intake_harness import free_port, write_config
 
@@ -126,9 +127,11 @@ class MailCentral:
         conn.row_factory = sqlite3.Row
         return conn
 
-    def messages(self) -> list[sqlite3.Row]:
+    def messages(self) -> list[dict]:
         with self.db() as conn:
-            return list(conn.execute("select * from messages order by id"))
+            rows = [dict(r) for r in conn.execute("select * from messages order by id")]
+        with Store(self.config.storage.database_path) as store:  # the bytes live in blobs
+            return [{**r, "content": store.content(r["id"])} for r in rows]
 
     def quarantined(self) -> list[sqlite3.Row]:
         with self.db() as conn:

@@ -9,8 +9,6 @@ import subprocess
 
 import pytest
 
-import central.intake
-
 from .conftest import alert_message, alert_name
 from .intake_harness import ThreadedIntake, free_port, put, write_config
 
@@ -109,10 +107,11 @@ def test_other_algorithms_are_refused_by_name_and_kept(
 def test_an_unexpected_fault_in_the_checks_is_a_json_refusal_kept_in_quarantine(
     intake, network, monkeypatch
 ):
-    def broken(*args, **kwargs):
+    async def broken(*args, **kwargs):
         raise RuntimeError("a library refused something nobody screened for")
 
-    monkeypatch.setattr(central.intake, "check_message", broken)
+    # the checks run in a pool of processes: break them where the intake awaits them
+    monkeypatch.setattr(intake.server.intake._checks, "check", broken)
     name, body, code, data = send(intake, network, SHA256, ["-aes256"])
     assert code == 400, data
     assert data["status"] == "unreadable" and data["file_name"] == name

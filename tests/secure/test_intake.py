@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from central.store import Store
 from shared.crypto import cms
 
 from .conftest import _station, alert_message, alert_name, phd_message, phd_name
@@ -42,7 +43,12 @@ def messages(intake, **where) -> list[dict]:
     clause = " and ".join(f"{k} = ?" for k in where)
     with intake.db() as db:
         rows = db.execute(f"select * from messages where {clause}", list(where.values()))
-        return [dict(r) for r in rows.fetchall()]
+        rows = [dict(r) for r in rows.fetchall()]
+    with Store(intake.config.storage.database_path) as store:  # the bytes live in blobs
+        return [
+            {**r, "content": store.content(r["id"]), "signed_data": store.signed_data(r["id"])}
+            for r in rows
+        ]
 
 
 def assert_refused(intake, answer, status: int, word: str, reason: str, name: str, body: bytes):
@@ -78,7 +84,8 @@ def test_a_signed_phd_file_is_stored(intake, network):
     [row] = messages(intake, station="AUS02", msg_id="1001")
     assert row["file_name"] == phd_name("AUS02", "1001")
     assert (row["data_type"], row["product"], row["analysis"]) == ("SAMPLEPHD", "PHD", "STATION")
-    assert row["content"] == content and row["envelope"] == body
+    assert row["content"] == content and row["envelope"] is None  # the SignedData is kept
+    assert row["signed_data"] == cms.decrypt(body, network.central.cert, network.central.key)
     assert row["start_time"] == "2021-12-02T17:00:54.400Z"  # the acquisition start
     assert row["signer"].startswith("CN=AUS02,O=Facility of AUS02 serial ")
     summary = json.loads(row["summary"])
@@ -309,11 +316,11 @@ def test_revocation_takes_effect_without_a_restart(intake, network):
     )  # fmt: skip
 
 
-def test_the_envelope_is_what_openssl_would_read(intake, network):
-    # the stored envelope is the exact request body: decryptable again by hand
+def test_the_stored_signed_data_proves_the_file(intake, network):
+    # the kept SignedData is the station's signature over the file: checkable again by hand
     [row] = messages(intake, file_name=phd_name("AUS02", "1001"))
-    signed = cms.decrypt(row["envelope"], network.central.cert, network.central.key)
-    assert cms.verify_signed(signed, [network.ca_cert], [network.crl()]).content == row["content"]
+    verified = cms.verify_signed(row["signed_data"], [network.ca_cert], [network.crl()])
+    assert verified.content == row["content"]
 
 
 def test_a_database_failure_asks_the_station_to_send_again(network, tmp_path):

@@ -171,6 +171,7 @@ def config(tmp_path, template_db) -> CentralConfig:
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(template_db[0], data / "central.sqlite")
+    shutil.copytree(template_db[0].parent / "blobs", data / "blobs")  # the files' bytes
     return CentralConfig(
         intake=IntakeConfig(
             server_cert=tmp_path / "server.pem",

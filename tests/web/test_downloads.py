@@ -15,7 +15,7 @@ from .helpers import csrf_header, login
 
 def stored(config, message_id: int) -> dict:
     with Store(config.storage.database_path) as store:
-        return store.message(message_id)
+        return {**store.message(message_id), "content": store.content(message_id)}
 
 
 def test_one_file_comes_as_itself(client, config, sample):
