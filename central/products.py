@@ -338,13 +338,33 @@ def make_day(store: Store, station: str, day: date, now: datetime) -> list[Store
     return [r for r in stored if r is not None]
 
 
+# How long after a UTC day's end its products wait for a station that has not yet sent
+# anything of a later day: a station catching up (after an outage, or held by its release
+# delay) sends the day spectrum by spectrum, and products made in between would each be
+# replaced by a new version at once.
+SETTLE = timedelta(hours=1)
+
+
+def settled(store: Store, station: str, day: date, now: datetime) -> bool:
+    """Whether `station`'s `day` is complete enough for its products: the station has sent
+    a spectrum of a later day, or the day ended more than SETTLE ago."""
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    if now.astimezone(UTC) >= end + SETTLE:
+        return True
+    later = store.conn.execute(
+        "select 1 from messages where station = ? and product = 'PHD' and start_time >= ? limit 1",
+        [station, iso_z(end)],
+    ).fetchone()
+    return later is not None
+
+
 def make_products(
     store: Store, now: datetime, limit: int = 1, failed: set[tuple[str, str]] | None = None
 ) -> int:
-    """Note new inputs, then make the products of up to `limit` ended days that wait for
-    them; the number of days handled (0: nothing to do). A day that fails is logged, put in
-    `failed` and not tried again while it is there (the worker keeps the set for its run;
-    the day stays marked, so a restart tries it again)."""
+    """Note new inputs, then make the products of up to `limit` ended and settled days that
+    wait for them; the number of days handled (0: nothing to do). A day that fails is
+    logged, put in `failed` and not tried again while it is there (the worker keeps the set
+    for its run; the day stays marked, so a restart tries it again)."""
     failed = set() if failed is None else failed
     note_new_inputs(store)
     today = now.astimezone(UTC).date().isoformat()
@@ -356,6 +376,8 @@ def make_products(
         if handled >= limit:
             break
         if (station, day_text) in failed:
+            continue
+        if not settled(store, station, date.fromisoformat(day_text), now):
             continue
         day = date.fromisoformat(day_text)
         try:

@@ -123,8 +123,8 @@ def test_run_makes_the_daily_products_once_the_day_has_ended(tmp_path):
     stop = threading.Event()
 
     def clock():
-        # the day ends after a few cycles; then stop once the products are there
-        return next(moments, datetime(2023, 11, 18, 0, 1, tzinfo=UTC))
+        # the day ends (and settles) after a few cycles; stop once the products are there
+        return next(moments, datetime(2023, 11, 18, 1, 1, tzinfo=UTC))
 
     worker = threading.Thread(target=run, args=(config, stop, 0.02, _result, clock))
     worker.start()

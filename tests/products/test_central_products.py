@@ -27,6 +27,7 @@ STATION = "TST01"
 ADMIN = User(1, "admin", "admin", True, frozenset(), frozenset())
 BEFORE_END = datetime(2026, 3, 2, 23, 59, tzinfo=UTC)
 AFTER_END = datetime(2026, 3, 3, 0, 5, tzinfo=UTC)
+SETTLED = datetime(2026, 3, 3, 1, 5, tzinfo=UTC)  # TST02 sent nothing later: an hour on
 
 
 @pytest.fixture(scope="module")
@@ -215,10 +216,10 @@ def test_a_day_that_cannot_be_made_does_not_stop_the_others(store, spectrum):
     bad = store.conn.execute("select max(id) from messages").fetchone()[0]
     store.add_analysis(bad, "central", error="not a message")
     failed: set = set()
-    assert make_products(store, AFTER_END, limit=4, failed=failed) == 1  # TST01's day
+    assert make_products(store, SETTLED, limit=4, failed=failed) == 1  # TST01's day
     assert failed == {(other, "2026-03-02")}
     assert {r["station"] for r in _products(store)} == {STATION}
-    assert make_products(store, AFTER_END, limit=4, failed=failed) == 0  # not retried
+    assert make_products(store, SETTLED, limit=4, failed=failed) == 0  # not retried
 
 
 def test_new_inputs_are_noted_once(store):
@@ -232,7 +233,7 @@ def test_a_late_station_ats_brings_the_station_csv(tmp_path, spectrum):
     with Store(tmp_path / "late.sqlite") as s:
         start = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
         phd, _ = add_spectrum(s, spectrum, 1, start)
-        assert make_products(s, AFTER_END) == 1
+        assert make_products(s, SETTLED) == 1
         assert [r["file_name"][6:10] for r in _products(s)] == ["CATS", "CCSV"]
         add_station_ats(s, spectrum, [(phd, _name(1, start))], 2)  # days late
         assert make_products(s, AFTER_END + timedelta(days=4)) == 1
@@ -240,3 +241,27 @@ def test_a_late_station_ats_brings_the_station_csv(tmp_path, spectrum):
         assert names[2:] == ["TST01_SCSV20260302V1_CSV_2026_03_02T00_00_00.CSV"]
         # the central's products have not changed: no new version
         assert len(names) == 3
+
+
+def test_a_station_catching_up_gets_one_version_not_one_per_spectrum(tmp_path, spectrum):
+    """A past day arriving spectrum by spectrum (after an outage, or a release delay) is
+    made once the station has moved on to a later day, not after each spectrum."""
+    with Store(tmp_path / "central.sqlite") as s:
+        s.ensure_facility(STATION, name="Test facility", site="Test site", country="NOWHERE")
+        now = AFTER_END  # the day has ended a few minutes ago
+        for n in range(1, 4):
+            start = datetime(2026, 3, 2, 6, 0, tzinfo=UTC) + timedelta(minutes=15 * (n - 1))
+            add_spectrum(s, spectrum, n, start)
+            assert make_products(s, now) == 0  # the station is still sending that day
+        add_spectrum(s, spectrum, 4, datetime(2026, 3, 3, 0, 0, tzinfo=UTC))
+        assert make_products(s, now) == 1
+        assert {r["msg_id"][-2:] for r in _products(s)} == {"V1"}
+
+
+def test_a_silent_station_gets_its_products_an_hour_after_the_day(tmp_path, spectrum):
+    with Store(tmp_path / "central.sqlite") as s:
+        s.ensure_facility(STATION, name="Test facility", site="Test site", country="NOWHERE")
+        add_spectrum(s, spectrum, 1, datetime(2026, 3, 2, 23, 45, tzinfo=UTC))
+        day_end = datetime(2026, 3, 3, tzinfo=UTC)
+        assert make_products(s, day_end + timedelta(minutes=59)) == 0
+        assert make_products(s, day_end + timedelta(minutes=61)) == 1
