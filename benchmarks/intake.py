@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -174,7 +175,7 @@ class Watch(threading.Thread):
             if self.database.exists():
                 t = time.perf_counter()
                 with Store(self.database) as store:
-                    received_page(store, admin, ReceivedFilter())
+                    received_page(store, admin, ReceivedFilter(), now=datetime.now(UTC))
                 self.query_ms.append((time.perf_counter() - t) * 1e3)
 
 

@@ -32,6 +32,8 @@ from central.store import Store, now_iso
 from central.verify import Trust, check_message
 from central.web.queries import RECEIVED_FIELDS, ReceivedFilter, received_page
 
+NOW = datetime(2100, 1, 1, tzinfo=UTC)  # the publish rule at a time when every file is out
+
 
 def disk_usage(folder: Path) -> tuple[int, int]:
     """Bytes and bytes of allocated blocks of every file under `folder`."""
@@ -216,7 +218,9 @@ def list_speed(rows: int, root: Path) -> None:
 
             def run(user=user, filters=filters, sort=sort, page=page):
                 nonlocal result
-                result = received_page(store, user, filters, sort=sort, page=page, page_size=25)
+                result = received_page(
+                    store, user, filters, now=NOW, sort=sort, page=page, page_size=25
+                )
 
             ms = timed(run)
             worst = max(worst, ms)
