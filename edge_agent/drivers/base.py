@@ -264,7 +264,35 @@ def _host_port(url: str, scheme: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class TcpTransport(Transport):
+class _BufferedTransport(Transport):
+    """A transport that receives in chunks (a socket's segments, datagrams) into a buffer:
+    subclasses say how to get the next chunk (`_fill`), reads take from the buffer."""
+
+    _buffer: bytearray
+
+    @abstractmethod
+    def _fill(self, what: str) -> None:
+        """Append the next chunk to `_buffer`, or raise DeviceError naming `what` waited."""
+
+    def read(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            self._fill(f"expected {size} bytes, got {len(self._buffer)}")
+        data, self._buffer = bytes(self._buffer[:size]), self._buffer[size:]
+        return data
+
+    def read_until(self, terminator: bytes, max_size: int = 65536) -> bytes:
+        while (end := self._buffer.find(terminator)) < 0:
+            if len(self._buffer) > max_size:
+                raise DeviceProtocolError(
+                    f"{self.description}: {len(self._buffer)} bytes without {terminator!r}"
+                )
+            self._fill(f"waiting for {terminator!r}")
+        end += len(terminator)
+        data, self._buffer = bytes(self._buffer[:end]), self._buffer[end:]
+        return data
+
+
+class TcpTransport(_BufferedTransport):
     """A raw TCP connection, `tcp://host:port` (a serial-to-Ethernet server, a LAN MCA)."""
 
     def __init__(self, url: str, timeout: float = 5.0):
@@ -324,28 +352,11 @@ class TcpTransport(Transport):
             )
         self._buffer += chunk
 
-    def read(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            self._fill(f"expected {size} bytes, got {len(self._buffer)}")
-        data, self._buffer = bytes(self._buffer[:size]), self._buffer[size:]
-        return data
-
-    def read_until(self, terminator: bytes, max_size: int = 65536) -> bytes:
-        while (end := self._buffer.find(terminator)) < 0:
-            if len(self._buffer) > max_size:
-                raise DeviceProtocolError(
-                    f"{self.description}: {len(self._buffer)} bytes without {terminator!r}"
-                )
-            self._fill(f"waiting for {terminator!r}")
-        end += len(terminator)
-        data, self._buffer = bytes(self._buffer[:end]), self._buffer[end:]
-        return data
-
     def close(self) -> None:
         self._drop()
 
 
-class UdpTransport(Transport):
+class UdpTransport(_BufferedTransport):
     """Datagrams to `udp://host:port` (Amptek DP5/PX5 over Ethernet): each `read` takes
     from the datagrams received, in order."""
 
@@ -377,19 +388,6 @@ class UdpTransport(Transport):
         except OSError as exc:
             raise DeviceError(f"{self.description}: receive failed: {exc}") from None
         self._buffer += chunk
-
-    def read(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            self._fill(f"expected {size} bytes, got {len(self._buffer)}")
-        data, self._buffer = bytes(self._buffer[:size]), self._buffer[size:]
-        return data
-
-    def read_until(self, terminator: bytes, max_size: int = 65536) -> bytes:
-        while (end := self._buffer.find(terminator)) < 0:
-            self._fill(f"waiting for {terminator!r}")
-        end += len(terminator)
-        data, self._buffer = bytes(self._buffer[:end]), self._buffer[end:]
-        return data
 
     def close(self) -> None:
         self._sock.close()
