@@ -1,6 +1,7 @@
 """`stax impact`: what the releases add at IMS stations, from ATM data (docs/impact.md).
 
-stax impact srs SRSFILE... --emitter LAT,LON (--constant-bq-per-s Q | --releases CSV...)
+stax impact srs SRSFILE... --emitter LAT,LON (--constant-bq-per-s Q | --releases CSV... |
+                --url URL --station CODE [--token-file F] [--analysis central|station])
                 [--station CODE] [--nuclide XE-133 | --no-decay] [--json]
 stax impact stations list|add|remove --config central.toml     the IMS station table
 stax impact atm add FILE... | scan --config central.toml         ATM data into the central
@@ -11,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from stax.cli import UsageError
@@ -44,8 +47,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="emission CSV files (the central's daily product) with the emitter's releases "
         "(after the SRS files, or end the list with --)",
     )
+    release.add_argument(
+        "--url",
+        metavar="URL",
+        help="take the emitter's releases from a central server's download API (the web "
+        "address; the daily emission CSVs of --station, latest version of each day)",
+    )
     srs.add_argument(
-        "--station", metavar="CODE", help="the facility whose rows --releases takes from the CSV"
+        "--station",
+        metavar="CODE",
+        help="the facility whose rows --releases takes from the CSV (required with --url)",
+    )
+    srs.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="with --url: a file holding the API token (default: the STAX_API_TOKEN variable)",
+    )
+    srs.add_argument(
+        "--analysis",
+        choices=("central", "station"),
+        default="central",
+        help="with --url: the releases of the central's re-analysis (default) or the station's",
     )
     decay = srs.add_mutually_exclusive_group()
     decay.add_argument(
@@ -261,6 +284,59 @@ def _release_rows(args: argparse.Namespace):
     return rows
 
 
+def _central_release_rows(args: argparse.Namespace, read_srs_file):
+    """The emission rows of `--station` over the SRS files' windows, from the central's
+    API: its daily CSVs of the chosen analysis, the latest version of each day. The
+    central's access and publish rule decides what the token's user may have."""
+    from central.client import Client, ClientError
+    from shared.formats import FormatError, read_emission_csv
+    from stax.commands.fetch import _token
+
+    if not args.station:
+        raise UsageError("--url needs --station CODE (the emitter's facility)")
+    starts, ends = [], []
+    for path in args.files:
+        try:
+            start, end = read_srs_file(path, step_base=args.step_base).step_windows()
+        except FormatError:
+            continue  # reported with the file below
+        starts.append(start.min())
+        ends.append(end.max())
+    if not starts:
+        return []
+    first = datetime.fromtimestamp(float(min(starts)), UTC)  # POSIX seconds
+    last = datetime.fromtimestamp(float(max(ends)), UTC)
+    since = datetime.combine(first.date(), datetime.min.time(), tzinfo=UTC)
+    try:
+        client = Client(args.url, _token(args.token_file))
+        files = client.list(
+            station=args.station,
+            type="CSV",
+            analysis=args.analysis.upper(),
+            since=since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            until=last.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        latest: dict[str, object] = {}
+        for f in files:  # one CSV a day: the highest version wins
+            day, version = f.start, _version(f.name)
+            if day not in latest or version > _version(latest[day].name):
+                latest[day] = f
+        rows = []
+        for f in sorted(latest.values(), key=lambda f: f.start or ""):
+            rows += read_emission_csv(client.fetch(f), source=f.name)
+    except (ClientError, ValueError) as exc:
+        raise UsageError(f"--url {args.url}: {exc}") from None
+    except FormatError as exc:
+        raise UsageError(str(exc)) from None
+    return [r for r in rows if r.station == args.station]
+
+
+def _version(name: str) -> int:
+    """The version of a central product from its MSG_ID (`..._CCSV20231117V2_CSV_...`)."""
+    match = re.search(r"V(\d+)_CSV_", name)
+    return int(match.group(1)) if match else 0
+
+
 def _srs(args: argparse.Namespace) -> int:
     from shared.atm.impact import (
         Releases,
@@ -274,14 +350,21 @@ def _srs(args: argparse.Namespace) -> int:
     q = args.constant_bq_per_s
     if q is not None and not (math.isfinite(q) and q >= 0):
         raise UsageError(f"--constant-bq-per-s: a release rate is a finite number >= 0, got {q}")
-    rows = None if args.releases is None else _release_rows(args)
+    if args.url is not None:
+        rows = _central_release_rows(args, read_srs_file)
+    else:
+        rows = None if args.releases is None else _release_rows(args)
     nuclides = [None] if args.no_decay and rows is None else _nuclides(args, rows)
     if rows is not None:
         try:
             by_nuclide = {n: releases_from_emission_rows(rows, n) for n in nuclides}
         except ValueError as exc:
             raise UsageError(f"--releases: {exc}") from None
-        release = {"files": args.releases, "station": rows[0].station if rows else None}
+        release = (
+            {"url": args.url, "station": args.station, "analysis": args.analysis.upper()}
+            if args.url is not None
+            else {"files": args.releases, "station": rows[0].station if rows else None}
+        )
     else:
         release = {"constant_bq_per_s": args.constant_bq_per_s}
     bad = 0
