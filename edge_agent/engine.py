@@ -333,16 +333,12 @@ class Engine:
         phd = sample_phd(self.station, acquired, self.calibration, stack, self.clock.now())
         content = to_bytes(phd, self.station, msg_id)
         name = phd_file_name(code, msg_id, acquired.interval_start)
-        item = self.outbox.add(
-            file_name=name,
-            station=code,
-            msg_id=msg_id,
-            data_type="SAMPLEPHD",
-            content=content,
-            payload=self.seal(content),
-            created=self.clock.now(),
-            policy=self.release,
-            interval_start=acquired.interval_start,
+        item = self._put(
+            name,
+            msg_id,
+            "SAMPLEPHD",
+            content,
+            acquired.interval_start,
             acquired_until=acquired.interval_start + CYCLE,
         )
         self._made = acquired
@@ -358,6 +354,31 @@ class Engine:
             acquired.live_time,
             acquired.real_time,
             item.state,
+        )
+        return item
+
+    def _put(
+        self,
+        file_name: str,
+        msg_id: int,
+        data_type: str,
+        content: bytes,
+        interval_start: datetime,
+        **extra,
+    ) -> OutboxFile:
+        """Seal `content`, queue it in the outbox under the release policy, wake the sender
+        (the spectra, the daily ATS and the state of health all leave this way)."""
+        item = self.outbox.add(
+            file_name=file_name,
+            station=self.station.code,
+            msg_id=msg_id,
+            data_type=data_type,
+            content=content,
+            payload=self.seal(content),
+            created=self.clock.now(),
+            policy=self.release,
+            interval_start=interval_start,
+            **extra,
         )
         if self.on_queued is not None:
             self.on_queued(item)
@@ -430,20 +451,8 @@ class Engine:
         content = write_ats(doc).encode("ascii")
         msg_id = self.outbox.next_msg_id(code)
         name = ats_file_name(code, msg_id, day)
-        item = self.outbox.add(
-            file_name=name,
-            station=code,
-            msg_id=msg_id,
-            data_type="ATS",
-            content=content,
-            payload=self.seal(content),
-            created=self.clock.now(),
-            policy=self.release,
-            interval_start=start,
-        )
+        item = self._put(name, msg_id, "ATS", content, start)
         log.info("queued %s (the ATS of %s: %d spectra; %s)", name, day, len(phds), item.state)
-        if self.on_queued is not None:
-            self.on_queued(item)
         return item
 
     # ------------------------------------------------------------ state of health
@@ -544,18 +553,6 @@ class Engine:
         )
         content = write_message(message).encode("ascii")
         name = str(ProductName(code, str(msg_id), "SOH", start, "TXT"))
-        item = self.outbox.add(
-            file_name=name,
-            station=code,
-            msg_id=msg_id,
-            data_type="STAXSOH",
-            content=content,
-            payload=self.seal(content),
-            created=self.clock.now(),
-            policy=self.release,
-            interval_start=start,
-        )
+        item = self._put(name, msg_id, "STAXSOH", content, start)
         log.info("queued %s (state of health %s to %s; %s)", name, start, end, item.state)
-        if self.on_queued is not None:
-            self.on_queued(item)
         return item
