@@ -17,7 +17,7 @@ def test_csv_keeps_every_digit_and_leaves_missing_values_empty():
     assert rows[0] == ["Time", "Xe-133 release station (Bq)"]
     assert float(rows[1][1]) == 1.2345678901234567e9
     assert rows[2][1] == ""
-    assert ChartTable(("x",), [(float("nan"),)]).csv() == "x\n\n"
+    assert list(csv.reader(io.StringIO(ChartTable(("x",), [(float("nan"),)]).csv())))[1] == [""]
 
 
 def test_chart_block_names_its_graph_and_png_file():
