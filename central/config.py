@@ -83,6 +83,11 @@ class WebConfig:
 @dataclass(frozen=True)
 class ImpactConfig:
     atm_dir: Path | None = None  # ATM files (SRS, cdump) to pick up; see docs/impact.md
+    scan_minutes: float = 10.0  # how often the worker looks in atm_dir for new files
+
+    def __post_init__(self) -> None:
+        if not self.scan_minutes > 0:
+            raise ValueError(f"scan_minutes must be positive, got {self.scan_minutes}")
 
 
 @dataclass(frozen=True)

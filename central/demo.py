@@ -8,6 +8,7 @@ with the same CA, accounts, databases and outboxes. The programs run as child pr
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import secrets
@@ -49,8 +50,9 @@ class DemoStation:
 STATIONS = (
     DemoStation("AUS02", 2, "ANSTO", "ANSTO", "Lucas Heights", "AUSTRALIA", -34.05087, 150.97886),
     DemoStation("BES01", 1, "IRE", "IRE", "Fleurus", "BELGIUM", 50.45131, 4.53155),
-    # a made-up facility: the demo knows no more of USS06 than its code
-    DemoStation("USS06", 6, "DEMO", "Demonstration facility", None, "UNITED STATES", None, None),
+    # a made-up facility: the demo knows no more of USS06 than its code and a made-up place
+    # (so that the impact page has three emitters)
+    DemoStation("USS06", 6, "DEMO", "Demonstration facility", None, "UNITED STATES", 38.5, -77.0),
 )
 ADMIN = "admin"
 USER = "viewer"  # sees the first station's facility only
@@ -236,10 +238,12 @@ def prepare_demo(
                 "port": intake,
             },
             "storage": {"data_dir": "data"},
+            "impact": {"atm_dir": "atm", "scan_minutes": 1.0},
             "web": {"host": "127.0.0.1", "port": web, "secret_key_file": "web-secret.key"},
         },
     )
     logins = _accounts(root, central.parent / "data" / "central.sqlite", chosen, now)
+    write_demo_srs(central.parent / "atm", now)
 
     # station clocks start a day back, so the charts fill with a day of data at once
     start = floor_to_cycle(now - HISTORY)
@@ -281,6 +285,47 @@ def prepare_demo(
         if hardware == "emulated":
             _append_emulated_sensors(agents[s.code])
     return Demo(root, chosen, central, agents, web, intake, logins, hardware)
+
+
+# ------------------------------------------------------------------ ATM data
+# IMS stations near the demo's emitters and the bearing (degrees from north) from each
+# towards its emitter, so that the simulated air of each sample passes over it.
+DEMO_RECEPTORS = (("DEX33", "BES01", 318.0), ("AUX04", "AUS02", 52.0), ("USX75", "USS06", 65.0))
+
+
+def write_demo_srs(folder: Path, now: datetime) -> list[Path]:
+    """Simulated SRS files (shared/simulation/srs.py) for the IMS samples from a day before
+    `now` to three days after (the demo's clocks run fast), which the worker picks up from
+    the `[impact] atm_dir` folder. Files already there are kept."""
+    from shared.atm.ims_stations import default_stations, sample_windows
+    from shared.simulation.srs import PuffWeather, simulate_srs_text, srs_file_name
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ims = {s.code: s for s in default_stations()}
+    written = []
+    for i, (code, _emitter, bearing) in enumerate(DEMO_RECEPTORS):
+        station = ims[code]
+        for k, (_start, stop) in enumerate(
+            sample_windows(station, now - HISTORY, now + timedelta(days=3))
+        ):
+            path = folder / (srs_file_name(code, stop, "DEMO") + ".gz")
+            if path.exists():
+                continue
+            text = simulate_srs_text(
+                code,
+                station.latitude,
+                station.longitude,
+                stop,
+                sample_hours=station.sample_hours,
+                simulation_hours=72.0,
+                grid_deg=1.0,
+                weather=PuffWeather(speed_m_s=6.0 + (k % 3), from_deg=bearing + 10 * (k % 3 - 1)),
+                seed=100 * i + k,
+                max_cells=20_000,
+            )
+            path.write_bytes(gzip.compress(text.encode(), mtime=0))
+            written.append(path)
+    return written
 
 
 # ------------------------------------------------------------------ running

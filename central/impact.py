@@ -404,7 +404,10 @@ def releases_from_result_rows(rows: Iterable[dict[str, Any]], nuclide: str) -> d
     per: dict[str, list[tuple[float, float, float | None, float | None]]] = {}
     for row in rows:
         result = json.loads(row["result"]) if isinstance(row["result"], str) else row["result"]
-        entry = next((v for k, v in result["nuclides"].items() if k.upper() == nuclide), None)
+        nuclides = result.get("nuclides") if isinstance(result, dict) else None
+        if not isinstance(nuclides, dict) or not result.get("interval_s"):
+            continue  # a result without releases (an empty or failed analysis): a gap
+        entry = next((v for k, v in nuclides.items() if k.upper() == nuclide), None)
         start = _parse(row["interval_start"]).timestamp()
         end = start + float(result["interval_s"])
         if entry is None or entry.get("release_bq") is None:

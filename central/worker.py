@@ -29,6 +29,7 @@ from shared.results import AnalysisError, AnalysisResult
 
 from .compare import compare, flagged
 from .config import CentralConfig, load_central_config
+from .impact import scan_atm_dir
 from .products import make_products
 from .store import Store
 
@@ -122,6 +123,23 @@ def compare_pending(store: Store, limit: int = 50) -> int:
     return len(pairs)
 
 
+def pick_up_atm(store: Store, atm_dir) -> int:
+    """Record the new files of the ATM folder; the number stored. A missing folder or a
+    bad file is logged and tried again at the next scan, never fatal."""
+    try:
+        outcomes = scan_atm_dir(store, atm_dir)
+    except OSError as exc:
+        log.warning("ATM folder %s: %s", atm_dir, exc)
+        return 0
+    stored = [o for o in outcomes if o.outcome == "stored"]
+    for o in outcomes:
+        if o.outcome == "refused":
+            log.warning("ATM file %s refused: %s", o.name, o.reason)
+    if stored:
+        log.info("ATM folder %s: %d new files", atm_dir, len(stored))
+    return len(stored)
+
+
 def _g(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
@@ -138,11 +156,15 @@ def run(
     when a day has ended (a simulated day runs in seconds)."""
     analyze = analyze or central_method()
     failed_days: set[tuple[str, str]] = set()
+    next_scan = 0.0  # monotonic seconds: the ATM folder is looked in at once, then every so often
     with Store(config.storage.database_path) as store:
         while not stop.is_set():
             busy = analyse_pending(store, analyze, shard=shard)
             if shard[0] == 0:  # comparing and products are quick: the first worker does them
                 busy += compare_pending(store)
+                if config.impact.atm_dir is not None and time.monotonic() >= next_scan:
+                    next_scan = time.monotonic() + 60 * config.impact.scan_minutes
+                    pick_up_atm(store, config.impact.atm_dir)
                 if busy == 0:  # the spectra first: a day's products wait for its analyses
                     busy += make_products(store, clock(), failed=failed_days)
             if busy == 0:

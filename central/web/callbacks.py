@@ -29,7 +29,7 @@ from .layout import (
     quarantine_content,
     received_content,
 )
-from .pages import facilities, settings
+from .pages import facilities, impact, settings
 from .queries import (
     ANALYSES,
     PRODUCTS,
@@ -80,6 +80,8 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             content = quarantine_content()
         elif path == facilities.PATH:
             content = facilities.page(get_store(), account)
+        elif path == impact.PATH:
+            content = impact.page(get_store(), account)
         elif path == settings.PATH:
             content = settings.page(get_store(), account)
         elif path in PAGES:
@@ -135,6 +137,7 @@ def register_callbacks(app: Dash, page_size: int) -> None:
 
     facilities.register(app)
     settings.register(app)
+    impact.register(app)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)
     register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)

@@ -4,13 +4,15 @@ the real pages and the layout Dash validates callbacks against."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from dash import dcc, html
 
 import shared
 
 from .auth import CSRF_FIELD
 from .grid import Column, Grid
-from .pages import facilities, settings
+from .pages import facilities, impact, settings
 from .queries import ANALYSES, PRODUCTS
 
 APP_NAME = "STAX monitor"
@@ -79,6 +81,7 @@ PAGES = {
     "/received": ("Received files", "Received", False),
     "/comparison": ("Station analysis against central re-analysis", "Comparison", False),
     "/quarantine": ("Quarantine", "Quarantine", True),
+    impact.PATH: (impact.TITLE, "Impact", False),
     facilities.PATH: (facilities.TITLE, "Facilities", False),
     settings.PATH: (settings.TITLE, "Settings", False),
 }
@@ -232,6 +235,7 @@ def validation_layout() -> html.Div:
             html.Div(comparison_content([], [])),
             html.Div(quarantine_content()),
             html.Div(facilities.content([], [])),
+            html.Div(impact.content([], [], True, date(2000, 1, 1))),
             html.Div(settings.content([], 0, [])),
         ]
     )

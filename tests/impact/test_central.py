@@ -171,3 +171,26 @@ def test_removed_stations_stay_removed(store):
     for s in impact.ims_stations(store):
         impact.remove_ims_station(store, s.code, by=impact.OPERATOR)
     assert impact.ims_stations(store) == []
+
+
+def test_the_worker_picks_up_the_atm_folder_and_survives_a_bad_file_or_no_folder(tmp_path):
+    from datetime import UTC, datetime
+
+    from central.worker import pick_up_atm
+    from shared.simulation.srs import simulate_srs_text, srs_file_name
+
+    folder = tmp_path / "atm"
+    with Store(tmp_path / "c.sqlite") as store:
+        assert pick_up_atm(store, folder) == 0  # no folder yet: logged, not fatal
+        folder.mkdir()
+        stop = datetime(2024, 5, 2, tzinfo=UTC)
+        (folder / srs_file_name("DEX33", stop)).write_text(
+            simulate_srs_text("DEX33", 47.92, 7.91, stop, simulation_hours=24)
+        )
+        (folder / "DEX33.2024050300.SIMU.txt").write_text("not an SRS file\n")
+        assert pick_up_atm(store, folder) == 1
+        assert pick_up_atm(store, folder) == 0  # known files are duplicates
+        refused = store.db.execute(
+            "select count(*) from quarantine where file_name like 'DEX33.20240503%'"
+        ).fetchone()[0]
+        assert refused == 1

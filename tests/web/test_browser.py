@@ -68,6 +68,7 @@ def test_a_user_sees_only_the_assigned_station_and_logs_out(dash_duo, app):
     assert [link.text for link in dash_duo.find_elements(".nav-link")] == [
         "Received",
         "Comparison",
+        "Impact",
         "Facilities",
         "Settings",
     ]

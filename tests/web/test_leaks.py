@@ -13,6 +13,7 @@ rows themselves, not with central.access.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -29,6 +30,7 @@ from central.store import Store
 from central.tokens import make_token
 from central.web.layout import COMPARISON, PAGES, QUARANTINE, RECEIVED
 
+from . import leaks_impact
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import route, show_page
 
@@ -485,6 +487,17 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "facility-field-name.value": c_facility_load,
     "facility-message.children": c_facility_save,
     "token-new.children": c_tokens,
+    **{
+        name: functools.partial(f, no_markers=no_markers)
+        for name, f in (
+            ("impact-notes.children", leaks_impact.c_impact_draw),
+            ("impact-total-csv.data", leaks_impact.c_impact_total_csv),
+            ("impact-emitters-csv.data", leaks_impact.c_impact_emitters_csv),
+            ("impact-measured.data", leaks_impact.c_impact_measured),
+            ("impact-atm-result.children", leaks_impact.c_impact_atm_upload),
+            ("impact-save-all-done.children", leaks_impact.c_impact_save_all),
+        )
+    },
 }
 
 
