@@ -220,3 +220,34 @@ def c_impact_save_all(w, no_markers) -> None:
     dependencies = w.client.get("/_dash-dependencies").get_json()
     entry = next(d for d in dependencies if "impact-save-all-done.children" in d["output"])
     assert entry["clientside_function"]["function_name"] == "saveAllCharts"
+
+
+def c_impact_ims_edit(w, no_markers) -> None:
+    """Only administrators change the IMS stations; a forged save by anyone else changes
+    nothing."""
+    fields = [
+        ("impact-ims-code", "value", "tst09"),
+        ("impact-ims-name", "value", "Added in a test"),
+        ("impact-ims-latitude", "value", 10),
+        ("impact-ims-longitude", "value", 20),
+        ("impact-ims-system", "value", "SAUNA II"),
+        ("impact-ims-sample_hours", "value", 12),
+        ("impact-ims-stop_hour", "value", 6),
+        ("impact-ims-source", "value", "test"),
+    ]
+    response = call_callback(
+        w.client,
+        "impact-ims-message.children",
+        [
+            {"id": "impact-ims-message", "property": "children"},
+            {"id": "impact-ims-table", "property": "children"},
+            {"id": "impact-ims", "property": "options"},
+        ],
+        [("impact-ims-save", "n_clicks", 1), ("impact-ims-remove", "n_clicks", 0)],
+        fields,
+    )
+    assert response.status_code == 200
+    no_markers(w, response)
+    with Store(_database(w)) as store:
+        added = store.db.execute("select count(*) from ims_stations where code = 'TST09'")
+        assert added.fetchone()[0] == (1 if w.role == "admin" else 0)

@@ -3,12 +3,15 @@ an administrator and a user (each sees the emitters of their own facilities only
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.support.ui import WebDriverWait
 
 from central.impact_view import ImpactRequest, ImpactView
 from central.web.figures.impact import (
@@ -99,13 +102,32 @@ def _open_impact(dash_duo, app, username: str) -> None:
     dash_duo.find_element("#username").send_keys(username)
     dash_duo.find_element("#password").send_keys(PASSWORD)
     dash_duo.find_element("#login-button").click()
-    dash_duo.wait_for_contains_text("#impact-notes", "TST01 Test", timeout=20)
+    _wait_text(dash_duo, "#impact-notes", "TST01 Test")
 
 
-def _legend(dash_duo, graph: str) -> list[str]:
-    return dash_duo.driver.execute_script(
-        f"return document.querySelector('#{graph} .js-plotly-plot').data.map(t => t.name)"
+def _wait_text(dash_duo, selector: str, text: str) -> None:
+    """Until the element's text holds `text` (read in the page: the notes are drawn anew
+    while the charts load, which makes a held element stale)."""
+    script = f"const e = document.querySelector({selector!r}); return e ? e.innerText : ''"
+    WebDriverWait(dash_duo.driver, 60).until(lambda d: text in d.execute_script(script))
+
+
+def _legend(dash_duo, graph: str, expected: list[str] | None = None) -> list[str]:
+    """The names of the chart's traces once it is drawn (and shows `expected`, if given)."""
+    script = (
+        f"const g = document.querySelector('#{graph} .js-plotly-plot');"
+        "return g && g.data ? g.data.map(t => t.name) : null"
     )
+    names = None
+
+    def drawn(driver) -> bool:
+        nonlocal names
+        names = driver.execute_script(script)
+        return names is not None and (expected is None or names == expected)
+
+    with contextlib.suppress(TimeoutException):  # the caller's assertion shows what was drawn
+        WebDriverWait(dash_duo.driver, 60).until(drawn)
+    return names or []
 
 
 @pytest.mark.browser
@@ -113,9 +135,9 @@ def _legend(dash_duo, graph: str) -> list[str]:
 def test_an_administrator_sees_every_emitter_and_the_atm_upload(dash_duo, app, clock):
     _prepare(app, clock)
     _open_impact(dash_duo, app, "admin")
-    dash_duo.wait_for_contains_text("#impact-notes", "1 sample results")
+    _wait_text(dash_duo, "#impact-notes", "1 sample results")
     assert "Xe-133 impact" in _legend(dash_duo, "impact-total-graph")
-    assert _legend(dash_duo, "impact-emitters-graph") == ["AUS02", "BES01"]
+    assert _legend(dash_duo, "impact-emitters-graph", ["AUS02", "BES01"]) == ["AUS02", "BES01"]
     assert dash_duo.find_element("#impact-atm-upload").is_displayed()
     assert dash_duo.get_logs() == []
 
@@ -125,7 +147,7 @@ def test_an_administrator_sees_every_emitter_and_the_atm_upload(dash_duo, app, c
 def test_a_user_sees_only_the_emitters_of_the_assigned_facility(dash_duo, app, clock):
     _prepare(app, clock)
     _open_impact(dash_duo, app, "alice")
-    dash_duo.wait_for_contains_text("#impact-notes", "1 sample results")
-    assert _legend(dash_duo, "impact-emitters-graph") == ["AUS02"]
+    _wait_text(dash_duo, "#impact-notes", "1 sample results")
+    assert _legend(dash_duo, "impact-emitters-graph", ["AUS02"]) == ["AUS02"]
     assert not dash_duo.find_element("#impact-atm-upload").is_displayed()
     assert dash_duo.get_logs() == []

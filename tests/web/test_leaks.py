@@ -496,6 +496,7 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
             ("impact-measured.data", leaks_impact.c_impact_measured),
             ("impact-atm-result.children", leaks_impact.c_impact_atm_upload),
             ("impact-save-all-done.children", leaks_impact.c_impact_save_all),
+            ("impact-ims-message.children", leaks_impact.c_impact_ims_edit),
         )
     },
 }

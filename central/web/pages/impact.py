@@ -17,7 +17,7 @@ import binascii
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, State, ctx, dcc, html
 
 from central.impact import (
     ForwardRelease,
@@ -25,6 +25,8 @@ from central.impact import (
     add_atm_upload,
     atm_files,
     ims_stations,
+    put_ims_station,
+    remove_ims_station,
 )
 from central.impact_view import MODES, ImpactRequest, ImpactView, impact_view
 from central.web.auth import current_account
@@ -46,6 +48,7 @@ from central.web.figures.impact import (
 )
 from shared.atm.impact import XENON
 from shared.atm.ims_results import MeasuredConcentration, read_ims_results
+from shared.atm.ims_stations import ImsStation
 from shared.formats.errors import FormatError
 
 PATH = "/impact"
@@ -57,15 +60,46 @@ MAX_ATM_BYTES = 200 << 20
 DEFAULT_DAYS = 7
 
 
-def content(ims_options: list[dict], emitter_codes: list[str], is_admin: bool, today: date) -> list:
+IMS_FIELDS = (
+    ("code", "Code", "text"),
+    ("name", "Name", "text"),
+    ("latitude", "Latitude", "number"),
+    ("longitude", "Longitude", "number"),
+    ("system", "System", "text"),
+    ("sample_hours", "Sample (h)", "number"),
+    ("stop_hour", "Stop hour (UTC)", "number"),
+    ("source", "Source", "text"),
+)
+
+
+def ims_table(stations: list[ImsStation]) -> html.Table:
+    header = html.Tr([html.Th(label) for _, label, _ in IMS_FIELDS])
+    body = [
+        html.Tr([html.Td(str(getattr(s, key))) for key, _, _ in IMS_FIELDS]) for s in stations
+    ] or [html.Tr(html.Td("No IMS stations", colSpan=len(IMS_FIELDS), className="empty"))]
+    return html.Table([html.Thead(header), html.Tbody(body)], className="grid")
+
+
+def ims_options(stations: list[ImsStation]) -> list[dict]:
+    return [{"label": f"{s.code} — {s.name}", "value": s.code} for s in stations]
+
+
+def content(
+    options: list[dict],
+    emitter_codes: list[str],
+    is_admin: bool,
+    today: date,
+    stations: list[ImsStation] | None = None,
+) -> list:
+    stations = stations if is_admin and stations else []
     controls = html.Div(
         [
             _filter(
                 "IMS station",
                 dcc.Dropdown(
                     id="impact-ims",
-                    options=ims_options,
-                    value=ims_options[0]["value"] if ims_options else None,
+                    options=options,
+                    value=options[0]["value"] if options else None,
                     clearable=False,
                 ),
             ),
@@ -190,6 +224,23 @@ def content(ims_options: list[dict], emitter_codes: list[str], is_admin: bool, t
             ),
             html.Div(id="impact-atm-result", role="status"),
             html.Div(id="impact-atm-list"),
+            html.H2("IMS stations"),
+            html.P(
+                "Code, place, sampling system, sample length and the UTC hour a sample stops; "
+                "say where the figures come from. Saving a code that exists replaces it.",
+                className="hint",
+            ),
+            html.Div(
+                [
+                    _filter(label, dcc.Input(id=f"impact-ims-{key}", type=kind))
+                    for key, label, kind in IMS_FIELDS
+                ],
+                className="filters",
+            ),
+            html.Button("Save station", id="impact-ims-save", n_clicks=0, className="button"),
+            html.Button("Remove station", id="impact-ims-remove", n_clicks=0, className="button"),
+            html.Div(id="impact-ims-message", role="status"),
+            html.Div(ims_table(stations), id="impact-ims-table"),
         ],
         className="editor",
         style=None if is_admin else {"display": "none"},
@@ -200,14 +251,14 @@ def content(ims_options: list[dict], emitter_codes: list[str], is_admin: bool, t
 
 def page(store, account) -> list:
     stations = ims_stations(store)
-    options = [{"label": f"{s.code} — {s.name}", "value": s.code} for s in stations]
+    options = ims_options(stations)
     emitters = [
         r["code"]
         for r in store.db.query("select code, latitude, longitude from facilities order by code")
         if r["latitude"] is not None and account.can_see(r["code"])
     ]
     today = now().date()
-    return content(options, emitters, account.is_admin, today)
+    return content(options, emitters, account.is_admin, today, stations)
 
 
 def _filter(label: str, control) -> html.Div:
@@ -424,6 +475,43 @@ def register(app: Dash) -> None:
             for o in outcomes:
                 lines.append(f"{o.name}: {o.outcome}" + (f" — {o.reason}" if o.reason else ""))
         return html.Ul([html.Li(line) for line in lines]), _atm_list(store)
+
+    @app.callback(
+        Output("impact-ims-message", "children"),
+        Output("impact-ims-table", "children"),
+        Output("impact-ims", "options"),
+        Input("impact-ims-save", "n_clicks"),
+        Input("impact-ims-remove", "n_clicks"),
+        *(State(f"impact-ims-{key}", "value") for key, _, _ in IMS_FIELDS),
+        prevent_initial_call=True,
+    )
+    def _edit_ims(_save, _remove, *values) -> tuple:
+        account, store = current_account(), get_store()
+        if not account.is_admin:
+            return "Administrators change the IMS stations.", "", ims_options(ims_stations(store))
+        fields = dict(zip((key for key, _, _ in IMS_FIELDS), values))
+        code = fields["code"].strip().upper() if isinstance(fields["code"], str) else ""
+        try:
+            if ctx.triggered_id == "impact-ims-remove":
+                removed = remove_ims_station(store, code, by=account)
+                message = f"{code} removed." if removed else f"There is no IMS station {code!r}."
+            else:
+                station = ImsStation(
+                    code=code,
+                    name=str(fields["name"] or "").strip(),
+                    latitude=float(fields["latitude"]),
+                    longitude=float(fields["longitude"]),
+                    system=str(fields["system"] or "").strip(),
+                    sample_hours=float(fields["sample_hours"]),
+                    stop_hour=float(fields["stop_hour"]),
+                    source=str(fields["source"] or "").strip(),
+                )
+                put_ims_station(store, station, by=account)
+                message = f"{code} saved."
+        except (TypeError, ValueError) as exc:
+            message = f"Not saved: {exc}"
+        stations = ims_stations(store)
+        return message, ims_table(stations), ims_options(stations)
 
 
 def _atm_list(store) -> html.Table:
