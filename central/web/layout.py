@@ -10,7 +10,7 @@ import shared
 
 from .auth import CSRF_FIELD
 from .grid import Column, Grid
-from .pages import facilities, settings
+from .pages import facilities, maintenance, resources, settings
 from .queries import ANALYSES, PRODUCTS
 
 APP_NAME = "STAX monitor"
@@ -80,6 +80,8 @@ PAGES = {
     "/comparison": ("Station analysis against central re-analysis", "Comparison", False),
     "/quarantine": ("Quarantine", "Quarantine", True),
     facilities.PATH: (facilities.TITLE, "Facilities", False),
+    maintenance.PATH: (maintenance.TITLE, "Maintenance", False),
+    resources.PATH: (resources.TITLE, "Resources", False),
     settings.PATH: (settings.TITLE, "Settings", False),
 }
 HOME = "/received"
@@ -233,6 +235,8 @@ def validation_layout() -> html.Div:
             html.Div(quarantine_content()),
             html.Div(facilities.content([], [])),
             html.Div(settings.content([], 0, [])),
+            html.Div(maintenance.content([], [], [])),
+            html.Div(resources.content([], [], 0)),
         ]
     )
 

@@ -29,6 +29,7 @@ from central.store import Store
 from central.tokens import make_token
 from central.web.layout import COMPARISON, PAGES, QUARANTINE, RECEIVED
 
+from . import leaks_pages as pages
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import route, show_page
 
@@ -284,6 +285,7 @@ ROUTES: dict[str, Callable[[World], None]] = {
     "/_favicon.ico": r_plain_get("/_favicon.ico"),
     "/": r_plain_get("/"),
     "/<path:path>": r_plain_get("/received"),
+    "resource_download": lambda w: pages.r_resource_download(w, MOMENT),
 }
 
 
@@ -485,6 +487,15 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "facility-field-name.value": c_facility_load,
     "facility-message.children": c_facility_save,
     "token-new.children": c_tokens,
+    "maintenance-body.children": lambda w: pages.c_annotations_page(w, MOMENT),
+    "maintenance-state.data": c_state(pages.ANNOTATIONS),
+    "notices-body.children": lambda w: pages.c_notices_page(w, MOMENT),
+    "notices-state.data": c_state(pages.NOTICES),
+    "maintenance-field-station.value": lambda w: pages.c_annotation_load(w, MOMENT),
+    "maintenance-message.children": lambda w: pages.c_annotation_save(w, MOMENT),
+    "resources-body.children": lambda w: pages.c_resources_page(w, MOMENT),
+    "resources-state.data": c_state(pages.RESOURCES),
+    "resource-message.children": lambda w: pages.c_resource_change(w, MOMENT),
 }
 
 
