@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State
+from dash import Dash, Input, Output
 from flask import abort
 
 from central.access import visible_stations
@@ -145,26 +145,23 @@ def register_callbacks(app: Dash, page_size: int) -> None:
     register_grid(app, QUARANTINE, fetch_quarantine)
     register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)
 
-    row_checks = {"type": RECEIVED.select_type, "index": ALL}
-
-    @app.callback(
-        Output(row_checks, "value"),
-        Input(RECEIVED.id("select-all"), "value"),
-        State(row_checks, "id"),
-        prevent_initial_call=True,
-    )
-    def _select_all(select_all: list | None, ids: list[dict]) -> list[list[int]]:
-        return [[i["index"]] if select_all else [] for i in ids]
-
     @app.callback(
         Output("received-download", "href"),
         Output("received-download", "className"),
         Output("received-selected", "children"),
-        Input(row_checks, "value"),
+        Input(RECEIVED.id("body"), "selectedRows"),
     )
-    def _selection(values: list | None) -> tuple[str | None, str, str]:
+    def _selection(rows: Any) -> tuple[str | None, str, str]:
         # the download route checks every id again: this only builds the link
-        ids = sorted({v for value in values or [] for v in value or [] if isinstance(v, int)})
+        ids = sorted(
+            {
+                r["id"]
+                for r in rows or []
+                if isinstance(r, dict)
+                and isinstance(r.get("id"), int)
+                and not isinstance(r.get("id"), bool)
+            }
+        )
         if not ids:
             return None, "button disabled", ""
         count = f"{len(ids)} file selected" if len(ids) == 1 else f"{len(ids)} files selected"

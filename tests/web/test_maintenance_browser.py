@@ -37,11 +37,11 @@ def seeded(config):
 def open_maintenance(dash_duo, app, username):
     log_in(dash_duo, app, username)
     dash_duo.find_element("#nav-maintenance").click()
-    dash_duo.wait_for_element("#maintenance-body td.station")
+    dash_duo.wait_for_element("#maintenance-body .ag-cell.station")
 
 
 def stations_shown(dash_duo) -> set[str]:
-    return {c.text for c in dash_duo.find_elements("#maintenance-body td.station")}
+    return {c.text for c in dash_duo.find_elements("#maintenance-body .ag-cell.station")}
 
 
 def test_an_owner_adds_changes_and_deletes_an_annotation_of_its_station(dash_duo, app, seeded):

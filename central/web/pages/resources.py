@@ -38,6 +38,7 @@ PATH = "/resources"
 TITLE = "Resources"
 DOWNLOAD = "/resources/{id}"
 ALL_KINDS = "all"
+KIND_NAMES = {"document": "Document", "data": "Data file", "reviewed": "Reviewed data"}
 # the listing: the table with a place to show (general or the station) and the days
 LISTING = (
     f"(select *, coalesce(station, '{GENERAL}') as place, "
@@ -61,7 +62,7 @@ RESOURCES = Grid(
     name="resources",
     columns=(
         Column("place", "Station or STAX (general)"),
-        Column("kind", "Kind", format=lambda k: KINDS.get(k, k)),
+        Column("kind", "Kind", format=lambda k: KIND_NAMES.get(k, k)),
         Column("file_name", "Name", href=lambda row: DOWNLOAD.format(id=row["id"])),
         Column("description", "Description"),
         Column("days", "Days"),
