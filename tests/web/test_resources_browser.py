@@ -81,6 +81,11 @@ def test_an_owner_uploads_for_its_own_station_only(dash_duo, app, seeded, tmp_pa
     upload(dash_duo, tmp_path, "stack_manual.pdf", b"%PDF-1.7\n")
     dash_duo.wait_for_contains_text("#resource-message", "Uploaded stack_manual.pdf")
     dash_duo.wait_for_text_to_equal("#resources-displaying", "Displaying 1 - 2 of 2")
+    # and deleted again
+    dash_duo.select_dcc_dropdown("#resource-delete-choice", index=0)
+    dash_duo.find_element("#resource-delete").click()
+    dash_duo.wait_for_contains_text("#resource-message", "Deleted stack_manual.pdf")
+    dash_duo.wait_for_text_to_equal("#resources-displaying", "Displaying 1 - 1 of 1")
     assert dash_duo.get_logs() == []
 
 

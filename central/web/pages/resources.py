@@ -86,7 +86,7 @@ def upload_places(store, account) -> list[dict[str, str]]:
 def deletable(store, account) -> list[dict[str, Any]]:
     """The resources `account` may delete, for the chooser."""
     rows = store.db.query(
-        f"select id, station, file_name, uploaded_at from {TABLE} order by uploaded_at desc"
+        f"select id, station, file_name, uploaded_at from {TABLE} order by uploaded_at desc, id desc"
     )
     return [
         {
