@@ -13,10 +13,11 @@ Who may do what:
   same answer).
 
 Adding or changing an annotation queues a notification to the facility's users in the
-`notifications` outbox (kind `maintenance`, `sent_at` empty until the mail sender has
-sent it; central/subscriptions.py's queue picks the rows up). Its `data_until` is the
-annotation's start too, so that a mail sent under `published_scope` tells no more than
-the page shows.
+`notifications` outbox (kind `maintenance`). The e-mail subscription queue
+(central/subscriptions.py, `enqueue_published`) picks the rows up and queues one mail per
+enabled user who may see the station; `sent_at` is there for a sender that marks a row
+done, and stays empty otherwise. Its `data_until` is the annotation's start too, so that
+a mail sent under the rule tells no more than the page shows.
 
 Every function takes the time (`now`) as an argument.
 """

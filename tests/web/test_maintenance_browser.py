@@ -56,7 +56,7 @@ def test_an_owner_adds_changes_and_deletes_an_annotation_of_its_station(dash_duo
     dash_duo.wait_for_contains_text("#maintenance-queued", "notification to the users of BES01")
     dash_duo.wait_for_text_to_equal("#maintenance-displaying", "Displaying 1 - 2 of 2")
     dash_duo.wait_for_text_to_equal("#notices-displaying", "Displaying 1 - 2 of 2")
-    assert "queued" in dash_duo.find_element("#notices-body").text
+    assert "in the outbox" in dash_duo.find_element("#notices-body").text
 
     # the new one is chosen in the form: change it, then delete it
     dash_duo.wait_for_text_to_equal("#maintenance-field-name", "Detector swap")

@@ -4,8 +4,8 @@ administrators add, change and delete its annotations in the form below the tabl
 (central/maintenance.py says who may do what).
 
 Adding or changing an annotation queues a notification to the facility's users in the
-`notifications` outbox; the page says so. Sending it is the mail sender's work
-(central/subscriptions.py's queue), not this page's.
+`notifications` outbox; the page says so. Mailing it is the e-mail subscription queue's
+work (central/subscriptions.py), not this page's.
 """
 
 from __future__ import annotations
@@ -150,8 +150,8 @@ def content(stations: list[str], editable: list[str], options: list[dict[str, An
         else html.Div(editor, style={"display": "none"}),  # the callbacks exist on every page
         html.H2("Notifications"),
         html.P(
-            "What the annotations' changes tell the facilities' users by e-mail: queued here, "
-            "sent by the mail sender to the users' addresses.",
+            "What the annotations' changes tell the facilities' users by e-mail: queued here; "
+            "the e-mail subscription queue mails each one to the users of its facility.",
             className="hint",
         ),
         NOTICES.layout(),
@@ -201,7 +201,7 @@ def notice_page(store, account, moment, state: dict) -> Page:
         page_size=state["page_size"],
     )
     rows = [
-        {**r, "state": f"sent {display_time(r['sent_at'])}" if r["sent_at"] else "queued"}
+        {**r, "state": f"sent {display_time(r['sent_at'])}" if r["sent_at"] else "in the outbox"}
         for r in found.rows
     ]
     return replace(found, rows=rows)
@@ -303,7 +303,7 @@ def _queued(done: str, station: str) -> html.Div:
         [
             html.P(done),
             html.P(
-                f"A notification to the users of {station} is queued; the mail sender sends it.",
+                f"A notification to the users of {station} is queued; the e-mail queue mails it.",
                 id="maintenance-queued",
             ),
         ],
