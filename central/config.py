@@ -64,6 +64,8 @@ class WebConfig:
     login_failures_per_user: int = 5
     login_failures_per_address: int = 20
     login_max_delay_seconds: int = 900
+    # the largest file the Resources page takes (documents, data files, reviewed data)
+    resource_max_bytes: int = 20_000_000
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -74,6 +76,8 @@ class WebConfig:
             raise ValueError("session_minutes must be positive")
         if self.page_size <= 0:
             raise ValueError("page_size must be positive")
+        if self.resource_max_bytes <= 0:
+            raise ValueError("resource_max_bytes must be positive")
         if min(self.login_failures_per_user, self.login_failures_per_address) < 1:
             raise ValueError("login_failures_per_user and _per_address must be at least 1")
         if self.login_max_delay_seconds < 1:

@@ -409,6 +409,12 @@ class Store:
             )
             db["intake_alerts"].create_index(["created_at"])
         self._create_publish_schema()
+        from central.maintenance import ensure_schema as _maintenance_schema
+
+        _maintenance_schema(db)
+        from central.resources import ensure_schema as _resources_schema
+
+        _resources_schema(db)
 
     def _create_publish_schema(self) -> None:
         """The publish delay, the facility register and API tokens (issue 15); also brings

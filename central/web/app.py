@@ -35,6 +35,7 @@ def create_app(config: CentralConfig, *, clock: Callable[[], float] = time.time)
     init_clock(server, clock)
     # the guard is registered before Dash adds its routes and hooks, so it runs first
     init_store(server, config.storage.database_path)
+    server.config["STAX_RESOURCE_MAX_BYTES"] = config.web.resource_max_bytes  # /resources
     init_auth(server, config.web, clock)
     init_downloads(server)
     from central.api import init_api  # here: central.api builds on this package's modules

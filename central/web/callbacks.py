@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State
+from dash import Dash, Input, Output
 from flask import abort
 
 from central.access import visible_stations
@@ -29,7 +29,7 @@ from .layout import (
     quarantine_content,
     received_content,
 )
-from .pages import facilities, impact, settings
+from .pages import facilities, impact, maintenance, resources, settings
 from .queries import (
     ANALYSES,
     PRODUCTS,
@@ -84,6 +84,10 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             content = impact.page(get_store(), account)
         elif path == settings.PATH:
             content = settings.page(get_store(), account)
+        elif path == maintenance.PATH:
+            content = maintenance.page(get_store(), account)
+        elif path == resources.PATH:
+            content = resources.page(get_store(), account)
         elif path in PAGES:
             content = message_content("Not allowed", "This page is for administrators only.")
         else:
@@ -138,30 +142,29 @@ def register_callbacks(app: Dash, page_size: int) -> None:
     facilities.register(app)
     settings.register(app)
     impact.register(app)
+    maintenance.register(app, page_size)
+    resources.register(app, page_size)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)
     register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)
-
-    row_checks = {"type": RECEIVED.select_type, "index": ALL}
-
-    @app.callback(
-        Output(row_checks, "value"),
-        Input(RECEIVED.id("select-all"), "value"),
-        State(row_checks, "id"),
-        prevent_initial_call=True,
-    )
-    def _select_all(select_all: list | None, ids: list[dict]) -> list[list[int]]:
-        return [[i["index"]] if select_all else [] for i in ids]
 
     @app.callback(
         Output("received-download", "href"),
         Output("received-download", "className"),
         Output("received-selected", "children"),
-        Input(row_checks, "value"),
+        Input(RECEIVED.id("body"), "selectedRows"),
     )
-    def _selection(values: list | None) -> tuple[str | None, str, str]:
+    def _selection(rows: Any) -> tuple[str | None, str, str]:
         # the download route checks every id again: this only builds the link
-        ids = sorted({v for value in values or [] for v in value or [] if isinstance(v, int)})
+        ids = sorted(
+            {
+                r["id"]
+                for r in rows or []
+                if isinstance(r, dict)
+                and isinstance(r.get("id"), int)
+                and not isinstance(r.get("id"), bool)
+            }
+        )
         if not ids:
             return None, "button disabled", ""
         count = f"{len(ids)} file selected" if len(ids) == 1 else f"{len(ids)} files selected"

@@ -12,7 +12,7 @@ import shared
 
 from .auth import CSRF_FIELD
 from .grid import Column, Grid
-from .pages import facilities, impact, settings
+from .pages import facilities, impact, maintenance, resources, settings
 from .queries import ANALYSES, PRODUCTS
 
 APP_NAME = "STAX monitor"
@@ -83,6 +83,8 @@ PAGES = {
     "/quarantine": ("Quarantine", "Quarantine", True),
     impact.PATH: (impact.TITLE, "Impact", False),
     facilities.PATH: (facilities.TITLE, "Facilities", False),
+    maintenance.PATH: (maintenance.TITLE, "Maintenance", False),
+    resources.PATH: (resources.TITLE, "Resources", False),
     settings.PATH: (settings.TITLE, "Settings", False),
 }
 HOME = "/received"
@@ -237,6 +239,8 @@ def validation_layout() -> html.Div:
             html.Div(facilities.content([], [])),
             html.Div(impact.content([], [], True, date(2000, 1, 1))),
             html.Div(settings.content([], 0, [])),
+            html.Div(maintenance.content([], [], [])),
+            html.Div(resources.content([], [], 0)),
         ]
     )
 

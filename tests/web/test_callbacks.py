@@ -38,21 +38,15 @@ def route(client, path):
 
 def show_page(client, grid, state, filters=()):
     outputs = [
-        {"id": grid.id("body"), "property": "children"},
+        {"id": grid.id("body"), "property": "rowData"},
         {"id": grid.id("pageinfo"), "property": "children"},
         {"id": grid.id("displaying"), "property": "children"},
         {"id": grid.id("pages"), "property": "data"},
-        [
-            {"id": {"type": grid.sort_type, "column": c.key}, "property": "children"}
-            for c in grid.columns
-            if c.sortable
-        ],
+        {"id": grid.id("body"), "property": "columnSize"},
     ]
-    if grid.selectable:
-        outputs.append({"id": grid.id("select-all"), "property": "value"})
     return call_callback(
         client,
-        f"{grid.id('body')}.children",
+        f"{grid.id('body')}.rowData",
         outputs,
         [(grid.id("state"), "data", state), *filters],
     )
@@ -69,7 +63,7 @@ def received_filters(stations=None, products=None):
 
 
 def stations_shown(response) -> set[str]:
-    body = response.get_json()["response"][RECEIVED.id("body")]["children"]
+    body = response.get_json()["response"][RECEIVED.id("body")]["rowData"]
     text = json.dumps(body)
     return {code for code in ("AUS02", "BES01") if f'"{code}"' in text}
 
@@ -151,7 +145,7 @@ def test_selected_rows_make_the_download_link(client):
             {"id": "received-download", "property": "className"},
             {"id": "received-selected", "property": "children"},
         ],
-        [([{"type": "received-select", "index": i} for i in (7, 3)], "value", [[7], [3]])],
+        [(RECEIVED.id("body"), "selectedRows", [{"id": 7}, {"id": 3}, {"id": "7; drop"}])],
     )
     result = response.get_json()["response"]
     assert result["received-download"] == {"href": "/download?ids=3,7", "className": "button"}

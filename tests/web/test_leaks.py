@@ -31,6 +31,7 @@ from central.tokens import make_token
 from central.web.layout import COMPARISON, PAGES, QUARANTINE, RECEIVED
 
 from . import leaks_impact
+from . import leaks_pages as pages
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import route, show_page
 
@@ -286,6 +287,7 @@ ROUTES: dict[str, Callable[[World], None]] = {
     "/_favicon.ico": r_plain_get("/_favicon.ico"),
     "/": r_plain_get("/"),
     "/<path:path>": r_plain_get("/received"),
+    "resource_download": lambda w: pages.r_resource_download(w, MOMENT),
 }
 
 
@@ -386,22 +388,8 @@ def c_state(grid) -> Callable[[World], None]:
     return exercise
 
 
-def c_select_all(w: World):
-    ids = [{"type": RECEIVED.select_type, "index": r["id"]} for r in w.hidden[:3]]
-    if not ids:
-        return
-    response = call_callback(
-        w.client,
-        f"{RECEIVED.select_type}",
-        [[{"id": i, "property": "value"} for i in ids]],
-        [(RECEIVED.id("select-all"), "value", ["all"])],
-        [(ids, "id", ids)],
-    )
-    no_markers(w, response)  # it echoes the browser's own ids, nothing of their files
-
-
 def c_selection(w: World):
-    ids = [r["id"] for r in w.hidden[:3]]
+    rows = [{"id": r["id"], "file_name": r["file_name"]} for r in w.hidden[:3]]
     response = call_callback(
         w.client,
         "received-download.href",
@@ -410,9 +398,12 @@ def c_selection(w: World):
             {"id": "received-download", "property": "className"},
             {"id": "received-selected", "property": "children"},
         ],
-        [([{"type": RECEIVED.select_type, "index": i} for i in ids], "value", [[i] for i in ids])],
+        [(RECEIVED.id("body"), "selectedRows", rows)],
     )
-    no_markers(w, response)  # a link only: the download checks each id (r_download)
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    for r in rows:  # a link of ids only: the download checks each id (r_download)
+        assert r["file_name"] not in text
 
 
 def c_facility_load(w: World):
@@ -476,13 +467,12 @@ def c_tokens(w: World):
 
 CALLBACKS: dict[str, Callable[[World], None]] = {
     "page.children": c_route,
-    "received-body.children": c_received_page,
-    "comparison-body.children": c_comparison_page,
-    "quarantine-body.children": c_quarantine_page,
+    "received-body.rowData": c_received_page,
+    "comparison-body.rowData": c_comparison_page,
+    "quarantine-body.rowData": c_quarantine_page,
     "received-state.data": c_state(RECEIVED),
     "comparison-state.data": c_state(COMPARISON),
     "quarantine-state.data": c_state(QUARANTINE),
-    '{"index":["ALL"],"type":"received-select"}.value': c_select_all,
     "received-download.href": c_selection,
     "facility-field-name.value": c_facility_load,
     "facility-message.children": c_facility_save,
@@ -499,6 +489,15 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
             ("impact-ims-message.children", leaks_impact.c_impact_ims_edit),
         )
     },
+    "maintenance-body.rowData": lambda w: pages.c_annotations_page(w, MOMENT),
+    "maintenance-state.data": c_state(pages.ANNOTATIONS),
+    "notices-body.rowData": lambda w: pages.c_notices_page(w, MOMENT),
+    "notices-state.data": c_state(pages.NOTICES),
+    "maintenance-field-station.value": lambda w: pages.c_annotation_load(w, MOMENT),
+    "maintenance-message.children": lambda w: pages.c_annotation_save(w, MOMENT),
+    "resources-body.rowData": lambda w: pages.c_resources_page(w, MOMENT),
+    "resources-state.data": c_state(pages.RESOURCES),
+    "resource-message.children": lambda w: pages.c_resource_change(w, MOMENT),
 }
 
 

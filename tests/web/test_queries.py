@@ -146,14 +146,49 @@ def test_the_pager_moves_within_the_pages():
     assert RECEIVED.next_state("received-prev", {**state, "page": 1}, 5)["page"] == 1
 
 
+def _sorted(column: str, order: str) -> list[dict]:
+    """A grid's column state as AG Grid reports it after a header click."""
+    return [
+        {"colId": "received_at", "sort": None, "sortIndex": None, "width": 120},
+        {"colId": column, "sort": order, "sortIndex": 0, "width": 90},
+    ]
+
+
 def test_a_header_click_sorts_and_a_second_click_turns_the_order():
     state = {"page": 3, "sort": "received_at", "desc": True}
-    by_station = RECEIVED.next_state({"type": "received-sort", "column": "station"}, state, 5)
+    body = RECEIVED.id("body")
+    by_station = RECEIVED.next_state(body, state, 5, _sorted("station", "asc"))
     assert by_station == {"page": 1, "sort": "station", "desc": False}
-    again = RECEIVED.next_state({"type": "received-sort", "column": "station"}, by_station, 5)
+    again = RECEIVED.next_state(body, by_station, 5, _sorted("station", "desc"))
     assert again["desc"] is True
-    by_start = RECEIVED.next_state({"type": "received-sort", "column": "start_time"}, again, 5)
+    by_start = RECEIVED.next_state(body, again, 5, _sorted("start_time", "desc"))
     assert by_start == {"page": 1, "sort": "start_time", "desc": True}  # newest first
+    # a column resized, the sort unchanged: the same page
+    assert RECEIVED.next_state(body, by_start | {"page": 2}, 5, _sorted("start_time", "desc")) == (
+        by_start | {"page": 2}
+    )
+    # a column that does not sort, or none: the sort stays
+    assert RECEIVED.next_state(body, state, 5, _sorted("content", "asc")) == state
+    assert RECEIVED.next_state(body, state, 5, "garbage") == state
+
+
+def test_the_grid_is_given_one_page_of_formatted_cells_only():
+    from central.web.layout import COMPARISON, QUARANTINE
+    from central.web.queries import Page
+
+    rows = [{"id": 4, "received_at": "2024-05-01T00:15:00.000Z", "file_name": "a_b[1].PHD",
+             "station": "AUS02", "status": 403, "reason": "bad", "size": 10, "body": b"x"}]  # fmt: skip
+    [shown] = QUARANTINE.rows(Page(rows=rows, total=1, page=1, pages=1, page_size=25))
+    assert shown["received_at"] == "2024/05/01 00:15:00"
+    assert shown["raw"] == "[Download](/download/quarantine/4)"
+    assert "body" not in shown and shown["id"] == 4
+    flagged = {"id": 1, "flagged": 1, "z": 4.2, "station_value": 6.2e6}
+    [row] = COMPARISON.rows(Page(rows=[flagged], total=1, page=1, pages=1, page_size=25))
+    assert row["row_class"] == "flagged" and row["z"] == "+4.20"
+    assert row["station_value"] == "6.20E+06"
+    defs = {d["field"]: d for d in QUARANTINE.column_defs()}
+    assert defs["received_at"]["sort"] == "desc" and defs["raw"]["cellRenderer"] == "markdown"
+    assert defs["raw"]["sortable"] is False
 
 
 def test_a_filter_change_goes_back_to_page_one():
