@@ -409,6 +409,7 @@ class Store:
             )
             db["intake_alerts"].create_index(["created_at"])
         self._create_publish_schema()
+        from central.releases import ensure_schema as _releases; _releases(db)  # noqa: E702, I001  # fmt: skip
 
     def _create_publish_schema(self) -> None:
         """The publish delay, the facility register and API tokens (issue 15); also brings
@@ -636,6 +637,7 @@ class Store:
                         now,
                     ],
                 )
+            from central.releases import fill_message; fill_message(self.conn, message_id)  # noqa: E702, I001  # fmt: skip
             return StoreResult("created", message_id)
 
     def message(self, row_id: int) -> dict[str, Any] | None:
@@ -757,6 +759,7 @@ class Store:
                 replace=False,
                 ignore=True,
             )
+            from central.releases import fill_phd; fill_phd(self.conn, message_id)  # noqa: E702, I001  # fmt: skip
 
     def analysis(self, message_id: int, method: str) -> dict[str, Any] | None:
         rows = list(
