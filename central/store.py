@@ -410,6 +410,9 @@ class Store:
             db["intake_alerts"].create_index(["created_at"])
         self._create_publish_schema()
         from central.releases import ensure_schema as _releases; _releases(db)  # noqa: E702, I001  # fmt: skip
+        from central.maintenance import ensure_schema as _maintenance_schema
+
+        _maintenance_schema(db)
 
     def _create_publish_schema(self) -> None:
         """The publish delay, the facility register and API tokens (issue 15); also brings
