@@ -29,7 +29,7 @@ from .layout import (
     quarantine_content,
     received_content,
 )
-from .pages import facilities, settings
+from .pages import facilities, releases, settings
 from .queries import (
     ANALYSES,
     PRODUCTS,
@@ -82,6 +82,8 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             content = facilities.page(get_store(), account)
         elif path == settings.PATH:
             content = settings.page(get_store(), account)
+        elif path == releases.PATH:
+            content = releases.page(get_store(), account)
         elif path in PAGES:
             content = message_content("Not allowed", "This page is for administrators only.")
         else:
@@ -134,6 +136,7 @@ def register_callbacks(app: Dash, page_size: int) -> None:
         )
 
     facilities.register(app)
+    releases.register(app)
     settings.register(app)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)

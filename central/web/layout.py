@@ -10,7 +10,7 @@ import shared
 
 from .auth import CSRF_FIELD
 from .grid import Column, Grid
-from .pages import facilities, settings
+from .pages import facilities, releases, settings
 from .queries import ANALYSES, PRODUCTS
 
 APP_NAME = "STAX monitor"
@@ -80,6 +80,7 @@ PAGES = {
     "/comparison": ("Station analysis against central re-analysis", "Comparison", False),
     "/quarantine": ("Quarantine", "Quarantine", True),
     facilities.PATH: (facilities.TITLE, "Facilities", False),
+    releases.PATH: (releases.TITLE, "Releases", False),
     settings.PATH: (settings.TITLE, "Settings", False),
 }
 HOME = "/received"
@@ -232,6 +233,7 @@ def validation_layout() -> html.Div:
             html.Div(comparison_content([], [])),
             html.Div(quarantine_content()),
             html.Div(facilities.content([], [])),
+            html.Div(releases.content([])),
             html.Div(settings.content([], 0, [])),
         ]
     )

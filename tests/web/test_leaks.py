@@ -31,6 +31,7 @@ from central.web.layout import COMPARISON, PAGES, QUARANTINE, RECEIVED
 
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import route, show_page
+from .test_releases_leaks import CALLBACKS as RELEASE_CALLBACKS
 
 MOMENT = datetime(2024, 5, 2, 4, tzinfo=UTC)
 DELAYS = {"AUS02": timedelta(days=1), "BES01": timedelta(0)}
@@ -485,6 +486,7 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "facility-field-name.value": c_facility_load,
     "facility-message.children": c_facility_save,
     "token-new.children": c_tokens,
+    **RELEASE_CALLBACKS,  # the charts: tests/web/test_releases_leaks.py
 }
 
 

@@ -153,10 +153,13 @@ def releases_figure(
     title: str = "",
     revision: str = "",
     points: int = POINTS,
+    webgl: bool = True,
 ) -> dict[str, Any]:
     """The Plotly figure (a dict). `differences`: (interval start s, nuclide, z) of the
-    flagged comparisons; `maintenance`: rows with name, start and end (ISO)."""
+    flagged comparisons; `maintenance`: rows with name, start and end (ISO). `webgl`
+    False: SVG traces (where the browser has no CSP-safe WebGL bundle)."""
     unit_text = unit_label(unit)
+    kind = "scattergl" if webgl else "scatter"
     order = sorted({n for n, _ in series})
     traces: list[dict[str, Any]] = []
     for (nuclide, method), s in sorted(series.items()):
@@ -173,7 +176,7 @@ def releases_figure(
         custom = np.column_stack([s.message_id[index], (s.unc * scale)[index]])
         traces.append(
             {
-                "type": "scattergl",
+                "type": kind,
                 "mode": "lines+markers",
                 "name": name,
                 "legendgroup": name,
@@ -190,7 +193,7 @@ def releases_figure(
         )
         traces.append(
             {
-                "type": "scattergl",
+                "type": kind,
                 "mode": "markers",
                 "name": f"{name} not detected (at MDR)",
                 "legendgroup": name,
@@ -212,7 +215,7 @@ def releases_figure(
         if show_mdr:
             traces.append(
                 {
-                    "type": "scattergl",
+                    "type": kind,
                     "mode": "lines",
                     "name": f"{name} MDR",
                     "legendgroup": name,
