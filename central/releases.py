@@ -414,3 +414,37 @@ def insert_rows(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None
     """Bulk insert rows (in COLUMNS order) in the caller's transaction: for tools that
     make test or benchmark data without spectra."""
     conn.executemany(_INSERT, rows)
+
+
+def daily_releases(
+    store: Store,
+    user: User,
+    now: datetime,
+    stations: Sequence[str],
+    start: datetime | str,
+    end: datetime | str,
+    nuclides: Sequence[str],
+    methods: Sequence[str] = METHODS,
+) -> list[tuple]:
+    """Per UTC day, nuclide and method, summed over `stations`: (day, nuclide, method,
+    sum of the detected releases in Bq, intervals, detected intervals), of the rows
+    `user` may see at `now`, for interval starts in [start, end)."""
+    from .access import message_scope
+
+    if not stations or not nuclides:
+        return []
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {unknown[0]!r}")
+    scope, params = message_scope(store, user, now)
+    sql = (
+        "select substr(start_time, 1, 10) as day, nuclide, method, "
+        "sum(case when detected then release_bq else 0 end), count(*), sum(detected) "
+        f"from {TABLE} where station in ({', '.join('?' * len(stations))}) "
+        f"and nuclide in ({', '.join('?' * len(nuclides))}) "
+        f"and method in ({', '.join('?' * len(methods))}) "
+        f"and start_s >= ? and start_s < ? and {scope} "
+        "group by day, nuclide, method order by day"
+    )
+    args = [*stations, *nuclides, *methods, _seconds(start), _seconds(end), *params]
+    return [tuple(r) for r in store.conn.execute(sql, args)]

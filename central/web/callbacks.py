@@ -29,7 +29,7 @@ from .layout import (
     quarantine_content,
     received_content,
 )
-from .pages import facilities, releases, settings
+from .pages import facilities, ratios, releases, settings, trends
 from .queries import (
     ANALYSES,
     PRODUCTS,
@@ -84,6 +84,8 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             content = settings.page(get_store(), account)
         elif path == releases.PATH:
             content = releases.page(get_store(), account)
+        elif path in (ratios.PATH, trends.PATH):
+            content = (ratios if path == ratios.PATH else trends).page(get_store(), account)
         elif path in PAGES:
             content = message_content("Not allowed", "This page is for administrators only.")
         else:
@@ -137,6 +139,8 @@ def register_callbacks(app: Dash, page_size: int) -> None:
 
     facilities.register(app)
     releases.register(app)
+    ratios.register(app)
+    trends.register(app)
     settings.register(app)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)

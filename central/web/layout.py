@@ -10,7 +10,7 @@ import shared
 
 from .auth import CSRF_FIELD
 from .grid import Column, Grid
-from .pages import facilities, releases, settings
+from .pages import facilities, ratios, releases, settings, trends
 from .queries import ANALYSES, PRODUCTS
 
 APP_NAME = "STAX monitor"
@@ -81,6 +81,8 @@ PAGES = {
     "/quarantine": ("Quarantine", "Quarantine", True),
     facilities.PATH: (facilities.TITLE, "Facilities", False),
     releases.PATH: (releases.TITLE, "Releases", False),
+    ratios.PATH: (ratios.TITLE, "Isotope ratios", False),
+    trends.PATH: (trends.TITLE, "Trends", False),
     settings.PATH: (settings.TITLE, "Settings", False),
 }
 HOME = "/received"
@@ -234,6 +236,8 @@ def validation_layout() -> html.Div:
             html.Div(quarantine_content()),
             html.Div(facilities.content([], [])),
             html.Div(releases.content([])),
+            html.Div(ratios.content([])),
+            html.Div(trends.content([])),
             html.Div(settings.content([], 0, [])),
         ]
     )

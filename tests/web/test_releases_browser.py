@@ -83,16 +83,26 @@ def station_options(dash_duo, selector: str) -> list[str]:
     ("username", "stations"),
     [("admin", ["AUS02", "BES01"]), ("owen", ["BES01"]), ("alice", ["AUS02"])],
 )
-def test_the_releases_chart_draws_in_webgl_for_each_role(dash_duo, app, config, username,
-                                                          stations):  # fmt: skip
+def test_the_chart_pages_draw_in_webgl_for_each_role(dash_duo, app, config, username, stations):
+    """Releases, then isotope ratios, then trends, as `username`: the stations offered
+    are the role's own, each chart draws its points with WebGL, no CSP refusal."""
     open_chart(dash_duo, app, config, username, "/charts/releases")
     dash_duo.wait_for_element("#releases-graph .gl-container canvas", timeout=20)
     dash_duo.wait_for_contains_text("#releases-integral", "Integral", timeout=20)
     assert station_options(dash_duo, "#releases-station") == stations
     cells = dash_duo.find_elements("#releases-integral td.nuclide")
-    assert {c.text for c in cells} == {"Xe-133", "Xe-131m", "Xe-133m", "Xe-135"}
-    title = dash_duo.find_element("#releases-graph .gtitle").text
-    assert title.startswith(stations[0])
+    assert {c.text for c in cells} == set(NUCLIDES)
+    assert dash_duo.find_element("#releases-graph .gtitle").text.startswith(stations[0])
     assert drawn_in_webgl(dash_duo, "#releases-graph")
+
+    dash_duo.find_element('.nav-link[href="/charts/ratios"]').click()
+    dash_duo.wait_for_contains_text("#ratios-graph .gtitle", "Xe-135/Xe-133", timeout=20)
+    assert station_options(dash_duo, "#ratios-station") == stations
+    assert drawn_in_webgl(dash_duo, "#ratios-graph")
+
+    dash_duo.find_element('.nav-link[href="/charts/trends"]').click()
+    dash_duo.wait_for_contains_text("#trends-graph .gtitle", "all my stations", timeout=20)
+    assert station_options(dash_duo, "#trends-station") == ["All my stations", *stations]
+    assert drawn_in_webgl(dash_duo, "#trends-graph")
     assert csp_refusals(dash_duo) == []
     assert dash_duo.get_logs() == []  # no script error

@@ -62,7 +62,8 @@ def _ids_in(figure) -> set[int]:
     for trace in figure["data"]:
         if "customdata" in trace:
             data = array(trace["customdata"])
-            found |= {int(v) for v in data[:, 0] if np.isfinite(v)}
+            if data.size:
+                found |= {int(v) for v in data[:, 0] if np.isfinite(v)}
     return found
 
 
@@ -214,6 +215,136 @@ def c_releases_integral_csv(w):
         assert bool(rows) == bool(wanted)
 
 
+RATIO_INPUTS = [
+    ("ratios-span", "start_date", SPAN[0]),
+    ("ratios-span", "end_date", SPAN[1]),
+    ("ratios-x-num", "value", "Xe-133m"),
+    ("ratios-x-den", "value", "Xe-131m"),
+    ("ratios-y-num", "value", "Xe-135"),
+    ("ratios-y-den", "value", "Xe-133"),
+    ("ratios-method", "value", "central"),
+    ("ratios-colour", "value", "Xe-133"),
+]
+
+
+def c_ratios_station(w):
+    seed(w)
+    for station in ("AUS02", "BES01", "ZZZ99"):
+        outputs = [
+            {"id": f"ratios-{k}", "property": "options"}
+            for k in ("x-num", "x-den", "y-num", "y-den", "colour")
+        ]
+        outputs += [{"id": "ratios-span", "property": p} for p in ("start_date", "end_date")]  # fmt: skip
+        outputs[4:4] = [
+            {"id": f"ratios-{k}", "property": "value"} for k in ("x-num", "x-den", "y-num", "y-den")
+        ]
+        response = call_callback(
+            w.client,
+            "ratios-x-num.options",
+            outputs,
+            [("ratios-station", "value", station)],
+            [(f"ratios-{k}", "value", None) for k in ("x-num", "x-den", "y-num", "y-den")],
+        )
+        options = _response(response, "ratios-x-num", "options")
+        if spectra(w, station):
+            assert sorted(options) == sorted(NUCLIDES), (w.role, station)
+        else:
+            assert options == [] and _response(response, "ratios-span", "start_date") is None
+
+
+def c_ratios_chart(w):
+    seed(w)
+    for station in ("AUS02", "BES01"):
+        response = call_callback(
+            w.client,
+            "ratios-graph.figure",
+            {"id": "ratios-graph", "property": "figure"},
+            [("ratios-station", "value", station), *RATIO_INPUTS],
+        )
+        figure = _response(response, "ratios-graph", "figure")
+        assert _ids_in(figure) == spectra(w, station), (w.role, station)
+
+
+def c_ratios_csv(w):
+    seed(w)
+    for station in ("AUS02", "BES01"):
+        response = call_callback(
+            w.client,
+            "ratios-csv.data",
+            {"id": "ratios-csv", "property": "data"},
+            [("ratios-csv-button", "n_clicks", 1)],
+            [("ratios-station", "value", station), *RATIO_INPUTS],
+        )
+        data = _response(response, "ratios-csv", "data")
+        files = set() if data is None else {
+            r["file"] for r in csv.DictReader(io.StringIO(data["content"]))
+        }  # fmt: skip
+        wanted = {r["file_name"] for r in w.rows if r["id"] in spectra(w, station)}
+        assert files == wanted, (w.role, station)
+
+
+def _daily_xe133(w, stations) -> float:
+    return sum(1e6 + i for s in stations for i in spectra(w, s))
+
+
+def c_trends_span(w):
+    seed(w)
+    for station in ("*", "AUS02", "BES01", "ZZZ99"):
+        response = call_callback(
+            w.client,
+            "trends-span.start_date",
+            [{"id": "trends-span", "property": "start_date"},
+             {"id": "trends-span", "property": "end_date"}],
+            [("trends-station", "value", station)],
+        )  # fmt: skip
+        end = _response(response, "trends-span", "end_date")
+        visible = w.stations if station == "*" else {station} & w.stations
+        assert (end is not None) == any(spectra(w, s) for s in visible), (w.role, station)
+
+
+def c_trends_chart(w):
+    seed(w)
+    for station in ("*", "AUS02", "BES01"):
+        response = call_callback(
+            w.client,
+            "trends-graph.figure",
+            {"id": "trends-graph", "property": "figure"},
+            [("trends-station", "value", station),
+             ("trends-span", "start_date", SPAN[0]),
+             ("trends-span", "end_date", SPAN[1]),
+             ("trends-nuclides", "value", ["Xe-133"])],
+        )  # fmt: skip
+        figure = _response(response, "trends-graph", "figure")
+        visible = w.stations if station == "*" else {station} & w.stations
+        want = _daily_xe133(w, visible)
+        central = [t for t in figure["data"] if t["name"] == "Xe-133 central"]
+        if want:
+            assert array(central[0]["y"])[0] == want, (w.role, station)
+        else:
+            assert central == [], (w.role, station)
+
+
+def c_trends_csv(w):
+    seed(w)
+    for station in ("*", "AUS02", "BES01"):
+        response = call_callback(
+            w.client,
+            "trends-csv.data",
+            {"id": "trends-csv", "property": "data"},
+            [("trends-csv-button", "n_clicks", 1)],
+            [("trends-station", "value", station),
+             ("trends-span", "start_date", SPAN[0]),
+             ("trends-span", "end_date", SPAN[1]),
+             ("trends-nuclides", "value", ["Xe-133"])],
+        )  # fmt: skip
+        data = _response(response, "trends-csv", "data")
+        visible = w.stations if station == "*" else {station} & w.stations
+        want = _daily_xe133(w, visible)
+        rows = [] if data is None else list(csv.DictReader(io.StringIO(data["content"])))
+        got = sum(float(r["Xe-133 daily cumulative release central (Bq)"] or 0) for r in rows)
+        assert got == want, (w.role, station)
+
+
 def c_clientside(output: str) -> Callable:
     """A callback that runs in the browser only: the server never answers it."""
 
@@ -232,6 +363,12 @@ CALLBACKS: dict[str, Callable] = {
     "releases-point.children": c_releases_point,
     "releases-csv.data": c_releases_csv,
     "releases-integral-csv.data": c_releases_integral_csv,
+    "ratios-x-num.options": c_ratios_station,
+    "ratios-graph.figure": c_ratios_chart,
+    "ratios-csv.data": c_ratios_csv,
+    "trends-span.start_date": c_trends_span,
+    "trends-graph.figure": c_trends_chart,
+    "trends-csv.data": c_trends_csv,
     "releases-mode-done.children": c_clientside("releases-mode-done.children"),
     "releases-save-all-done.children": c_clientside("releases-save-all-done.children"),
 }
