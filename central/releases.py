@@ -44,8 +44,15 @@ if TYPE_CHECKING:
     from .store import Store
 
 TABLE = "release_values"
+# Per station, nuclide, method and 4-hour bucket, the bucket's rows with the highest and
+# the lowest drawn value (the release of a detect, the MDR of a non-detect): what a chart
+# of a long span reads instead of every row, peaks included (central.web.pages.releases)
+OVERVIEW = "release_overview"
+BUCKET_S = 4 * 3600
+_DRAWN = "coalesce(case when detected then release_bq else mdr_bq end, 0)"
 METHODS = ("station", "central")
 BACKFILL_KEY = "release_values_backfilled"
+OVERVIEW_KEY = "release_overview_built"
 BACKFILL_BATCH = 500  # spectra per transaction
 
 COLUMNS = (
@@ -89,6 +96,24 @@ create index if not exists {TABLE}_station_start on {TABLE} (station, start_time
 create index if not exists {TABLE}_publish on {TABLE} (station, data_until);
 create index if not exists {TABLE}_file on {TABLE} (station, file_name);
 create index if not exists {TABLE}_message on {TABLE} (message_id);
+create table if not exists {OVERVIEW} (
+    station text not null,
+    nuclide text not null,
+    method text not null,
+    start_s integer not null,
+    file_name text not null,
+    message_id integer,
+    start_time text not null,
+    data_until text not null,
+    release_bq real,
+    release_unc_bq real,
+    mdr_bq real,
+    activity_bq real,
+    activity_unc_bq real,
+    detected integer not null,
+    interval_s real,
+    primary key (station, nuclide, method, start_s, file_name)
+) without rowid;
 """
 
 
@@ -100,6 +125,11 @@ def ensure_schema(db) -> None:
     done = conn.execute("select value from meta where key = ?", [BACKFILL_KEY]).fetchone()
     if done is None:
         backfill(conn)
+    built = conn.execute("select value from meta where key = ?", [OVERVIEW_KEY]).fetchone()
+    if built is None:  # a table filled before the overview was kept
+        with conn:
+            rebuild_overview(conn)
+            conn.execute("insert or replace into meta (key, value) values (?, '1')", [OVERVIEW_KEY])
 
 
 # ----------------------------------------------------------------- rows (pure)
@@ -213,8 +243,10 @@ def fill_phd(conn: sqlite3.Connection, message_id: int) -> int:
         return 0
     station, file_name, start_time, until, summary, _ = found
     start = interval_start(_load(summary) or {}, start_time)
+    touched = _buckets(conn, "station = ? and file_name = ?", [station, file_name])
     conn.execute(f"delete from {TABLE} where station = ? and file_name = ?", [station, file_name])
     if start is None or until is None:
+        refresh_overview(conn, station, touched)
         return 0
     rows: list[tuple] = []
     central = conn.execute(
@@ -231,6 +263,7 @@ def fill_phd(conn: sqlite3.Connection, message_id: int) -> int:
     if result is not None:
         rows += _rows(result[0], "station", station, file_name, message_id, start, until)
     conn.executemany(_INSERT, rows)
+    refresh_overview(conn, station, touched | {(r[1], r[2], _bucket(r[3])) for r in rows})
     return len(rows)
 
 
@@ -279,13 +312,59 @@ def _fill_station_result(
         summary={"acquisition": {"start": start, "real_time": result.get("real_time_s")}},
         received_at=start,
     )
-    conn.execute(
-        f"delete from {TABLE} where station = ? and file_name = ? and method = 'station'",
-        [station, file_name],
-    )
+    where = "station = ? and file_name = ? and method = 'station'"
+    touched = _buckets(conn, where, [station, file_name])
+    conn.execute(f"delete from {TABLE} where {where}", [station, file_name])
     rows = _rows(text, "station", station, file_name, None, start, until)
     conn.executemany(_INSERT, rows)
+    refresh_overview(conn, station, touched | {(r[1], r[2], _bucket(r[3])) for r in rows})
     return len(rows)
+
+
+def _bucket(start_s: int) -> int:
+    return start_s - start_s % BUCKET_S
+
+
+def _buckets(conn: sqlite3.Connection, where: str, params: list) -> set[tuple[str, str, int]]:
+    return {
+        (nuclide, method, _bucket(start))
+        for nuclide, method, start in conn.execute(
+            f"select nuclide, method, start_s from {TABLE} where {where}", params
+        )
+    }
+
+
+def refresh_overview(
+    conn: sqlite3.Connection, station: str, buckets: Iterable[tuple[str, str, int]]
+) -> None:
+    """Rewrite the overview rows of these (nuclide, method, bucket start) of `station`
+    from the table (in the caller's transaction)."""
+    columns = ", ".join(COLUMNS)
+    for nuclide, method, bucket in buckets:
+        where = "station = ? and nuclide = ? and method = ? and start_s >= ? and start_s < ?"
+        params = [station, nuclide, method, bucket, bucket + BUCKET_S]
+        conn.execute(f"delete from {OVERVIEW} where {where}", params)
+        for order in ("desc", "asc"):
+            conn.execute(
+                f"insert or ignore into {OVERVIEW} ({columns}) select {columns} from {TABLE} "
+                f"where {where} order by {_DRAWN} {order}, start_s limit 1",
+                params,
+            )
+
+
+def rebuild_overview(conn: sqlite3.Connection) -> None:
+    """The whole overview again from the table (after a bulk insert), in the caller's
+    transaction."""
+    columns = ", ".join(COLUMNS)
+    conn.execute(f"delete from {OVERVIEW}")
+    conn.execute(
+        f"insert or ignore into {OVERVIEW} ({columns}) select {columns} from ("
+        f"select *, row_number() over (partition by station, nuclide, method, "
+        f"start_s - start_s % {BUCKET_S} order by {_DRAWN} desc, start_s) as high, "
+        f"row_number() over (partition by station, nuclide, method, "
+        f"start_s - start_s % {BUCKET_S} order by {_DRAWN} asc, start_s) as low "
+        f"from {TABLE}) where high = 1 or low = 1"
+    )
 
 
 def backfill(conn: sqlite3.Connection, batch: int = BACKFILL_BATCH) -> int:
@@ -354,8 +433,10 @@ def series_query(
     nuclides: Sequence[str] | None = None,
     methods: Sequence[str] = METHODS,
     columns: Sequence[str] = COLUMNS,
+    overview: bool = False,
 ) -> tuple[str, list[Any]]:
-    """The SQL (and its parameters) of `release_series`, for readers that want tuples."""
+    """The SQL (and its parameters) of `release_series`, for readers that want tuples;
+    with `overview`, of the overview rows only (each 4-hour bucket's highest and lowest)."""
     from .access import message_scope
 
     unknown = [m for m in methods if m not in METHODS]
@@ -373,8 +454,8 @@ def series_query(
     where.append(f"method in ({', '.join('?' * len(methods))})")
     params += list(methods)
     sql = (
-        f"select {', '.join(columns)} from {TABLE} where {' and '.join(where)} "
-        "order by nuclide, method, start_s"
+        f"select {', '.join(columns)} from {OVERVIEW if overview else TABLE} "
+        f"where {' and '.join(where)} order by nuclide, method, start_s"
     )
     return sql, params
 
@@ -410,10 +491,20 @@ def _seconds(t: datetime | str) -> int:
     return math.floor(t.timestamp())
 
 
-def insert_rows(conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> None:
-    """Bulk insert rows (in COLUMNS order) in the caller's transaction: for tools that
-    make test or benchmark data without spectra."""
+def insert_rows(
+    conn: sqlite3.Connection, rows: Iterable[Sequence[Any]], overview: bool = True
+) -> None:
+    """Bulk insert rows (in COLUMNS order) in the caller's transaction, the overview of
+    their buckets refreshed: for tools that make test or benchmark data without spectra
+    (a large bulk insert: `overview=False`, then `rebuild_overview` once)."""
+    rows = list(rows)
     conn.executemany(_INSERT, rows)
+    if overview:
+        touched: dict[str, set] = {}
+        for r in rows:
+            touched.setdefault(r[0], set()).add((r[1], r[2], _bucket(r[3])))
+        for station, buckets in touched.items():
+            refresh_overview(conn, station, buckets)
 
 
 def daily_releases(
@@ -448,3 +539,40 @@ def daily_releases(
     )
     args = [*stations, *nuclides, *methods, _seconds(start), _seconds(end), *params]
     return [tuple(r) for r in store.conn.execute(sql, args)]
+
+
+def release_integrals(
+    store: Store,
+    user: User,
+    now: datetime,
+    station: str,
+    start: datetime | str,
+    end: datetime | str,
+    nuclides: Sequence[str] | None = None,
+) -> list[tuple]:
+    """Per nuclide and method over the rows `user` may see with interval start in
+    [start, end): (nuclide, method, intervals, detected intervals, sum of the detected
+    releases (Bq), root sum of squares of their uncertainties (Bq), that sum plus the MDR
+    of each non-detect (Bq)), summed by SQLite over every row."""
+    from .access import message_scope
+
+    scope, scope_params = message_scope(store, user, now)
+    where = ["station = ?", "start_s >= ?", "start_s < ?", scope]
+    params: list[Any] = [station, _seconds(start), _seconds(end), *scope_params]
+    if nuclides is not None:
+        where.append(f"nuclide in ({', '.join('?' * len(nuclides))})")
+        params += list(nuclides)
+    found = "detected and release_bq is not null"
+    sql = (
+        f"select nuclide, method, count(*), sum(detected), "
+        f"coalesce(sum(case when {found} then release_bq end), 0), "
+        f"coalesce(sum(case when {found} then coalesce(release_unc_bq, 0) * "
+        "coalesce(release_unc_bq, 0) end), 0), "
+        "coalesce(sum(case when not detected then coalesce(mdr_bq, 0) end), 0) "
+        f"from {TABLE} where {' and '.join(where)} group by nuclide, method "
+        "order by nuclide, method"
+    )
+    return [
+        (n, m, count, int(found_), total, math.sqrt(squares), total + missed)
+        for n, m, count, found_, total, squares, missed in store.conn.execute(sql, params)
+    ]

@@ -280,6 +280,33 @@ def test_zooming_re_queries_the_visible_span_at_full_resolution():
     )
 
 
+def test_a_long_span_is_drawn_from_the_overview_with_its_peak(tmp_path):
+    """60 days (more than FULL_INTERVALS): the overview, each 4-hour bucket's highest and
+    lowest; zoomed to a day: every interval."""
+    n = 60 * 96
+    with Store(tmp_path / "c.sqlite") as store:
+        store.ensure_facility("AUS02")
+        create_user(store, "admin", PASSWORD, role="admin")
+        admin = authenticate(store, "admin", PASSWORD)
+        rows = []
+        for i in range(n):
+            t = START + timedelta(minutes=15 * i)
+            value = 7e9 if i == 3001 else 1e6 + i
+            rows.append(("AUS02", "Xe-133", "central", int(t.timestamp()), f"f{i}", i, iso_z(t),
+                         iso_z(t + timedelta(minutes=15)), value, 0.1 * value, 1e4, 1.0, 0.1,
+                         1, 900.0))  # fmt: skip
+        with store.conn:
+            insert_rows(store.conn, rows)
+        fig = page.figure(store, admin, NOW, "AUS02", "2024-05-01", "2024-06-29", None, "Bq",
+                          [], None, "x")  # fmt: skip
+        y = array(traces(fig, "detected")["Xe-133 central"]["y"])
+        assert len(y) == 2 * 60 * 6 and y.max() == 7e9 and y.min() == 1e6
+        zoom = {"xaxis.range[0]": "2024-05-20 00:00:00", "xaxis.range[1]": "2024-05-21"}
+        fig = page.figure(store, admin, NOW, "AUS02", "2024-05-01", "2024-06-29", None, "Bq",
+                          [], zoom, "x")  # fmt: skip
+        assert len(array(traces(fig, "detected")["Xe-133 central"]["y"])) == 96
+
+
 def test_the_visible_span_and_the_selection_from_what_plotly_sends():
     span = (START, START + timedelta(days=7))
     assert page.visible_range(None, span) == span

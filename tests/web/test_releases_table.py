@@ -4,6 +4,7 @@ database made before it, and read under the access and publish rule."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,9 @@ from central.releases import (
     BACKFILL_KEY,
     TABLE,
     backfill,
+    fill_phd,
     nuclides_of,
+    rebuild_overview,
     release_series,
     rows_from_result,
 )
@@ -187,3 +190,31 @@ def test_rows_from_a_result_without_numbers():
         start_time="2024-05-01T00:00:00Z", data_until="2024-05-01T00:15:00.000Z",
     )  # fmt: skip
     assert row[8] is None and row[13] == 0 and row[14] is None
+
+
+def overview(store: Store) -> list[tuple]:
+    return [tuple(r) for r in store.conn.execute(
+        "select station, nuclide, method, start_s, release_bq from release_overview "
+        "order by station, nuclide, method, start_s")]  # fmt: skip
+
+
+def test_the_overview_keeps_each_bucket_s_highest_and_lowest_and_follows_refills(store):
+    ids = []
+    for n in range(20):  # 5 hours: the 4-hour buckets 00:00 and 04:00
+        phd, _ = add_phd(store, "AUS02", n)
+        ids.append(phd)
+        value = 9e9 if n == 7 else 1e6 * (n + 1)
+        store.add_analysis(phd, "central", result=result(START, Xe_133=value))
+    rows = overview(store)
+    assert [r[4] for r in rows] == [1e6, 9e9, 1.7e7, 2e7]  # lowest, highest of each bucket
+    # the spectrum of the peak analysed again (as a refill does): the bucket follows
+    with store.conn:
+        store.conn.execute("update analyses set result = ? where message_id = ?",
+                           [json.dumps(result(START, Xe_133=5.0)), ids[7]])  # fmt: skip
+        fill_phd(store.conn, ids[7])
+    assert [r[4] for r in overview(store)] == [5.0, 1.6e7, 1.7e7, 2e7]
+    incremental = overview(store)
+    with store.conn:
+        store.conn.execute("delete from release_overview")
+        rebuild_overview(store.conn)
+    assert overview(store) == incremental

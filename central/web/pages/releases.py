@@ -20,7 +20,14 @@ from typing import Any
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from central.access import can_see_message, message_scope, visible_stations
-from central.releases import METHODS, TABLE, nuclides_of, release_series, series_query
+from central.releases import (
+    METHODS,
+    TABLE,
+    nuclides_of,
+    release_integrals,
+    release_series,
+    series_query,
+)
 from central.web.auth import current_account
 from central.web.chartkit import (
     ChartTable,
@@ -36,7 +43,6 @@ from central.web.figures.releases import (
     POINTS,
     SERIES_COLUMNS,
     integral_table,
-    integrals,
     parse_time,
     releases_figure,
     releases_table,
@@ -48,6 +54,7 @@ TITLE = "Releases"
 PREFIX = "releases"
 GRAPH = graph_id(PREFIX)
 DEFAULT_DAYS = 7
+FULL_INTERVALS = 2 * POINTS  # longer spans are read from the overview (about 42 days)
 MODES = {
     "x": "Zoom X",
     "xy": "Zoom XY",
@@ -212,10 +219,15 @@ def _nuclides(value: Any) -> list[str] | None:
     return [v for v in value if isinstance(v, str)]
 
 
-def load_series(store, account, moment, station, start, end, nuclides):
+def load_series(store, account, moment, station, start, end, nuclides, *, full=False):
+    """The series of the span: every row when it holds at most FULL_INTERVALS intervals
+    (or `full`), else the overview rows (each 4-hour bucket's highest and lowest point:
+    a year of a station is 2 x 2190 points per series instead of 35,040, peaks kept)."""
+    overview = not full and (end - start).total_seconds() > FULL_INTERVALS * 900
     sql, params = series_query(
-        store, account, moment, station, start, end, nuclides, METHODS, SERIES_COLUMNS
-    )
+        store, account, moment, station, start, end, nuclides, METHODS, SERIES_COLUMNS,
+        overview=overview,
+    )  # fmt: skip
     return series_from_rows(store.conn.execute(sql, params))
 
 
@@ -303,8 +315,8 @@ def integral_rows(store, account, moment, station, start_date, end_date, nuclide
         return None
     chosen = selected_range(selected) or visible_range(relayout, span)
     start, end = max(chosen[0], span[0]), min(chosen[1], span[1])
-    series = load_series(store, account, moment, station, start, end, _nuclides(nuclides))
-    return (start, end), integrals(series, start.timestamp(), end.timestamp())
+    rows = release_integrals(store, account, moment, station, start, end, _nuclides(nuclides))
+    return (start, end), rows
 
 
 def integral_view(result) -> html.Div | str:
