@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from central.accounts import authenticate, create_user
 from central.config import CentralConfig, IntakeConfig, StorageConfig, WebConfig
 from central.maintenance import add_annotation
-from central.releases import TABLE, insert_rows
+from central.releases import TABLE, insert_rows, rebuild_overview
 from central.store import Store
 from central.web import create_app
 from central.web.pages import ratios, releases, trends
