@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from central.web.chartkit import ChartTable
+from central.web.figures.releases import typed
 
 COLOUR_BY_TIME = "time"
 
@@ -131,17 +132,18 @@ def ratios_figure(
         "type": "scattergl" if webgl else "scatter",
         "mode": "markers",
         "name": f"{y.label} against {x.label} ({method})",
-        "x": xs,
-        "y": ys,
-        "error_x": {"type": "data", "array": np.array([p.x_unc for p in points]),
+        "x": typed(xs),
+        "y": typed(ys),
+        "error_x": {"type": "data", "array": typed(np.array([p.x_unc for p in points])),
                     "visible": True, "thickness": 1},
-        "error_y": {"type": "data", "array": np.array([p.y_unc for p in points]),
+        "error_y": {"type": "data", "array": typed(np.array([p.y_unc for p in points])),
                     "visible": True, "thickness": 1},
-        "customdata": np.array([[p.message_id or -1, p.x_unc, p.y_unc] for p in points]),
+        "customdata": typed(np.array([[p.message_id or -1, p.x_unc, p.y_unc] for p in points]
+                                     ).reshape(-1, 3)),
         "text": [p.start_time for p in points],
         "marker": {
             "size": 7,
-            "color": colour,
+            "color": typed(colour),
             "colorscale": "Viridis",
             "showscale": True,
             "colorbar": {"title": {"text": colour_title}},

@@ -13,6 +13,7 @@ visible span, which then shows at full resolution. Traces are WebGL (`scattergl`
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,6 +115,17 @@ def series_from_rows(rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Ser
     return out
 
 
+def typed(values: np.ndarray) -> dict[str, str]:
+    """A float array as Plotly's typed-array spec (base64 of little-endian float64):
+    the figure's JSON carries 8 bytes a number instead of its digits, and is not parsed
+    number by number in the browser. NaN stays NaN (a gap)."""
+    a = np.ascontiguousarray(values, dtype="<f8")
+    spec = {"dtype": "f8", "bdata": base64.b64encode(a.tobytes()).decode("ascii")}
+    if a.ndim > 1:
+        spec["shape"] = ", ".join(str(n) for n in a.shape)
+    return spec
+
+
 def keep(t: np.ndarray, y: np.ndarray, points: int = POINTS) -> np.ndarray:
     """Indexes of the points to draw: all when there are at most `points`, else
     MinMaxLTTB's `points` (missing values count as 0 for the choice)."""
@@ -180,9 +192,9 @@ def releases_figure(
                 "mode": "lines+markers",
                 "name": name,
                 "legendgroup": name,
-                "x": x,
-                "y": _positive(np.where(detected, value[index], np.nan)),
-                "customdata": custom,
+                "x": typed(x),
+                "y": typed(_positive(np.where(detected, value[index], np.nan))),
+                "customdata": typed(custom),
                 "line": {"color": colour_, "width": 1, "dash": style["dash"]},
                 "marker": {"color": colour_, "size": 5, "symbol": style["symbol"]},
                 "connectgaps": False,
@@ -198,9 +210,9 @@ def releases_figure(
                 "name": f"{name} not detected (at MDR)",
                 "legendgroup": name,
                 "showlegend": False,
-                "x": x,
-                "y": _positive(np.where(detected, np.nan, mdr[index])),
-                "customdata": custom,
+                "x": typed(x),
+                "y": typed(_positive(np.where(detected, np.nan, mdr[index]))),
+                "customdata": typed(custom),
                 "marker": {
                     "color": "rgba(0,0,0,0)",
                     "size": 6,
@@ -219,8 +231,8 @@ def releases_figure(
                     "mode": "lines",
                     "name": f"{name} MDR",
                     "legendgroup": name,
-                    "x": x,
-                    "y": _positive(mdr[index]),
+                    "x": typed(x),
+                    "y": typed(_positive(mdr[index])),
                     "line": {"color": colour_, "width": 1, "dash": "dash"},
                     "opacity": 0.45,
                     "hovertemplate": f"{name} MDR: %{{y:.3e}} {unit_text}<extra></extra>",

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from central.web.chartkit import ChartTable
-from central.web.figures.releases import METHOD_STYLE, colour
+from central.web.figures.releases import METHOD_STYLE, colour, typed
 
 TREND_NUCLIDES = ("Xe-133", "Xe-131m", "Xe-133m", "Xe-135")
 
@@ -46,7 +46,7 @@ def trends_figure(
                 "mode": "lines+markers",
                 "name": f"{nuclide} {method}",
                 "x": ordered,
-                "y": np.where(totals > 0, totals, np.nan),  # log axis: a day of 0 as a gap
+                "y": typed(np.where(totals > 0, totals, np.nan)),  # log axis: 0 as a gap
                 "line": {"color": colour(nuclide, order), "width": 1, "dash": style["dash"]},
                 "marker": {"color": colour(nuclide, order), "size": 4, "symbol": style["symbol"]},
                 "hovertemplate": f"%{{x}} {nuclide} {method}: %{{y:.3e}} Bq<extra></extra>",
