@@ -409,6 +409,7 @@ class Store:
             )
             db["intake_alerts"].create_index(["created_at"])
         self._create_publish_schema()
+        from central.releases import ensure_schema as _releases; _releases(db)  # noqa: E702, I001  # fmt: skip
         from central.maintenance import ensure_schema as _maintenance_schema
 
         _maintenance_schema(db)
@@ -642,6 +643,7 @@ class Store:
                         now,
                     ],
                 )
+            from central.releases import fill_message; fill_message(self.conn, message_id)  # noqa: E702, I001  # fmt: skip
             return StoreResult("created", message_id)
 
     def message(self, row_id: int) -> dict[str, Any] | None:
@@ -763,6 +765,7 @@ class Store:
                 replace=False,
                 ignore=True,
             )
+            from central.releases import fill_phd; fill_phd(self.conn, message_id)  # noqa: E702, I001  # fmt: skip
 
     def analysis(self, message_id: int, method: str) -> dict[str, Any] | None:
         rows = list(

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 what=${1:-demo}
 
 packages=(python3-venv openssl ca-certificates)
+command -v npm >/dev/null 2>&1 || packages+=(npm) # the charts' plotly.js strict bundle (below)
 if [ "$what" = test ]; then
   packages+=(chromium chromium-driver mosquitto dovecot-imapd)
   packages+=(systemd) # systemd-analyze verify/security checks config/systemd/*.service
@@ -36,4 +37,22 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[$extras]"
   touch "$stamp"
+fi
+
+# The charts draw with WebGL; plotly.js's usual bundle compiles its WebGL code at run time,
+# which the web server's Content-Security-Policy forbids (no 'unsafe-eval', docs/web.md).
+# Its strict bundle, of the plotly.js version Dash ships, beside the web assets (not in
+# git): Dash serves it and the charts use it. Without it they draw in SVG instead.
+vendor=central/web/assets/vendor
+version=$(.venv/bin/python -c "from plotly.offline import get_plotlyjs_version as v; print(v())")
+if [ ! -f "$vendor/plotly-strict-$version.min.js" ]; then
+  echo "setup: fetching plotly.js-strict-dist-min $version (npm)" >&2
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack -q "plotly.js-strict-dist-min@$version" >/dev/null)
+  tar -xzf "$tmp"/plotly.js-strict-dist-min-*.tgz -C "$tmp"
+  mkdir -p "$vendor"
+  rm -f "$vendor"/plotly-strict-*.min.js
+  cp "$tmp/package/plotly-strict.min.js" "$vendor/plotly-strict-$version.min.js"
+  cp "$tmp/package/LICENSE" "$vendor/plotly.js-LICENSE.txt"
+  rm -rf "$tmp"
 fi

@@ -29,7 +29,7 @@ from .layout import (
     quarantine_content,
     received_content,
 )
-from .pages import facilities, impact, maintenance, resources, settings
+from .pages import facilities, impact, maintenance, ratios, releases, resources, settings, trends
 from .queries import (
     ANALYSES,
     PRODUCTS,
@@ -88,6 +88,10 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             content = maintenance.page(get_store(), account)
         elif path == resources.PATH:
             content = resources.page(get_store(), account)
+        elif path == releases.PATH:
+            content = releases.page(get_store(), account)
+        elif path in (ratios.PATH, trends.PATH):
+            content = (ratios if path == ratios.PATH else trends).page(get_store(), account)
         elif path in PAGES:
             content = message_content("Not allowed", "This page is for administrators only.")
         else:
@@ -140,6 +144,9 @@ def register_callbacks(app: Dash, page_size: int) -> None:
         )
 
     facilities.register(app)
+    releases.register(app)
+    ratios.register(app)
+    trends.register(app)
     settings.register(app)
     impact.register(app)
     maintenance.register(app, page_size)

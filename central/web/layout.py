@@ -12,7 +12,7 @@ import shared
 
 from .auth import CSRF_FIELD
 from .grid import Column, Grid
-from .pages import facilities, impact, maintenance, resources, settings
+from .pages import facilities, impact, maintenance, ratios, releases, resources, settings, trends
 from .queries import ANALYSES, PRODUCTS
 
 APP_NAME = "STAX monitor"
@@ -85,6 +85,9 @@ PAGES = {
     facilities.PATH: (facilities.TITLE, "Facilities", False),
     maintenance.PATH: (maintenance.TITLE, "Maintenance", False),
     resources.PATH: (resources.TITLE, "Resources", False),
+    releases.PATH: (releases.TITLE, "Releases", False),
+    ratios.PATH: (ratios.TITLE, "Isotope ratios", False),
+    trends.PATH: (trends.TITLE, "Trends", False),
     settings.PATH: (settings.TITLE, "Settings", False),
 }
 HOME = "/received"
@@ -238,6 +241,9 @@ def validation_layout() -> html.Div:
             html.Div(quarantine_content()),
             html.Div(facilities.content([], [])),
             html.Div(impact.content([], [], True, date(2000, 1, 1))),
+            html.Div(releases.content([])),
+            html.Div(ratios.content([])),
+            html.Div(trends.content([])),
             html.Div(settings.content([], 0, [])),
             html.Div(maintenance.content([], [], [])),
             html.Div(resources.content([], [], 0)),

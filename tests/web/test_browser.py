@@ -124,6 +124,9 @@ def test_a_user_sees_only_the_assigned_station_and_logs_out(dash_duo, app):
         "Facilities",
         "Maintenance",
         "Resources",
+        "Releases",
+        "Isotope ratios",
+        "Trends",
         "Settings",
     ]
 

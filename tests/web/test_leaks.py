@@ -34,6 +34,7 @@ from . import leaks_impact
 from . import leaks_pages as pages
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import route, show_page
+from .test_releases_leaks import CALLBACKS as RELEASE_CALLBACKS
 
 MOMENT = datetime(2024, 5, 2, 4, tzinfo=UTC)
 DELAYS = {"AUS02": timedelta(days=1), "BES01": timedelta(0)}
@@ -498,6 +499,7 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "resources-body.rowData": lambda w: pages.c_resources_page(w, MOMENT),
     "resources-state.data": c_state(pages.RESOURCES),
     "resource-message.children": lambda w: pages.c_resource_change(w, MOMENT),
+    **RELEASE_CALLBACKS,  # the charts: tests/web/test_releases_leaks.py
 }
 
 
