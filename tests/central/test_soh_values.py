@@ -44,7 +44,7 @@ def soh_text(station: str, msg_id: int, start: datetime, crystal: list[float]) -
     lines += [f"3.4000 -9999.999 {t:{fmt}} 900" for t in times]
     lines.append("#DetEnv")
     lines += [
-        f"21.5 CLOSED 40 4187 {c:.1f} ON -9.9 -99.99 {t:{fmt}} 900"
+        f"21.5 CLOSED 40 4187 {c} ON -9.9 -99.99 {t:{fmt}} 900"
         for c, t in zip(crystal, times, strict=True)
     ]
     lines += ["#PowerSupply", f"MAIN ON AUX OFF UPS OFF {start:{fmt}} 900"]
