@@ -93,7 +93,7 @@ def spectrum_figure(
 ) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(
-        go.Scattergl(
+        go.Scatter(
             x=spectrum.energy,
             y=spectrum.counts,
             mode="lines",
@@ -109,7 +109,7 @@ def spectrum_figure(
         ):
             x, y = _curve(spectrum, curves, values)
             fig.add_trace(
-                go.Scattergl(
+                go.Scatter(
                     x=x,
                     y=y,
                     mode="lines",

@@ -213,7 +213,7 @@ def register(app: Dash) -> None:
             outside = sum(sum(s.outside) for s in series)
             summary = (
                 f"{station}: {len(series)} quantities from {display_time(first.isoformat())} "
-                f"to {display_time(last.isoformat())} UTC; {outside} readings outside limits."
+                f"to {display_time(last.isoformat())} UTC; {outside} reading{'' if outside == 1 else 's'} outside limits."
             )
         return (summary, *values)
 
