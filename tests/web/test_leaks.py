@@ -603,6 +603,13 @@ def c_soh_csv(i: int) -> Callable[[World], None]:
     return exercise
 
 
+def c_spectrum_pick(w: World):
+    for r in w.hidden[:5]:
+        response = dash_call(w.client, "url.search", [("spectrum-pick", "value", r["id"])])
+        assert dash_answer(response)["url"]["search"] == f"?file={r['id']}"  # an echo only
+        no_markers(w, response)
+
+
 def c_soh_save_all(w: World):
     """Client-side only (assets/charts.js): it never reaches the server."""
 
@@ -621,6 +628,7 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "facility-message.children": c_facility_save,
     "token-new.children": c_tokens,
     "spectrum-graph.figure": c_spectrum,
+    "url.search": c_spectrum_pick,
     "spectrum-csv.data": c_spectrum_csv("spectrum"),
     "spectrum-results-csv.data": c_spectrum_csv("spectrum-results"),
     "soh-quantities.options": c_soh_quantities,

@@ -19,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 
-from central.access import can_see_message
+from central.access import can_see_message, message_scope
 from central.spectrum_fit import FittedCurves, cached_curves
 from central.store import StoredFileError
 from central.web.auth import current_account
@@ -49,6 +49,7 @@ TITLE = "Spectrum"
 PREFIX = "spectrum"
 RESULTS = "spectrum-results"
 NOT_FOUND = "There is no spectrum with this id that you may see."
+RECENT = 200  # spectra offered in the picker, newest first
 
 
 @dataclass
@@ -133,9 +134,18 @@ def _spectrum(phd) -> Spectrum:
 
 
 # ------------------------------------------------------------------------ layout
-def content() -> list:
+def content(recent: list[dict[str, Any]] | None = None) -> list:
+    """The page; `recent` are the spectra the user may see, offered in the picker."""
+    options = [{"label": r["file_name"], "value": r["id"]} for r in recent or []]
     return [
         html.H1(TITLE),
+        html.Div(
+            [
+                html.Label("Spectrum"),
+                dcc.Dropdown(id="spectrum-pick", options=options, placeholder="the latest spectra"),
+            ],
+            className="filter wide",
+        ),
         html.Div(id="spectrum-head", className="hint"),
         chart_block(PREFIX, title="spectrum", height="520px"),
         html.H2("Results of both analyses"),
@@ -151,8 +161,19 @@ def content() -> list:
     ]
 
 
+def recent_spectra(store, account, limit: int = RECENT) -> list[dict[str, Any]]:
+    scope, params = message_scope(store, account, now())
+    return list(
+        store.db.query(
+            f"select id, file_name from messages where product = 'PHD' and {scope} "
+            "order by start_time desc, id desc limit ?",
+            [*params, limit],
+        )
+    )
+
+
 def page(store, account) -> list:
-    return content()
+    return content(recent_spectra(store, account))
 
 
 def _head(loaded: Loaded) -> list:
@@ -266,6 +287,13 @@ def register(app: Dash) -> None:
         if loaded is None:
             return None
         return results_table(result_rows(loaded.results), loaded.row["file_name"])
+
+    @app.callback(
+        Output("url", "search"), Input("spectrum-pick", "value"), prevent_initial_call=True
+    )
+    def _pick(value: Any) -> str:
+        # the address only: the page's callback checks the id as any other
+        return f"?file={value}" if isinstance(value, int) and value >= 0 else ""
 
     register_csv(app, PREFIX, [State("url", "search")], _spectrum_csv)
     register_csv(app, RESULTS, [State("url", "search")], _results_csv)
