@@ -605,8 +605,9 @@ def c_soh_csv(i: int) -> Callable[[World], None]:
 
 def c_spectrum_pick(w: World):
     for r in w.hidden[:5]:
-        response = dash_call(w.client, "url.search", [("spectrum-pick", "value", r["id"])])
-        assert dash_answer(response)["url"]["search"] == f"?file={r['id']}"  # an echo only
+        response = dash_call(w.client, "spectrum-goto.href", [("spectrum-pick", "value", r["id"])])
+        href = dash_answer(response)["spectrum-goto"]["href"]
+        assert href == f"/charts/spectrum?file={r['id']}"  # an echo only
         no_markers(w, response)
 
 
@@ -628,7 +629,7 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "facility-message.children": c_facility_save,
     "token-new.children": c_tokens,
     "spectrum-graph.figure": c_spectrum,
-    "url.search": c_spectrum_pick,
+    "spectrum-goto.href": c_spectrum_pick,
     "spectrum-csv.data": c_spectrum_csv("spectrum"),
     "spectrum-results-csv.data": c_spectrum_csv("spectrum-results"),
     "soh-quantities.options": c_soh_quantities,

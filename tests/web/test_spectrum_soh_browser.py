@@ -37,7 +37,12 @@ def test_spectrum_and_soh_pages(dash_duo, charted, username):
     app, message_id = charted
     url = log_in(dash_duo, app, username)
 
-    dash_duo.driver.get(f"{url}/charts/spectrum?file={message_id}")
+    if username == "alice":  # from the picker of the latest spectra
+        dash_duo.find_element("a[href='/charts/spectrum']").click()
+        dash_duo.wait_for_contains_text("#spectrum-head", "Choose a spectrum", timeout=20)
+        dash_duo.select_dcc_dropdown("#spectrum-pick", value=PHD_FILE.name)
+    else:
+        dash_duo.driver.get(f"{url}/charts/spectrum?file={message_id}")
     # the central fit (~1 s here) and drawing 16384 channels in a GPU-less Chromium
     dash_duo.wait_for_element("#spectrum-download", timeout=40)
     assert (
@@ -48,6 +53,7 @@ def test_spectrum_and_soh_pages(dash_duo, charted, username):
     dash_duo.wait_for_contains_text("#spectrum-results", "Xe-133", timeout=20)
     dash_duo.wait_for_element("#spectrum-graph .scatterlayer", timeout=20)
     assert "Xe-133 81.0" in dash_duo.find_element("#spectrum-graph").text  # a line's label
+    assert dash_duo.driver.current_url.endswith(f"/charts/spectrum?file={message_id}")
 
     dash_duo.find_element("a[href='/charts/soh']").click()  # the navigation
     dash_duo.wait_for_contains_text("#soh-summary", "outside limits", timeout=20)

@@ -49,6 +49,7 @@ TITLE = "Spectrum"
 PREFIX = "spectrum"
 RESULTS = "spectrum-results"
 NOT_FOUND = "There is no spectrum with this id that you may see."
+CHOOSE = "Choose a spectrum above (or open one from the releases chart)."
 RECENT = 200  # spectra offered in the picker, newest first
 
 
@@ -143,6 +144,8 @@ def content(recent: list[dict[str, Any]] | None = None) -> list:
             [
                 html.Label("Spectrum"),
                 dcc.Dropdown(id="spectrum-pick", options=options, placeholder="the latest spectra"),
+                # where a choice leads (its own: the page's callbacks read the frame's url)
+                dcc.Location(id="spectrum-goto", refresh=True),
             ],
             className="filter wide",
         ),
@@ -239,14 +242,14 @@ def _warnings(loaded: Loaded) -> list:
     return parts
 
 
-def _not_found() -> tuple:
+def _not_found(text: str = NOT_FOUND) -> tuple:
     fig = go.Figure()
     fig.update_layout(
         xaxis={"visible": False},
         yaxis={"visible": False},
-        annotations=[{"text": NOT_FOUND, "showarrow": False, "xref": "paper", "yref": "paper"}],
+        annotations=[{"text": text, "showarrow": False, "xref": "paper", "yref": "paper"}],
     )
-    return fig, NOT_FOUND, "", ""
+    return fig, text, "", ""
 
 
 def register(app: Dash) -> None:
@@ -258,6 +261,8 @@ def register(app: Dash) -> None:
         Input("url", "search"),
     )
     def _show(search: Any) -> tuple:
+        if file_id(search) is None:
+            return _not_found(CHOOSE)
         loaded = load(get_store(), current_account(), search)
         if loaded is None:
             return _not_found()
@@ -289,11 +294,11 @@ def register(app: Dash) -> None:
         return results_table(result_rows(loaded.results), loaded.row["file_name"])
 
     @app.callback(
-        Output("url", "search"), Input("spectrum-pick", "value"), prevent_initial_call=True
+        Output("spectrum-goto", "href"), Input("spectrum-pick", "value"), prevent_initial_call=True
     )
     def _pick(value: Any) -> str:
         # the address only: the page's callback checks the id as any other
-        return f"?file={value}" if isinstance(value, int) and value >= 0 else ""
+        return f"{PATH}?file={value}" if isinstance(value, int) and value >= 0 else PATH
 
     register_csv(app, PREFIX, [State("url", "search")], _spectrum_csv)
     register_csv(app, RESULTS, [State("url", "search")], _results_csv)
