@@ -70,7 +70,8 @@ def ensure_schema(db: sqlite_utils.Database, store: Store | None = None) -> None
             ["station", "quantity", "time"], if_not_exists=True, index_name="soh_values_series"
         )
         db["soh_values"].create_index(["message_id"], if_not_exists=True)
-        db["soh_values"].create_index(["station", "data_until"], if_not_exists=True)
+        # no (station, data_until) index: with one, the planner takes it for the publish
+        # rule's condition and reads a station's whole history for a week's chart
     if "soh_messages" not in tables:
         db["soh_messages"].create(
             {"message_id": int, "readings": int, "error": str},
@@ -283,7 +284,7 @@ def soh_series(
     scope, params = message_scope(store, user, now)
     sql = (
         "select message_id, time, quantity, value, unit, state, block from soh_values "
-        f"where station = ? and {scope}"
+        f"indexed by soh_values_series where station = ? and {scope}"
     )
     args: list[Any] = [station, *params]
     if quantities is not None:
@@ -302,19 +303,45 @@ def soh_series(
     return [dict(r) for r in store.db.query(sql, args)]
 
 
-def soh_quantities(store: Store, user: User, now: datetime, station: str) -> list[str]:
-    """The quantities with numeric readings of `station` that `user` may see at `now`."""
+def latest_visible_soh(store: Store, user: User, now: datetime, station: str) -> int | None:
+    """The id of `station`'s latest SOH message with readings that `user` may see at
+    `now` (through the messages' (station, data_until) index: quick at a year)."""
     from .access import message_scope
 
     scope, params = message_scope(store, user, now)
+    row = store.conn.execute(
+        "select id from messages where station = ? and product = 'SOH' "
+        f"and {scope} and id in (select message_id from soh_messages where readings > 0) "
+        "order by data_until desc, id desc limit 1",
+        [station, *params],
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def soh_quantities(store: Store, user: User, now: datetime, station: str) -> list[str]:
+    """The quantities with numbers in `station`'s latest SOH report `user` may see at
+    `now` (what the station reports now), sorted."""
+    message_id = latest_visible_soh(store, user, now, station)
+    if message_id is None:
+        return []
     return [
         r[0]
         for r in store.conn.execute(
-            "select distinct quantity from soh_values "
-            f"where station = ? and value is not null and {scope} order by quantity",
-            [station, *params],
+            "select distinct quantity from soh_values where message_id = ? "
+            "and value is not null order by quantity",
+            [message_id],
         )
     ]
+
+
+def latest_visible_time(store: Store, user: User, now: datetime, station: str) -> str | None:
+    """The start of the last interval of `station`'s latest SOH report `user` may see."""
+    message_id = latest_visible_soh(store, user, now, station)
+    if message_id is None:
+        return None
+    return store.conn.execute(
+        "select max(time) from soh_values where message_id = ?", [message_id]
+    ).fetchone()[0]
 
 
 def latest_soh(store: Store, station: str) -> dict[str, Any] | None:

@@ -10,8 +10,8 @@ from typing import Any
 
 from dash import Dash, Input, Output, State, dcc, html
 
-from central.access import message_scope, visible_stations
-from central.soh import limits_for, soh_quantities, soh_series
+from central.access import visible_stations
+from central.soh import latest_visible_time, limits_for, soh_quantities, soh_series
 from central.web.auth import current_account
 from central.web.chartkit import (
     GRAPH_CONFIG,
@@ -129,10 +129,7 @@ def span(store, account, station: str, start: Any, end: Any) -> tuple[datetime, 
     if last is not None:
         last += timedelta(days=1)
     if first is None or last is None:
-        scope, params = message_scope(store, account, now())
-        found = store.conn.execute(
-            f"select max(time) from soh_values where station = ? and {scope}", [station, *params]
-        ).fetchone()[0]
+        found = latest_visible_time(store, account, now(), station)
         latest = datetime.fromisoformat(found) + timedelta(minutes=15) if found else now()
         if last is None:
             last = latest if first is None else first + timedelta(days=DEFAULT_DAYS)
