@@ -36,6 +36,8 @@ from shared.crypto.cms import CmsError, signed_content
 from .blobs import BlobError, BlobStore, Packed, pack
 from .datatime import data_until
 from .permissions import create_private_file, make_private_dir
+from .soh import ensure_schema as ensure_soh_schema
+from .soh import record_soh
 
 SCHEMA_VERSION = 2
 
@@ -416,6 +418,7 @@ class Store:
         from central.resources import ensure_schema as _resources_schema
 
         _resources_schema(db)
+        ensure_soh_schema(db, self)  # central/soh.py: the SOH readings as values, limits
 
     def _create_publish_schema(self) -> None:
         """The publish delay, the facility register and API tokens (issue 15); also brings
@@ -626,6 +629,8 @@ class Store:
                 }
             )
             message_id = table.last_pk
+            if product == "SOH":  # its readings as values (central/soh.py), in this transaction
+                record_soh(self.conn, message_id, content)
             now = now_iso()
             for r in station_results:
                 self.conn.execute(

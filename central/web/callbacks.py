@@ -29,7 +29,18 @@ from .layout import (
     quarantine_content,
     received_content,
 )
-from .pages import facilities, impact, maintenance, ratios, releases, resources, settings, trends
+from .pages import (
+    facilities,
+    impact,
+    maintenance,
+    ratios,
+    releases,
+    resources,
+    settings,
+    soh,
+    spectrum,
+    trends,
+)
 from .queries import (
     ANALYSES,
     PRODUCTS,
@@ -92,6 +103,10 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             content = releases.page(get_store(), account)
         elif path in (ratios.PATH, trends.PATH):
             content = (ratios if path == ratios.PATH else trends).page(get_store(), account)
+        elif path == spectrum.PATH:
+            content = spectrum.page(get_store(), account)
+        elif path == soh.PATH:
+            content = soh.page(get_store(), account)
         elif path in PAGES:
             content = message_content("Not allowed", "This page is for administrators only.")
         else:
@@ -151,6 +166,8 @@ def register_callbacks(app: Dash, page_size: int) -> None:
     impact.register(app)
     maintenance.register(app, page_size)
     resources.register(app, page_size)
+    spectrum.register(app)
+    soh.register(app)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)
     register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)

@@ -12,7 +12,18 @@ import shared
 
 from .auth import CSRF_FIELD
 from .grid import Column, Grid
-from .pages import facilities, impact, maintenance, ratios, releases, resources, settings, trends
+from .pages import (
+    facilities,
+    impact,
+    maintenance,
+    ratios,
+    releases,
+    resources,
+    settings,
+    soh,
+    spectrum,
+    trends,
+)
 from .queries import ANALYSES, PRODUCTS
 
 APP_NAME = "STAX monitor"
@@ -88,6 +99,8 @@ PAGES = {
     releases.PATH: (releases.TITLE, "Releases", False),
     ratios.PATH: (ratios.TITLE, "Isotope ratios", False),
     trends.PATH: (trends.TITLE, "Trends", False),
+    spectrum.PATH: (spectrum.TITLE, "Spectrum", False),
+    soh.PATH: (soh.TITLE, "SOH Charts", False),
     settings.PATH: (settings.TITLE, "Settings", False),
 }
 HOME = "/received"
@@ -247,6 +260,8 @@ def validation_layout() -> html.Div:
             html.Div(settings.content([], 0, [])),
             html.Div(maintenance.content([], [], [])),
             html.Div(resources.content([], [], 0)),
+            html.Div(spectrum.content()),
+            html.Div(soh.content([])),
         ]
     )
 

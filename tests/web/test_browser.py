@@ -127,6 +127,8 @@ def test_a_user_sees_only_the_assigned_station_and_logs_out(dash_duo, app):
         "Releases",
         "Isotope ratios",
         "Trends",
+        "Spectrum",
+        "SOH Charts",
         "Settings",
     ]
 
