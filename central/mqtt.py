@@ -505,17 +505,21 @@ class Publisher:
         self.client.loop_stop()
 
     def _run(self) -> None:
+        """Until stopped: never ends on an error (a locked or damaged database is logged
+        and tried again), so that MQTT resumes once the cause is gone."""
         from .store import Store
 
-        with Store(self.database_path) as store:
-            ensure_schema(store.db)
-            while not self._stop.is_set():
-                if self.connected.is_set():
-                    try:
-                        self.publish_pending(store, self.clock())
-                    except Exception:
-                        log.exception("MQTT: publishing failed; trying again")
-                self._stop.wait(self.config.poll_seconds)
+        while not self._stop.is_set():
+            try:
+                with Store(self.database_path) as store:
+                    ensure_schema(store.db)
+                    while not self._stop.is_set():
+                        if self.connected.is_set():
+                            self.publish_pending(store, self.clock())
+                        self._stop.wait(self.config.poll_seconds)
+            except Exception:
+                log.exception("MQTT: publishing failed; trying again")
+                self._stop.wait(max(self.config.poll_seconds, 1.0))
 
     def publish_pending(self, store, now: datetime) -> int:
         """Publish what is due; each one recorded once the broker has acknowledged it.
