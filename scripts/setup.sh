@@ -9,7 +9,7 @@ what=${1:-demo}
 
 packages=(python3-venv openssl ca-certificates)
 if [ "$what" = test ]; then
-  packages+=(chromium chromium-driver mosquitto dovecot-imapd)
+  packages+=(chromium chromium-driver mosquitto mosquitto-clients dovecot-imapd)
   packages+=(systemd) # systemd-analyze verify/security checks config/systemd/*.service
 fi
 
