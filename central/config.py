@@ -199,6 +199,44 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class SohLimit:
+    """`[soh.limits.QUANTITY]`: the range a state-of-health reading should stay in, in the
+    unit the station reports it in (central/soh.py); a reading outside is marked on the
+    SOH charts and raises a central alert."""
+
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""
+
+    def __post_init__(self) -> None:
+        if self.low is None and self.high is None:
+            raise ValueError("a limit needs low, high or both")
+        if self.low is not None and self.high is not None and self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+
+
+def default_soh_limits() -> dict[str, SohLimit]:
+    """The limits every station gets unless `[soh.limits]` gives others. Names and units
+    are those of the STAXSOH/RMSSOH readings (shared/formats/soh.py)."""
+    return {
+        # an HPGe crystal warming above ~110 K (-163 C) degrades the spectra before the
+        # high voltage must go off; the same threshold as the station's own alert
+        # (edge_agent/config.py, cold_tip_temperature_k)
+        "crystal_temperature": SohLimit(high=-163.15, unit="C"),
+        # the electronics' usual operating range
+        "room_temperature": SohLimit(low=5.0, high=40.0, unit="C"),
+        "humidity": SohLimit(high=80.0, unit="%"),
+    }
+
+
+@dataclass(frozen=True)
+class SohConfig:
+    # [soh.limits.QUANTITY] tables (low, high, unit); given, they replace the defaults
+    # entirely. A station's own limits (central.soh.set_limit) override these.
+    limits: dict[str, SohLimit] = field(default_factory=default_soh_limits)
+
+
+@dataclass(frozen=True)
 class CentralConfig:
     intake: IntakeConfig
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -207,6 +245,7 @@ class CentralConfig:
     mail: MailConfig = field(default_factory=MailConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    soh: SohConfig = field(default_factory=SohConfig)
 
 
 def load_central_config(path: str | Path) -> CentralConfig:

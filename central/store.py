@@ -36,6 +36,8 @@ from shared.crypto.cms import CmsError, signed_content
 from .blobs import BlobError, BlobStore, Packed, pack
 from .datatime import data_until
 from .permissions import create_private_file, make_private_dir
+from .soh import ensure_schema as ensure_soh_schema
+from .soh import record_soh
 
 SCHEMA_VERSION = 2
 
@@ -409,6 +411,7 @@ class Store:
             )
             db["intake_alerts"].create_index(["created_at"])
         self._create_publish_schema()
+        ensure_soh_schema(db, self)  # central/soh.py: the SOH readings as values, limits
         from central.alerts import ensure_schema as _x; _x(db)  # noqa: E702, I001  # fmt: skip
 
     def _create_publish_schema(self) -> None:
@@ -620,6 +623,8 @@ class Store:
                 }
             )
             message_id = table.last_pk
+            if product == "SOH":  # its readings as values (central/soh.py), in this transaction
+                record_soh(self.conn, message_id, content)
             now = now_iso()
             for r in station_results:
                 self.conn.execute(

@@ -35,6 +35,7 @@ def create_app(config: CentralConfig, *, clock: Callable[[], float] = time.time)
     init_clock(server, clock)
     # the guard is registered before Dash adds its routes and hooks, so it runs first
     init_store(server, config.storage.database_path)
+    _apply_soh_limits(config)
     init_auth(server, config.web, clock)
     init_downloads(server)
     from central.api import init_api  # here: central.api builds on this package's modules
@@ -55,6 +56,15 @@ def create_app(config: CentralConfig, *, clock: Callable[[], float] = time.time)
     register_callbacks(app, config.web.page_size)
     init_security_headers(server, app.csp_hashes(), https=config.web.https)
     return app
+
+
+def _apply_soh_limits(config: CentralConfig) -> None:
+    """The configuration's default SOH limits into the database (central/soh.py)."""
+    from central.soh import apply_default_limits
+    from central.store import Store
+
+    with Store(config.storage.database_path) as store:
+        apply_default_limits(store, config.soh.limits)
 
 
 def _serve_layout() -> Component:

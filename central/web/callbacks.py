@@ -29,7 +29,7 @@ from .layout import (
     quarantine_content,
     received_content,
 )
-from .pages import facilities, settings
+from .pages import facilities, settings, soh, spectrum
 from .queries import (
     ANALYSES,
     PRODUCTS,
@@ -82,6 +82,10 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             content = facilities.page(get_store(), account)
         elif path == settings.PATH:
             content = settings.page(get_store(), account)
+        elif path == spectrum.PATH:
+            content = spectrum.page(get_store(), account)
+        elif path == soh.PATH:
+            content = soh.page(get_store(), account)
         elif path in PAGES:
             content = message_content("Not allowed", "This page is for administrators only.")
         else:
@@ -135,6 +139,8 @@ def register_callbacks(app: Dash, page_size: int) -> None:
 
     facilities.register(app)
     settings.register(app)
+    spectrum.register(app)
+    soh.register(app)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)
     register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)

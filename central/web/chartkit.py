@@ -132,9 +132,7 @@ def save_all_button(prefix: str) -> html.Div:
     """A button that downloads a PNG of every chart on the page (assets/charts.js)."""
     return html.Div(
         [
-            html.Button(
-                "Save all charts", id=f"{prefix}-save-all", n_clicks=0, className="button"
-            ),
+            html.Button("Save all charts", id=f"{prefix}-save-all", n_clicks=0, className="button"),
             html.Span(id=f"{prefix}-save-all-done", className="hint"),
         ],
         className="chart-tools",

@@ -23,7 +23,9 @@ def content_security_policy(script_hashes: Iterable[str]) -> str:
             "default-src 'self'",
             f"script-src {scripts}",
             "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data:",
+            # blob: Plotly's PNG export draws the chart's SVG through an object URL the
+            # page itself made (the toolbar's camera and "save all charts")
+            "img-src 'self' data: blob:",
             "font-src 'self' data:",
             "connect-src 'self'",
             "object-src 'none'",

@@ -10,7 +10,7 @@ import shared
 
 from .auth import CSRF_FIELD
 from .grid import Column, Grid
-from .pages import facilities, settings
+from .pages import facilities, settings, soh, spectrum
 from .queries import ANALYSES, PRODUCTS
 
 APP_NAME = "STAX monitor"
@@ -80,6 +80,8 @@ PAGES = {
     "/comparison": ("Station analysis against central re-analysis", "Comparison", False),
     "/quarantine": ("Quarantine", "Quarantine", True),
     facilities.PATH: (facilities.TITLE, "Facilities", False),
+    spectrum.PATH: (spectrum.TITLE, "Spectrum", False),
+    soh.PATH: (soh.TITLE, "SOH Charts", False),
     settings.PATH: (settings.TITLE, "Settings", False),
 }
 HOME = "/received"
@@ -233,6 +235,8 @@ def validation_layout() -> html.Div:
             html.Div(quarantine_content()),
             html.Div(facilities.content([], [])),
             html.Div(settings.content([], 0, [])),
+            html.Div(spectrum.content()),
+            html.Div(soh.content([])),
         ]
     )
 

@@ -69,6 +69,8 @@ def test_a_user_sees_only_the_assigned_station_and_logs_out(dash_duo, app):
         "Received",
         "Comparison",
         "Facilities",
+        "Spectrum",
+        "SOH Charts",
         "Settings",
     ]
 

@@ -27,8 +27,12 @@ from central.accounts import authenticate, create_user
 from central.facilities import update_facility
 from central.store import Store
 from central.tokens import make_token
+from central.web.chartkit import graph_id
 from central.web.layout import COMPARISON, PAGES, QUARANTINE, RECEIVED
+from central.web.pages.soh import MAX_CHARTS as MAX_SOH_CHARTS
 
+from .dash_calls import answer as dash_answer
+from .dash_calls import call as dash_call
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import route, show_page
 
@@ -472,6 +476,144 @@ def c_tokens(w: World):
         no_markers(w, response)
 
 
+# ------------------------------------------- spectrum viewer and SOH charts
+def _same_as_missing(w: World, part: str, inputs: Callable[[int], list]) -> dict:
+    """Each hidden file id answers as an id that does not exist; visible ones answer."""
+    missing = dash_call(w.client, part, inputs(MISSING_ID))
+    assert missing.status_code == 200
+    seen = {}
+    for r in w.rows:
+        response = dash_call(w.client, part, inputs(r["id"]))
+        no_markers(w, response)
+        if r["id"] in w.visible:
+            seen[r["id"]] = response
+        else:
+            assert response.data == missing.data, (w.role, r["id"])  # the id is not echoed
+    return seen
+
+
+def c_spectrum(w: World):
+    seen = _same_as_missing(w, "spectrum-graph.figure", lambda i: [("url", "search", f"?file={i}")])
+    for file_id, response in seen.items():
+        row = next(r for r in w.rows if r["id"] == file_id)
+        assert (row["file_name"] in response.data.decode()) == (row["product"] == "PHD")
+
+
+def c_spectrum_csv(prefix: str) -> Callable[[World], None]:
+    def exercise(w: World):
+        missing = dash_call(
+            w.client, f"{prefix}-csv.data", [(f"{prefix}-csv-button", "n_clicks", 1)],
+            [("url", "search", f"?file={MISSING_ID}")],
+        )  # fmt: skip
+        for r in w.rows:
+            response = dash_call(
+                w.client, f"{prefix}-csv.data", [(f"{prefix}-csv-button", "n_clicks", 1)],
+                [("url", "search", f"?file={r['id']}")],
+            )  # fmt: skip
+            no_markers(w, response)
+            if r["id"] not in w.visible or r["product"] != "PHD":
+                assert response.data == missing.data, (w.role, r["id"])
+
+    return exercise
+
+
+# real SOH reports of both stations: (station, msg_id, period start, crystal temperatures)
+SOH_REPORTS = (
+    ("AUS02", 7001, datetime(2024, 5, 1, 0, tzinfo=UTC), [-185.11, -185.12]),  # published
+    ("AUS02", 7002, datetime(2024, 5, 1, 4, tzinfo=UTC), [-171.37, -171.38]),  # not yet
+    ("BES01", 7003, datetime(2024, 5, 1, 0, tzinfo=UTC), [-179.71, -179.72]),
+)
+
+
+def _soh_world(w: World) -> dict[str, list[float]]:
+    """Adds the reports (once per world); the crystal temperatures `w` may see, by station."""
+    from tests.central.test_soh_values import add_soh
+
+    with Store(w.client.application.config["STAX_DATABASE"]) as store:
+        if not store.db["soh_values"].count_where(
+            "message_id in (select id from messages where msg_id = '7001')"
+        ):
+            for station, msg_id, start, crystal in SOH_REPORTS:
+                add_soh(store, station, msg_id, start, crystal)
+        rows = list(
+            store.db.query("select * from messages where msg_id in ('7001', '7002', '7003')")
+        )
+    seen: dict[str, list[float]] = {"AUS02": [], "BES01": []}
+    for (station, _msg, _start, crystal), row in zip(SOH_REPORTS, rows, strict=True):
+        if oracle(w.role, w.stations, row):
+            seen[station] += crystal
+    return seen
+
+
+def _no_soh_leak(w: World, seen: dict[str, list[float]], response) -> None:
+    text = response.data.decode()
+    for _station, _msg, _start, crystal in SOH_REPORTS:
+        for value in crystal:
+            if not any(value in v for v in seen.values()):
+                assert f"{value}" not in text, (w.role, value)
+    no_markers(w, response)
+
+
+def c_soh_quantities(w: World):
+    _soh_world(w)
+    made_up = dash_call(w.client, "soh-quantities.options", [("soh-station", "value", "ZZZ99")])
+    for station in ("AUS02", "BES01"):
+        response = dash_call(
+            w.client, "soh-quantities.options", [("soh-station", "value", station)]
+        )
+        options = dash_answer(response)["soh-quantities"]["options"]
+        if station in w.stations:
+            assert "crystal_temperature" in options, (w.role, station)
+        else:
+            assert response.data == made_up.data, (w.role, station)
+
+
+def _soh_filters(station: str, n: int = 1) -> list:
+    return [
+        ("soh-station", "value", station),
+        ("soh-span", "start_date", None),
+        ("soh-span", "end_date", None),
+        ("soh-quantities", "value", ["crystal_temperature"] * n),
+    ]
+
+
+def c_soh_charts(w: World):
+    seen = _soh_world(w)
+    for station in ("AUS02", "BES01", "ZZZ99"):
+        response = dash_call(w.client, "soh-summary.children", _soh_filters(station))
+        _no_soh_leak(w, seen, response)
+        figure = dash_answer(response)[graph_id("soh-0")]["figure"]
+        shown = figure.get("data", [{}])[0].get("y", []) if figure else []
+        assert shown == seen.get(station, []), (w.role, station)
+
+
+def c_soh_csv(i: int) -> Callable[[World], None]:
+    def exercise(w: World):
+        seen = _soh_world(w)
+        for station in ("AUS02", "BES01"):
+            response = dash_call(
+                w.client, f"soh-{i}-csv.data", [(f"soh-{i}-csv-button", "n_clicks", 1)],
+                _soh_filters(station, MAX_SOH_CHARTS),
+            )  # fmt: skip
+            _no_soh_leak(w, seen, response)
+            data = dash_answer(response)[f"soh-{i}-csv"]["data"]
+            values = [float(line.split(",")[1]) for line in data["content"].splitlines()[1:]] if data else []  # fmt: skip
+            assert values == seen[station], (w.role, station, i)
+
+    return exercise
+
+
+def c_spectrum_pick(w: World):
+    for r in w.hidden[:5]:
+        response = dash_call(w.client, "url.search", [("spectrum-pick", "value", r["id"])])
+        assert dash_answer(response)["url"]["search"] == f"?file={r['id']}"  # an echo only
+        no_markers(w, response)
+
+
+def c_soh_save_all(w: World):
+    """Client-side only (assets/charts.js): it never reaches the server."""
+
+
 CALLBACKS: dict[str, Callable[[World], None]] = {
     "page.children": c_route,
     "received-body.children": c_received_page,
@@ -485,6 +627,14 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "facility-field-name.value": c_facility_load,
     "facility-message.children": c_facility_save,
     "token-new.children": c_tokens,
+    "spectrum-graph.figure": c_spectrum,
+    "url.search": c_spectrum_pick,
+    "spectrum-csv.data": c_spectrum_csv("spectrum"),
+    "spectrum-results-csv.data": c_spectrum_csv("spectrum-results"),
+    "soh-quantities.options": c_soh_quantities,
+    "soh-summary.children": c_soh_charts,
+    **{f"soh-{i}-csv.data": c_soh_csv(i) for i in range(MAX_SOH_CHARTS)},
+    "soh-save-all-done.children": c_soh_save_all,
 }
 
 

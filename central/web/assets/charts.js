@@ -6,7 +6,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             if (!nClicks || !window.Plotly) {
                 return "";
             }
-            const charts = document.querySelectorAll(".chart .js-plotly-plot");
+            // the charts shown: a page may keep unused ones hidden (display: none)
+            const charts = Array.from(document.querySelectorAll(".chart .js-plotly-plot"))
+                .filter(function (chart) { return chart.offsetParent !== null; });
             charts.forEach(function (chart, i) {
                 const options = (chart._context && chart._context.toImageButtonOptions) || {};
                 window.Plotly.downloadImage(chart, {
