@@ -510,6 +510,61 @@ def expiry_checks(
     return out
 
 
+def soh_checks(
+    latest: Iterable[dict[str, Any]],
+    limits: dict[str, dict[str, tuple[float | None, float | None]]],
+) -> list[Observation]:
+    """SOH value outside its limits, per station and quantity: raised by the latest report
+    whose value is outside (`central.soh.outside_limits`), cleared by a later report whose
+    value is inside. `latest`: `central.soh.latest_soh` of each station; `limits`: station
+    -> `limits_for`. A quantity the report does not carry leaves its episode as it is."""
+    from .soh import outside_limits
+
+    out = []
+    for report in latest:
+        station = report["station"]
+        bounds = limits.get(station, {})
+        units = report.get("units", {})
+        outside = {q: (v, lo, hi) for q, v, lo, hi in outside_limits(report["values"], bounds)}
+        for quantity in sorted(set(report["values"]) & set(bounds)):
+            value = report["values"][quantity]
+            if value is None:
+                continue
+            unit = units.get(quantity, "")
+            low, high = bounds[quantity]
+            span = _span(low, high, unit)
+            if quantity in outside:
+                message = (
+                    f"{station}: {quantity} {value:g} {unit} outside its limits ({span}) "
+                    f"at {report['time']}"
+                )
+            else:
+                message = f"{station}: {quantity} {value:g} {unit} within its limits ({span}) again"
+            out.append(
+                Observation(
+                    "soh_limit",
+                    station,
+                    quantity,
+                    quantity in outside,
+                    " ".join(message.split()),
+                    data_until=report["data_until"] or "",
+                    value=float(value),
+                    details={"low": low, "high": high, "unit": unit,
+                             "message_id": report["message_id"]},
+                    at=report["time"] or None,
+                )
+            )  # fmt: skip
+    return out
+
+
+def _span(low: float | None, high: float | None, unit: str) -> str:
+    if low is None:
+        return f"at most {high:g} {unit}".strip()
+    if high is None:
+        return f"at least {low:g} {unit}".strip()
+    return f"{low:g} to {high:g} {unit}".strip()
+
+
 def quarantine_checks(count_last_hour: int, now: datetime, limit: int) -> list[Observation]:
     """Quarantine growing: more than `limit` messages quarantined in the hour before `now`."""
     if count_last_hour > limit:
@@ -740,6 +795,14 @@ def run_checks(store, config, now: datetime, intake=None) -> list[dict[str, Any]
             set_cursor(store, DISAGREEMENT_CURSOR, str(rows[-1]["id"]), now)
     except Exception:
         log.exception("central alerts: the disagreement check failed")
+
+    def soh() -> list[Observation]:
+        from .soh import latest_soh, limits_for
+
+        reports = [r for r in (latest_soh(store, s) for s in stations) if r is not None]
+        return soh_checks(reports, {r["station"]: limits_for(store, r["station"]) for r in reports})
+
+    run("soh_limit", soh)
     if intake is not None:
         run(
             "certificate",

@@ -224,3 +224,22 @@ def test_quarantine_growth_raised_and_cleared_as_the_hour_moves_on(store):
     assert run_checks(store, CONFIG, now + timedelta(minutes=30)) == []
     (cleared,) = run_checks(store, CONFIG, now + timedelta(hours=1))
     assert cleared["state"] == "cleared" and "back to 0" in cleared["clear_message"]
+
+
+def test_soh_value_outside_its_limits_raised_once_and_cleared_by_a_later_report(store):
+    from tests.mqtt.data import add_soh
+
+    now = DAY + timedelta(hours=12)
+    add_soh(store, "USX01", DAY + timedelta(hours=10), 45.0)  # room_temperature: 5 to 40 C
+    (raised,) = [e for e in run_checks(store, CONFIG, now) if e["kind"] == "soh_limit"]
+    assert raised["key"] == "room_temperature" and raised["value"] == 45.0
+    assert "room_temperature 45 C outside its limits (5 to 40 C)" in raised["message"]
+    assert raised["data_until"] == "2026-03-01T10:30:00.000Z"  # the report's: the publish rule
+    add_soh(store, "USX01", DAY + timedelta(hours=10, minutes=30), 46.0)
+    assert [e for e in run_checks(store, CONFIG, now) if e["kind"] == "soh_limit"] == []
+    add_soh(store, "USX01", DAY + timedelta(hours=9), 20.0)  # an older report, late
+    assert [e for e in run_checks(store, CONFIG, now) if e["kind"] == "soh_limit"] == []
+    add_soh(store, "USX01", DAY + timedelta(hours=11), 21.0)
+    (cleared,) = [e for e in run_checks(store, CONFIG, now) if e["kind"] == "soh_limit"]
+    assert cleared["state"] == "cleared" and "within its limits" in cleared["clear_message"]
+    assert len(episodes(store, "soh_limit")) == 1
