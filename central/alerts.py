@@ -41,13 +41,16 @@ CENTRAL = ""  # the station of a central-wide alert (CRL, quarantine, the centra
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    """`central_alerts` and the cursors of the incremental checks; idempotent (every
-    process opens the database and calls it)."""
+    """`central_alerts`, the cursors of the incremental checks and the MQTT publisher's
+    record (central/mqtt.py); idempotent (every process opens the database and calls it)."""
+    from .mqtt import ensure_schema as ensure_mqtt_schema
+
     try:
         _create(db)
     except sqlite3.OperationalError as exc:  # another process made them a moment ago
         if "already exists" not in str(exc):
             raise
+    ensure_mqtt_schema(db)
 
 
 def _create(db: sqlite_utils.Database) -> None:
