@@ -240,25 +240,32 @@ def _newest_published(store, product: str, now: datetime, limit: int = 1) -> dic
     return out
 
 
-def latest_state(store, prefix: str, now: datetime) -> list[Outgoing]:
+def latest_state(
+    store, prefix: str, now: datetime, known: dict[str, str] | None = None
+) -> list[Outgoing]:
     """The retained topics as they should be now: each station's newest published SOH and
-    release. `record` carries what they were made of, to tell whether they changed."""
+    release. `record` carries what they were made of, to tell whether they changed; those
+    whose ref is already in `known` (topic -> ref) are left out without being read."""
+    known = known or {}
     out: list[Outgoing] = []
     for station, (row,) in _newest_published(store, "SOH", now).items():
-        if not topic_safe(station):
+        topic = f"{prefix}/{station}/soh"
+        if not topic_safe(station) or known.get(topic) == str(row["id"]):
             continue
         try:
             payload = soh_payload(row, store.content(row["id"]))
         except Exception as exc:  # an unreadable report must not stop the others
             log.warning("%s: no SOH on MQTT: %s", row["file_name"], exc)
             continue
-        out.append(Outgoing(f"{prefix}/{station}/soh", payload, True, ("state", str(row["id"]))))
+        out.append(Outgoing(topic, payload, True, ("state", str(row["id"]))))
     for station, rows in _newest_published(store, "PHD", now, limit=5).items():
         if not topic_safe(station):
             continue
         for row in rows:
             results, ref = _results(store, row)
             if results:
+                if known.get(f"{prefix}/{station}/release") == ref:
+                    break
                 out.append(
                     Outgoing(
                         f"{prefix}/{station}/release",
@@ -387,12 +394,7 @@ def record(store, outgoing: Outgoing, now: datetime) -> None:
 def due(store, config, now: datetime, everything: bool = False) -> list[Outgoing]:
     """What to publish at `now`: changed latest states (all of them when `everything`,
     after a reconnection) and the alerts not yet sent."""
-    known = recorded_state(store)
-    state = [
-        o
-        for o in latest_state(store, config.prefix, now)
-        if everything or known.get(o.topic) != o.record[1]
-    ]
+    state = latest_state(store, config.prefix, now, None if everything else recorded_state(store))
     alerts = pending_alerts(
         store,
         config.prefix,
