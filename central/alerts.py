@@ -124,6 +124,8 @@ def alert_episodes(
             raise ValueError(f"alert kinds are {', '.join(KINDS)}; not {', '.join(unknown)}")
     if state is not None and state not in STATES:
         raise ValueError(f"alert state must be open or cleared, not {state!r}")
+    if (stations is not None and not stations) or (kinds is not None and not kinds):
+        return []  # none asked for
     condition, params = message_scope(store, user, now)
     where = [condition]
     if not user.is_admin:

@@ -112,6 +112,8 @@ def test_filters_kinds_state_and_the_span(store):
     )
     assert [e["kind"] for e in span] == ["gap"]  # the silent episode ended before
     assert len(alert_episodes(store, ADMIN, NOW, until=NOW + timedelta(hours=1))) == 1
+    assert alert_episodes(store, ADMIN, NOW, stations=[]) == []
+    assert alert_episodes(store, ADMIN, NOW, kinds=[]) == []
     with pytest.raises(ValueError, match="alert kinds"):
         alert_episodes(store, ADMIN, NOW, kinds=["nonsense"])
     with pytest.raises(ValueError, match="state"):
