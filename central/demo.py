@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,6 +70,7 @@ class Demo:
     intake_port: int
     logins: dict[str, dict[str, str]]  # user name -> {"password": ..., "token": ...}
     hardware: str = "simulated"  # "emulated": real drivers against emulators (below)
+    mqtt_port: int | None = None  # a local Mosquitto the central publishes to, when installed
 
     @property
     def web_url(self) -> str:
@@ -226,6 +228,8 @@ def prepare_demo(
     intake = _choose_port(intake_port, previous_intake)
     if web == intake:
         raise DemoError(f"the web UI and the intake cannot share port {web}")
+    # MQTT (docs/mqtt.md): to a Mosquitto of the demo's own, when it is installed
+    mqtt_port = _mosquitto_conf(root) if mosquitto_program() else None
     _write_toml(
         central,
         {
@@ -240,6 +244,18 @@ def prepare_demo(
             "storage": {"data_dir": "data"},
             "impact": {"atm_dir": "atm", "scan_minutes": 1.0},
             "web": {"host": "127.0.0.1", "port": web, "secret_key_file": "web-secret.key"},
+            **(
+                {
+                    "mqtt": {
+                        "host": "127.0.0.1",
+                        "port": mqtt_port,
+                        "prefix": "stax",
+                        "client_id": "stax-demo-central",
+                    }
+                }
+                if mqtt_port
+                else {}
+            ),
         },
     )
     logins = _accounts(root, central.parent / "data" / "central.sqlite", chosen, now)
@@ -284,7 +300,26 @@ def prepare_demo(
         )
         if hardware == "emulated":
             _append_emulated_sensors(agents[s.code])
-    return Demo(root, chosen, central, agents, web, intake, logins, hardware)
+    return Demo(root, chosen, central, agents, web, intake, logins, hardware, mqtt_port)
+
+
+def mosquitto_program() -> str | None:
+    """The Mosquitto broker's program (Debian: /usr/sbin, often not on a user's PATH)."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+
+
+def _mosquitto_conf(root: Path) -> int:
+    """A broker on a free loopback port for the demo, anonymous, no persistence."""
+    port = free_port()
+    folder = root / "mqtt"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+    )
+    return port
 
 
 # ------------------------------------------------------------------ ATM data
@@ -405,6 +440,11 @@ def _banner(demo: Demo, speed: float) -> str:
         "              (the API: curl -H 'Authorization: Bearer TOKEN' "
         f"{demo.web_url}api/v1/files; tokens in logins.json)",
         f"  intake      https://127.0.0.1:{demo.intake_port}/ (mutual TLS)",
+        *(
+            [f"  MQTT        mosquitto_sub -h 127.0.0.1 -p {demo.mqtt_port} -t 'stax/#' -v"]
+            if demo.mqtt_port
+            else []
+        ),
         f"  stations    {', '.join(f'{s.code} ({s.name})' for s in demo.stations)}"
         f", a 15-minute spectrum every {900 / speed:g} s",
         f"  folder      {demo.root}  (logs in {demo.logs}, passwords and tokens in logins.json)",
@@ -443,13 +483,23 @@ def run_demo(
     emulators: list = []  # emulated devices (--hardware emulated), stopped after the agents
     failed = False
     try:
+        program = mosquitto_program()
+        if demo.mqtt_port and program:  # before the central, so it connects at once
+            broker_log = demo.logs / "mosquitto.log"
+            broker = _start(
+                "the MQTT broker",
+                [program, "-c", str(demo.root / "mqtt" / "mosquitto.conf")],
+                broker_log,
+            )
+            children.append(broker)  # stopped last
+            _wait_listening(broker, demo.mqtt_port, broker_log, 20)
         central_log = demo.logs / "central.log"
         central = _start(
             "the central server",
             [*stax, "central", "serve", "--config", str(demo.central_config)],
             central_log,
         )
-        children.append(central)
+        children.insert(0, central)
         _wait_listening(central, demo.intake_port, central_log, 60)
         if demo.hardware == "emulated":
             emulators = start_emulated_hardware(demo)

@@ -27,6 +27,7 @@ from shared import logsafe
 from shared.formats import FormatError, read_message
 from shared.results import AnalysisError, AnalysisResult
 
+from .alerts import run_checks
 from .compare import compare, flagged
 from .config import CentralConfig, load_central_config
 from .impact import scan_atm_dir
@@ -144,6 +145,22 @@ def _g(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
+def start_publisher(config: CentralConfig, clock: Callable[[], datetime]):
+    """The MQTT publisher ([mqtt]; central/mqtt.py) in its own threads, or None when no
+    broker is configured or it cannot be set up (logged: the worker goes on without it)."""
+    if not config.mqtt.enabled:
+        return None
+    from .mqtt import Publisher
+
+    try:
+        publisher = Publisher(config.mqtt, config.storage.database_path, clock)
+        publisher.start()
+    except (OSError, ValueError) as exc:
+        log.error("MQTT: not publishing: %s", exc)
+        return None
+    return publisher
+
+
 def run(
     config: CentralConfig,
     stop: threading.Event,
@@ -151,24 +168,39 @@ def run(
     analyze: Analyzer | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     shard: tuple[int, int] = (0, 1),
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> None:
     """Analyse, compare and make the daily products until `stop` is set; `clock` says
-    when a day has ended (a simulated day runs in seconds)."""
+    when a day has ended (a simulated day runs in seconds). The first worker also runs
+    the central alerts' checks every [alerts] check_seconds (of `monotonic`) and the MQTT
+    publisher."""
     analyze = analyze or central_method()
     failed_days: set[tuple[str, str]] = set()
-    next_scan = 0.0  # monotonic seconds: the ATM folder is looked in at once, then every so often
-    with Store(config.storage.database_path) as store:
-        while not stop.is_set():
-            busy = analyse_pending(store, analyze, shard=shard)
-            if shard[0] == 0:  # comparing and products are quick: the first worker does them
-                busy += compare_pending(store)
-                if config.impact.atm_dir is not None and time.monotonic() >= next_scan:
-                    next_scan = time.monotonic() + 60 * config.impact.scan_minutes
-                    pick_up_atm(store, config.impact.atm_dir)
-                if busy == 0:  # the spectra first: a day's products wait for its analyses
-                    busy += make_products(store, clock(), failed=failed_days)
-            if busy == 0:
-                stop.wait(poll_seconds)
+    first = shard[0] == 0
+    publisher = None
+    next_check = monotonic()
+    next_scan = monotonic()  # the ATM folder is looked in at once, then every scan_minutes
+    try:
+        with Store(config.storage.database_path) as store:
+            if first:  # once the schema is there
+                publisher = start_publisher(config, clock)
+            while not stop.is_set():
+                busy = analyse_pending(store, analyze, shard=shard)
+                if first:  # comparing and products are quick: the first worker does them
+                    busy += compare_pending(store)
+                    if busy == 0:  # the spectra first: a day's products wait for its analyses
+                        busy += make_products(store, clock(), failed=failed_days)
+                    if config.impact.atm_dir is not None and monotonic() >= next_scan:
+                        next_scan = monotonic() + 60 * config.impact.scan_minutes
+                        pick_up_atm(store, config.impact.atm_dir)
+                    if monotonic() >= next_check:  # also in a backlog: between batches
+                        run_checks(store, config.alerts, clock(), config.intake)
+                        next_check = monotonic() + config.alerts.check_seconds
+                if busy == 0:
+                    stop.wait(poll_seconds)
+    finally:
+        if publisher is not None:
+            publisher.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ what=${1:-demo}
 packages=(python3-venv openssl ca-certificates)
 command -v npm >/dev/null 2>&1 || packages+=(npm) # the charts' plotly.js strict bundle (below)
 if [ "$what" = test ]; then
-  packages+=(chromium chromium-driver mosquitto dovecot-imapd)
+  packages+=(chromium chromium-driver mosquitto mosquitto-clients dovecot-imapd)
   packages+=(systemd) # systemd-analyze verify/security checks config/systemd/*.service
 fi
 

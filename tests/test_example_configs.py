@@ -19,3 +19,9 @@ def test_central_example_has_the_mail_intake_off():
     config = load_central_config(CONFIG / "central.example.toml")
     assert config.mail.listen == "off" and config.mail.port == 8025
     assert not config.mail.imap.enabled and config.mail.imap.done_mailbox == "stax-done"
+
+
+def test_central_example_has_alerts_and_mqtt_off():
+    config = load_central_config(CONFIG / "central.example.toml")
+    assert config.alerts.silent_intervals == 8 and config.alerts.crl_warning_days == 7
+    assert not config.mqtt.enabled and config.mqtt.prefix == "stax" and config.mqtt.port == 1883

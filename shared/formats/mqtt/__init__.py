@@ -1,0 +1,1 @@
+"""JSON Schemas of the MQTT payloads the central publishes (central/mqtt.py, docs/mqtt.md)."""

@@ -1,0 +1,169 @@
+"""A real Mosquitto broker on a free loopback port, a subscriber that records what it
+receives, and a store with published and unpublished data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jsonschema
+import paho.mqtt.client as mqtt
+import pytest
+
+from central.mqtt import schemas, topic_kind
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """`mosquitto -c <conf>` on 127.0.0.1:`port`; stop and start again on the same port."""
+
+    def __init__(self, folder: Path):
+        assert Path(MOSQUITTO).exists(), (
+            "mosquitto is not installed: scripts/setup.sh installs it (apt-get install -y mosquitto)"
+        )
+        self.port = free_port()
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "log_dest stderr\nlog_type error\nlog_type warning\n"
+        )
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {self.process.stderr.read().decode()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not listen within 10 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+@dataclass
+class Received:
+    topic: str
+    payload: dict
+    qos: int
+    retain: bool
+
+
+class Subscriber:
+    """Subscribes to `<prefix>/#` at QoS 1 (again after each reconnection) and keeps what
+    arrives; every payload is checked against its published JSON Schema."""
+
+    def __init__(self, port: int, prefix: str = "stax"):
+        self.messages: list[Received] = []
+        self.lock = threading.Lock()
+        self.schemas = schemas()
+        self.errors: list[str] = []
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{id(self)}")
+        client.on_connect = lambda c, *a: c.subscribe(f"{prefix}/#", qos=1)
+        client.on_message = self._on_message
+        client.reconnect_delay_set(0.2, 1)
+        client.connect_async("127.0.0.1", port, keepalive=10)
+        client.loop_start()
+        self.client = client
+
+    def _on_message(self, client, userdata, msg) -> None:
+        try:
+            payload = json.loads(msg.payload)
+            jsonschema.validate(payload, self.schemas[topic_kind(msg.topic)])
+        except Exception as exc:  # recorded: a test thread cannot raise here
+            self.errors.append(f"{msg.topic}: {exc}")
+            payload = {}
+        with self.lock:
+            self.messages.append(Received(msg.topic, payload, msg.qos, bool(msg.retain)))
+
+    def on(self, topic: str) -> list[Received]:
+        with self.lock:
+            return [m for m in self.messages if m.topic == topic]
+
+    def wait(self, predicate, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate(list(self.messages)):
+                    return
+            time.sleep(0.05)
+        with self.lock:
+            seen = [
+                (m.topic, m.payload.get("state") or m.payload.get("status")) for m in self.messages
+            ]
+        raise AssertionError(f"not seen within {timeout} s; received: {seen}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def subscribe(broker):
+    made: list[Subscriber] = []
+
+    def make() -> Subscriber:
+        s = Subscriber(broker.port)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+        assert s.errors == [], s.errors
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+        self.lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self.lock:
+            return self.now
+
+    def move(self, span: timedelta) -> None:
+        with self.lock:
+            self.now += span
+
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock():
+    return Clock(NOW)
