@@ -24,7 +24,7 @@ from typing import Any
 
 from shared.timeutil import iso_z
 
-from .access import AccessDenied, can_see_message, published_scope
+from .access import AccessDenied, can_see_message, publish_delays, published_scope
 from .accounts import User, get_user
 from .store import Store
 
@@ -96,6 +96,13 @@ def ensure_schema(db) -> None:
         )
         db["mail_queue"].create_index(["item", "user_id"], unique=True)
         db["mail_queue"].create_index(["state", "next_try"])
+    if "mail_watermarks" not in names:
+        # how far enqueue_published looked, per facility (so a round reads only news)
+        db["mail_watermarks"].create(
+            {"facility": str, "checked_at": str, "last_message_id": int, "publish_delay": str},
+            pk="facility",
+            not_null={"checked_at", "last_message_id", "publish_delay"},
+        )
 
 
 # ------------------------------------------------------------------ subscriptions
@@ -233,9 +240,18 @@ def enqueue_published(store: Store, now: datetime) -> int:
 
     A subscription mails what was not yet published, or not yet received, when it
     began: subscribing does not mail a facility's whole history.
+
+    Each round looks only at what can have changed since the previous one
+    (`mail_watermarks`, per facility): files stored since (a higher id) and files not
+    yet published at the previous round. A facility whose publish delay changed, or a
+    clock that went back, is looked at in full once (the subscriptions' start bounds it).
     """
     queued = 0
     condition, params = published_scope(store, now)
+    delays = publish_delays(store)
+    # read before the files: a file stored during this round has a higher id
+    top = store.conn.execute("select coalesce(max(id), 0) from messages").fetchone()[0]
+    marks = {r["facility"]: r for r in store.db.query("select * from mail_watermarks")}
     groups = store.db.query(
         # products subscribed at the same moment share one query (their "since")
         "select s.user_id, s.facility, group_concat(s.product) as products, "
@@ -247,20 +263,30 @@ def enqueue_published(store: Store, now: datetime) -> int:
     with store.conn:
         for group in list(groups):
             user = get_user(store, group["user_id"])
-            if user is None or not user.can_see(group["facility"]):
+            facility = group["facility"]
+            if user is None or not user.can_see(facility) or facility not in delays:
                 continue
             products = group["products"].split(",")
             since = group["since"]
             was_condition, was_params = published_scope(store, _parse(since))
-            rows = store.db.query(
+            sql = (
                 "select id, station, product, file_name, data_until, received_at from messages m "
                 f"where station = ? and product in ({', '.join('?' * len(products))}) "
                 f"and {condition} and (received_at >= ? or not {was_condition}) "
                 "and not exists (select 1 from mail_queue q where q.item = 'message:' || m.id "
-                "and q.user_id = ?) order by data_until, id",
-                [group["facility"], *products, *params, since, *was_params, user.id],
+                "and q.user_id = ?)"
             )
-            for row in list(rows):
+            args = [facility, *products, *params, since, *was_params, user.id]
+            mark = marks.get(facility)
+            if (
+                mark is not None
+                and mark["publish_delay"] == delays[facility]
+                and mark["checked_at"] <= iso_z(now)
+            ):
+                then_condition, then_params = published_scope(store, _parse(mark["checked_at"]))
+                sql += f" and (id > ? or not {then_condition})"
+                args += [mark["last_message_id"], *then_params]
+            for row in list(store.db.query(sql + " order by data_until, id", args)):
                 if not can_see_message(store, user, row, now):
                     continue
                 queued += _queue(
@@ -274,6 +300,12 @@ def enqueue_published(store: Store, now: datetime) -> int:
                     message_id=row["id"],
                     now=now,
                 )
+        for facility, delay in delays.items():
+            store.conn.execute(
+                "insert or replace into mail_watermarks (facility, checked_at, last_message_id, "
+                "publish_delay) values (?, ?, ?, ?)",
+                [facility, iso_z(now), top, delay],
+            )
         queued += _enqueue_notices(store, now)
     return queued
 
@@ -300,7 +332,9 @@ def _enqueue_notices(store: Store, now: datetime) -> int:
         u
         for u in (
             get_user(store, r[0])
-            for r in store.conn.execute("select id from users where enabled = 1 order by id")
+            for r in store.conn.execute(
+                "select id from users where enabled = 1 and email like '%_@_%' order by id"
+            )
         )
         if u is not None
     ]
@@ -316,7 +350,7 @@ def _enqueue_notices(store: Store, now: datetime) -> int:
                 kind="notice",
                 user_id=user.id,
                 station=station,
-                data_until=notice.get("data_until"),
+                data_until=notice.get("data_until") or notice.get("created_at"),
                 file_name=notice_file_name(notice),
                 notice_id=notice["id"],
                 details={

@@ -138,7 +138,8 @@ def content_entity(text: str, file_name: str, attachment: bytes) -> bytes:
         filename=file_name,
         cte="base64",
     )
-    del entity["MIME-Version"]
+    for part in entity.walk():  # one MIME-Version, on the mail itself
+        del part["MIME-Version"]
     raw = entity.as_bytes(policy=SMTP_POLICY)
     return raw if raw.endswith(CRLF) else raw + CRLF
 

@@ -309,3 +309,28 @@ def test_each_product_is_mailed_to_its_subscribers(store, smtp, signer, product)
     add_file(store, "BES01", 6, product="PHD")
     assert run(store, smtp, signer, T0 + timedelta(days=2)).sent == 1
     assert smtp.mailbox.mails()[0]["Subject"] == store.message(wanted)["file_name"]
+
+
+def test_a_shortened_delay_mails_what_it_publishes_at_once(store, smtp, signer):
+    from central.facilities import update_facility
+
+    subscribe(store, "alice", "AUS02", ["PHD"])
+    update_facility(store, "AUS02", {"publish_delay": "7d"}, changed_by="test", now=T0)
+    phd = add_file(store, "AUS02", 1)
+    now = T0 + timedelta(days=2)
+    assert run(store, smtp, signer, now).sent == 0
+    assert run(store, smtp, signer, now + timedelta(minutes=1)).sent == 0
+    update_facility(store, "AUS02", {"publish_delay": "1d"}, changed_by="test", now=now)
+    assert run(store, smtp, signer, now + timedelta(minutes=2)).sent == 1
+    assert smtp.mailbox.mails()[0]["Subject"] == store.message(phd)["file_name"]
+
+
+def test_a_late_file_published_on_arrival_is_mailed_at_the_next_round(store, smtp, signer):
+    subscribe(store, "bert", "BES01", ["PHD"])
+    add_file(store, "BES01", 1)
+    now = T0 + timedelta(days=5)
+    assert run(store, smtp, signer, now).sent == 1
+    late = add_file(store, "BES01", 2)  # days old when it comes: published already
+    assert run(store, smtp, signer, now + timedelta(minutes=1)).sent == 1
+    assert smtp.mailbox.mails()[1]["Subject"] == store.message(late)["file_name"]
+    assert run(store, smtp, signer, now + timedelta(minutes=2)).sent == 0
