@@ -597,3 +597,27 @@ class MailOut:
                 report.dropped,
             )
         return report
+
+
+def check_lines(config: MailOutConfig, now: datetime) -> tuple[list[str], list[str]]:
+    """For `stax central check`: where subscription mail goes, and what stops it (a
+    signing certificate or login file that cannot be read, an expired certificate)."""
+    if not config.enabled:
+        return ["mail out    no subscription mail ([mail_out] host not set)"], []
+    tls = "STARTTLS" if config.starttls else "no TLS"
+    lines = [f"mail out    {config.from_address} via {config.host}:{config.port} ({tls})"]
+    problems = []
+    try:
+        signer = MailSigner.load(config.signing_cert, config.signing_key, config.chain_file)  # type: ignore[arg-type]
+        until = signer.cert.not_valid_after_utc
+        lines.append(f"mail signer {signer.cert.subject.rfc4514_string()}, until {until:%Y-%m-%d}")
+        if until < now:
+            problems.append("[mail_out] signing_cert has expired")
+    except MailOutError as exc:
+        problems.append(str(exc))
+    if config.login_file is not None:
+        try:
+            read_login(config.login_file)
+        except MailOutError as exc:
+            problems.append(str(exc))
+    return lines, problems

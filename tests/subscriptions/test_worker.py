@@ -42,6 +42,7 @@ def config_file(folder: Path, network, store, **mail_out) -> Path:
         f'server_cert = "{ca.central_cert_path}"',
         f'server_key = "{ca.central_key_path}"',
         f'ca_cert = "{ca.ca_cert_path}"',
+        f'crl = "{ca.crl_path}"',
         "[storage]",
         f'data_dir = "{store.path.parent}"',
         f'database = "{store.path.name}"',
@@ -106,3 +107,17 @@ def test_an_unreadable_login_file_or_signing_key_stops_the_start(store, network,
 def test_without_a_host_nothing_is_mailed(store, network, tmp_path):
     path = config_file(tmp_path, network, store, host="")
     assert worker._mail_out(load_central_config(path)) is None
+
+
+def test_stax_central_check_names_the_mail_out_and_its_problems(store, network, tmp_path, capsys):
+    from stax.cli import main
+
+    path = config_file(tmp_path, network, store, port=2525)
+    assert main(["central", "check", "--config", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    assert f"mail out    {FROM} via 127.0.0.1:2525 (STARTTLS)" in out
+    assert "mail signer CN=central.test" in out
+    path = config_file(tmp_path, network, store, login_file=str(tmp_path / "missing"))
+    assert main(["central", "check", "--config", str(path)]) == 1
+    _, err = capsys.readouterr()
+    assert "login_file" in err and "missing" in err
