@@ -560,6 +560,9 @@ class MailOut:
     """What the worker runs every [mail_out] poll_seconds: queue what is newly published,
     then send what is due."""
 
+    BATCH = 200  # rows per send_due call
+    BATCHES = 5  # calls per round at most, so that the worker's other work is not held up
+
     def __init__(self, config: MailOutConfig, transport: Transport | None = None):
         if not config.enabled:
             raise MailOutError("[mail_out] host: not set, so no subscription mail goes out")
@@ -585,9 +588,28 @@ class MailOut:
             return None
         self._next_round = now + timedelta(seconds=self.config.poll_seconds)
         queued = enqueue_published(store, now)
-        report = send_due(
-            store, self.transport, self.signer, self.config.from_address, now, backoff=self.backoff
-        )
+        report = Report()
+        for _ in range(self.BATCHES):  # a backlog goes out a few batches a round
+            batch = send_due(
+                store,
+                self.transport,
+                self.signer,
+                self.config.from_address,
+                now,
+                limit=self.BATCH,
+                backoff=self.backoff,
+            )
+            report.sent += batch.sent
+            report.retried += batch.retried
+            report.dropped += batch.dropped
+            report.waiting += batch.waiting
+            report.errors += batch.errors
+            report.server_down = batch.server_down
+            if (
+                batch.server_down
+                or batch.sent + batch.retried + batch.dropped + batch.waiting < self.BATCH
+            ):
+                break
         if queued or report.sent or report.dropped:
             log.info(
                 "subscription mail: %d queued, %d sent, %d to retry, %d dropped",
