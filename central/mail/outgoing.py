@@ -503,7 +503,17 @@ def send_due(
                 report.waiting += 1
                 continue
             user_cert = certificate_of(store, row["user_id"])
-            recipient_cert = user_cert.cert if user_cert and user_cert.valid_at(now) else None
+            if user_cert is not None and not user_cert.valid_at(now):
+                # the user asked for encrypted mail: never send it in clear instead
+                why = (
+                    f"the user's certificate is not valid at {iso_z(now)} (until "
+                    f"{user_cert.not_after}): held until a new one is made or uploaded"
+                )
+                _mark(store, row["id"], next_try=iso_z(now + backoff.delay(row["tries"] + 1)),
+                      last_error=why)  # fmt: skip
+                report.waiting += 1
+                continue
+            recipient_cert = user_cert.cert if user_cert is not None else None
             raw = build_mail(
                 sender=sender,
                 recipient=mail.recipient,

@@ -334,3 +334,18 @@ def test_a_late_file_published_on_arrival_is_mailed_at_the_next_round(store, smt
     assert run(store, smtp, signer, now + timedelta(minutes=1)).sent == 1
     assert smtp.mailbox.mails()[1]["Subject"] == store.message(late)["file_name"]
     assert run(store, smtp, signer, now + timedelta(minutes=2)).sent == 0
+
+
+def test_mail_to_an_expired_certificate_is_held_never_sent_in_clear(store, smtp, signer, tmp_path):
+    bert = user_id(store, "bert")
+    make_and_save(store, bert, PASSWORD, T0 - timedelta(days=900))  # expired by now
+    subscribe(store, "bert", "BES01", ["PHD"])
+    add_file(store, "BES01", 1)
+    now = T0 + timedelta(hours=2)
+    report = run(store, smtp, signer, now)
+    assert report.sent == 0 and report.waiting == 1 and smtp.mailbox.raw == []
+    (row,) = queue_rows(store)
+    assert row["state"] == "queued" and "certificate" in row["last_error"]
+    make_and_save(store, bert, PASSWORD, T0)  # a new one: the mail goes, encrypted
+    assert run(store, smtp, signer, now + timedelta(hours=1)).sent == 1
+    assert smtp.mailbox.mails()[0].get_content_type() == "application/pkcs7-mime"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
@@ -101,13 +102,15 @@ def subscriptions_form(
     ]
 
 
-def certificate_info(cert: UserCertificate | None) -> html.Div:
+def certificate_info(cert: UserCertificate | None, moment: datetime | None = None) -> html.Div:
     if cert is None:
         return html.Div(
             "No certificate: your mail is signed by the central but not encrypted.",
             id="cert-state",
         )
     origin = "made here" if cert.origin == "made" else "uploaded"
+    if moment is not None and not cert.valid_at(moment):
+        origin += ". It is not valid now: mail to you waits until you make or upload a new one"
     return html.Div(
         [
             html.P(f"Mail to you is encrypted to: {cert.subject}"),
@@ -125,6 +128,7 @@ def mail_content(
     chosen: dict[str, list[str]] | None = None,
     address: str | None = None,
     cert: UserCertificate | None = None,
+    moment: datetime | None = None,
 ) -> list:
     return [
         html.H2("E-mail subscriptions"),
@@ -145,7 +149,7 @@ def mail_content(
             "only the certificate. Or upload a certificate of your own (PEM or DER).",
             className="hint",
         ),
-        html.Div(certificate_info(cert), id="cert-info"),
+        html.Div(certificate_info(cert, moment), id="cert-info"),
         html.Div(
             [
                 html.Label("File password", htmlFor="cert-password"),
@@ -237,6 +241,7 @@ def page(store, account) -> list:
         _chosen(store, account),
         _address(store, account),
         certificate_of(store, account.id),
+        now(),
     )
 
 
@@ -353,7 +358,7 @@ def register(app: Dash) -> None:
                 message = "Certificate uploaded: your mail is encrypted to it from now on."
         except CertificateError as exc:
             message = f"Not done: {exc}"
-        return download, message, certificate_info(certificate_of(store, account.id))
+        return download, message, certificate_info(certificate_of(store, account.id), now())
 
 
 def _uploaded_bytes(contents: str) -> bytes:
