@@ -108,6 +108,8 @@ def ensure_schema(db) -> None:
 # ------------------------------------------------------------------ subscriptions
 def check_products(products: Iterable[str]) -> list[str]:
     """The products in the canonical order; a clear error for an unknown one."""
+    if isinstance(products, str):  # one product named alone
+        products = [products]
     wanted = set()
     for product in products:
         if product not in PRODUCTS:

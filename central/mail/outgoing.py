@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from shared.crypto.files import CryptoFileError, load_certificates, load_private_key
 from shared.timeutil import iso_z
 
-from ..access import is_published
+from ..access import can_see_message, is_published
 from ..accounts import User, get_user
 from ..config import MailOutConfig
 from ..store import Store, StoredFileError
@@ -467,6 +467,8 @@ def _check(store: Store, user: User, station: str, data_until: str | None, now: 
     row = {"station": station, "data_until": data_until}
     if data_until is None or not is_published(store, row, now):
         raise _Wait(f"not published at {iso_z(now)}")
+    if not can_see_message(store, user, row, now):  # the access rule's own word, last
+        raise _Drop(f"the user may not see this item of {station}")
 
 
 def send_due(
@@ -514,18 +516,25 @@ def send_due(
                 report.waiting += 1
                 continue
             recipient_cert = user_cert.cert if user_cert is not None else None
-            raw = build_mail(
-                sender=sender,
-                recipient=mail.recipient,
-                subject=mail.subject,
-                text=mail.text,
-                file_name=mail.file_name,
-                attachment=mail.attachment,
-                message_id=message_id_of(row["item"], row["user_id"], sender),
-                date=now,
-                signer=signer,
-                recipient_cert=recipient_cert,
-            )
+            try:
+                raw = build_mail(
+                    sender=sender,
+                    recipient=mail.recipient,
+                    subject=mail.subject,
+                    text=mail.text,
+                    file_name=mail.file_name,
+                    attachment=mail.attachment,
+                    message_id=message_id_of(row["item"], row["user_id"], sender),
+                    date=now,
+                    signer=signer,
+                    recipient_cert=recipient_cert,
+                )
+            except ValueError as exc:  # e.g. an address with a line break in it
+                tries = row["tries"] + 1
+                _mark(store, row["id"], tries=tries, next_try=iso_z(now + backoff.delay(tries)),
+                      last_error=f"the mail cannot be made: {exc}")  # fmt: skip
+                report.retried += 1
+                continue
             try:
                 transport.send(sender, mail.recipient, raw)
             except TransportError as exc:

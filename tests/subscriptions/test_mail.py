@@ -349,3 +349,16 @@ def test_mail_to_an_expired_certificate_is_held_never_sent_in_clear(store, smtp,
     make_and_save(store, bert, PASSWORD, T0)  # a new one: the mail goes, encrypted
     assert run(store, smtp, signer, now + timedelta(hours=1)).sent == 1
     assert smtp.mailbox.mails()[0].get_content_type() == "application/pkcs7-mime"
+
+
+def test_an_address_with_a_line_break_makes_no_mail_and_no_extra_header(store, smtp, signer):
+    with store.conn:
+        store.conn.execute(
+            "update users set email = ? where username = 'bert'",
+            ["bert@users.test\r\nBcc: evil@elsewhere.test"],
+        )
+    subscribe(store, "bert", "BES01", ["PHD"])
+    add_file(store, "BES01", 1)
+    report = run(store, smtp, signer, T0 + timedelta(hours=2))
+    assert report.sent == 0 and report.retried == 1 and smtp.mailbox.raw == []
+    assert "cannot be made" in queue_rows(store)[0]["last_error"]
