@@ -420,6 +420,9 @@ class Store:
         _resources_schema(db)
         ensure_soh_schema(db, self)  # central/soh.py: the SOH readings as values, limits
         from central.alerts import ensure_schema as _x; _x(db)  # noqa: E702, I001  # fmt: skip
+        from central.subscriptions import ensure_schema as _subscriptions
+
+        _subscriptions(db)
 
     def _create_publish_schema(self) -> None:
         """The publish delay, the facility register and API tokens (issue 15); also brings

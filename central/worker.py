@@ -180,6 +180,7 @@ def run(
     publisher = None
     next_check = monotonic()
     next_scan = monotonic()  # the ATM folder is looked in at once, then every scan_minutes
+    mail_out = _mail_out(config) if first else None
     try:
         with Store(config.storage.database_path) as store:
             if first:  # once the schema is there
@@ -196,11 +197,25 @@ def run(
                     if monotonic() >= next_check:  # also in a backlog: between batches
                         run_checks(store, config.alerts, clock(), config.intake)
                         next_check = monotonic() + config.alerts.check_seconds
+                    if mail_out is not None:  # subscription mail, every [mail_out] poll_seconds
+                        try:
+                            mail_out.round(store, clock())
+                        except Exception:  # the queue keeps every row: log, go on, try again
+                            log.exception("subscription mail round failed")
                 if busy == 0:
                     stop.wait(poll_seconds)
     finally:
         if publisher is not None:
             publisher.stop()
+
+
+def _mail_out(config: CentralConfig):
+    """The subscription mail sender when [mail_out] host is set (docs/mail.md)."""
+    if not config.mail_out.enabled:
+        return None
+    from .mail.outgoing import MailOut
+
+    return MailOut(config.mail_out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"central.worker: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
+    try:
+        _mail_out(config)  # a bad [mail_out] stops the start with its reason
+    except (RuntimeError, ValueError) as exc:
+        print(f"central.worker: {exc}", file=sys.stderr)
+        return 2
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     run(config, stop, args.poll_seconds, shard=shard)

@@ -134,7 +134,11 @@ def _check(config: CentralConfig) -> int:
     print(f"database    {config.storage.database_path}")
     print(f"web UI      {web}")
     mail_lines, problems = check_lines(config.mail)
-    print("\n".join(mail_lines))
+    from central.mail.outgoing import check_lines as mail_out_lines
+
+    out_lines, out_problems = mail_out_lines(config.mail_out, now)
+    print("\n".join(mail_lines + out_lines))
+    problems += out_problems
     if cert.not_valid_after_utc < now:
         problems.append("the central certificate has expired (`stax pki renew central`)")
     if next_update is not None and next_update < now:
