@@ -28,8 +28,9 @@ from .layout import (
     nav_links,
     quarantine_content,
     received_content,
+    received_preset,
 )
-from .pages import facilities, settings
+from .pages import alerts, dashboard, facilities, settings, users
 from .queries import (
     ANALYSES,
     PRODUCTS,
@@ -65,12 +66,14 @@ def register_callbacks(app: Dash, page_size: int) -> None:
         Output("page", "children"),
         Output("nav-links", "children"),
         Input("url", "pathname"),
+        State("url", "search"),
     )
-    def _route(pathname: str | None) -> tuple[list, list]:
+    def _route(pathname: str | None, search: str | None = None) -> tuple[list, list]:
         account = current_account()
         path = HOME if pathname in (None, "", "/") else pathname
         if path == "/received":
-            content = received_content(visible_stations(get_store(), account))
+            stations = visible_stations(get_store(), account)
+            content = received_content(stations, received_preset(search, stations))
         elif path == "/comparison":
             store = get_store()
             content = comparison_content(
@@ -82,6 +85,12 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             content = facilities.page(get_store(), account)
         elif path == settings.PATH:
             content = settings.page(get_store(), account)
+        elif path == dashboard.PATH:
+            content = dashboard.page(get_store(), account)
+        elif path == alerts.PATH:
+            content = alerts.page(get_store(), account)
+        elif path == users.PATH and account.is_admin:
+            content = users.page(get_store(), account)
         elif path in PAGES:
             content = message_content("Not allowed", "This page is for administrators only.")
         else:
@@ -135,6 +144,9 @@ def register_callbacks(app: Dash, page_size: int) -> None:
 
     facilities.register(app)
     settings.register(app)
+    dashboard.register(app)
+    alerts.register(app, page_size)
+    users.register(app)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)
     register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)
