@@ -66,9 +66,11 @@ def test_a_user_sees_only_the_assigned_station_and_logs_out(dash_duo, app):
     assert stations_in_table(dash_duo) == {"AUS02"}
     assert station_options(dash_duo) == ["AUS02"]
     assert [link.text for link in dash_duo.find_elements(".nav-link")] == [
+        "Dashboard",
         "Received",
         "Comparison",
         "Facilities",
+        "Alerts",
         "Settings",
     ]
 
