@@ -128,12 +128,85 @@ class MailConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """The central's own alerts (docs/alerts.md)."""
+
+    check_seconds: float = 60.0  # how often the worker runs the checks
+    # silent: no spectrum for more than this many intervals (the facility's
+    # collection_seconds, else 15 min); a station that sends only daily (realtime_data 0)
+    # gets a day more
+    silent_intervals: int = 8
+    # gap: a passed day with at least this many spectra missing, looked for this many days back
+    gap_min_missing: int = 1
+    gap_days: int = 7
+    # quarantine: more than this many messages quarantined in the last hour
+    quarantine_per_hour: int = 20
+    # certificate / crl: warned this many days before they run out
+    certificate_warning_days: int = 30
+    crl_warning_days: int = 7
+
+    def __post_init__(self) -> None:
+        if self.check_seconds <= 0:
+            raise ValueError("check_seconds must be positive")
+        if self.silent_intervals < 1 or self.gap_min_missing < 1 or self.gap_days < 1:
+            raise ValueError("silent_intervals, gap_min_missing and gap_days must be >= 1")
+        if self.quarantine_per_hour < 0:
+            raise ValueError("quarantine_per_hour must be >= 0")
+        if self.certificate_warning_days < 0 or self.crl_warning_days < 0:
+            raise ValueError("certificate_warning_days and crl_warning_days must be >= 0")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """Publishing to an MQTT broker (docs/mqtt.md). Empty host: no publishing."""
+
+    host: str = ""
+    port: int = 1883
+    prefix: str = "stax"
+    tls: bool = False
+    ca_file: Path | None = None  # CA of the broker's certificate (tls); None: the system's
+    username: str = ""
+    password_file: Path | None = None  # the password alone, mode 0600
+    client_id: str = "stax-central"
+    keepalive_seconds: int = 30
+    poll_seconds: float = 2.0  # how often the publisher looks for new published data
+    # central-wide alerts (CRL, quarantine, the central's certificates) on
+    # <prefix>/central/alert: only for a broker whose readers are the operators
+    central_alerts: bool = False
+    # alerts whose data are older than this are not sent any more (a long broker outage)
+    alert_max_age_hours: float = 336.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1-65535, got {self.port}")
+        if not self.prefix or any(c in self.prefix for c in "#+") or self.prefix.endswith("/"):
+            raise ValueError(
+                f"prefix must be a topic level or path without # + or a trailing /, "
+                f"got {self.prefix!r}"
+            )
+        if self.keepalive_seconds < 5 or self.poll_seconds <= 0 or self.alert_max_age_hours <= 0:
+            raise ValueError(
+                "keepalive_seconds must be >= 5, poll_seconds and alert_max_age_hours positive"
+            )
+        if self.password_file is not None and not self.username:
+            raise ValueError("password_file needs username")
+        if not self.client_id:
+            raise ValueError("client_id must not be empty")
+
+
+@dataclass(frozen=True)
 class CentralConfig:
     intake: IntakeConfig
     storage: StorageConfig = field(default_factory=StorageConfig)
     web: WebConfig = field(default_factory=WebConfig)
     impact: ImpactConfig = field(default_factory=ImpactConfig)
     mail: MailConfig = field(default_factory=MailConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
 
 def load_central_config(path: str | Path) -> CentralConfig:
