@@ -4,8 +4,8 @@ filtered, sorted and paged. Plain functions; the rule is applied by the two sour
 
 A row: id ('s<message id>' or 'c<central alert id>'), source ('station' or 'central'),
 station ('' for a central-wide alert), kind, state ('open', 'cleared', 'single'),
-raised_at, cleared_at, message, time (raised_at, else cleared_at: what the list sorts
-and filters by).
+raised_at, cleared_at, message, cleared_message (why it ended), time (raised_at, else
+cleared_at: what the list sorts and filters by).
 """
 
 from __future__ import annotations
@@ -18,12 +18,24 @@ from typing import Any
 from shared.timeutil import iso_z
 
 from .accounts import User
+from .alerts import alert_episodes
 from .station_alerts import CLEARED, OPEN, SINGLE, station_episodes
 from .store import Store
 
 STATES = (OPEN, CLEARED, SINGLE)
 SOURCES = ("station", "central")
-FIELDS = ("id", "source", "station", "kind", "state", "time", "raised_at", "cleared_at", "message")
+FIELDS = (
+    "id",
+    "source",
+    "station",
+    "kind",
+    "state",
+    "time",
+    "raised_at",
+    "cleared_at",
+    "message",
+    "cleared_message",
+)
 
 
 @dataclass(frozen=True)
@@ -38,11 +50,7 @@ class AlertFilter:
 
 def central_episodes(store: Store, user: User, now: datetime) -> list[dict[str, Any]]:
     """The central's alert episodes `user` may see (central.alerts.alert_episodes), in
-    this list's shape; none while that module is not there."""
-    try:
-        from central.alerts import alert_episodes  # branch mqtt-alerts
-    except ImportError:
-        return []
+    this list's shape."""
     rows = []
     for e in alert_episodes(store, user, now):
         rows.append(
@@ -55,6 +63,7 @@ def central_episodes(store: Store, user: User, now: datetime) -> list[dict[str, 
                 "raised_at": e.get("raised_at"),
                 "cleared_at": e.get("cleared_at"),
                 "message": e.get("message") or "",
+                "cleared_message": e.get("clear_message") or "",
             }
         )
     return rows

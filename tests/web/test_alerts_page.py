@@ -12,6 +12,7 @@ import pytest
 
 from central.accounts import authenticate
 from central.alert_list import AlertFilter, alert_kinds, alert_page, matches, open_alerts
+from central.alerts import Observation, apply_observations
 from central.facilities import update_facility
 from central.station_alerts import Episode, episode_of, episodes, station_episodes
 from central.store import Store
@@ -189,3 +190,28 @@ def test_the_page_callback_shows_the_episodes_of_the_users_stations(client, stor
     assert "MCA not answering (timeout)" in body
     assert "Outbox growing" not in body and "below its limit" not in body
     assert response.get_json()["response"][ALERTS.id("displaying")]["children"].endswith("of 1")
+
+
+def test_the_centrals_alerts_join_the_list_with_their_state(store, alerts):
+    silent = Observation(
+        "silent", "AUS02", "spectra", True, "AUS02 silent for 90 minutes", data_until=iso_z(T0)
+    )
+    crl = Observation("crl", "", "crl", True, "the CRL runs out in 2 days")
+    apply_observations(store, [silent, crl], T0 + timedelta(hours=5))
+    cleared = Observation("silent", "AUS02", "spectra", False, "AUS02 sends again")
+    apply_observations(store, [cleared], T0 + timedelta(hours=6))
+    admin = alert_page(store, user(store, "admin"), AlertFilter(sources=("central",)), now=NOW)
+    rows = {r["kind"]: r for r in admin.rows}
+    assert rows["silent"]["state"] == "cleared"
+    assert rows["silent"]["cleared_message"] == "AUS02 sends again"
+    assert rows["silent"]["cleared_at"] == iso_z(T0 + timedelta(hours=6))
+    assert rows["crl"]["state"] == "open" and rows["crl"]["station"] == ""
+    # central-wide alerts are for administrators; a station's for its users
+    alice = alert_page(store, user(store, "alice"), AlertFilter(sources=("central",)), now=NOW)
+    assert [r["kind"] for r in alice.rows] == ["silent"]
+    assert (
+        alert_page(store, user(store, "owen"), AlertFilter(sources=("central",)), now=NOW).total
+        == 0
+    )
+    assert "crl" in {r["kind"] for r in open_alerts(store, user(store, "admin"), NOW)}
+    assert "crl" not in {r["kind"] for r in open_alerts(store, user(store, "alice"), NOW)}

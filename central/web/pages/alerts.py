@@ -32,6 +32,7 @@ ALERTS = Grid(
         Column("state", "State", format=lambda s: STATE_NAMES.get(s, s)),
         Column("cleared_at", "Cleared at", time=True),
         Column("message", "Alert", sortable=False),
+        Column("cleared_message", "Cleared by", sortable=False),
     ),
     default_sort="time",
     row_class=lambda row: "flagged" if row.get("state") == "open" else "",
