@@ -199,6 +199,42 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class MailOutConfig:
+    """Subscription mail (docs/mail.md, "Subscriptions"): the SMTP server it goes through
+    and the central's own mail certificate that signs it. Empty host: no mail out."""
+
+    host: str = ""
+    port: int = 587
+    starttls: bool = True  # false only for a mail server on loopback
+    ca_file: Path | None = None  # the SMTP server's CA; None: the system's trust store
+    login_file: Path | None = None  # user name, then password, on two lines (mode 0600)
+    from_address: str = ""
+    signing_cert: Path | None = None  # the central's mail certificate (PEM, chain after it)
+    signing_key: Path | None = None
+    chain_file: Path | None = None  # more certificates to include (e.g. the issuing CA)
+    poll_seconds: float = 30.0
+    retry_first_seconds: float = 60.0  # after a failure; doubles up to retry_max_seconds
+    retry_max_seconds: float = 3600.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be 1-65535, got {self.port}")
+        if self.poll_seconds <= 0 or self.retry_first_seconds <= 0:
+            raise ValueError("poll_seconds and retry_first_seconds must be positive")
+        if self.retry_max_seconds < self.retry_first_seconds:
+            raise ValueError("retry_max_seconds must be at least retry_first_seconds")
+        if self.enabled:
+            if "@" not in self.from_address:
+                raise ValueError("from_address (an e-mail address) is required when host is set")
+            if self.signing_cert is None or self.signing_key is None:
+                raise ValueError("signing_cert and signing_key are required when host is set")
+
+
+@dataclass(frozen=True)
 class CentralConfig:
     intake: IntakeConfig
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -207,6 +243,7 @@ class CentralConfig:
     mail: MailConfig = field(default_factory=MailConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    mail_out: MailOutConfig = field(default_factory=MailOutConfig)
 
 
 def load_central_config(path: str | Path) -> CentralConfig:

@@ -410,6 +410,9 @@ class Store:
             db["intake_alerts"].create_index(["created_at"])
         self._create_publish_schema()
         from central.alerts import ensure_schema as _x; _x(db)  # noqa: E702, I001  # fmt: skip
+        from central.subscriptions import ensure_schema as _subscriptions
+
+        _subscriptions(db)
 
     def _create_publish_schema(self) -> None:
         """The publish delay, the facility register and API tokens (issue 15); also brings

@@ -138,6 +138,7 @@ def run(
     when a day has ended (a simulated day runs in seconds)."""
     analyze = analyze or central_method()
     failed_days: set[tuple[str, str]] = set()
+    mail_out = _mail_out(config) if shard[0] == 0 else None
     with Store(config.storage.database_path) as store:
         while not stop.is_set():
             busy = analyse_pending(store, analyze, shard=shard)
@@ -145,8 +146,22 @@ def run(
                 busy += compare_pending(store)
                 if busy == 0:  # the spectra first: a day's products wait for its analyses
                     busy += make_products(store, clock(), failed=failed_days)
+                if mail_out is not None:  # subscription mail, every [mail_out] poll_seconds
+                    try:
+                        mail_out.round(store, clock())
+                    except Exception:  # the queue keeps every row: log, go on, try again
+                        log.exception("subscription mail round failed")
             if busy == 0:
                 stop.wait(poll_seconds)
+
+
+def _mail_out(config: CentralConfig):
+    """The subscription mail sender when [mail_out] host is set (docs/mail.md)."""
+    if not config.mail_out.enabled:
+        return None
+    from .mail.outgoing import MailOut
+
+    return MailOut(config.mail_out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"central.worker: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
+    try:
+        _mail_out(config)  # a bad [mail_out] stops the start with its reason
+    except (RuntimeError, ValueError) as exc:
+        print(f"central.worker: {exc}", file=sys.stderr)
+        return 2
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     run(config, stop, args.poll_seconds, shard=shard)

@@ -13,6 +13,7 @@ rows themselves, not with central.access.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -635,6 +636,101 @@ def c_users_act(w: World):
         assert _users_state(w) != before
 
 
+def _post(w: World, output_part: str, body: dict):
+    dependencies = w.client.get("/_dash-dependencies").get_json()
+    body["output"] = next(d["output"] for d in dependencies if output_part in d["output"])
+    return w.client.post("/_dash-update-component", json=body, headers=csrf_header(w.client))
+
+
+def _store_of(w: World) -> Store:
+    return Store(w.client.application.config["STAX_DATABASE"])
+
+
+def c_subscriptions(w: World):
+    from central.subscriptions import subscriptions_of
+
+    codes = ["AUS02", "BES01", "ZZZ99"]  # forged: every facility and a made-up one
+    boxes = [{"type": "sub-products", "facility": c} for c in codes]
+    response = _post(w, "sub-message.children", {
+        "outputs": {"id": "sub-message", "property": "children"},
+        "inputs": [{"id": "sub-save", "property": "n_clicks", "value": 1}],
+        "state": [[{"id": b, "property": "value", "value": ["PHD", "ALERT"]} for b in boxes],
+                  [{"id": b, "property": "id", "value": b} for b in boxes]],
+        "changedPropIds": ["sub-save.n_clicks"],
+    })  # fmt: skip
+    assert response.status_code == 200, response.data
+    no_markers(w, response)
+    text = response.data.decode()
+    # another facility's code and a made-up one get the same words
+    for code in codes:
+        if code not in w.stations:
+            assert f"{code}: not one of your facilities" in text, (w.role, code)
+    with _store_of(w) as store:
+        user_id = store.conn.execute(
+            "select id from users where username = ?", [w.username]
+        ).fetchone()[0]
+        subscribed = {r["facility"] for r in subscriptions_of(store, user_id)}
+    assert subscribed == w.stations, w.role
+    # the page offers the facilities the user sees, no other
+    page = json.dumps(route(w.client, "/settings"))
+    for code in ("AUS02", "BES01"):
+        assert (f'"facility": "{code}"' in page) == (code in w.stations), (w.role, code)
+
+
+def c_certificate(w: World):
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+
+    from central.usercerts import certificate_of, make_certificate
+
+    with _store_of(w) as store:
+        user_id = store.conn.execute(
+            "select id from users where username = ?", [w.username]
+        ).fetchone()[0]
+        with store.conn:
+            store.conn.execute(
+                "update users set email = ? where id = ?", [f"{w.username}@users.test", user_id]
+            )
+        others = {r[0] for r in store.conn.execute("select user_id from user_certificates")}
+
+    def click(trigger: str, upload=None, password="a good password"):
+        return _post(w, "cert-download.data", {
+            "outputs": [{"id": "cert-download", "property": "data"},
+                        {"id": "cert-message", "property": "children"},
+                        {"id": "cert-info", "property": "children"}],
+            "inputs": [{"id": "cert-make", "property": "n_clicks",
+                        "value": 1 if trigger == "cert-make" else 0},
+                       {"id": "cert-remove", "property": "n_clicks",
+                        "value": 1 if trigger == "cert-remove" else 0},
+                       {"id": "cert-upload", "property": "contents", "value": upload}],
+            "state": [{"id": "cert-password", "property": "value", "value": password},
+                      {"id": "cert-password2", "property": "value", "value": password}],
+            "changedPropIds": [f"{trigger}.{'contents' if upload else 'n_clicks'}"],
+        })  # fmt: skip
+
+    made = click("cert-make")
+    assert made.status_code == 200, made.data
+    no_markers(w, made)
+    data = made.get_json()["response"]["cert-download"]["data"]
+    key, cert, _ = pkcs12.load_key_and_certificates(
+        base64.b64decode(data["content"]), b"a good password"
+    )
+    assert key is not None and f"{w.username}@users.test" in cert.subject.rfc4514_string()
+    with _store_of(w) as store:
+        assert certificate_of(store, user_id).cert == cert  # kept for this user alone
+        mine = {r[0] for r in store.conn.execute("select user_id from user_certificates")}
+        assert mine == others | {user_id}
+    own, _ = make_certificate(f"{w.username}@users.test", w.username, MOMENT)
+    pem = base64.b64encode(own.public_bytes(Encoding.PEM)).decode()
+    uploaded = click("cert-upload", upload=f"data:application/x-pem-file;base64,{pem}")
+    assert (
+        "uploaded" in uploaded.data.decode()
+        and uploaded.get_json()["response"].get("cert-download", {}).get("data") is None
+    )
+    no_markers(w, uploaded)
+    assert "removed" in click("cert-remove").data.decode()
+    assert "at least 8" in click("cert-make", password="short").data.decode()
+
+
 CALLBACKS: dict[str, Callable[[World], None]] = {
     "page.children": c_route,
     "received-body.children": c_received_page,
@@ -653,6 +749,8 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "alerts-state.data": c_state_alerts,
     "users-field-username.value": c_users_load,
     "users-message.children": c_users_act,
+    "sub-message.children": c_subscriptions,
+    "cert-download.data": c_certificate,
 }
 
 

@@ -1,19 +1,36 @@
 """The Settings page (`/settings`): the user's API tokens for `/api/v1/` and `stax fetch`:
-make one (shown once), list them, revoke one. Administrators pick any user's tokens."""
+make one (shown once), list them, revoke one. Administrators pick any user's tokens.
+
+Also the user's own e-mail subscriptions (per facility they see and product: ATS, CSV,
+PHD, SOH, ALERT) and the S/MIME certificate their mail is encrypted to: made here (the
+key pair and certificate handed over once as a password-protected PKCS#12 file; only the
+certificate is kept) or uploaded (docs/mail.md, "Subscriptions")."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
 
-from central.access import AccessDenied
+from central.access import AccessDenied, visible_stations
+from central.subscriptions import PRODUCTS, SubscriptionError, set_subscriptions, subscriptions_of
 from central.tokens import (
     TokenError,
     list_tokens,
     make_token,
     may_manage_tokens_of,
     revoke_token,
+)
+from central.usercerts import (
+    CertificateError,
+    UserCertificate,
+    certificate_of,
+    make_and_save,
+    parse_upload,
+    remove_certificate,
+    save_certificate,
 )
 from central.web.auth import current_account
 from central.web.clock import now
@@ -23,6 +40,7 @@ from central.web.queries import display_time
 PATH = "/settings"
 TITLE = "Settings"
 REVOKE = "token-revoke"
+SUBSCRIBE = "sub-products"
 
 
 def tokens_table(tokens: list) -> html.Table:
@@ -48,7 +66,109 @@ def tokens_table(tokens: list) -> html.Table:
     return html.Table([html.Thead(header), html.Tbody(rows)], className="grid")
 
 
-def content(user_options: list[dict[str, Any]], user_id: int, tokens: list) -> list:
+def subscriptions_form(
+    facilities: list[tuple[str, str]], chosen: dict[str, list[str]], address: str | None
+) -> list:
+    """One row of product boxes per facility the user sees."""
+    if not facilities:
+        return [html.P("You see no facility yet, so there is nothing to subscribe to.")]
+    rows = [
+        html.Tr(
+            [
+                html.Td(f"{code} {name}".strip()),
+                html.Td(
+                    dcc.Checklist(
+                        id={"type": SUBSCRIBE, "facility": code},
+                        options=[{"label": p, "value": p} for p in PRODUCTS],
+                        value=chosen.get(code, []),
+                        inline=True,
+                    )
+                ),
+            ]
+        )
+        for code, name in facilities
+    ]
+    head = html.Tr([html.Th("Facility"), html.Th("Receive by e-mail")])
+    note = (
+        f"Mail goes to {address}."
+        if address
+        else "You have no e-mail address yet: ask an administrator to enter it, or "
+        "nothing can be mailed to you."
+    )
+    return [
+        html.P(note, className="hint"),
+        html.Table([html.Thead(head), html.Tbody(rows)], className="grid"),
+    ]
+
+
+def certificate_info(cert: UserCertificate | None) -> html.Div:
+    if cert is None:
+        return html.Div(
+            "No certificate: your mail is signed by the central but not encrypted.",
+            id="cert-state",
+        )
+    origin = "made here" if cert.origin == "made" else "uploaded"
+    return html.Div(
+        [
+            html.P(f"Mail to you is encrypted to: {cert.subject}"),
+            html.P(
+                f"Valid until {display_time(cert.not_after)}; {origin} "
+                f"{display_time(cert.created_at)}."
+            ),
+        ],
+        id="cert-state",
+    )
+
+
+def mail_content(
+    facilities: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    chosen: dict[str, list[str]] | None = None,
+    address: str | None = None,
+    cert: UserCertificate | None = None,
+) -> list:
+    return [
+        html.H2("E-mail subscriptions"),
+        html.P(
+            "Each file of a product you choose is mailed to you once it is published "
+            "(the facility's publish delay holds for everyone), one mail per file, the file "
+            "name as Subject and the file attached, signed by the central.",
+            className="hint",
+        ),
+        html.Div(subscriptions_form(list(facilities), chosen or {}, address), id="sub-form"),
+        html.Button("Save subscriptions", id="sub-save", n_clicks=0, className="button"),
+        html.Div(id="sub-message", role="status"),
+        html.H2("Your S/MIME certificate"),
+        html.P(
+            "With a certificate, the central encrypts each mail to you. Make one here: you "
+            "get a .p12 file (key and certificate) to import into Outlook or Thunderbird, "
+            "protected by the password you choose; it is shown once and the server keeps "
+            "only the certificate. Or upload a certificate of your own (PEM or DER).",
+            className="hint",
+        ),
+        html.Div(certificate_info(cert), id="cert-info"),
+        html.Div(
+            [
+                html.Label("File password", htmlFor="cert-password"),
+                dcc.Input(id="cert-password", type="password", autoComplete="new-password"),
+                html.Label("Again", htmlFor="cert-password2"),
+                dcc.Input(id="cert-password2", type="password", autoComplete="new-password"),
+                html.Button("Make a certificate", id="cert-make", n_clicks=0, className="button"),
+                html.Button("Remove it", id="cert-remove", n_clicks=0, className="button"),
+            ],
+            className="filters",
+        ),
+        dcc.Upload(
+            html.Div("Upload a certificate: drop it here or click"),
+            id="cert-upload",
+            className="upload",
+            multiple=False,
+        ),
+        html.Div(id="cert-message", role="status"),
+        dcc.Download(id="cert-download"),
+    ]
+
+
+def content(user_options: list[dict[str, Any]], user_id: int, tokens: list, *mail: Any) -> list:
     chooser = html.Div(
         [
             html.Label("User"),
@@ -77,7 +197,28 @@ def content(user_options: list[dict[str, Any]], user_id: int, tokens: list) -> l
         ),
         html.Div(id="token-new", role="status"),
         html.Div(tokens_table(tokens), id="token-list"),
+        *mail_content(*mail),
     ]
+
+
+def _facilities(store, account) -> list[tuple[str, str]]:
+    names = {
+        r["code"]: r["name"] or "" for r in store.db.query("select code, name from facilities")
+    }
+    # subscriptions are to registered facilities: only their files are ever published
+    return [(c, names[c]) for c in visible_stations(store, account) if c in names]
+
+
+def _chosen(store, account) -> dict[str, list[str]]:
+    chosen: dict[str, list[str]] = {}
+    for row in subscriptions_of(store, account.id):
+        chosen.setdefault(row["facility"], []).append(row["product"])
+    return chosen
+
+
+def _address(store, account) -> str | None:
+    row = store.conn.execute("select email from users where id = ?", [account.id]).fetchone()
+    return row[0] if row and row[0] else None
 
 
 def page(store, account) -> list:
@@ -88,7 +229,15 @@ def page(store, account) -> list:
         ]
     else:
         options = [{"label": account.username, "value": account.id}]
-    return content(options, account.id, list_tokens(store, account.id))
+    return content(
+        options,
+        account.id,
+        list_tokens(store, account.id),
+        _facilities(store, account),
+        _chosen(store, account),
+        _address(store, account),
+        certificate_of(store, account.id),
+    )
 
 
 def register(app: Dash) -> None:
@@ -127,3 +276,90 @@ def register(app: Dash) -> None:
         except (TokenError, AccessDenied) as exc:
             shown = str(exc)
         return shown, tokens_table(list_tokens(store, owner))
+
+    @app.callback(
+        Output("sub-message", "children"),
+        Input("sub-save", "n_clicks"),
+        State({"type": SUBSCRIBE, "facility": ALL}, "value"),
+        State({"type": SUBSCRIBE, "facility": ALL}, "id"),
+        prevent_initial_call=True,
+    )
+    def _subscriptions(_save: Any, values: Any, ids: Any) -> Any:
+        account, store = current_account(), get_store()
+        if not isinstance(values, list) or not isinstance(ids, list):
+            return "Nothing to save."
+        saved, refused = [], []
+        for box, products in zip(ids, values, strict=False):
+            facility = box.get("facility") if isinstance(box, dict) else None
+            if not isinstance(facility, str):
+                continue
+            wanted = (
+                [p for p in products if isinstance(p, str)] if isinstance(products, list) else []
+            )
+            try:
+                chosen = set_subscriptions(store, account, facility, wanted, now=now())
+            except AccessDenied:
+                # the same words for a facility that exists and one that does not
+                refused.append(f"{facility}: not one of your facilities")
+                continue
+            except SubscriptionError as exc:
+                refused.append(f"{facility}: {exc}")
+                continue
+            saved.append(f"{facility}: {', '.join(chosen) or 'nothing'}")
+        parts = []
+        if saved:
+            parts.append(html.P("Saved. " + "; ".join(saved) + "."))
+        if refused:
+            parts.append(html.P("Not saved. " + "; ".join(refused) + "."))
+        return parts or "Nothing to save."
+
+    @app.callback(
+        Output("cert-download", "data"),
+        Output("cert-message", "children"),
+        Output("cert-info", "children"),
+        Input("cert-make", "n_clicks"),
+        Input("cert-remove", "n_clicks"),
+        Input("cert-upload", "contents"),
+        State("cert-password", "value"),
+        State("cert-password2", "value"),
+        prevent_initial_call=True,
+    )
+    def _certificate(_make: Any, _remove: Any, upload: Any, password: Any, again: Any) -> tuple:
+        account, store = current_account(), get_store()
+        trigger = ctx.triggered_id
+        download: Any = None
+        message: Any = ""
+        try:
+            if trigger == "cert-make" and _make:
+                if password != again:
+                    raise CertificateError("the two passwords differ")
+                bundle, cert = make_and_save(store, account.id, password, now())
+                download = {
+                    "content": base64.b64encode(bundle).decode(),
+                    "filename": f"stax-mail-{account.username}.p12",
+                    "base64": True,
+                    "type": "application/x-pkcs12",
+                }
+                message = (
+                    "Your certificate is made; the .p12 file is being downloaded (only now: "
+                    "the key is not kept). Import it into your mail client with the password."
+                )
+            elif trigger == "cert-remove" and _remove:
+                removed = remove_certificate(store, account.id)
+                message = "Certificate removed." if removed else "You had no certificate."
+            elif trigger == "cert-upload" and isinstance(upload, str):
+                cert = parse_upload(_uploaded_bytes(upload), now())
+                save_certificate(store, account.id, cert, "uploaded", now())
+                message = "Certificate uploaded: your mail is encrypted to it from now on."
+        except CertificateError as exc:
+            message = f"Not done: {exc}"
+        return download, message, certificate_info(certificate_of(store, account.id))
+
+
+def _uploaded_bytes(contents: str) -> bytes:
+    """dcc.Upload's `data:...;base64,...` text as bytes."""
+    _, _, encoded = contents.partition(",")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise CertificateError("the upload could not be read") from None
