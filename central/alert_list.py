@@ -19,6 +19,7 @@ from shared.timeutil import iso_z
 
 from .accounts import User
 from .alerts import alert_episodes
+from .alerts import open_alerts as central_open_alerts
 from .station_alerts import CLEARED, OPEN, SINGLE, station_episodes
 from .store import Store
 
@@ -51,22 +52,21 @@ class AlertFilter:
 def central_episodes(store: Store, user: User, now: datetime) -> list[dict[str, Any]]:
     """The central's alert episodes `user` may see (central.alerts.alert_episodes), in
     this list's shape."""
-    rows = []
-    for e in alert_episodes(store, user, now):
-        rows.append(
-            {
-                "id": f"c{e['id']}",
-                "source": "central",
-                "station": e.get("station") or "",
-                "kind": e.get("kind") or "",
-                "state": e.get("state") or OPEN,
-                "raised_at": e.get("raised_at"),
-                "cleared_at": e.get("cleared_at"),
-                "message": e.get("message") or "",
-                "cleared_message": e.get("clear_message") or "",
-            }
-        )
-    return rows
+    return [_central_row(e) for e in alert_episodes(store, user, now)]
+
+
+def _central_row(e: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"c{e['id']}",
+        "source": "central",
+        "station": e.get("station") or "",
+        "kind": e.get("kind") or "",
+        "state": e.get("state") or OPEN,
+        "raised_at": e.get("raised_at"),
+        "cleared_at": e.get("cleared_at"),
+        "message": e.get("message") or "",
+        "cleared_message": e.get("clear_message") or "",
+    }
 
 
 def all_alerts(store: Store, user: User, now: datetime) -> list[dict[str, Any]]:
@@ -143,5 +143,12 @@ def alert_kinds(store: Store, user: User, now: datetime) -> list[str]:
 
 def open_alerts(store: Store, user: User, now: datetime) -> list[dict[str, Any]]:
     """The open episodes of both sources, newest first (the dashboard)."""
-    rows = [r for r in all_alerts(store, user, now) if r["state"] == OPEN]
+    rows = [
+        {k: e[k] for k in FIELDS if k in e} | {"id": f"s{e['id']}"}
+        for e in station_episodes(store, user, now)
+        if e["state"] == OPEN
+    ]
+    rows += [_central_row(e) for e in central_open_alerts(store, user, now)]
+    for row in rows:
+        row["time"] = row.get("raised_at") or ""
     return sorted(rows, key=lambda r: r["time"], reverse=True)

@@ -136,21 +136,21 @@ def availability(
 def latest_files(store: Store, user: User, now: datetime) -> dict[str, dict[str, Any]]:
     """station -> its last file and its last SOH that `user` may see at `now`:
     {"file": {id, file_name, product, start_time, received_at} | None, "soh": ... | None}.
-    The last file is the last received; the last SOH, the latest by its data time."""
+    Both are the latest by their data's start time (the (station, start_time) index)."""
     scope, params = message_scope(store, user, now)
     out: dict[str, dict[str, Any]] = {
         s: {"file": None, "soh": None} for s in visible_stations(store, user)
     }
     fields = "id, station, file_name, product, start_time, received_at"
-    for slot, condition, order in (
-        ("file", "1", "received_at"),
-        ("soh", "product = 'SOH'", "start_time"),
-    ):
+    for slot, condition in (("file", "1"), ("soh", "product = 'SOH'")):
         for station in out:
             rows = list(
                 store.db.query(
-                    f"select {fields} from messages where {scope} and station = ? and "
-                    f"{condition} order by {order} desc, id desc limit 1",
+                    # the newest first by the (station, start_time) index: with the
+                    # publish rule's `data_until <= ?` the planner would take another
+                    f"select {fields} from messages indexed by idx_messages_station_start_time "
+                    f"where {scope} and station = ? and "
+                    f"{condition} order by start_time desc, id desc limit 1",
                     [*params, station],
                 )
             )

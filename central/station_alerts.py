@@ -29,6 +29,16 @@ from .access import message_scope
 from .accounts import User
 from .store import Store
 
+
+def ensure_schema(db) -> None:
+    """A small index of the ALERT messages alone (idempotent; `Store` calls it): the
+    alert lists read them all, out of a year's hundreds of thousands of files."""
+    db.execute(
+        "create index if not exists messages_alerts on messages (station, start_time) "
+        "where product = 'ALERT'"
+    )
+
+
 # episode states
 OPEN, CLEARED, SINGLE = "open", "cleared", "single"
 

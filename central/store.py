@@ -413,6 +413,7 @@ class Store:
         from central.subscriptions import ensure_schema as _subscriptions
 
         _subscriptions(db)
+        from central.station_alerts import ensure_schema as _y; _y(db)  # noqa: E702, I001  # fmt: skip
 
     def _create_publish_schema(self) -> None:
         """The publish delay, the facility register and API tokens (issue 15); also brings
