@@ -18,6 +18,7 @@ from central.accounts import (
     update_user,
 )
 from central.store import Store
+from central.subscriptions import set_subscriptions
 from central.web.pages.users import ACTIONS, field_id
 
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
@@ -175,3 +176,14 @@ def test_a_non_administrator_is_not_allowed(app, client):
     admin = app.server.test_client()
     login(admin, "admin")
     assert "mallory" not in str(route(admin, "/users")["page"]["children"])
+
+
+def test_the_table_shows_each_users_subscriptions(client, store):
+    set_subscriptions(store, user(store, "alice"), "AUS02", ["SOH", "ATS"], now=NOW)
+    login(client, "admin")
+    table = find(route(client, "/users")["page"]["children"], "users-row-alice")
+    cells = {c["props"]["className"]: c["props"]["children"] for c in table["props"]["children"]}
+    assert cells["subscriptions"] == "AUS02: ATS, SOH"
+    assert (cells["role"], cells["enabled"], cells["assigned"]) == ("Simple user", "Yes", "AUS02")
+    dave = find(route(client, "/users")["page"]["children"], "users-row-dave")
+    assert "No" in str(dave)  # disabled

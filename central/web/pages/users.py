@@ -25,6 +25,7 @@ from central.accounts import (
     user_record,
 )
 from central.store import ROLES
+from central.subscriptions import subscriptions_of
 from central.web.auth import current_account
 from central.web.clock import now
 from central.web.db import get_store
@@ -43,15 +44,11 @@ def field_id(key: str) -> str:
 
 
 def subscriptions_text(store, user_id: int) -> str:
-    """`AUS02: ATS, CSV; BES01: ALERT` (central/subscriptions.py; empty before it exists)."""
-    try:
-        from central.subscriptions import subscriptions_of  # branch subscriptions
-    except ImportError:
-        return ""
+    """`AUS02: ATS, CSV; BES01: ALERT` (central/subscriptions.py)."""
     by_facility: dict[str, list[str]] = {}
     for s in subscriptions_of(store, user_id):
         by_facility.setdefault(s["facility"], []).append(s["product"])
-    return "; ".join(f"{f}: {', '.join(sorted(p))}" for f, p in sorted(by_facility.items()))
+    return "; ".join(f"{f}: {', '.join(p)}" for f, p in by_facility.items())
 
 
 COLUMNS = (
