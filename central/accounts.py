@@ -368,6 +368,42 @@ def set_user_enabled(store: Store, user_id: int, enabled: bool, *, by: User, now
     return _existing(store, user.id)
 
 
+def edit_user(
+    store: Store,
+    user_id: int,
+    *,
+    by: User,
+    now: datetime,
+    role: str,
+    first_name: str | None,
+    last_name: str | None,
+    email: str | None,
+    assigned: Iterable[str],
+    owned: Iterable[str],
+) -> User:
+    """`update_user` and `set_user_facilities` together (the Users page's Save): every
+    value is checked before anything is written, so a refused change changes nothing."""
+    _require_admin(by)
+    user = _existing(store, user_id)
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if user.id == by.id and role != "admin":
+        raise AccountError("you cannot take away your own administrator role")
+    _check_email(_clean(email))
+    assigned, owned = _facility_sets(store, assigned, owned)
+    update_user(
+        store,
+        user.id,
+        by=by,
+        now=now,
+        role=role,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+    )
+    return set_user_facilities(store, user.id, by=by, now=now, assigned=assigned, owned=owned)
+
+
 def new_password() -> str:
     """A random one-time password (16 characters of a URL-safe alphabet, 96 bits)."""
     return secrets.token_urlsafe(12)

@@ -16,6 +16,7 @@ from central.accounts import (
     set_user_enabled,
     set_user_facilities,
     update_user,
+    user_record,
 )
 from central.store import Store
 from central.subscriptions import set_subscriptions
@@ -156,8 +157,12 @@ def test_the_page_creates_a_user_who_logs_in_and_a_disabled_one_is_out(app, stor
     saved = act(admin, "save", yan_id, role="owner", email="yan@example.org", owned=["AUS02"])
     assert "saved" in str(saved["users-message"]["children"])
     assert user(store, "yan", new).owned == {"AUS02"}
-    refused = act(admin, "save", yan_id, role="king")
+    refused = act(admin, "save", yan_id, role="king", email="new@example.org")
     assert "Not done: role must be one of" in str(refused["users-message"]["children"])
+    refused = act(admin, "save", yan_id, role="user", email="new@example.org", owned=["ZZZ99"])
+    assert "Not done: no facility ZZZ99" in str(refused["users-message"]["children"])
+    kept = user_record(store, yan_id, by=user(store, "admin"))
+    assert (kept["role"], kept["email"], kept["owned"]) == ("owner", "yan@example.org", ["AUS02"])
 
 
 def test_a_non_administrator_is_not_allowed(app, client):

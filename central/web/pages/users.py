@@ -17,11 +17,10 @@ from central.accounts import (
     AccountError,
     NotAdministrator,
     admin_create_user,
+    edit_user,
     list_users,
     reset_password,
     set_user_enabled,
-    set_user_facilities,
-    update_user,
     user_record,
 )
 from central.store import ROLES
@@ -214,7 +213,7 @@ def act(store, account, action: str, picked: Any, values: dict[str, Any]) -> tup
     if not isinstance(picked, int) or isinstance(picked, bool):
         return "Pick a user first.", None
     if action == "save":
-        update_user(
+        user = edit_user(
             store,
             picked,
             by=account,
@@ -223,12 +222,6 @@ def act(store, account, action: str, picked: Any, values: dict[str, Any]) -> tup
             first_name=_text(values["first_name"]),
             last_name=_text(values["last_name"]),
             email=_text(values["email"]),
-        )
-        user = set_user_facilities(
-            store,
-            picked,
-            by=account,
-            now=moment,
             assigned=_codes(values["assigned"]),
             owned=_codes(values["owned"]),
         )
