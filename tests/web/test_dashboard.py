@@ -109,6 +109,7 @@ def test_a_cell_links_to_the_received_files_of_its_station_day_and_type(store):
     assert "/received?station=AUS02&day=2024-05-01&type=PHD" in table
     assert "BES01" not in table
     assert received_link("AUS02", DAY, "SOH") == "/received?station=AUS02&day=2024-05-01&type=SOH"
+    assert received_link("AUS02", DAY, "ATS").endswith("&type=ATS&analysis=STATION")
 
 
 def test_the_received_filters_come_from_the_address_and_only_what_is_offered():

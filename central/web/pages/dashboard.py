@@ -40,8 +40,12 @@ COLOURS = {
 
 
 def received_link(station: str, day: date, product: str) -> str:
-    """The Received page filtered to a station's files of one day and type."""
-    return "/received?" + urlencode({"station": station, "day": day.isoformat(), "type": product})
+    """The Received page filtered to a station's files of one day and type (the ATS
+    counted is the station's own, not the central's)."""
+    query = {"station": station, "day": day.isoformat(), "type": product}
+    if product == "ATS":
+        query["analysis"] = "STATION"
+    return "/received?" + urlencode(query)
 
 
 def cell_id(station: str, product: str, day: date) -> str:
