@@ -122,6 +122,7 @@ def content(users: list[dict[str, Any]], facilities: list[str]) -> list:
         html.Div(
             [html.Label("User"), dcc.Dropdown(id="users-pick", options=_options(users))],
             className="filter",
+            style={"maxWidth": "320px", "marginBottom": "10px"},
         ),
         html.Div(
             [
