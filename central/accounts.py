@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from shared.timeutil import iso_z
 
 from .sessions import end_user_sessions
 from .store import ROLES, Store, now_iso
@@ -52,6 +57,8 @@ def create_user(
     facilities: list[str] = (),  # type: ignore[assignment]
     owned: list[str] = (),  # type: ignore[assignment]
     email: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
 ) -> User:
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
@@ -69,6 +76,8 @@ def create_user(
                 "role": role,
                 "enabled": 1,
                 "email": email,
+                "first_name": first_name,
+                "last_name": last_name,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -173,3 +182,240 @@ def enable_user(store: Store, user_id: int) -> None:
 def log_out_everywhere(store: Store, user_id: int) -> int:
     """End every session of the user, on every browser; how many were open."""
     return end_user_sessions(store, user_id)
+
+
+# ------------------------------------------------ administration (the Users page)
+class NotAdministrator(PermissionError):
+    """Only administrators manage users."""
+
+
+def _require_admin(by: User) -> None:
+    if not by.is_admin:
+        raise NotAdministrator(f"user {by.username!r} is not an administrator")
+
+
+def _existing(store: Store, user_id: int) -> User:
+    user = get_user(store, user_id) if isinstance(user_id, int) else None
+    if user is None:
+        raise AccountError(f"there is no user {user_id!r}")
+    return user
+
+
+def list_users(store: Store, *, by: User) -> list[dict]:
+    """Every user (administrators only): id, username, first_name, last_name, email, role,
+    enabled, created_at, updated_at, assigned and owned (sorted facility codes)."""
+    _require_admin(by)
+    links: dict[int, dict[str, list[str]]] = {}
+    for row in store.db.query(
+        "select user_id, facility, relation from user_facilities order by facility"
+    ):
+        links.setdefault(row["user_id"], {"assigned": [], "owned": []})[row["relation"]].append(
+            row["facility"]
+        )
+    out = []
+    for row in store.db.query(
+        "select id, username, first_name, last_name, email, role, enabled, created_at, "
+        "updated_at from users order by username"
+    ):
+        got = links.get(row["id"], {"assigned": [], "owned": []})
+        out.append({**row, "enabled": bool(row["enabled"]), **got})
+    return out
+
+
+def user_record(store: Store, user_id: int, *, by: User) -> dict | None:
+    """One user's row as `list_users` gives it (administrators only); None if unknown."""
+    _require_admin(by)
+    return next((u for u in list_users(store, by=by) if u["id"] == user_id), None)
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _check_email(email: str | None) -> None:
+    if email is not None and (
+        "@" not in email or any(c.isspace() for c in email) or email.startswith("@")
+    ):
+        raise AccountError(f"{email!r} is not an e-mail address")
+
+
+def admin_create_user(
+    store: Store,
+    username: str,
+    *,
+    by: User,
+    now: datetime,
+    role: str = "user",
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email: str | None = None,
+    assigned: Iterable[str] = (),
+    owned: Iterable[str] = (),
+) -> tuple[User, str]:
+    """Create a user with a new one-time password (administrators only); returns the
+    user and the password, to be shown once."""
+    _require_admin(by)
+    email = _clean(email)
+    _check_email(email)
+    assigned, owned = _facility_sets(store, assigned, owned)
+    password = new_password()
+    user = create_user(
+        store,
+        (username or "").strip(),
+        password,
+        role=role,
+        facilities=sorted(assigned),
+        owned=sorted(owned),
+        email=email,
+        first_name=_clean(first_name),
+        last_name=_clean(last_name),
+    )
+    with store.conn:
+        store.db["users"].update(user.id, {"created_at": iso_z(now), "updated_at": iso_z(now)})
+    return user, password
+
+
+def update_user(
+    store: Store,
+    user_id: int,
+    *,
+    by: User,
+    now: datetime,
+    role: str,
+    first_name: str | None,
+    last_name: str | None,
+    email: str | None,
+) -> User:
+    """Change a user's role, names and e-mail (administrators only). An administrator
+    cannot take away their own administrator role (someone must remain to give it back)."""
+    _require_admin(by)
+    user = _existing(store, user_id)
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if user.id == by.id and role != "admin":
+        raise AccountError("you cannot take away your own administrator role")
+    email = _clean(email)
+    _check_email(email)
+    with store.conn:
+        store.db["users"].update(
+            user.id,
+            {
+                "role": role,
+                "first_name": _clean(first_name),
+                "last_name": _clean(last_name),
+                "email": email,
+                "updated_at": iso_z(now),
+            },
+        )
+    if role != user.role:
+        end_user_sessions(store, user.id)  # the next request sees the new role
+    return _existing(store, user.id)
+
+
+def _facility_sets(
+    store: Store, assigned: Iterable[str], owned: Iterable[str]
+) -> tuple[set[str], set[str]]:
+    known = {row["code"] for row in store.db.query("select code from facilities")}
+    assigned, owned = set(assigned), set(owned)
+    unknown = sorted((assigned | owned) - known)
+    if unknown:
+        raise AccountError(f"no facility {', '.join(unknown)}")
+    return assigned - owned, owned  # owning a facility includes seeing it
+
+
+def set_user_facilities(
+    store: Store,
+    user_id: int,
+    *,
+    by: User,
+    now: datetime,
+    assigned: Iterable[str],
+    owned: Iterable[str],
+) -> User:
+    """Set the facilities a user is assigned and owns, replacing the former ones
+    (administrators only). A facility both assigned and owned is owned."""
+    _require_admin(by)
+    user = _existing(store, user_id)
+    assigned, owned = _facility_sets(store, assigned, owned)
+    with store.conn:
+        store.conn.execute("delete from user_facilities where user_id = ?", [user.id])
+        for relation, codes in (("assigned", assigned), ("owned", owned)):
+            for code in sorted(codes):
+                store.conn.execute(
+                    "insert into user_facilities (user_id, facility, relation) values (?, ?, ?)",
+                    [user.id, code, relation],
+                )
+        store.db["users"].update(user.id, {"updated_at": iso_z(now)})
+    return _existing(store, user.id)
+
+
+def set_user_enabled(store: Store, user_id: int, enabled: bool, *, by: User, now: datetime) -> User:
+    """Enable or disable a user (administrators only, never themselves); disabling ends
+    every session of the user at once."""
+    _require_admin(by)
+    user = _existing(store, user_id)
+    if user.id == by.id and not enabled:
+        raise AccountError("you cannot disable yourself")
+    if enabled:
+        enable_user(store, user.id)
+    else:
+        disable_user(store, user.id)
+    with store.conn:
+        store.db["users"].update(user.id, {"updated_at": iso_z(now)})
+    return _existing(store, user.id)
+
+
+def edit_user(
+    store: Store,
+    user_id: int,
+    *,
+    by: User,
+    now: datetime,
+    role: str,
+    first_name: str | None,
+    last_name: str | None,
+    email: str | None,
+    assigned: Iterable[str],
+    owned: Iterable[str],
+) -> User:
+    """`update_user` and `set_user_facilities` together (the Users page's Save): every
+    value is checked before anything is written, so a refused change changes nothing."""
+    _require_admin(by)
+    user = _existing(store, user_id)
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if user.id == by.id and role != "admin":
+        raise AccountError("you cannot take away your own administrator role")
+    _check_email(_clean(email))
+    assigned, owned = _facility_sets(store, assigned, owned)
+    update_user(
+        store,
+        user.id,
+        by=by,
+        now=now,
+        role=role,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+    )
+    return set_user_facilities(store, user.id, by=by, now=now, assigned=assigned, owned=owned)
+
+
+def new_password() -> str:
+    """A random one-time password (16 characters of a URL-safe alphabet, 96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def reset_password(store: Store, user_id: int, *, by: User, now: datetime) -> str:
+    """Give a user a new random password (administrators only) and end every session
+    of the user; returns the password, to be shown once and passed on to the user."""
+    _require_admin(by)
+    user = _existing(store, user_id)
+    password = new_password()
+    set_password(store, user.id, password)
+    with store.conn:
+        store.db["users"].update(user.id, {"updated_at": iso_z(now)})
+    return password

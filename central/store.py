@@ -411,18 +411,18 @@ class Store:
             )
             db["intake_alerts"].create_index(["created_at"])
         self._create_publish_schema()
-        from central.releases import ensure_schema as _releases; _releases(db)  # noqa: E702, I001  # fmt: skip
-        from central.maintenance import ensure_schema as _maintenance_schema
+        self._create_module_schemas()
 
-        _maintenance_schema(db)
-        from central.resources import ensure_schema as _resources_schema
+    def _create_module_schemas(self) -> None:
+        """The tables of the modules built on the store, each made by its own
+        `ensure_schema` (idempotent; a database from before them is brought up to date)."""
+        from central import alerts, maintenance, releases, resources, station_alerts, subscriptions
 
-        _resources_schema(db)
-        ensure_soh_schema(db, self)  # central/soh.py: the SOH readings as values, limits
-        from central.alerts import ensure_schema as _x; _x(db)  # noqa: E702, I001  # fmt: skip
-        from central.subscriptions import ensure_schema as _subscriptions
-
-        _subscriptions(db)
+        for module in (releases, maintenance, resources):
+            module.ensure_schema(self.db)
+        ensure_soh_schema(self.db, self)  # central/soh.py: the SOH readings as values, limits
+        for module in (alerts, subscriptions, station_alerts):
+            module.ensure_schema(self.db)
 
     def _create_publish_schema(self) -> None:
         """The publish delay, the facility register and API tokens (issue 15); also brings

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from dash import Dash, Input, Output
+from dash import Dash, Input, Output, State
 from flask import abort
 
 from central.access import visible_stations
@@ -28,8 +28,11 @@ from .layout import (
     nav_links,
     quarantine_content,
     received_content,
+    received_preset,
 )
 from .pages import (
+    alerts,
+    dashboard,
     facilities,
     impact,
     maintenance,
@@ -40,6 +43,7 @@ from .pages import (
     soh,
     spectrum,
     trends,
+    users,
 )
 from .queries import (
     ANALYSES,
@@ -76,12 +80,14 @@ def register_callbacks(app: Dash, page_size: int) -> None:
         Output("page", "children"),
         Output("nav-links", "children"),
         Input("url", "pathname"),
+        State("url", "search"),
     )
-    def _route(pathname: str | None) -> tuple[list, list]:
+    def _route(pathname: str | None, search: str | None = None) -> tuple[list, list]:
         account = current_account()
         path = HOME if pathname in (None, "", "/") else pathname
         if path == "/received":
-            content = received_content(visible_stations(get_store(), account))
+            stations = visible_stations(get_store(), account)
+            content = received_content(stations, received_preset(search, stations))
         elif path == "/comparison":
             store = get_store()
             content = comparison_content(
@@ -107,6 +113,12 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             content = spectrum.page(get_store(), account)
         elif path == soh.PATH:
             content = soh.page(get_store(), account)
+        elif path == dashboard.PATH:
+            content = dashboard.page(get_store(), account)
+        elif path == alerts.PATH:
+            content = alerts.page(get_store(), account)
+        elif path == users.PATH and account.is_admin:
+            content = users.page(get_store(), account)
         elif path in PAGES:
             content = message_content("Not allowed", "This page is for administrators only.")
         else:
@@ -168,6 +180,9 @@ def register_callbacks(app: Dash, page_size: int) -> None:
     resources.register(app, page_size)
     spectrum.register(app)
     soh.register(app)
+    dashboard.register(app)
+    alerts.register(app, page_size)
+    users.register(app)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)
     register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)

@@ -5,6 +5,7 @@ the real pages and the layout Dash validates callbacks against."""
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import parse_qs
 
 from dash import dcc, html
 
@@ -13,6 +14,8 @@ import shared
 from .auth import CSRF_FIELD
 from .grid import Column, Grid
 from .pages import (
+    alerts,
+    dashboard,
     facilities,
     impact,
     maintenance,
@@ -23,6 +26,7 @@ from .pages import (
     soh,
     spectrum,
     trends,
+    users,
 )
 from .queries import ANALYSES, PRODUCTS
 
@@ -89,21 +93,24 @@ COMPARISON = Grid(
 
 # path -> (title, link text in the navigation, administrators only)
 PAGES = {
+    dashboard.PATH: (dashboard.TITLE, "Dashboard", False),
     "/received": ("Received files", "Received", False),
-    "/comparison": ("Station analysis against central re-analysis", "Comparison", False),
-    "/quarantine": ("Quarantine", "Quarantine", True),
-    impact.PATH: (impact.TITLE, "Impact", False),
-    facilities.PATH: (facilities.TITLE, "Facilities", False),
-    maintenance.PATH: (maintenance.TITLE, "Maintenance", False),
-    resources.PATH: (resources.TITLE, "Resources", False),
     releases.PATH: (releases.TITLE, "Releases", False),
     ratios.PATH: (ratios.TITLE, "Isotope ratios", False),
-    trends.PATH: (trends.TITLE, "Trends", False),
     spectrum.PATH: (spectrum.TITLE, "Spectrum", False),
     soh.PATH: (soh.TITLE, "SOH Charts", False),
+    trends.PATH: (trends.TITLE, "Trends", False),
+    impact.PATH: (impact.TITLE, "Impact", False),
+    "/comparison": ("Station analysis against central re-analysis", "Comparison", False),
+    alerts.PATH: (alerts.TITLE, "Alerts", False),
+    maintenance.PATH: (maintenance.TITLE, "Maintenance", False),
+    resources.PATH: (resources.TITLE, "Resources", False),
+    facilities.PATH: (facilities.TITLE, "Facilities", False),
+    users.PATH: (users.TITLE, "Users", True),
+    "/quarantine": ("Quarantine", "Quarantine", True),
     settings.PATH: (settings.TITLE, "Settings", False),
 }
-HOME = "/received"
+HOME = dashboard.PATH
 
 
 def frame(username: str, role: str, is_admin: bool, csrf_token: str) -> html.Div:
@@ -153,23 +160,70 @@ def nav_links(is_admin: bool, active: str) -> list:
     ]
 
 
-def received_content(stations: list[str]) -> list:
-    """The Received page; `stations` are the ones the user may see, the only ones offered."""
+def received_preset(search: str | None, stations: list[str]) -> dict:
+    """The Received page's filters from the address's query (`?station=AUS02&day=2024-05-01
+    &type=PHD`; also `analysis`, `from` and `to`, several values separated by commas).
+    Anything not offered to the user (another facility's station, a bad day) is left out."""
+    query = parse_qs((search or "").lstrip("?"))
+
+    def values(key: str, allowed) -> list[str] | None:
+        got = [v for item in query.get(key, []) for v in item.split(",") if v in allowed]
+        return got or None
+
+    def day(key: str) -> str | None:
+        try:
+            return date.fromisoformat(query.get(key, [""])[0]).isoformat()
+        except ValueError:
+            return None
+
+    first, last = day("from"), day("to")
+    if day("day"):
+        first = last = day("day")
+    return {
+        "station": values("station", stations),
+        "type": values("type", PRODUCTS),
+        "analysis": values("analysis", ANALYSES),
+        "start_date": first,
+        "end_date": last,
+    }
+
+
+def received_content(stations: list[str], preset: dict | None = None) -> list:
+    """The Received page; `stations` are the ones the user may see, the only ones offered;
+    `preset` (from `received_preset`) sets the filters."""
+    preset = preset or {}
     return [
         html.H1(PAGES["/received"][0]),
         html.Div(
             [
                 _filter(
-                    "Station", dcc.Dropdown(id="received-station", options=stations, multi=True)
+                    "Station",
+                    dcc.Dropdown(
+                        id="received-station",
+                        options=stations,
+                        multi=True,
+                        value=preset.get("station"),
+                    ),
                 ),
                 _filter(
-                    "Type", dcc.Dropdown(id="received-type", options=list(PRODUCTS), multi=True)
+                    "Type",
+                    dcc.Dropdown(
+                        id="received-type",
+                        options=list(PRODUCTS),
+                        multi=True,
+                        value=preset.get("type"),
+                    ),
                 ),
                 _filter(
                     "Analysis",
-                    dcc.Dropdown(id="received-analysis", options=list(ANALYSES), multi=True),
+                    dcc.Dropdown(
+                        id="received-analysis",
+                        options=list(ANALYSES),
+                        multi=True,
+                        value=preset.get("analysis"),
+                    ),
                 ),
-                _start_days("received-start"),
+                _start_days("received-start", preset.get("start_date"), preset.get("end_date")),
             ],
             className="filters",
         ),
@@ -262,15 +316,20 @@ def validation_layout() -> html.Div:
             html.Div(resources.content([], [], 0)),
             html.Div(spectrum.content()),
             html.Div(soh.content([])),
+            html.Div(dashboard.content()),
+            html.Div(alerts.content([], [])),
+            html.Div(users.content([], [])),
         ]
     )
 
 
-def _start_days(component_id: str) -> html.Div:
+def _start_days(component_id: str, start: str | None = None, end: str | None = None) -> html.Div:
     return _filter(
         "Starts (UTC)",
         dcc.DatePickerRange(
             id=component_id,
+            start_date=start,
+            end_date=end,
             display_format="YYYY/MM/DD",
             start_date_placeholder_text="from",
             end_date_placeholder_text="to",

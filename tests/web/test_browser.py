@@ -118,17 +118,19 @@ def test_a_user_sees_only_the_assigned_station_and_logs_out(dash_duo, app):
     assert stations_in_table(dash_duo) == {"AUS02"}
     assert station_options(dash_duo) == ["AUS02"]
     assert [link.text for link in dash_duo.find_elements(".nav-link")] == [
+        "Dashboard",
         "Received",
-        "Comparison",
-        "Impact",
-        "Facilities",
-        "Maintenance",
-        "Resources",
         "Releases",
         "Isotope ratios",
-        "Trends",
         "Spectrum",
         "SOH Charts",
+        "Trends",
+        "Impact",
+        "Comparison",
+        "Alerts",
+        "Maintenance",
+        "Resources",
+        "Facilities",
         "Settings",
     ]
 

@@ -31,6 +31,7 @@ def route(client, path):
         "page.children",
         [{"id": "page", "property": "children"}, {"id": "nav-links", "property": "children"}],
         [("url", "pathname", path)],
+        [("url", "search", None)],
     )
     assert response.status_code == 200, response.data
     return response.get_json()["response"]

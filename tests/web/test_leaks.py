@@ -305,6 +305,7 @@ def c_route(w: World):
             "page.children",
             [{"id": "page", "property": "children"}, {"id": "nav-links", "property": "children"}],
             [("url", "pathname", path)],
+            [("url", "search", None)],
         )
         assert response.status_code == 200
         no_markers(w, response)
@@ -392,6 +393,26 @@ def c_state(grid) -> Callable[[World], None]:
         no_markers(w, response)
 
     return exercise
+
+
+def c_state_alerts(w: World):
+    from central.web.pages.alerts import ALERTS
+
+    c_state(ALERTS)(w)
+
+
+def c_select_all(w: World):
+    ids = [{"type": RECEIVED.select_type, "index": r["id"]} for r in w.hidden[:3]]
+    if not ids:
+        return
+    response = call_callback(
+        w.client,
+        f"{RECEIVED.select_type}",
+        [[{"id": i, "property": "value"} for i in ids]],
+        [(RECEIVED.id("select-all"), "value", ["all"])],
+        [(ids, "id", ids)],
+    )
+    no_markers(w, response)  # it echoes the browser's own ids, nothing of their files
 
 
 def c_selection(w: World):
@@ -608,6 +629,165 @@ def c_spectrum_pick(w: World):
 
 def c_soh_save_all(w: World):
     """Client-side only (assets/charts.js): it never reaches the server."""
+def _cell_texts(response) -> dict[str, str]:
+    """Availability cell id -> its `received/expected` text, from a callback's answer."""
+    out: dict[str, str] = {}
+
+    def walk(node):
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            props = node.get("props", {})
+            if node.get("type") == "Td" and str(props.get("id", "")).startswith("avail-"):
+                out[props["id"]] = props["children"]["props"]["children"]
+            walk(props.get("children"))
+
+    walk(response.get_json()["response"]["dashboard-availability"]["children"])
+    return out
+
+
+def c_dashboard(w: World):
+    for end in (None, "2024-05-01", "2030-01-01"):
+        response = call_callback(
+            w.client,
+            "dashboard-availability.children",
+            {"id": "dashboard-availability", "property": "children"},
+            [("dashboard-end", "date", end), ("dashboard-days", "value", 7)],
+        )
+        assert response.status_code == 200
+        no_markers(w, response)
+        cells = _cell_texts(response)
+        assert {key.split("-")[1] for key in cells} == w.stations, w.role
+        for station in w.stations:
+            for product, data_type in (("PHD", "SAMPLEPHD"), ("SOH", None), ("ATS", None)):
+                wanted = sum(
+                    1
+                    for r in w.rows
+                    if r["id"] in w.visible
+                    and r["station"] == station
+                    and r["product"] == product
+                    and (data_type is None or r["data_type"] == data_type)
+                    and r["start_time"].startswith("2024-05-01")
+                    and (product != "ATS" or r["analysis"] == "STATION")
+                )
+                text = cells[f"avail-{station}-{product}-2024-05-01"]
+                assert text.split("/")[0] == str(wanted), (w.role, station, product, text)
+
+
+def _alert_filters(stations=None, states=None):
+    return [
+        ("alerts-station", "value", stations),
+        ("alerts-kind", "value", None),
+        ("alerts-episode", "value", states),
+        ("alerts-source", "value", None),
+        ("alerts-days", "start_date", None),
+        ("alerts-days", "end_date", None),
+    ]
+
+
+def c_alerts_page(w: World):
+    from central.web.pages.alerts import ALERTS
+
+    wanted = sum(1 for r in w.rows if r["id"] in w.visible and r["product"] == "ALERT")
+    for stations in (None, ["AUS02", "BES01"], ["AUS02"]):
+        response = show_page(w.client, ALERTS, ALERTS.initial_state(), _alert_filters(stations))
+        assert response.status_code == 200
+        no_markers(w, response)
+        n = wanted if stations != ["AUS02"] else 0  # the sample's one alert is BES01's
+        assert count_text(n) in displaying(response, ALERTS), (w.role, stations)
+        shown = json.dumps(response.get_json())
+        for r in w.rows:  # the visible alert is there by its row id, the hidden ones not
+            if r["product"] == "ALERT" and r["id"] in w.visible and stations != ["AUS02"]:
+                assert f'"id": "s{r["id"]}"' in shown
+        for r in w.hidden:
+            if r["product"] == "ALERT":
+                assert f'"id": "s{r["id"]}"' not in shown  # the grid's row id
+
+
+def _users_state(w: World) -> tuple:
+    """What the users callbacks could change: users, their facilities, their sessions."""
+    with Store(w.client.application.config["STAX_DATABASE"]) as store:
+        return tuple(
+            list(store.conn.execute(sql).fetchall())
+            for sql in (
+                "select * from users order by id",
+                "select * from user_facilities order by user_id, facility",
+                "select id from web_sessions order by id",
+            )
+        )
+
+
+USERS_FIELDS = ("username", "first_name", "last_name", "email", "role", "assigned", "owned")
+
+
+def _users_act(w: World, action: str, picked, **values):
+    from central.web.pages.users import ACTIONS, field_id
+
+    dependencies = w.client.get("/_dash-dependencies").get_json()
+    output = next(d["output"] for d in dependencies if "users-message.children" in d["output"])
+    body = {
+        "output": output,
+        "outputs": [{"id": "users-message", "property": "children"},
+                    {"id": "users-table", "property": "children"},
+                    {"id": "users-pick", "property": "options"},
+                    {"id": "users-pick", "property": "value"}],
+        "inputs": [{"id": f"users-{a}", "property": "n_clicks", "value": int(a == action)}
+                   for a in ACTIONS],
+        "state": [{"id": "users-pick", "property": "value", "value": picked},
+                  *({"id": field_id(k), "property": "value", "value": values.get(k)}
+                    for k in USERS_FIELDS)],
+        "changedPropIds": [f"users-{action}.n_clicks"],
+    }  # fmt: skip
+    return w.client.post("/_dash-update-component", json=body, headers=csrf_header(w.client))
+
+
+def c_users_load(w: World):
+    from central.web.pages.users import field_id
+
+    for picked in (1, 2, 3, MISSING_ID, None):
+        response = call_callback(
+            w.client,
+            f"{field_id('username')}.value",
+            [{"id": field_id(k), "property": "value"} for k in USERS_FIELDS],
+            [("users-pick", "value", picked)],
+        )
+        assert response.status_code == 200
+        got = response.get_json()["response"]
+        if w.role != "admin" or picked in (None, MISSING_ID):
+            assert got[field_id("username")]["value"] is None
+            assert got[field_id("email")]["value"] is None
+        else:
+            assert got[field_id("username")]["value"]
+
+
+def c_users_act(w: World):
+    before = _users_state(w)
+    actions = [
+        ("create", None, {"username": f"new{w.role}", "role": "admin", "owned": ["AUS02"]}),
+        ("save", 2, {"role": "admin", "email": "x@example.org", "assigned": ["BES01"]}),
+        ("disable", 2, {}),
+        ("enable", 4, {}),
+        ("reset", 1, {}),
+    ]
+    for action, picked, values in actions:
+        response = _users_act(w, action, picked, **values)
+        assert response.status_code == 200
+        text = response.get_data(as_text=True)
+        if w.role != "admin":
+            assert "Not allowed" in text, (w.role, action)
+            assert "users-secret" not in text
+            for other in ("admin", "alice", "olga", "bert", "owen"):
+                if other != w.username:
+                    assert f'"{other}"' not in text, (w.role, action, other)
+        else:
+            assert "Not done" not in text, (action, text)
+    if w.role != "admin":
+        assert _users_state(w) == before, w.role  # nothing changed
+    else:
+        assert _users_state(w) != before
+
+
 def _post(w: World, output_part: str, body: dict):
     dependencies = w.client.get("/_dash-dependencies").get_json()
     body["output"] = next(d["output"] for d in dependencies if output_part in d["output"])
@@ -745,6 +925,11 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "soh-summary.children": c_soh_charts,
     **{f"soh-{i}-csv.data": c_soh_csv(i) for i in range(MAX_SOH_CHARTS)},
     "soh-save-all-done.children": c_soh_save_all,
+    "dashboard-availability.children": c_dashboard,
+    "alerts-body.rowData": c_alerts_page,
+    "alerts-state.data": c_state_alerts,
+    "users-field-username.value": c_users_load,
+    "users-message.children": c_users_act,
     "sub-message.children": c_subscriptions,
     "cert-download.data": c_certificate,
 }

@@ -1,0 +1,278 @@
+"""The Users page (`/users`, administrators only): every user with role, enabled,
+facilities assigned and owned, and subscriptions; create a user (a one-time password is
+shown once), change role, names and e-mail, assign and own facilities, disable or enable
+(disabling ends the user's sessions at once), reset the password (shown once).
+
+Every callback checks on the server that the caller is an administrator (and
+central/accounts.py checks again): anyone else gets "Not allowed" and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Dash, Input, Output, State, ctx, dcc, html
+
+from central.accounts import (
+    AccountError,
+    NotAdministrator,
+    admin_create_user,
+    edit_user,
+    list_users,
+    reset_password,
+    set_user_enabled,
+    user_record,
+)
+from central.store import ROLES
+from central.subscriptions import subscriptions_of
+from central.web.auth import current_account
+from central.web.clock import now
+from central.web.db import get_store
+from central.web.queries import display_time
+
+PATH = "/users"
+TITLE = "Users"
+ROLE_NAMES = {"admin": "Administrator", "owner": "Facility owner", "user": "Simple user"}
+NOT_ALLOWED = "Not allowed: this page is for administrators only."
+FIELDS = ("username", "first_name", "last_name", "email", "role", "assigned", "owned")
+ACTIONS = ("create", "save", "disable", "enable", "reset")
+
+
+def field_id(key: str) -> str:
+    return f"users-field-{key}"
+
+
+def subscriptions_text(store, user_id: int) -> str:
+    """`AUS02: ATS, CSV; BES01: ALERT` (central/subscriptions.py)."""
+    by_facility: dict[str, list[str]] = {}
+    for s in subscriptions_of(store, user_id):
+        by_facility.setdefault(s["facility"], []).append(s["product"])
+    return "; ".join(f"{f}: {', '.join(p)}" for f, p in by_facility.items())
+
+
+COLUMNS = (
+    ("username", "Username"),
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+    ("email", "Email"),
+    ("role", "Role"),
+    ("enabled", "Enabled"),
+    ("assigned", "Assigned facilities"),
+    ("owned", "Owned facilities"),
+    ("subscriptions", "Subscriptions"),
+    ("created_at", "Created at"),
+    ("updated_at", "Updated at"),
+)
+
+
+def _cell(key: str, value: Any) -> str:
+    if key == "role":
+        return ROLE_NAMES.get(value, value)
+    if key == "enabled":
+        return "Yes" if value else "No"
+    if key in ("assigned", "owned"):
+        return ", ".join(value)
+    if key in ("created_at", "updated_at"):
+        return display_time(value)
+    return "" if value is None else str(value)
+
+
+def users_table(users: list[dict[str, Any]]) -> html.Table:
+    header = html.Tr([html.Th(label) for _, label in COLUMNS])
+    rows = [
+        html.Tr(
+            [html.Td(_cell(key, u.get(key)), className=key) for key, _ in COLUMNS],
+            id=f"users-row-{u['username']}",
+        )
+        for u in users
+    ] or [html.Tr(html.Td("No users", colSpan=len(COLUMNS), className="empty"))]
+    return html.Table([html.Thead(header), html.Tbody(rows)], className="grid")
+
+
+def _users(store, account) -> list[dict[str, Any]]:
+    users = list_users(store, by=account)
+    for u in users:
+        u["subscriptions"] = subscriptions_text(store, u["id"])
+    return users
+
+
+def _options(users: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"label": u["username"], "value": u["id"]} for u in users]
+
+
+def _input(key: str, label: str, **kw: Any) -> html.Div:
+    return html.Div(
+        [html.Label(label), dcc.Input(id=field_id(key), type="text", **kw)], className="filter"
+    )
+
+
+def content(users: list[dict[str, Any]], facilities: list[str]) -> list:
+    """The page of an administrator; the same components, empty, in the validation layout."""
+    role_options = [{"label": ROLE_NAMES[r], "value": r} for r in ROLES]
+    return [
+        html.H1(TITLE),
+        html.Div(users_table(users), id="users-table", className="grid-scroll"),
+        html.H2("Create or change a user"),
+        html.P(
+            "Pick a user to change, or none to create one. A new user gets a one-time "
+            "password, shown here once: pass it on. Disabling a user or resetting the "
+            "password ends the user's sessions at once.",
+            className="hint",
+        ),
+        html.Div(
+            [html.Label("User"), dcc.Dropdown(id="users-pick", options=_options(users))],
+            className="filter",
+            style={"maxWidth": "320px", "marginBottom": "10px"},
+        ),
+        html.Div(
+            [
+                _input("username", "Username (new users)"),
+                _input("first_name", "First name"),
+                _input("last_name", "Last name"),
+                _input("email", "Email", placeholder="name@example.org"),
+                html.Div(
+                    [
+                        html.Label("Role"),
+                        dcc.Dropdown(
+                            id=field_id("role"), options=role_options, value="user", clearable=False
+                        ),
+                    ],
+                    className="filter",
+                ),
+                html.Div(
+                    [
+                        html.Label("Assigned facilities"),
+                        dcc.Dropdown(id=field_id("assigned"), options=facilities, multi=True),
+                    ],
+                    className="filter",
+                ),
+                html.Div(
+                    [
+                        html.Label("Owned facilities"),
+                        dcc.Dropdown(id=field_id("owned"), options=facilities, multi=True),
+                    ],
+                    className="filter",
+                ),
+            ],
+            className="filters",
+        ),
+        html.Div(
+            [
+                html.Button("Create user", id="users-create", n_clicks=0, className="button"),
+                html.Button("Save", id="users-save", n_clicks=0, className="button"),
+                html.Button("Disable", id="users-disable", n_clicks=0, className="button"),
+                html.Button("Enable", id="users-enable", n_clicks=0, className="button"),
+                html.Button("Reset password", id="users-reset", n_clicks=0, className="button"),
+            ],
+            className="toolbar",
+        ),
+        html.Div(id="users-message", role="status"),
+    ]
+
+
+def page(store, account) -> list:
+    if not account.is_admin:
+        return [html.H1("Not allowed"), html.P(NOT_ALLOWED, className="hint")]
+    codes = [r["code"] for r in store.db.query("select code from facilities order by code")]
+    return content(_users(store, account), codes)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _codes(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _secret(what: str, password: str) -> html.Div:
+    return html.Div(
+        [html.P(f"{what} — copy the password now, it is not shown again:"),
+         html.Code(password, id="users-secret")],
+        className="notice",
+    )  # fmt: skip
+
+
+def act(store, account, action: str, picked: Any, values: dict[str, Any]) -> tuple[Any, Any]:
+    """Do one action of the page (`create`, `save`, `disable`, `enable`, `reset`) as
+    `account`; returns what to show and the id of the user to pick then."""
+    moment = now()
+    if action == "create":
+        user, password = admin_create_user(
+            store,
+            _text(values["username"]) or "",
+            by=account,
+            now=moment,
+            role=values["role"] if values["role"] in ROLES else "user",
+            first_name=_text(values["first_name"]),
+            last_name=_text(values["last_name"]),
+            email=_text(values["email"]),
+            assigned=_codes(values["assigned"]),
+            owned=_codes(values["owned"]),
+        )
+        return _secret(f"User {user.username} created", password), user.id
+    if not isinstance(picked, int) or isinstance(picked, bool):
+        return "Pick a user first.", None
+    if action == "save":
+        user = edit_user(
+            store,
+            picked,
+            by=account,
+            now=moment,
+            role=_text(values["role"]) or "",
+            first_name=_text(values["first_name"]),
+            last_name=_text(values["last_name"]),
+            email=_text(values["email"]),
+            assigned=_codes(values["assigned"]),
+            owned=_codes(values["owned"]),
+        )
+        return f"User {user.username} saved.", picked
+    if action in ("disable", "enable"):
+        user = set_user_enabled(store, picked, action == "enable", by=account, now=moment)
+        done = "enabled" if user.enabled else "disabled; its sessions have ended"
+        return f"User {user.username} {done}.", picked
+    if action == "reset":
+        password = reset_password(store, picked, by=account, now=moment)
+        record = user_record(store, picked, by=account)
+        return _secret(f"New password of {record['username']}", password), picked
+    return "", picked
+
+
+def register(app: Dash) -> None:
+    fields = [Output(field_id(k), "value") for k in FIELDS]
+
+    @app.callback(*fields, Input("users-pick", "value"))
+    def _load(picked: Any) -> tuple:
+        account, store = current_account(), get_store()
+        if not account.is_admin or not isinstance(picked, int):
+            return (None, None, None, None, "user", [], [])
+        record = user_record(store, picked, by=account)
+        if record is None:
+            return (None, None, None, None, "user", [], [])
+        return tuple(record[k] for k in FIELDS)
+
+    @app.callback(
+        Output("users-message", "children"),
+        Output("users-table", "children"),
+        Output("users-pick", "options"),
+        Output("users-pick", "value"),
+        *(Input(f"users-{a}", "n_clicks") for a in ACTIONS),
+        State("users-pick", "value"),
+        *(State(field_id(k), "value") for k in FIELDS),
+        prevent_initial_call=True,
+    )
+    def _act(*args: Any) -> tuple:
+        account, store = current_account(), get_store()
+        if not account.is_admin:
+            return NOT_ALLOWED, "", [], None  # nothing read, nothing changed
+        picked = args[len(ACTIONS)]
+        values = dict(zip(FIELDS, args[len(ACTIONS) + 1 :], strict=True))
+        trigger = ctx.triggered_id
+        clicked = any(t.get("value") for t in ctx.triggered)
+        action = trigger.removeprefix("users-") if isinstance(trigger, str) and clicked else ""
+        try:
+            shown, picked = act(store, account, action, picked, values)
+        except (AccountError, NotAdministrator) as exc:
+            shown = f"Not done: {exc}"
+        users = _users(store, account)
+        return shown, users_table(users), _options(users), picked
