@@ -74,6 +74,18 @@ def published_before(delay: str, now: datetime) -> str | None:
     return None if span is None else iso_z(now - span)
 
 
+def published_at(delay: str, data_until: str | None) -> str | None:
+    """When a file whose data end at `data_until` (ISO 8601 UTC) is published under
+    `delay`, as ISO 8601 UTC; None when it never is (`never`, or no data time). The same
+    rule as `is_published`: published once `data_until` + the delay has passed."""
+    if delay not in DELAYS:
+        raise ValueError(f"publish delay must be one of {', '.join(DELAYS)}, not {delay!r}")
+    span = DELAYS[delay]
+    if span is None or data_until is None:
+        return None
+    return iso_z(datetime.fromisoformat(data_until) + span)
+
+
 def message_scope(store: Store, user: User, now: datetime) -> tuple[str, list[Any]]:
     """The rule for `user` at `now` as an SQL condition on `messages` (or any table or view
     with its `station` and `data_until` columns), with its parameters.

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import nnls
-from scipy.stats import chi2 as chi2_dist
+from scipy.special import chdtrc
 
 from shared.formats.phd import EfficiencyPoint, EnergyPoint, Phd, ResolutionPoint
+from shared.nnls import nnls
 
 
 class CalibrationError(ValueError):
@@ -346,7 +346,7 @@ def _acceptable(curve: EfficiencyCalibration, checks: tuple[PointCheck, ...]) ->
     dof = z.size - n_par + (1 if curve.low is not None else 0)  # the shared crossover point
     if np.any(np.abs(z) > REJECT_SIGMAS):
         return False
-    return dof <= 0 or float(chi2_dist.sf(float(z @ z), dof)) >= REJECT_P_VALUE
+    return dof <= 0 or float(chdtrc(dof, float(z @ z))) >= REJECT_P_VALUE
 
 
 def efficiency_checks(

@@ -42,6 +42,8 @@ RECEIVED = Grid(
         Column("analysis", "Analysis"),
         Column("start_time", "Starts at", time=True),
         Column("received_at", "Received at", time=True),
+        # owners and administrators see a facility's files before they are published
+        Column("publication", "Published", sortable=False),
     ),
     default_sort="received_at",
     selectable=True,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from central.access import message_scope
+from central.access import message_scope, publish_delays, published_at
 from central.accounts import User
 from central.store import Store
 from shared.timeutil import iso_z
@@ -117,10 +117,11 @@ def received_page(
     if filters.until is not None:
         where.append("start_time < ?")
         params.append(iso_z(filters.until))
-    return fetch_page(
+    wanted = fields if "data_until" in fields else (*fields, "data_until")
+    result = fetch_page(
         store,
         "messages",
-        fields,
+        wanted,
         " and ".join(where),
         params,
         sort=sort,
@@ -128,6 +129,24 @@ def received_page(
         page=page,
         page_size=page_size,
     )
+    delays = publish_delays(store)
+    for row in result.rows:
+        row["publication"] = publication_note(delays.get(row["station"]), row["data_until"], now)
+    return result
+
+
+def publication_note(delay: str | None, data_until: str | None, now: datetime) -> str:
+    """What the Received page says of a file that is not published yet ("" once it is),
+    which only its facility's owners and administrators see listed: "unpublished until
+    <time>", or why it never will be. `delay` None: the station is no registered facility."""
+    if delay is None:
+        return "unpublished (not a registered facility)"
+    moment = published_at(delay, data_until)
+    if moment is None:
+        return "unpublished (do not publish)" if delay == "never" else "unpublished (no data time)"
+    if moment <= iso_z(now):
+        return ""
+    return f"unpublished until {display_time(moment)}"
 
 
 @dataclass(frozen=True)

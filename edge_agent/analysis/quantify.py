@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import chi2 as chi2_dist
+from scipy.special import chdtrc
 
 from .fit import RegionFit
 
@@ -228,7 +228,7 @@ def _consistency(fits, rows, m, y, cov_count, activity, sy: Systematics) -> _Con
         chi2 = float(resid @ np.linalg.solve(total, resid))
     except np.linalg.LinAlgError:
         chi2 = float(resid @ np.linalg.pinv(total) @ resid)
-    consistent = bool(chi2_dist.sf(chi2, dof) >= sy.p_value)
+    consistent = bool(chdtrc(dof, chi2) >= sy.p_value)
     return _Consistency(eff_cov, irel, chi2, dof, consistent, np.diag(cov_t))
 
 

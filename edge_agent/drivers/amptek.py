@@ -4,7 +4,9 @@ A packet is `F5 FA PID1 PID2 LEN_MSB LEN_LSB DATA... CKS_MSB CKS_LSB`, the check
 16-bit two's complement of the sum of all bytes before it. The device answers every
 request: with data (status 80 01, spectrum 81 xx, configuration 82 07) or an
 acknowledgement (PID1 FF, PID2 the error code, 00 = OK). Facts from Amptek's DP5
-Programmer's Guide as summarised in docs (../shared/docs/hardware.md).
+Programmer's Guide as summarised in ../shared/docs/hardware.md, the status layout and the
+ACK codes checked against Amptek's own SDK sample code (DP5Status.cpp, DP5Protocol): see
+docs/agent.md for which parts are from there and which are assumptions.
 """
 
 from __future__ import annotations
@@ -32,14 +34,19 @@ ACK_ERRORS = {
     0x05: "bad parameter",
     0x06: "bad hex record",
     0x07: "unrecognized command",
-    0x08: "FPGA error",
+    0x08: "FPGA error (not initialized)",
     0x09: "CP2201 not found",
     0x0A: "scope data not available",
     0x0B: "PC5 not present",
-    0x0C: "OK, interface sharing request",
+    0x0C: "OK, Ethernet sharing request",
     0x0D: "busy, another interface in use",
     0x0E: "I2C error",
+    0x0F: "OK, FPGA upload address",
+    0x10: "feature not supported by this FPGA version",
+    0x11: "calibration data not present",
 }
+ACK_OK = (0x00, 0x0C, 0x0F)  # acknowledgements that carry no error
+MCA8000D = 3  # status byte 39, the device type: 0 DP5, 1 PX5, 2 DP5G, 3 MCA8000D, 4 TB5, 5 DP5-X
 STATUS_BYTES = 64
 
 
@@ -61,19 +68,38 @@ def spectrum_pid2(channels: int, with_status: bool) -> int:
 
 
 def parse_status(status: bytes) -> dict[str, float]:
-    """The fields of the 64-byte status that the station keeps."""
+    """The fields of the 64-byte status that the station keeps (layout of Amptek's SDK,
+    DP5Status.cpp): counters and times LSB first, HV and detector temperature MSB first.
+
+    Only an MCA8000D with firmware 6.07 or later counts live time (bytes 16-19); for the
+    DP5, PX5 and DP5G it is derived: accumulation time (bytes 12-15, stopped during gating,
+    transfer and reset lockout) times slow count / fast count, the dead-time correction
+    Amptek's software shows (dead time = 1 - slow / fast). This is our assumption
+    (docs/agent.md)."""
+    device, firmware = status[39], status[24]
     acc_ms = status[12] + 100 * int.from_bytes(status[13:16], "little")
-    hv = struct.unpack("<h", status[30:32])[0] * 0.5
-    detector_k = (int.from_bytes(status[32:34], "little") & 0x0FFF) * 0.1
+    fast = int.from_bytes(status[0:4], "little")
+    slow = int.from_bytes(status[4:8], "little")
+    has_live = device == MCA8000D and firmware >= 0x67
+    if has_live:
+        live_s = int.from_bytes(status[16:20], "little") / 1000
+    else:
+        live_s = acc_ms / 1000 * (min(slow, fast) / fast if fast else 1.0)
+    hv = struct.unpack(">h", status[30:32])[0] * 0.5
+    detector_k = (((status[32] & 0x0F) << 8) | status[33]) * 0.1
+    flags = status[35]
+    # D7 preset (real/acquisition) time reached, D4 preset counts reached; D6 is preset
+    # live time reached only on the MCA8000D (on the others: fast threshold locked)
+    reached = bool(flags & 0x80) or bool(flags & 0x10) or (has_live and bool(flags & 0x40))
     return {
         "accumulation_time_s": acc_ms / 1000,
-        "live_time_s": int.from_bytes(status[16:20], "little") / 1000,
+        "live_time_s": round(live_s, 3),
         "real_time_s": int.from_bytes(status[20:24], "little") / 1000,
         "hv_volts": hv,
         "detector_temperature_k": round(detector_k, 1),
         "board_temperature_c": struct.unpack("b", status[34:35])[0],
-        "preset_reached": float(bool(status[35] & 0x80)),
-        "mca_enabled": float(bool(status[35] & 0x20)),
+        "preset_reached": float(reached),
+        "mca_enabled": float(bool(flags & 0x20)),
     }
 
 
@@ -104,7 +130,7 @@ class AmptekDp5(Mca):
                 f"(got {got.hex()}, expected {checksum(body).hex()})"
             )
         pid1, pid2 = head[2], head[3]
-        if pid1 == 0xFF and pid2 not in (0x00, 0x0C):
+        if pid1 == 0xFF and pid2 not in ACK_OK:
             what = ACK_ERRORS.get(pid2, "unknown error")
             raise DeviceError(
                 f"{self.name}: request {pid[0]:02X} {pid[1]:02X} refused: {what} "

@@ -1,15 +1,20 @@
 """ORTEC MCBs (DSPEC class, 92x, digiDART) over their ASCII command set.
 
-Commands are `\\r`-terminated lines; replies are records ending in a 3-digit checksum (sum
-of the record's ASCII bytes, `$` and the letter included, mod 256): `$C` + 5 digits,
-`$G` + 10 digits, `$M` + 3 x 10 digits, or `%` + 3-digit macro and 3-digit micro error
-code for commands without data (`%000000069` = all right). Times are 20 ms ticks.
+Commands are `\\r`-terminated lines. Every command is answered by a `%` handshake record:
+`%` + 3-digit macro and 3-digit micro error code + checksum (`%000000069` = all right);
+a command that returns data sends its data record first (`$C` + 5 digits, `$G` + 10
+digits, `$D` 2 x 5, `$M` 3 x 10, `$F` text), then the handshake. Each record ends in a
+3-digit checksum: the sum of the record's ASCII bytes, `$` or `%` and the letter
+included, mod 256. Times are 20 ms ticks. docs/agent.md says which parts of this come
+from ORTEC's documentation and which are our assumptions.
 
-Spectrum transfer: `SHOW_DATA start,count` answered by `$M` records of three channels
-each (the last one zero-padded). Real MCBs hand spectra over binary through UMCBI
-(MIOGetData); this line-based transfer is what our emulator speaks and what a serial
-DSPEC's data records look like: check it against your device's manual before relying
-on it (docs/agent.md).
+Spectrum transfer: `SHOW_DATA start,count` answered by `$M`-shaped records of three
+channels each (the last one zero-padded), then the handshake. This is our own
+convention, not an ORTEC command: real MCBs hand spectra over binary through UMCBI
+(`MIOGetData`, raw 32-bit channel words with a data mask), and ORTEC's own `$M` record
+answers `SHOW_STATUS`. A station with a real MCB needs a bridge that reads the spectrum
+with MIOGetData and serves it this way (docs/agent.md); a device that refuses
+`SHOW_DATA` gets a clear error saying so.
 """
 
 from __future__ import annotations
@@ -26,8 +31,16 @@ TICK_S = 0.02  # one tick = 20 ms
 TERMINATOR = b"\r"
 OK = b"%000000069"
 RECORD_M = 36  # len(b"$M" + 30 digits + 3-digit checksum + CR)
-# macro error codes of the % records (UMCBI); the micro code details them
-MACRO_ERRORS = {1: "invalid command", 2: "invalid parameter", 3: "device busy", 4: "hardware error"}
+# macro error codes of the % records. 1 is documented by the power-up reply `%001000070`
+# that ORTEC instruments send once after power-up; the others are assumptions (our
+# reading of ORTEC's instrument manuals, not checked against a device): see docs/agent.md
+MACRO_ERRORS = {
+    1: "the MCB has just powered up (its data and settings may be lost)",
+    2: "battery-backed data lost",
+    129: "command syntax error",
+    131: "command execution error",
+    132: "invalid command",
+}
 
 
 def checksum(body: bytes) -> bytes:
@@ -47,8 +60,22 @@ class OrtecMcb(Mca):
 
     # ------------------------------------------------------------ the protocol
     def _reply(self, command: str) -> bytes:
+        """The data record of a command (checked), or its handshake when it has no data;
+        the handshake after a data record is read and checked too."""
         line = self.transport.query(command.encode("ascii") + TERMINATOR, TERMINATOR)
-        return self._checked(command, line[:-1])
+        data = self._checked(command, line[:-1])
+        if data[:1] == b"$":
+            self._handshake(command)
+        return data
+
+    def _handshake(self, command: str) -> None:
+        line = self.transport.read_until(TERMINATOR)
+        data = self._checked(command, line[:-1])
+        if data[:1] != b"%":
+            raise DeviceProtocolError(
+                f"{self.name}: {command}: expected the % handshake after the data, got "
+                f"{data[:40]!r}"
+            )
 
     def _checked(self, command: str, body: bytes) -> bytes:
         if len(body) < 4 or body[:1] not in (b"$", b"%") or not body[-3:].isdigit():
@@ -63,7 +90,11 @@ class OrtecMcb(Mca):
                 f"(expected {checksum(data).decode()}; a noisy line?)"
             )
         if data[:1] == b"%":
-            macro, micro = int(data[1:4] or 0), int(data[4:7] or 0)
+            if len(data) != 7 or not data[1:].isdigit():
+                raise DeviceProtocolError(
+                    f"{self.name}: unreadable handshake to {command}: {body[:40]!r}"
+                )
+            macro, micro = int(data[1:4]), int(data[4:7])
             if macro or micro:
                 what = MACRO_ERRORS.get(macro, "error")
                 raise DeviceError(
@@ -118,10 +149,21 @@ class OrtecMcb(Mca):
 
     def read_spectrum(self) -> np.ndarray:
         command = f"SHOW_DATA 0,{self.channels}"
-        self.transport.write(command.encode("ascii") + TERMINATOR)
         records = math.ceil(self.channels / 3)
-        # one read for the whole block: records have a fixed size ($M, 30 digits, checksum, CR)
-        block = self.transport.read(records * RECORD_M)
+        first = self.transport.query(command.encode("ascii") + TERMINATOR, TERMINATOR)
+        try:
+            head = self._checked(command, first[:-1])
+        except DeviceError as exc:
+            if isinstance(exc, DeviceProtocolError):
+                raise
+            raise DeviceError(
+                f"{exc}: this MCB does not serve the spectrum as SHOW_DATA records (not an "
+                "ORTEC command; a real MCB needs the UMCBI bridge, docs/agent.md)"
+            ) from None
+        if head[:1] != b"$":
+            raise DeviceProtocolError(f"{self.name}: {command}: no data, only {head!r}")
+        # the rest in one read: records have a fixed size ($M, 30 digits, checksum, CR)
+        block = first + self.transport.read((records - 1) * RECORD_M)
         counts = np.zeros(3 * records, dtype=np.int64)
         for i in range(records):
             raw = block[i * RECORD_M : (i + 1) * RECORD_M]
@@ -136,6 +178,7 @@ class OrtecMcb(Mca):
                     f"{data[:40]!r}"
                 )
             counts[3 * i : 3 * i + 3] = (int(data[2:12]), int(data[12:22]), int(data[22:32]))
+        self._handshake(command)
         return counts[: self.channels]
 
     def status(self) -> McaStatus:

@@ -30,9 +30,11 @@ from ..clock import CYCLE, Clock, cycle_start
 from .base import DeviceError, DeviceProtocolError, DeviceTimeout, Elapsed, Mca, McaStatus, Presets
 
 __all__ = [
+    "Backlogged",
     "VendorFileRejected",
     "VendorFilesMca",
     "acquisition_of",
+    "backlog_acquisition",
     "interval_of",
     "utc_start",
 ]
@@ -100,6 +102,71 @@ def acquisition_of(
         live_time=spectrum.live_time,
         counts=spectrum.counts,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class Backlogged:
+    """A vendor file of a backlog as the acquisition it was: `acquired` names the PHD and
+    its SRID by the file's own start; `notes` say how it differs from the agent's schedule."""
+
+    acquired: object  # cycle.Acquired
+    notes: tuple[str, ...]
+
+
+def backlog_acquisition(
+    spectrum: VendorSpectrum,
+    timezone: str,
+    now: datetime,
+    length: timedelta = CYCLE,
+    tolerance_seconds: float = 60.0,
+) -> Backlogged:
+    """A file of a backlog (`stax phd import`): the acquisition as the file records it.
+
+    Unlike a live interval, a backlog file need not start on a boundary nor last one
+    interval: the PHD carries the real acquisition start and real time, and its name takes
+    that start to the second (formats.md: `..._PHD_<yyyy>_<mm>_<dd>T<HH>_<MM>_<SS>.TXT`).
+    What is not an acquisition is still refused (VendorFileRejected): no start time, no
+    real time, live time above real time, no counts, or a start after `now` (a wrong clock
+    or timezone). `now` is passed in (UTC)."""
+    from ..cycle import Acquired
+
+    start = utc_start(spectrum, timezone)
+    if not spectrum.real_time > 0:
+        raise VendorFileRejected(
+            f"{spectrum.source}: no real time in the file ({spectrum.real_time})"
+        )
+    if not 0 <= spectrum.live_time <= spectrum.real_time * (1 + 1e-6):
+        raise VendorFileRejected(
+            f"{spectrum.source}: live time {spectrum.live_time:.1f} s is not between 0 and the "
+            f"real time {spectrum.real_time:.1f} s"
+        )
+    if len(spectrum.counts) == 0:
+        raise VendorFileRejected(f"{spectrum.source}: no channels in the file")
+    if start > now:
+        raise VendorFileRejected(
+            f"{spectrum.source}: started {start:%Y-%m-%d %H:%M:%S} UTC, after now "
+            f"({now:%Y-%m-%d %H:%M:%S} UTC): check the timezone setting and the vendor PC's clock"
+        )
+    notes = []
+    try:
+        interval_of(spectrum, timezone, length, tolerance_seconds)
+    except VendorFileRejected:
+        boundary = cycle_start(start)
+        off = (start - boundary).total_seconds()
+        if abs(off) > tolerance_seconds and abs(off - length.total_seconds()) > tolerance_seconds:
+            notes.append(f"starts off the {length.total_seconds() / 60:g}-minute schedule")
+        if abs(spectrum.real_time - length.total_seconds()) > tolerance_seconds:
+            notes.append(
+                f"real time {spectrum.real_time:.1f} s, not {length.total_seconds():.0f} s"
+            )
+    acquired = Acquired(
+        interval_start=start.replace(microsecond=0),
+        start=start,
+        real_time=spectrum.real_time,
+        live_time=spectrum.live_time,
+        counts=spectrum.counts,
+    )
+    return Backlogged(acquired, tuple(notes))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ up rather than judge, so errors for bad input are exactly those of the line-by-l
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
@@ -531,7 +532,7 @@ def _read_ratios(block: Block) -> list[Ratio]:
 
 _MAX_COUNT = np.iinfo(np.int64).max  # counts are stored as int64
 _BULK = True  # tests switch the bulk path off to compare it with the line-by-line path
-_SAFE_DIGITS = 18  # any number of at most 18 digits fits in an int64
+_BULK_LIMIT = 10**18  # below it every number fits an int64 with room to spare
 
 
 @dataclass(frozen=True)
@@ -542,29 +543,35 @@ class _Bulk:
 
 def _bulk_counts(lines: list[Line]) -> _Bulk | None:
     """The numbers of `lines` in bulk (blank lines skipped, as the line-by-line reader
-    does), or None unless every line holds only ASCII digits, spaces and tabs and no
-    number is longer than 18 digits (anything else, down to a sign or an underscore, is
-    left to the line-by-line reader)."""
+    does), or None whenever the bulk reading might differ from the line-by-line reader's:
+    a non-ASCII character, a minus sign, a number of 18 digits or more, anything numpy
+    does not read as an integer (a sign, a point, an underscore...). The line-by-line
+    reader then judges, with its errors.
+
+    One C pass: the lines are joined with a -1 after each (counts are never negative:
+    a line holding a minus sign goes to the line-by-line reader), `numpy.fromstring`
+    reads every number, and the -1 marks give each line's share."""
     if not _BULK or not lines:
         return None
-    text = "\n".join(line_texts(lines))
-    if not text.isascii():
+    texts = line_texts(lines)
+    text = " -1 ".join([*texts, ""])
+    if not text.isascii() or text.count("-") != len(texts):
         return None
-    raw = text.encode("ascii")
-    if raw.translate(None, b"0123456789 \t\n"):
-        return None  # something besides digits and blanks: the line-by-line reader judges
-    b = np.frombuffer(raw, dtype=np.uint8)
-    digit = (b - 0x30) < 10  # uint8 wraps below "0"
-    padded = np.concatenate(([False], digit, [False]))
-    starts = np.flatnonzero(padded[1:] & ~padded[:-1])  # where each number begins
-    ends = np.flatnonzero(padded[:-1] & ~padded[1:])
-    if len(starts) == 0 or int((ends - starts).max()) > _SAFE_DIGITS:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a partial read is a refusal, never a result
+            values = np.fromstring(text, dtype=np.int64, sep=" ")  # text mode: C speed
+    except (ValueError, DeprecationWarning):
         return None
-    line_of_number = np.searchsorted(np.flatnonzero(b == 0x0A), starts)
-    per_line = np.bincount(line_of_number, minlength=len(lines))
+    mark = values < 0
+    ends = np.flatnonzero(mark)
+    if len(ends) != len(texts):
+        return None  # a -1 swallowed or split: not plain numbers
+    per_line = np.diff(ends, prepend=-1) - 1
     per_line = per_line[per_line > 0]  # blank lines carry nothing
-    values = np.fromstring(text, dtype=np.int64, sep=" ")  # text mode (sep): C speed
-    if len(values) != len(starts):
+    values = values[~mark]
+    # numpy saturates what does not fit; from 10**18 on the line reader decides
+    if len(values) == 0 or int(values.max()) >= _BULK_LIMIT:
         return None
     return _Bulk(values, per_line)
 

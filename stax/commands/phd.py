@@ -111,14 +111,16 @@ def _show(path: str, as_json: bool, lenient: bool) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    """Each file becomes the PHD the agent would send for its interval; files that the
-    vendor-files driver would reject are reported (exit 1) and nothing is written for them."""
+    """Each file of a backlog becomes the SAMPLEPHD of the acquisition it records, named by
+    its own start (it need not start on a quarter hour nor last 15 minutes); one line per
+    file says what was written, or why nothing was (exit 1 when any file was refused). An
+    existing output file is never overwritten."""
     from datetime import UTC, datetime
     from pathlib import Path
 
     from edge_agent.calibration import CalibrationError, read_calibration_file
     from edge_agent.config import StationConfig
-    from edge_agent.drivers.vendor_files import VendorFileRejected, acquisition_of
+    from edge_agent.drivers.vendor_files import VendorFileRejected, backlog_acquisition
     from edge_agent.messages import phd_file_name, sample_phd, to_bytes
     from shared.formats.vendor import read_vendor_file
 
@@ -138,19 +140,40 @@ def _import(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.calibration}: no #Calibration time in the calibration PHD")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    bad = 0
+    now = datetime.now(UTC)
+    bad = written = 0
     msg_id = args.first_msg_id
+    starts: dict[datetime, str] = {}
     for path in args.files:
         try:
             spectrum = read_vendor_file(path)
-            acquired = acquisition_of(spectrum, args.timezone)
-            phd = sample_phd(station, acquired, calibration, None, datetime.now(UTC))
+            backlog = backlog_acquisition(spectrum, args.timezone, now)
+            acquired = backlog.acquired
+            if acquired.interval_start in starts:
+                raise VendorFileRejected(
+                    f"{path}: same acquisition start {acquired.start:%Y-%m-%d %H:%M:%S} UTC as "
+                    f"{starts[acquired.interval_start]} (a copy?)"
+                )
+            phd = sample_phd(station, acquired, calibration, None, now)
+            target = out / phd_file_name(station.code, msg_id, acquired.interval_start)
+            if target.exists():
+                raise VendorFileRejected(f"{path}: {target} exists already (not overwritten)")
+            data = to_bytes(phd, station, msg_id)
         except (FormatError, VendorFileRejected, ValueError) as exc:
             bad += 1
             print(f"{exc} (not imported)", file=sys.stderr)
             continue
-        name = phd_file_name(station.code, msg_id, acquired.interval_start)
-        (out / name).write_bytes(to_bytes(phd, station, msg_id))
-        print(f"{path} -> {out / name}")
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        starts[acquired.interval_start] = path
+        written += 1
+        notes = "".join(f"; {note}" for note in backlog.notes)
+        print(
+            f"{path} -> {target} (started {acquired.start:%Y-%m-%d %H:%M:%S} UTC, real "
+            f"{acquired.real_time:.1f} s, live {acquired.live_time:.1f} s, "
+            f"{len(acquired.counts)} channels{notes})"
+        )
         msg_id += 1
+    print(f"{written} imported, {bad} refused", file=sys.stderr if bad else sys.stdout)
     return 1 if bad else 0

@@ -24,14 +24,25 @@ def framed(pid: bytes, data: bytes) -> bytes:
     return head + ((-sum(head)) & 0xFFFF).to_bytes(2, "big")
 
 
-def status_bytes(real_ms=900_000, live_ms=891_000, hv_half_volts=-7000, flags=0x20) -> bytes:
+def status_bytes(
+    real_ms=900_000, live_ms=891_000, hv_half_volts=-7000, flags=0x20, device=1, firmware=0x68
+) -> bytes:
+    """A status as Amptek's SDK (DP5Status.cpp) reads it, written byte by byte here."""
     s = bytearray(64)
-    s[16:20] = live_ms.to_bytes(4, "little")
+    fast = 1_000_000
+    s[0:4] = fast.to_bytes(4, "little")  # fast count (input)
+    s[4:8] = (fast * live_ms // real_ms).to_bytes(4, "little")  # slow count (output)
+    s[12] = real_ms % 100  # accumulation time: ms below 100, then 100 ms units
+    s[13:16] = (real_ms // 100).to_bytes(3, "little")
+    if device == 3:
+        s[16:20] = live_ms.to_bytes(4, "little")  # live time: MCA8000D only
     s[20:24] = real_ms.to_bytes(4, "little")
-    s[30:32] = hv_half_volts.to_bytes(2, "little", signed=True)
-    s[32:34] = (901).to_bytes(2, "little")  # 90.1 K
+    s[24] = firmware
+    s[30], s[31] = (hv_half_volts >> 8) & 0xFF, hv_half_volts & 0xFF  # MSB first, signed
+    s[32], s[33] = 901 >> 8, 901 & 0xFF  # 90.1 K, 12 bits MSB first
     s[34] = 36
     s[35] = flags
+    s[39] = device
     return bytes(s)
 
 
@@ -60,8 +71,55 @@ def test_status_gives_times_flags_and_readings():
         "dead_time_percent": 1.0,
     }
     e = mca.elapsed()
-    assert (e.live_time, e.real_time) == (891.0, 900.0)
+    assert (e.live_time, e.real_time) == (891.0, 900.0)  # 900 s x slow / fast
     port.done()
+
+
+def test_live_time_of_an_mca8000d_and_the_preset_flags():
+    """The MCA8000D (firmware >= 6.07) counts live time itself; D6 is its live preset, on a
+    PX5 the fast threshold lock (not a preset); D4 preset counts reached."""
+    mcad = status_bytes(live_ms=123_456, flags=0x40, device=3, firmware=0x67)
+    px5 = status_bytes(flags=0x60)
+    counts = status_bytes(flags=0x10)
+    mca, port = dp5(
+        (STATUS_REQUEST, framed(b"\x80\x01", mcad)),
+        (STATUS_REQUEST, framed(b"\x80\x01", mcad)),
+        (STATUS_REQUEST, framed(b"\x80\x01", px5)),
+        (STATUS_REQUEST, framed(b"\x80\x01", counts)),
+    )
+    assert mca.elapsed().live_time == 123.456
+    assert mca.status().preset_reached
+    s = mca.status()
+    assert s.acquiring and not s.preset_reached
+    assert mca.status().preset_reached
+    port.done()
+
+
+@pytest.mark.parametrize("code", [0x0C, 0x0F])
+def test_acknowledgements_that_are_ok(code):
+    ack = framed(bytes((0xFF, code)), b"")
+    mca, port = dp5((H("f5 fa f0 02 00 00 fd 1f"), ack))
+    mca.start()
+    port.done()
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (0x08, r"FPGA error \(not initialized\)"),
+        (0x09, "CP2201 not found"),
+        (0x0A, "scope data not available"),
+        (0x0B, "PC5 not present"),
+        (0x0E, "I2C error"),
+        (0x10, "not supported by this FPGA version"),
+        (0x11, "calibration data not present"),
+        (0x42, "unknown error"),
+    ],
+)
+def test_ack_error_codes(code, text):
+    mca, _ = dp5((H("f5 fa f0 02 00 00 fd 1f"), framed(bytes((0xFF, code)), b"")))
+    with pytest.raises(DeviceError, match=rf"{text} \(ACK FF {code:02X}\)"):
+        mca.start()
 
 
 def test_presets_through_the_text_configuration():

@@ -19,7 +19,7 @@ from shared.formats.vendor import read_vendor_file
 from stax.cli import main
 from tests.agent.conftest import T0
 
-from .vendor_helpers import CALIBRATION, CHANNELS, SPC, write_vendor_file
+from .vendor_helpers import CALIBRATION, CHANNELS, DATA, SPC, write_vendor_file
 
 NAIVE = T0.replace(tzinfo=None)
 
@@ -132,16 +132,59 @@ def test_the_engine_on_vendor_files_gaps_where_no_file_came(tmp_path, station):
 
 def test_phd_import_writes_what_the_agent_would_send(tmp_path, capsys):
     good = write_vendor_file(tmp_path / "a.n42", NAIVE + timedelta(seconds=3))
-    bad = write_vendor_file(tmp_path / "b.Chn", NAIVE + timedelta(minutes=4))
+    cut = tmp_path / "b.cnf"
+    cut.write_bytes(SPC.read_bytes()[:9000])
     out = tmp_path / "out"
-    rc = main(["phd", "import", str(good), str(bad), "--station", "AUS02", "--out", str(out),
+    rc = main(["phd", "import", str(good), str(cut), "--station", "AUS02", "--out", str(out),
                "--calibration", str(CALIBRATION), "--number", "2"])  # fmt: skip
     assert rc == 1
     (written,) = out.iterdir()
-    assert written.name == "AUS02_1_PHD_2023_11_20T00_00_00.TXT"
+    assert written.name == "AUS02_1_PHD_2023_11_20T00_00_03.TXT"  # its own start
     phd = read_file(written).phd
     assert phd.header.srid == "SM02202311200000"
     assert phd.g_spectrum.channels == CHANNELS
     assert int(phd.g_spectrum.counts.sum()) == int(read_vendor_file(good).counts.sum())
-    err = capsys.readouterr().err
-    assert "b.Chn: wrong interval" in err and "(not imported)" in err
+    captured = capsys.readouterr()
+    assert f"{good} -> {written} (started 2023-11-20 00:00:03 UTC, real 900.0 s" in captured.out
+    assert "schedule" not in captured.out  # on the agent's schedule: no note
+    assert "b.cnf" in captured.err and "(not imported)" in captured.err
+    assert "1 imported, 1 refused" in captured.err
+
+
+def test_phd_import_takes_a_backlog_off_the_quarter_hours(tmp_path, capsys):
+    """The real vendor spectra (tests/data/vendor) start at odd times and last 849 s to
+    5 days: each becomes the PHD of the acquisition it records, named by its start, with a
+    note; a second file with the same start and an existing output are refused."""
+    vendor = DATA / "vendor"
+    files = sorted(str(p) for p in vendor.iterdir() if p.suffix.lower() in (".cnf", ".spe", ".spc"))
+    off = write_vendor_file(
+        tmp_path / "late.Chn", NAIVE + timedelta(minutes=4), real=600.0, live=590.0
+    )
+    copy = tmp_path / "copy.Spc"
+    copy.write_bytes(SPC.read_bytes())
+    out = tmp_path / "out"
+    args = ["--station", "AUS02", "--out", str(out), "--calibration", str(CALIBRATION)]
+    rc = main(["phd", "import", *files, str(off), str(copy), *args])
+    captured = capsys.readouterr()
+    assert rc == 1  # the copy
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "AUS02_1_PHD_2014_01_12T15_12_34.TXT",  # CNF, Falcon 5000: 849.5 s real
+        "AUS02_2_PHD_2017_04_26T11_05_11.TXT",  # SPE, five days in a lead cave
+        "AUS02_3_PHD_2012_09_17T13_41_07.TXT",  # SPC, Alcatraz
+        "AUS02_4_PHD_2023_11_20T00_04_00.TXT",  # 10 minutes from 00:04
+    ]
+    spe = read_file(out / names[1]).phd
+    assert spe.g_spectrum.channels == 16384
+    assert (spe.acquisition.real_time, spe.acquisition.live_time) == (437903.0, 437817.0)
+    assert spe.header.srid == "SM00201704261105"
+    lines = captured.out.splitlines()
+    assert "starts off the 15-minute schedule; real time 437903.0 s, not 900 s)" in lines[1]
+    assert lines[3].endswith("starts off the 15-minute schedule; real time 600.0 s, not 900 s)")
+    assert "copy.Spc: same acquisition start 2012-09-17 13:41:07 UTC as" in captured.err
+    assert "4 imported, 1 refused" in captured.err
+    for name in names:
+        assert read_file(out / name).phd.g_spectrum.counts.sum() > 0
+    again = main(["phd", "import", files[2], *args, "--first-msg-id", "3"])  # not overwritten
+    assert again == 1
+    assert "exists already (not overwritten)" in capsys.readouterr().err

@@ -221,3 +221,55 @@ def test_comparisons_follow_the_access_rule_and_the_filters(store, sample):
     assert only_xe135.total == 1
     assert compared_nuclides(store, alice, now=NOW) == ["Xe-133", "Xe-135"]
     assert compared_nuclides(store, owen, now=NOW) == ["Xe-133"]
+
+
+def test_owners_see_which_of_their_files_are_unpublished_and_until_when(store, sample):
+    """BES01's files are from 2024-05-01 (data until 06:45 to 07:30); at NOW (2024-06-01)
+    a 7-day delay has published them, `never` and a later clock leave them unpublished:
+    its owner and the administrators see "unpublished until <time>"; a user of AUS02 (an
+    immediate facility) sees no note and never BES01's files."""
+    from datetime import timedelta
+
+    from central.access import published_at
+    from central.web.queries import publication_note
+
+    owen, admin, alice = (account(store, n) for n in ("owen", "admin", "alice"))
+    store.ensure_facility("BES01", publish_delay="7d")
+    early = NOW - timedelta(days=30, hours=12)  # 2024-05-01 12:00: a week not yet passed
+    bes = ReceivedFilter(stations=("BES01",))
+    rows = received_page(store, owen, bes, now=early).rows
+    assert len(rows) == 4
+    for row in rows:
+        until = published_at("7d", row["data_until"])
+        assert row["publication"] == f"unpublished until {display_time(until)}"
+        assert display_time(until).startswith("2024/05/08 ")
+    assert [r["publication"] for r in received_page(store, admin, bes, now=early).rows] == [
+        r["publication"] for r in rows
+    ]
+    assert {r["publication"] for r in received_page(store, owen, bes, now=NOW).rows} == {""}
+    store.ensure_facility("BES01", publish_delay="never")
+    assert {r["publication"] for r in received_page(store, owen, bes, now=NOW).rows} == {
+        "unpublished (do not publish)"
+    }
+    mine = received_page(store, alice, NONE, now=early)
+    assert mine.total == 31 and {r["publication"] for r in mine.rows} == {""}  # not the ATS yet
+    assert {r["station"] for r in mine.rows} == {"AUS02"}
+    # the column, on the page as the grid draws it
+    header = str(RECEIVED.column("publication").label)
+    assert header == "Published" and not RECEIVED.column("publication").sortable
+    assert publication_note(None, rows[0]["data_until"], NOW) == (
+        "unpublished (not a registered facility)"
+    )
+
+
+def test_published_at_is_the_data_time_plus_the_delay():
+    from central.access import published_at
+
+    assert published_at("immediately", "2024-05-01T07:30:00.000Z") == "2024-05-01T07:30:00.000Z"
+    assert published_at("1d", "2024-05-01T07:30:00.000Z") == "2024-05-02T07:30:00.000Z"
+    assert published_at("3d", "2024-05-01T07:30:00.000Z") == "2024-05-04T07:30:00.000Z"
+    assert published_at("7d", "2024-05-01T07:30:00.000Z") == "2024-05-08T07:30:00.000Z"
+    assert published_at("never", "2024-05-01T07:30:00.000Z") is None
+    assert published_at("3d", None) is None
+    with pytest.raises(ValueError, match="publish delay must be one of"):
+        published_at("2d", "2024-05-01T07:30:00.000Z")

@@ -13,6 +13,7 @@ from ..amptek import (
     DISABLE,
     ENABLE,
     KEEP_ALIVE,
+    MCA8000D,
     SPECTRUM_AND_STATUS,
     STATUS,
     STATUS_BYTES,
@@ -37,10 +38,21 @@ class AmptekEmulator:
     transport = "udp"
     faults = ("garbage", "bad_checksum", "silence", "error", "disconnect")
 
-    def __init__(self, mca, hv_volts: float = 3500.0, detector_k: float = 90.1):
+    def __init__(
+        self,
+        mca,
+        hv_volts: float = 3500.0,
+        detector_k: float = 90.1,
+        device: int = 1,  # PX5 (the PX5-HPGe), which has no live-time counter
+        firmware: int = 0x68,  # 6.08
+        input_cps: float = 1000.0,
+    ):
         self.mca = mca
         self.hv_volts = hv_volts
         self.detector_k = detector_k
+        self.device = device
+        self.firmware = firmware
+        self.input_cps = input_cps
         spectrum_pid2(mca.channels, True)  # a DP5 has 256..8192 channels
 
     def split(self, buffer: bytes) -> tuple[bytes | None, bytes]:
@@ -60,18 +72,26 @@ class AmptekEmulator:
         return _ack(0x0D)  # busy: another interface is using the device
 
     def status_bytes(self) -> bytes:
+        """The 64-byte status as Amptek's SDK reads it (drivers/amptek.parse_status)."""
         s = bytearray(STATUS_BYTES)
         e = self.mca.elapsed()
         acc_ms = round(e.real_time * 1000)
+        fast = round(self.input_cps * e.real_time)
+        slow = round(fast * e.live_time / e.real_time) if e.real_time > 0 else 0
+        s[0:4] = fast.to_bytes(4, "little")
+        s[4:8] = slow.to_bytes(4, "little")
         s[12] = acc_ms % 100
         s[13:16] = (acc_ms // 100).to_bytes(3, "little")
-        s[16:20] = min(round(e.live_time * 1000), acc_ms).to_bytes(4, "little")
+        if self.device == MCA8000D:
+            s[16:20] = min(round(e.live_time * 1000), acc_ms).to_bytes(4, "little")
         s[20:24] = round(e.real_time * 1000).to_bytes(4, "little")
-        s[30:32] = struct.pack("<h", round(self.hv_volts * 2))
-        s[32:34] = round(self.detector_k * 10).to_bytes(2, "little")
+        s[24] = self.firmware
+        s[30:32] = struct.pack(">h", round(self.hv_volts * 2))
+        s[32:34] = (round(self.detector_k * 10) & 0x0FFF).to_bytes(2, "big")
         s[34] = 35
         status = self.mca.status()
         s[35] = (0x80 if status.preset_reached else 0) | (0x20 if status.acquiring else 0)
+        s[39] = self.device
         return bytes(s)
 
     def answer(self, request: bytes) -> bytes:

@@ -1,5 +1,6 @@
-"""An ORTEC MCB (DSPEC class) speaking the ASCII command set of drivers/ortec.py, its
-counts and times from the simulated MCA (the spectrum simulator behind it)."""
+"""An ORTEC MCB (DSPEC class) speaking the ASCII command set of drivers/ortec.py (a data
+record, then the % handshake), its counts and times from the simulated MCA (the spectrum
+simulator behind it); `SHOW_DATA` is the bridge's spectrum transfer (our convention)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,14 @@ class OrtecEmulator:
         return first[:-3] + bad + sep + rest
 
     def error_reply(self, request: bytes) -> bytes:
-        return record(b"%004001")  # hardware error (e.g. high voltage shut down)
+        return record(b"%131000")  # command execution error (e.g. high voltage shut down)
 
     def answer(self, request: bytes) -> bytes:
+        reply = self._answer(request)
+        # a data record is followed by the handshake, as every command ends with one
+        return reply + OK + TERMINATOR if reply[:1] == b"$" else reply
+
+    def _answer(self, request: bytes) -> bytes:
         words = request.decode("ascii", "replace").strip().split(maxsplit=1)
         command, argument = ([*words, "", ""])[:2] if words else ("", "")
         mca = self.mca
@@ -45,7 +51,7 @@ class OrtecEmulator:
             return OK + TERMINATOR
         if command in ("SET_LIVE_PRESET", "SET_TRUE_PRESET"):
             if not argument.isdigit():
-                return record(b"%002000")
+                return record(b"%129000")
             value = int(argument) * TICK_S or None
             if command == "SET_LIVE_PRESET":
                 mca.set_presets(Presets(live_time=value, real_time=presets.real_time))
@@ -70,14 +76,14 @@ class OrtecEmulator:
             try:
                 start, count = (int(x) for x in argument.split(","))
             except ValueError:
-                return record(b"%002000")
+                return record(b"%129000")
             counts = list(mca.read_spectrum()[start : start + count])
             counts += [0] * (-len(counts) % 3)
             return b"".join(
                 record(b"$M%010d%010d%010d" % tuple(counts[i : i + 3]))
                 for i in range(0, len(counts), 3)
             )
-        return record(b"%001000")  # invalid command
+        return record(b"%132000")  # invalid command (docs/agent.md: an assumed code)
 
 
 def emulated(seed: int = 1, clock=None, source=None, station: str = "EMU01", **_) -> OrtecEmulator:
