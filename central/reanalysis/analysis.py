@@ -90,10 +90,8 @@ NULL_SHARE = 0.5
 LOWEST_DEPTH = 0.8  # of the starting baseline under a line's peak: see _lowest_amplitudes
 TAIL_MIN_SIGNIFICANCE = 50.0  # ~2500 net counts in the strongest line
 STEP_MIN_SIGNIFICANCE = 150.0  # ~20 000 net counts: the line gets a step of its own
-# Relative standard uncertainty of a gamma intensity (the library carries none): assumed
-# of the size of the evaluations' differences (DDEP and ENSDF 2.7 % apart at Xe-133's
-# 81 keV line, physics.md section 2).
-INTENSITY_REL_UNC = 0.02
+# The relative standard uncertainty of each line's intensity is the library's
+# (`Line.intensity_rel_unc`, shared/nuclear/library.json with its source).
 LINE_P_VALUE = 0.01  # a nuclide's lines disagree below this p-value of their chi^2
 TAIL_FRACTION0 = 0.015
 TAIL_LENGTH0 = 1.0  # in sigma
@@ -503,9 +501,11 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     # efficiency errors of one curve are correlated between the lines: through the
     # curve's covariance of ln eps at their energies
     u_rel_eff = math.sqrt(max(float(w @ eff_cov @ w), 0.0))
-    u_rel_nuclear = INTENSITY_REL_UNC * math.sqrt(float(np.sum(w * w)))
+    r_int = np.array([model.lines[i].intensity_rel_unc for i in mine])
+    # the intensities of different lines are independent evaluations
+    u_rel_nuclear = math.sqrt(float(np.sum((w * r_int) ** 2)))
     u_rel = math.hypot(u_rel_eff, u_rel_nuclear)
-    check = _line_consistency(mine, by_line, model, eff_cov, max(activity, 0.0))
+    check = _line_consistency(mine, by_line, model, eff_cov, r_int, max(activity, 0.0))
     u_dis = 0.0
     if check is not None and not check[2]:
         u_dis = check[3] * math.sqrt(check[0] / check[1] - 1.0)
@@ -554,7 +554,7 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     )
 
 
-def _line_consistency(mine, by_line, model, eff_cov, activity):
+def _line_consistency(mine, by_line, model, eff_cov, r_int, activity):
     """(chi^2, dof, consistent, internal u) of a nuclide's gamma lines, or None (< 2 lines).
 
     The activities of the per-line refit against their weighted mean, with the full
@@ -575,7 +575,7 @@ def _line_consistency(mine, by_line, model, eff_cov, activity):
     a = np.asarray(by_line["area"])[idx] / cpu[keep]
     cov = by_line["cov"][np.ix_(amp, amp)] * np.outer(scale, scale)
     cov = cov + activity**2 * (
-        eff_cov[np.ix_(keep, keep)] + INTENSITY_REL_UNC**2 * np.eye(len(keep))
+        eff_cov[np.ix_(keep, keep)] + np.diag(r_int[keep] ** 2)
     )
     try:
         inv = np.linalg.inv(cov)

@@ -40,6 +40,7 @@ class ModelLine:
     kind: str  # gamma, xray, annihilation, step
     extra_fwhm_kev: float = 0.0
     group: str | None = None  # x-rays: Xe-K, Cs-K, ...
+    intensity_rel_unc: float = 0.0  # u(I)/I, the library's
 
 
 def build_components(
@@ -70,7 +71,15 @@ def build_components(
                 counts = live_time * eps * ln.intensity
                 kind = "gamma" if ln.kind == "gamma" else "xray"
                 return ModelLine(
-                    ln.energy, ln.intensity, k, counts, eps, nuc.name, kind, group=ln.group
+                    ln.energy,
+                    ln.intensity,
+                    k,
+                    counts,
+                    eps,
+                    nuc.name,
+                    kind,
+                    group=ln.group,
+                    intensity_rel_unc=ln.intensity_rel_unc,
                 )
 
             lines.extend(activity_line(ln) for ln in gammas)

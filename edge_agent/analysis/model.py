@@ -30,6 +30,7 @@ class CandidateLine:
     tied: bool  # area tied to the nuclide's other lines
     extra_fwhm_kev: float = 0.0
     approximate: bool = False  # intensity not evaluated: modelled, never quantified from
+    intensity_rel_unc: float = 0.0  # u(I)/I from the library
 
 
 @dataclass
@@ -65,6 +66,7 @@ def candidate_lines(
                     tied=(nuc.name, round(ln.energy, 2)) in tied,
                     extra_fwhm_kev=ln.extra_fwhm_kev,
                     approximate=ln.approximate,
+                    intensity_rel_unc=ln.intensity_rel_unc,
                 )
             )
     return out
@@ -263,6 +265,11 @@ def _components(
                 sigmas=geometry.sigmas[members],
                 weights=w / w.sum(),
                 rel_unc=float(np.dot(w / w.sum(), geometry.rel_unc[members])),
+                # the lines' intensity errors taken as moving together (an x-ray group's
+                # conversion and fluorescence data; the main line dominates a gamma group)
+                intensity_rel_unc=float(
+                    np.dot(w / w.sum(), [lines[j].intensity_rel_unc for j in members])
+                ),
                 counts_per_bq=per_bq,
                 intensities=intensities,
                 found=np.array([j in matched for j in members]),

@@ -50,12 +50,15 @@ class Systematics:
     """What the counting covariance leaves out: the efficiency curve and nuclear data."""
 
     ln_eff_cov: Callable[[np.ndarray], np.ndarray]  # covariance of ln eps at energies
-    gamma_rel: float = 0.02  # relative uncertainty of a gamma intensity
-    xray_rel: float = 0.03  # of an x-ray group's intensities
+    gamma_rel: float | None = None  # relative uncertainty of a gamma intensity (None: library)
+    xray_rel: float | None = None  # of an x-ray group's intensities (None: library)
     p_value: float = 0.01  # lines disagree below this p-value of their chi^2
 
     def intensity_rel(self, component) -> float:
-        return self.xray_rel if component.kind == "xray" else self.gamma_rel
+        """u(I)/I of a component's lines: the library's (area-weighted over its peaks), or
+        the configured override of its kind."""
+        override = self.xray_rel if component.kind == "xray" else self.gamma_rel
+        return component.intensity_rel_unc if override is None else override
 
 
 def estimate_activities(
