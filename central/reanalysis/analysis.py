@@ -574,9 +574,7 @@ def _line_consistency(mine, by_line, model, eff_cov, r_int, activity):
     scale = by_line["weight"][idx] / cpu[keep]
     a = np.asarray(by_line["area"])[idx] / cpu[keep]
     cov = by_line["cov"][np.ix_(amp, amp)] * np.outer(scale, scale)
-    cov = cov + activity**2 * (
-        eff_cov[np.ix_(keep, keep)] + np.diag(r_int[keep] ** 2)
-    )
+    cov = cov + activity**2 * (eff_cov[np.ix_(keep, keep)] + np.diag(r_int[keep] ** 2))
     try:
         inv = np.linalg.inv(cov)
     except np.linalg.LinAlgError:
