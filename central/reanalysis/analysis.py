@@ -29,6 +29,7 @@ from shared.calibration import CalibrationError, calibrations_of
 from shared.formats.ims import Message
 from shared.formats.phd import Phd
 from shared.nuclear import XENON, Library, load_library
+from shared.nuclear.summing import total_efficiency
 from shared.results import (
     AnalysisError,
     AnalysisResult,
@@ -134,7 +135,10 @@ def analyze(
     e_first, e_last = (float(cal.energy.energy(i)) for i in (0, n_ch - 1))
     if not e_last > e_first:
         raise AnalysisError(f"{source}: the energy calibration does not increase with channel")
-    components, lines = build_components(lib, cal.efficiency, live, max(e_first, 1.0), e_last)
+    eps_total = total_efficiency(phd.total_efficiency, cal.efficiency.efficiency)
+    components, lines = build_components(
+        lib, cal.efficiency, live, max(e_first, 1.0), e_last, eps_total
+    )
     if not lines:
         raise AnalysisError(f"{source}: no library line within {e_first:.0f}-{e_last:.0f} keV")
     strong = np.array(
@@ -504,13 +508,16 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     r_int = np.array([model.lines[i].intensity_rel_unc for i in mine])
     # the intensities of different lines are independent evaluations
     u_rel_nuclear = math.sqrt(float(np.sum((w * r_int) ** 2)))
-    u_rel = math.hypot(u_rel_eff, u_rel_nuclear)
+    # summing: every line's through the one total efficiency, so added linearly
+    u_rel_summing = abs(float(np.dot(w, [model.lines[i].summing_rel_unc for i in mine])))
+    u_rel = math.sqrt(u_rel_eff**2 + u_rel_nuclear**2 + u_rel_summing**2)
     check = _line_consistency(mine, by_line, model, eff_cov, r_int, max(activity, 0.0))
     u_dis = 0.0
     if check is not None and not check[2]:
         u_dis = check[3] * math.sqrt(check[0] / check[1] - 1.0)
     u_eff, u_nuc = abs(activity) * u_rel_eff, abs(activity) * u_rel_nuclear
-    u_total = math.sqrt(u_count**2 + u_eff**2 + u_nuc**2 + u_dis**2)
+    u_sum = abs(activity) * u_rel_summing
+    u_total = math.sqrt(u_count**2 + u_eff**2 + u_nuc**2 + u_dis**2 + u_sum**2)
 
     lim = _decision(k, model, result, u_rel)
     detected = activity > lim.decision_threshold
@@ -546,7 +553,7 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
         efficiency_unc_bq=u_eff,
         nuclear_data_unc_bq=u_nuc,
         disagreement_unc_bq=u_dis,
-        summing_unc_bq=0.0,
+        summing_unc_bq=u_sum,
         lines_chi2=None if check is None else check[0],
         lines_dof=None if check is None else check[1],
         birge_ratio=None if check is None else math.sqrt(check[0] / check[1]),

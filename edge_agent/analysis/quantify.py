@@ -43,6 +43,7 @@ class NuclideEstimate:
     dof: int | None = None
     consistent: bool | None = None
     disagreement_unc: float = 0.0  # Bq added (in quadrature) because the lines disagree
+    summing_unc: float = 0.0  # Bq, true coincidence summing (one total efficiency: linear)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,11 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             sens = w * per_row_counts  # d ln A / d ln eps of each row (sums to 1 alone)
             est.u_rel_efficiency = float(np.sqrt(max(sens @ check.eff_cov @ sens, 0.0)))
             est.u_rel_nuclear = float(np.sqrt(np.sum((sens * check.intensity_rel) ** 2)))
-            est.u_rel_calibration = float(np.hypot(est.u_rel_efficiency, est.u_rel_nuclear))
+            s_rel = np.array([fits[r].components[i].summing_rel_unc for r, i in rows])
+            u_rel_summing = float(abs(sens @ s_rel))
+            est.u_rel_calibration = float(
+                np.sqrt(est.u_rel_efficiency**2 + est.u_rel_nuclear**2 + u_rel_summing**2)
+            )
             # in Bq: a row shared with other nuclides (the Xe K group of Xe-131m and
             # Xe-133m) passes their efficiency and intensity errors on through its weight
             # (Xe-133m's Xe K intensity moves the Xe-131m the group leaves over)
@@ -183,6 +188,8 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             est.nuclear_unc = float(
                 np.sqrt(np.sum((w[:, None] * shares * check.intensity_rel[:, None]) ** 2))
             )
+            # the summing of every line goes with the one total efficiency: added linearly
+            est.summing_unc = float(abs(sens_bq @ s_rel))
             est.chi2, est.dof, est.consistent = check.chi2, check.dof, check.consistent
             if check.consistent is False:
                 birge2 = check.chi2 / check.dof

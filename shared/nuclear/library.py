@@ -26,6 +26,9 @@ class Line:
     # library has no evaluated value for the line, the library's assumed relative one
     intensity_unc: float = 0.0
     intensity_unc_evaluated: bool = False  # True: from an evaluation named in the library
+    # photons of the same decay that can accompany this one: (energy keV, probability per
+    # photon of this line, an upper bound); () none (one transition per decay); None unknown
+    coincident: tuple[tuple[float, float], ...] | None = None
 
     @property
     def intensity_rel_unc(self) -> float:
@@ -97,6 +100,12 @@ def _intensity_unc(ln: dict, assumed: dict[str, float]) -> tuple[float, bool]:
     return intensity * assumed.get(ln["kind"], ASSUMED_REL_UNC["gamma"]), False
 
 
+def _coincident(ln: dict) -> tuple[tuple[float, float], ...] | None:
+    if "coincident" not in ln:
+        return None
+    return tuple((float(e), float(p)) for e, p in ln["coincident"])
+
+
 def _parse(data: dict) -> Library:
     block = data.get("intensity_uncertainty", {})
     assumed = {
@@ -117,6 +126,7 @@ def _parse(data: dict) -> Library:
                 extra_fwhm_kev=float(ln.get("extra_fwhm_kev", 0.0)),
                 intensity_unc=_intensity_unc(ln, assumed)[0],
                 intensity_unc_evaluated=_intensity_unc(ln, assumed)[1],
+                coincident=_coincident(ln),
             )
             for ln in entry["lines"]
         )
