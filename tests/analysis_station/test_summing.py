@@ -85,3 +85,32 @@ def test_both_methods_correct_with_a_measured_total_efficiency(method):
         + with_total.summing_unc_bq**2,
         rel=1e-6,
     )
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_both_methods_take_each_lines_intensity_uncertainty_from_the_library(method):
+    lib = load_library()
+    nuc = lib["Xe-135"]
+    lines = tuple(
+        replace(ln, intensity_unc=0.05 * ln.intensity, intensity_unc_evaluated=True)
+        if ln.kind == "gamma"
+        else ln
+        for ln in nuc.lines
+    )
+    evaluated = replace(lib, nuclides={**lib.nuclides, "Xe-135": replace(nuc, lines=lines)})
+    sim = simulate({"Xe-135": 3000.0}, seed=4)
+    default = METHODS[method](sim.phd).nuclides["Xe-135"]
+    wider = METHODS[method](sim.phd, library=evaluated).nuclides["Xe-135"]
+    # 249.8 keV carries nearly all the information: its 2 % (assumed) becomes 5 %
+    assert default.nuclear_data_unc_bq / default.activity_bq == pytest.approx(0.02, rel=0.05)
+    assert wider.nuclear_data_unc_bq / wider.activity_bq == pytest.approx(0.05, rel=0.05)
+    assert wider.activity_bq == pytest.approx(default.activity_bq, rel=1e-6)
+
+
+def test_birge_scaling_only_when_the_points_scatter_more_than_stated():
+    from shared.calibration import birge_scale
+
+    assert birge_scale(12.0, 8) == 1.0  # chi^2/dof 1.5, p = 0.15: consistent
+    assert birge_scale(5.0, 8) == 1.0  # below dof: never narrowed
+    assert birge_scale(30.0, 8) == pytest.approx(30.0 / 8)  # p = 2e-4: scaled
+    assert birge_scale(3.0, 0) == 1.0
