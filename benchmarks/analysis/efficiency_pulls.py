@@ -13,9 +13,14 @@ right), and the median stated u.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from shared.calibration import fit_efficiency
 from shared.simulation.detector import default_detector, efficiency_points
