@@ -131,8 +131,8 @@ MISMATCH = {
     "tail_fraction": (0.005, 0.03),  # the analyses assume 1.5 %
     "tail_length_sigma": (0.8, 2.0),  # and 1.2 sigma
     "resolution_scale": (0.97, 1.03),  # true FWHM / the calibration points' FWHM
-    "gamma_intensity_sd": 0.02,  # relative, each gamma line
-    "xray_intensity_sd": 0.03,  # relative, each nuclide's x-ray group as a whole
+    # each gamma line's intensity drawn with the library's u(I)/I (Line.intensity_rel_unc),
+    # each nuclide's x-ray group as a whole with its lines' (area-weighted)
     "efficiency_point_sd": 0.03,  # the points' noise = their stated uncertainty
     "resolution_point_sd": 0.01,
 }
@@ -310,17 +310,20 @@ def mismatch_cases(n: int, seed: int, start: int = 0) -> list[Case]:
 
 def mismatch_library(world: dict, library: Library | None = None) -> Library:
     """The library with each gamma intensity and each nuclide's x-ray group drawn about
-    the library's value (the world's true nuclear data)."""
+    the library's value with the library's uncertainty (the world's true nuclear data)."""
     lib = library or load_library()
     rng = np.random.default_rng([world["seed"], 1])
     nuclides = {}
     for name, nuc in lib.nuclides.items():
-        xray = 1.0 + MISMATCH["xray_intensity_sd"] * rng.standard_normal()
+        xrays = [ln for ln in nuc.lines if ln.kind == "xray"]
+        total = sum(ln.intensity for ln in xrays)
+        xray_sd = sum(ln.intensity_unc for ln in xrays) / total if total > 0 else 0.0
+        xray = 1.0 + xray_sd * rng.standard_normal()
         lines = []
         for ln in nuc.lines:
             f = xray if ln.kind == "xray" else 1.0
             if ln.kind == "gamma":
-                f = 1.0 + MISMATCH["gamma_intensity_sd"] * rng.standard_normal()
+                f = 1.0 + ln.intensity_rel_unc * rng.standard_normal()
             lines.append(replace(ln, intensity=ln.intensity * max(f, 0.5)))
         nuclides[name] = replace(nuc, lines=tuple(lines))
     return replace(lib, nuclides=nuclides)

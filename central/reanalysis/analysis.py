@@ -29,6 +29,7 @@ from shared.calibration import CalibrationError, calibrations_of
 from shared.formats.ims import Message
 from shared.formats.phd import Phd
 from shared.nuclear import XENON, Library, load_library
+from shared.nuclear.summing import total_efficiency
 from shared.results import (
     AnalysisError,
     AnalysisResult,
@@ -90,10 +91,8 @@ NULL_SHARE = 0.5
 LOWEST_DEPTH = 0.8  # of the starting baseline under a line's peak: see _lowest_amplitudes
 TAIL_MIN_SIGNIFICANCE = 50.0  # ~2500 net counts in the strongest line
 STEP_MIN_SIGNIFICANCE = 150.0  # ~20 000 net counts: the line gets a step of its own
-# Relative standard uncertainty of a gamma intensity (the library carries none): assumed
-# of the size of the evaluations' differences (DDEP and ENSDF 2.7 % apart at Xe-133's
-# 81 keV line, physics.md section 2).
-INTENSITY_REL_UNC = 0.02
+# The relative standard uncertainty of each line's intensity is the library's
+# (`Line.intensity_rel_unc`, shared/nuclear/library.json with its source).
 LINE_P_VALUE = 0.01  # a nuclide's lines disagree below this p-value of their chi^2
 TAIL_FRACTION0 = 0.015
 TAIL_LENGTH0 = 1.0  # in sigma
@@ -136,7 +135,10 @@ def analyze(
     e_first, e_last = (float(cal.energy.energy(i)) for i in (0, n_ch - 1))
     if not e_last > e_first:
         raise AnalysisError(f"{source}: the energy calibration does not increase with channel")
-    components, lines = build_components(lib, cal.efficiency, live, max(e_first, 1.0), e_last)
+    eps_total = total_efficiency(phd.total_efficiency, cal.efficiency.efficiency)
+    components, lines = build_components(
+        lib, cal.efficiency, live, max(e_first, 1.0), e_last, eps_total
+    )
     if not lines:
         raise AnalysisError(f"{source}: no library line within {e_first:.0f}-{e_last:.0f} keV")
     strong = np.array(
@@ -503,14 +505,19 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     # efficiency errors of one curve are correlated between the lines: through the
     # curve's covariance of ln eps at their energies
     u_rel_eff = math.sqrt(max(float(w @ eff_cov @ w), 0.0))
-    u_rel_nuclear = INTENSITY_REL_UNC * math.sqrt(float(np.sum(w * w)))
-    u_rel = math.hypot(u_rel_eff, u_rel_nuclear)
-    check = _line_consistency(mine, by_line, model, eff_cov, max(activity, 0.0))
+    r_int = np.array([model.lines[i].intensity_rel_unc for i in mine])
+    # the intensities of different lines are independent evaluations
+    u_rel_nuclear = math.sqrt(float(np.sum((w * r_int) ** 2)))
+    # summing: every line's through the one total efficiency, so added linearly
+    u_rel_summing = abs(float(np.dot(w, [model.lines[i].summing_rel_unc for i in mine])))
+    u_rel = math.sqrt(u_rel_eff**2 + u_rel_nuclear**2 + u_rel_summing**2)
+    check = _line_consistency(mine, by_line, model, eff_cov, r_int, max(activity, 0.0))
     u_dis = 0.0
     if check is not None and not check[2]:
         u_dis = check[3] * math.sqrt(check[0] / check[1] - 1.0)
     u_eff, u_nuc = abs(activity) * u_rel_eff, abs(activity) * u_rel_nuclear
-    u_total = math.sqrt(u_count**2 + u_eff**2 + u_nuc**2 + u_dis**2)
+    u_sum = abs(activity) * u_rel_summing
+    u_total = math.sqrt(u_count**2 + u_eff**2 + u_nuc**2 + u_dis**2 + u_sum**2)
 
     lim = _decision(k, model, result, u_rel)
     detected = activity > lim.decision_threshold
@@ -546,7 +553,7 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
         efficiency_unc_bq=u_eff,
         nuclear_data_unc_bq=u_nuc,
         disagreement_unc_bq=u_dis,
-        summing_unc_bq=0.0,
+        summing_unc_bq=u_sum,
         lines_chi2=None if check is None else check[0],
         lines_dof=None if check is None else check[1],
         birge_ratio=None if check is None else math.sqrt(check[0] / check[1]),
@@ -554,7 +561,7 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     )
 
 
-def _line_consistency(mine, by_line, model, eff_cov, activity):
+def _line_consistency(mine, by_line, model, eff_cov, r_int, activity):
     """(chi^2, dof, consistent, internal u) of a nuclide's gamma lines, or None (< 2 lines).
 
     The activities of the per-line refit against their weighted mean, with the full
@@ -574,9 +581,7 @@ def _line_consistency(mine, by_line, model, eff_cov, activity):
     scale = by_line["weight"][idx] / cpu[keep]
     a = np.asarray(by_line["area"])[idx] / cpu[keep]
     cov = by_line["cov"][np.ix_(amp, amp)] * np.outer(scale, scale)
-    cov = cov + activity**2 * (
-        eff_cov[np.ix_(keep, keep)] + INTENSITY_REL_UNC**2 * np.eye(len(keep))
-    )
+    cov = cov + activity**2 * (eff_cov[np.ix_(keep, keep)] + np.diag(r_int[keep] ** 2))
     try:
         inv = np.linalg.inv(cov)
     except np.linalg.LinAlgError:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.nuclear import Library, Nuclide
+from shared.nuclear.summing import TotalEfficiency, summing
 
 NUCLIDE, XRAY, ANNIHILATION, STEP_LINE = "nuclide", "xray", "annihilation", "step"
 
@@ -40,12 +41,23 @@ class ModelLine:
     kind: str  # gamma, xray, annihilation, step
     extra_fwhm_kev: float = 0.0
     group: str | None = None  # x-rays: Xe-K, Cs-K, ...
+    intensity_rel_unc: float = 0.0  # u(I)/I, the library's
+    summing_rel_unc: float = 0.0  # carried for true coincidence summing (relative)
 
 
 def build_components(
-    library: Library, efficiency, live_time: float, e_low: float, e_high: float
+    library: Library,
+    efficiency,
+    live_time: float,
+    e_low: float,
+    e_high: float,
+    eps_total: TotalEfficiency | None = None,
 ) -> tuple[list[Component], list[ModelLine]]:
-    """The model's components and lines for lines between e_low and e_high (keV)."""
+    """The model's components and lines for lines between e_low and e_high (keV).
+
+    With the geometry's total efficiency, a gamma line's counts per Bq include its
+    summing-out (shared/nuclear/summing.py: corrected when the PHD measured the total
+    efficiency, else carried as an uncertainty)."""
     components: list[Component] = []
     lines: list[ModelLine] = []
 
@@ -67,10 +79,21 @@ def build_components(
             def activity_line(ln, k=k, nuc=nuc) -> ModelLine:
                 """A line whose counts are the nuclide's activity times t_live eps I."""
                 eps = float(efficiency.efficiency(ln.energy))
-                counts = live_time * eps * ln.intensity
                 kind = "gamma" if ln.kind == "gamma" else "xray"
+                tcs = summing(ln, eps_total) if eps_total is not None and kind == "gamma" else None
+                factor = 1.0 if tcs is None else tcs.factor
+                counts = live_time * eps * ln.intensity * factor
                 return ModelLine(
-                    ln.energy, ln.intensity, k, counts, eps, nuc.name, kind, group=ln.group
+                    ln.energy,
+                    ln.intensity,
+                    k,
+                    counts,
+                    eps,
+                    nuc.name,
+                    kind,
+                    group=ln.group,
+                    intensity_rel_unc=ln.intensity_rel_unc,
+                    summing_rel_unc=0.0 if tcs is None else tcs.rel_unc,
                 )
 
             lines.extend(activity_line(ln) for ln in gammas)

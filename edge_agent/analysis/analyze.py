@@ -14,6 +14,7 @@ from shared.calibration import CalibrationError, Calibrations, calibrations_of
 from shared.formats.phd import Phd
 from shared.nuclear import load_library
 from shared.nuclear.library import Library
+from shared.nuclear.summing import total_efficiency
 from shared.results import (
     AnalysisError,
     AnalysisResult,
@@ -61,7 +62,8 @@ def analyze(
     sigma = nominal.sigma_of_index(size)
     filtered = matched_filter(counts, sigma)
     found = search_peaks(counts, sigma, cfg.search_threshold, filtered)
-    lines = candidate_lines(lib, cfg, *_energy_range(nominal, size))
+    eps_total = total_efficiency(phd.total_efficiency, cals.efficiency.efficiency)
+    lines = candidate_lines(lib, cfg, *_energy_range(nominal, size), eps_total)
     # the continuum's level is corrected on channels away from found peaks and library
     # lines (a weak line at the detection limit must not raise its own continuum)
     line_ch = nominal.index(np.array([ln.energy for ln in lines]))
@@ -227,6 +229,7 @@ def _fit_in_tie_order(
         k: {c.nuclide for c in reg.components if c.kind == "tied"} for k, reg in enumerate(regions)
     }
     fits: dict[int, RegionFit] = {}
+    known: dict = {}  # (nuclide, source regions) -> its estimate: fits do not change
     pending = list(range(len(regions)))
     while pending:
         ready = [
@@ -238,18 +241,26 @@ def _fit_in_tie_order(
             reg = regions[k]
             for c in reg.components:
                 if c.kind == "tied":
-                    c.prior = _tie_prior(c, fits, sources.get(c.nuclide, set()) - {k})
+                    c.prior = _tie_prior(c, fits, sources.get(c.nuclide, set()) - {k}, known)
             fits[k] = _fit_one(counts, reg, cfg, k in free_shift)
             pending.remove(k)
     return [fits[k] for k in range(len(regions))]
 
 
-def _tie_prior(component, fits: dict[int, RegionFit], source_regions: set[int]):
-    """(mean, sd) of a tied area from the activity its nuclide's own lines give."""
-    done = [fits[k] for k in sorted(source_regions) if k in fits]
-    if not done:
+def _tie_prior(component, fits: dict[int, RegionFit], source_regions: set[int], known=None):
+    """(mean, sd) of a tied area from the activity its nuclide's own lines give (known:
+    the estimates already made from the same regions, reused)."""
+    done_k = tuple(k for k in sorted(source_regions) if k in fits)
+    if not done_k:
         return (0.0, 1e-3)  # nothing to tie to: the line is left out of the model
-    est = estimate_activities(done, [component.nuclide], with_limits=False).get(component.nuclide)
+    key = (component.nuclide, done_k)
+    if known is None or key not in known:
+        done = [fits[k] for k in done_k]
+        est = estimate_activities(done, [component.nuclide], with_limits=False)
+        if known is None:
+            known = {}
+        known[key] = est.get(component.nuclide)
+    est = known[key]
     if est is None:
         return (0.0, 1e-3)
     per_bq = component.counts_per_bq[component.nuclide]
@@ -313,7 +324,9 @@ def _nuclide_result(
     lim = iso11929(est.u0, est.g, est.u_rel_calibration, cfg.k_alpha, cfg.k_beta)
     a = est.activity
     u_eff, u_nuclear = est.efficiency_unc, est.nuclear_unc
-    u_total = root_sum_square(est.counting_unc, u_eff, u_nuclear, est.disagreement_unc)
+    u_total = root_sum_square(
+        est.counting_unc, u_eff, u_nuclear, est.disagreement_unc, est.summing_unc
+    )
     lc_a, ld_a = _currie_activity(est, fits, cont, cfg.k_alpha)
     f = factors.factor(name) if factors is not None else None
 
@@ -363,7 +376,7 @@ def _nuclide_result(
         efficiency_unc_bq=u_eff,
         nuclear_data_unc_bq=u_nuclear,
         disagreement_unc_bq=est.disagreement_unc,
-        summing_unc_bq=0.0,
+        summing_unc_bq=est.summing_unc,
         lines_chi2=est.chi2,
         lines_dof=est.dof,
         birge_ratio=None if est.chi2 is None else float(np.sqrt(est.chi2 / est.dof)),

@@ -93,11 +93,11 @@ class AnalysisConfig:
     max_gain_drift: float = 0.01
     # lines below this energy are left out (x-ray threshold of the detector)
     min_energy_kev: float = 20.0
-    # Relative standard uncertainty of the line intensities (the library carries none):
-    # an assumption of the size of the evaluations' differences (DDEP and ENSDF differ by
-    # 2.7 % at Xe-133's 81 keV line, physics.md section 2); x-ray groups a little more
-    intensity_rel_unc_gamma: float = 0.02
-    intensity_rel_unc_xray: float = 0.03
+    # Relative standard uncertainty of the line intensities: None takes each line's from
+    # the library (shared/nuclear/library.json, "intensity_uncertainty", with its source);
+    # a number overrides the library for every gamma line / x-ray line
+    intensity_rel_unc_gamma: float | None = None
+    intensity_rel_unc_xray: float | None = None
     # Line consistency: the lines of a nuclide disagree when chi^2 of their activities
     # about the combined one exceeds its (1 - p) quantile; the combined uncertainty is
     # then widened by the Birge ratio (see docs/analysis-station.md, step 9)

@@ -42,6 +42,8 @@ class Component:
     found: np.ndarray | None = None  # per peak: found by the search
     prior: tuple[float, float] | None = None  # (mean area, standard deviation)
     rel_unc: float = 0.0  # relative efficiency uncertainty (area-weighted over the peaks)
+    intensity_rel_unc: float = 0.0  # relative intensity uncertainty (area-weighted), library
+    summing_rel_unc: float = 0.0  # relative uncertainty for true coincidence summing
     # nuclides whose lines here have approximate intensities: their share is subtracted
     # with the activity their own lines give, never used to quantify them
     approximate: set[str] = field(default_factory=set)

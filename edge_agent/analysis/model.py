@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shared.nuclear.library import Library
+from shared.nuclear.summing import TotalEfficiency, summing
 
 from .config import AnalysisConfig
 from .fit import Component
@@ -30,6 +31,11 @@ class CandidateLine:
     tied: bool  # area tied to the nuclide's other lines
     extra_fwhm_kev: float = 0.0
     approximate: bool = False  # intensity not evaluated: modelled, never quantified from
+    intensity_rel_unc: float = 0.0  # u(I)/I from the library
+    # true coincidence summing (shared/nuclear/summing.py): counts per Bq times this, and
+    # the relative uncertainty the line carries for it
+    summing_factor: float = 1.0
+    summing_rel_unc: float = 0.0
 
 
 @dataclass
@@ -43,9 +49,14 @@ class Region:
 
 
 def candidate_lines(
-    library: Library, config: AnalysisConfig, e_min: float, e_max: float
+    library: Library,
+    config: AnalysisConfig,
+    e_min: float,
+    e_max: float,
+    eps_total: TotalEfficiency | None = None,
 ) -> list[CandidateLine]:
-    """The library lines of the configured nuclides that lie inside the spectrum."""
+    """The library lines of the configured nuclides that lie inside the spectrum, with
+    their summing-out (given the geometry's total efficiency)."""
     tied = {(n, round(e, 2)) for n, e in config.tied_lines}
     out = []
     for name in (*config.nuclides, *config.interferers):
@@ -65,9 +76,18 @@ def candidate_lines(
                     tied=(nuc.name, round(ln.energy, 2)) in tied,
                     extra_fwhm_kev=ln.extra_fwhm_kev,
                     approximate=ln.approximate,
+                    intensity_rel_unc=ln.intensity_rel_unc,
+                    **_summing_of(ln, eps_total),
                 )
             )
     return out
+
+
+def _summing_of(ln, eps_total) -> dict[str, float]:
+    if eps_total is None:
+        return {}
+    s = summing(ln, eps_total)
+    return {"summing_factor": s.factor, "summing_rel_unc": s.rel_unc}
 
 
 def identify(
@@ -143,7 +163,9 @@ def build_regions(
     geometry = _LineGeometry(
         positions=np.asarray(scale.index(energies), dtype=float),
         sigmas=np.asarray(scale.sigma_channels(energies, extra), dtype=float),
-        efficiency=np.atleast_1d(efficiency(energies)),
+        # the full-energy efficiency times the summing factor: the counts a Bq gives
+        efficiency=np.atleast_1d(efficiency(energies))
+        * np.array([ln.summing_factor for ln in lines]),
         rel_unc=np.atleast_1d(relative_unc(energies)),
     )
     atoms: list[_Atom] = []
@@ -263,6 +285,14 @@ def _components(
                 sigmas=geometry.sigmas[members],
                 weights=w / w.sum(),
                 rel_unc=float(np.dot(w / w.sum(), geometry.rel_unc[members])),
+                # the lines' intensity errors taken as moving together (an x-ray group's
+                # conversion and fluorescence data; the main line dominates a gamma group)
+                intensity_rel_unc=float(
+                    np.dot(w / w.sum(), [lines[j].intensity_rel_unc for j in members])
+                ),
+                summing_rel_unc=float(
+                    np.dot(w / w.sum(), [lines[j].summing_rel_unc for j in members])
+                ),
                 counts_per_bq=per_bq,
                 intensities=intensities,
                 found=np.array([j in matched for j in members]),

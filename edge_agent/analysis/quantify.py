@@ -43,6 +43,7 @@ class NuclideEstimate:
     dof: int | None = None
     consistent: bool | None = None
     disagreement_unc: float = 0.0  # Bq added (in quadrature) because the lines disagree
+    summing_unc: float = 0.0  # Bq, true coincidence summing (one total efficiency: linear)
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,15 @@ class Systematics:
     """What the counting covariance leaves out: the efficiency curve and nuclear data."""
 
     ln_eff_cov: Callable[[np.ndarray], np.ndarray]  # covariance of ln eps at energies
-    gamma_rel: float = 0.02  # relative uncertainty of a gamma intensity
-    xray_rel: float = 0.03  # of an x-ray group's intensities
+    gamma_rel: float | None = None  # relative uncertainty of a gamma intensity (None: library)
+    xray_rel: float | None = None  # of an x-ray group's intensities (None: library)
     p_value: float = 0.01  # lines disagree below this p-value of their chi^2
 
     def intensity_rel(self, component) -> float:
-        return self.xray_rel if component.kind == "xray" else self.gamma_rel
+        """u(I)/I of a component's lines: the library's (area-weighted over its peaks), or
+        the configured override of its kind."""
+        override = self.xray_rel if component.kind == "xray" else self.gamma_rel
+        return component.intensity_rel_unc if override is None else override
 
 
 def estimate_activities(
@@ -170,7 +174,11 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             sens = w * per_row_counts  # d ln A / d ln eps of each row (sums to 1 alone)
             est.u_rel_efficiency = float(np.sqrt(max(sens @ check.eff_cov @ sens, 0.0)))
             est.u_rel_nuclear = float(np.sqrt(np.sum((sens * check.intensity_rel) ** 2)))
-            est.u_rel_calibration = float(np.hypot(est.u_rel_efficiency, est.u_rel_nuclear))
+            s_rel = np.array([fits[r].components[i].summing_rel_unc for r, i in rows])
+            u_rel_summing = float(abs(sens @ s_rel))
+            est.u_rel_calibration = float(
+                np.sqrt(est.u_rel_efficiency**2 + est.u_rel_nuclear**2 + u_rel_summing**2)
+            )
             # in Bq: a row shared with other nuclides (the Xe K group of Xe-131m and
             # Xe-133m) passes their efficiency and intensity errors on through its weight
             # (Xe-133m's Xe K intensity moves the Xe-131m the group leaves over)
@@ -180,6 +188,8 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             est.nuclear_unc = float(
                 np.sqrt(np.sum((w[:, None] * shares * check.intensity_rel[:, None]) ** 2))
             )
+            # the summing of every line goes with the one total efficiency: added linearly
+            est.summing_unc = float(abs(sens_bq @ s_rel))
             est.chi2, est.dof, est.consistent = check.chi2, check.dof, check.consistent
             if check.consistent is False:
                 birge2 = check.chi2 / check.dof

@@ -22,6 +22,18 @@ class Line:
     group: str | None = None  # x-ray group (Xe-K, Cs-K, ...)
     approximate: bool = False
     extra_fwhm_kev: float = 0.0  # Doppler broadening (annihilation)
+    # standard uncertainty of the intensity (photons per decay, like `intensity`); where the
+    # library has no evaluated value for the line, the library's assumed relative one
+    intensity_unc: float = 0.0
+    intensity_unc_evaluated: bool = False  # True: from an evaluation named in the library
+    # photons of the same decay that can accompany this one: (energy keV, probability per
+    # photon of this line, an upper bound); () none (one transition per decay); None unknown
+    coincident: tuple[tuple[float, float], ...] | None = None
+
+    @property
+    def intensity_rel_unc(self) -> float:
+        """u(I)/I (0 for a line without intensity)."""
+        return self.intensity_unc / self.intensity if self.intensity > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class Library:
     version: str
     source: str
     nuclides: dict[str, Nuclide]
+    intensity_unc_source: str = ""  # where the intensity uncertainties come from
 
     def __getitem__(self, name: str) -> Nuclide:
         try:
@@ -74,7 +87,31 @@ class Library:
         ]
 
 
+# Relative intensity uncertainties for lines without an evaluated one (library.json's
+# "intensity_uncertainty" block overrides them).
+ASSUMED_REL_UNC = {"gamma": 0.02, "xray": 0.03, "annihilation": 0.0}
+
+
+def _intensity_unc(ln: dict, assumed: dict[str, float]) -> tuple[float, bool]:
+    """(u(I) in photons per decay, evaluated?) of a line entry."""
+    intensity = float(ln["intensity"]) / 100.0
+    if ln.get("intensity_unc") is not None:
+        return float(ln["intensity_unc"]) / 100.0, True
+    return intensity * assumed.get(ln["kind"], ASSUMED_REL_UNC["gamma"]), False
+
+
+def _coincident(ln: dict) -> tuple[tuple[float, float], ...] | None:
+    if "coincident" not in ln:
+        return None
+    return tuple((float(e), float(p)) for e, p in ln["coincident"])
+
+
 def _parse(data: dict) -> Library:
+    block = data.get("intensity_uncertainty", {})
+    assumed = {
+        **ASSUMED_REL_UNC,
+        **{k: float(v) / 100.0 for k, v in block.get("assumed_relative_percent", {}).items()},
+    }
     nuclides = {}
     for name, entry in data["nuclides"].items():
         hl = entry.get("half_life")
@@ -87,11 +124,20 @@ def _parse(data: dict) -> Library:
                 group=ln.get("group"),
                 approximate=bool(ln.get("approximate", False)),
                 extra_fwhm_kev=float(ln.get("extra_fwhm_kev", 0.0)),
+                intensity_unc=_intensity_unc(ln, assumed)[0],
+                intensity_unc_evaluated=_intensity_unc(ln, assumed)[1],
+                coincident=_coincident(ln),
             )
             for ln in entry["lines"]
         )
         nuclides[name] = Nuclide(name, half_life, lines)
-    return Library(data["name"], data["version"], data["source"], nuclides)
+    return Library(
+        data["name"],
+        data["version"],
+        data["source"],
+        nuclides,
+        block.get("source", "assumed: no evaluated intensity uncertainties in the library"),
+    )
 
 
 @lru_cache(maxsize=4)

@@ -89,3 +89,30 @@ def test_accuracy_cells_and_the_markdown_summary():
     assert "| all | station | 170 spectra, 0 errors | 0/1 cells met |" in text
     assert "| all | central | not available: cannot be imported |" in text
     assert "Agreement: not measured (central: cannot be imported)" in text
+
+
+def test_the_mismatch_world_draws_each_intensity_with_the_librarys_uncertainty():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from benchmarks.analysis.spectra import mismatch_library
+    from shared.nuclear import load_library
+
+    lib = load_library()
+    # a library whose Kr-85m lines are exact: the world leaves them as they are
+    kr = lib["Kr-85m"]
+    exact = replace(
+        lib,
+        nuclides={
+            **lib.nuclides,
+            "Kr-85m": replace(kr, lines=tuple(replace(ln, intensity_unc=0.0) for ln in kr.lines)),
+        },
+    )
+    factors = []
+    for seed in range(400):
+        world = mismatch_library({"seed": seed}, exact)
+        assert world["Kr-85m"].lines == exact["Kr-85m"].lines
+        factors.append(world["Xe-135"].gammas()[0].intensity / lib["Xe-135"].gammas()[0].intensity)
+    # the others scatter with their u(I)/I (2 % assumed for Xe-135's 249.8 keV line)
+    assert np.std(factors) == pytest.approx(lib["Xe-135"].gammas()[0].intensity_rel_unc, rel=0.15)
