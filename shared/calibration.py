@@ -395,7 +395,7 @@ def birge_scale(chi2: float, dof: int) -> float:
     the DDEP evaluators' (LWEIGHT: the external uncertainty when chi^2 exceeds its 99 %
     quantile), the same as the line-consistency test of both analyses.
     """
-    if dof <= 0 or chi2 <= dof or float(chi2_dist.sf(chi2, dof)) >= BIRGE_P_VALUE:
+    if dof <= 0 or chi2 <= dof or float(chdtrc(dof, chi2)) >= BIRGE_P_VALUE:
         return 1.0
     return chi2 / dof
 

@@ -629,6 +629,8 @@ def c_spectrum_pick(w: World):
 
 def c_soh_save_all(w: World):
     """Client-side only (assets/charts.js): it never reaches the server."""
+
+
 def _cell_texts(response) -> dict[str, str]:
     """Availability cell id -> its `received/expected` text, from a callback's answer."""
     out: dict[str, str] = {}
