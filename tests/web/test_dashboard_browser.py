@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from selenium.webdriver.support.ui import WebDriverWait
 
 from .helpers import PASSWORD, free_port
 
@@ -66,7 +67,12 @@ def test_each_role_lands_on_the_dashboard_with_its_own_facilities(dash_duo, app,
     dash_duo.wait_for_element("#avail-AUS02-SOH-2024-05-01 a").click()
     dash_duo.wait_for_text_to_equal("#received-displaying", "Displaying 1 - 1 of 1")
     assert "station=AUS02&day=2024-05-01&type=SOH" in dash_duo.driver.current_url
-    assert {c.text for c in dash_duo.find_elements("#received-body td.product")} == {"SOH"}
+    script = (
+        "return Array.from(document.querySelectorAll('#received-body .ag-cell.product'))"
+        ".map(c => c.innerText)"
+    )
+    WebDriverWait(dash_duo.driver, 30).until(lambda d: d.execute_script(script))
+    assert set(dash_duo.driver.execute_script(script)) == {"SOH"}  # the grid's type cells
     assert dash_duo.get_logs() == []
 
 
