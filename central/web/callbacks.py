@@ -5,7 +5,6 @@ the server; what the browser sends back is never trusted."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from dash import Dash, Input, Output, State
@@ -17,6 +16,8 @@ from .auth import current_account
 from .clock import now
 from .db import get_store
 from .grid import register_grid
+from .inputs import day as _day
+from .inputs import strings as _strings
 from .layout import (
     COMPARISON,
     HOME,
@@ -208,20 +209,3 @@ def register_callbacks(app: Dash, page_size: int) -> None:
             return None, "button disabled", ""
         count = f"{len(ids)} file selected" if len(ids) == 1 else f"{len(ids)} files selected"
         return f"/download?ids={','.join(map(str, ids))}", "button", count
-
-
-def _strings(value: Any, allowed: Sequence[str] | None = None) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        return ()
-    return tuple(v for v in value if isinstance(v, str) and (allowed is None or v in allowed))
-
-
-def _day(value: Any) -> date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None

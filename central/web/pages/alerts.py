@@ -6,7 +6,7 @@ paged table (central/web/grid.py). The list is central/alert_list.py's, under th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dash import Dash, Input, dcc, html
@@ -17,6 +17,8 @@ from central.web.auth import current_account
 from central.web.clock import now
 from central.web.db import get_store
 from central.web.grid import Column, Grid, register_grid
+from central.web.inputs import day
+from central.web.inputs import strings as _strings
 
 PATH = "/alerts"
 TITLE = "Alerts"
@@ -98,22 +100,9 @@ def page(store, account) -> list:
     return content(visible_stations(store, account), alert_kinds(store, account, now()))
 
 
-def _strings(value: Any, allowed: Sequence[str] | None = None) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        return ()
-    return tuple(v for v in value if isinstance(v, str) and (allowed is None or v in allowed))
-
-
 def _day(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        d = date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+    d = day(value)
+    return None if d is None else datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
 def alert_filter(values: Sequence[Any]) -> AlertFilter:

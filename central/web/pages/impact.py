@@ -46,6 +46,7 @@ from central.web.figures.impact import (
     total_figure,
     total_table,
 )
+from central.web.inputs import day as _day
 from shared.atm.impact import XENON
 from shared.atm.ims_results import MeasuredConcentration, read_ims_results
 from shared.atm.ims_stations import ImsStation
@@ -263,15 +264,6 @@ def page(store, account) -> list:
 
 def _filter(label: str, control) -> html.Div:
     return html.Div([html.Label(label), control], className="filter")
-
-
-def _day(value: Any) -> date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 def request_from(
