@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-import time
+from dataclasses import replace
 
 import pytest
 import requests
@@ -302,48 +302,52 @@ def test_over_https_the_cookies_are_secure_and_hsts_is_sent(tmp_path, config):
         stop_live_web(web)
 
 
-# ---------------------------------------------------------- login throttling (live server)
+# ------------------------------------------ login throttling (test client, the tests' clock)
 @pytest.fixture
-def strict(tmp_path, config, request):
-    """The live server with small limits: `per_user`, `per_address` failures."""
+def strict(config, clock, request):
+    """A test client of the app with small limits: `per_user`, `per_address` failures.
+    The waits are measured on the tests' clock, which the tests move: no sleeping."""
     per_user, per_address = request.param
-    web = start_live_web(
-        tmp_path,
-        config,
-        [f"login_failures_per_user = {per_user}", f"login_failures_per_address = {per_address}"],
+    web = replace(
+        config.web, login_failures_per_user=per_user, login_failures_per_address=per_address
     )
-    yield web
-    stop_live_web(web)
+    return create_app(replace(config, web=web), clock=clock).server
+
+
+def pass_seconds(clock, seconds: float) -> None:
+    clock.advance(seconds / 60)
 
 
 @pytest.mark.parametrize("strict", [(3, 100)], indirect=True)
-def test_wrong_passwords_for_a_user_meet_a_growing_wait(strict):
-    web = strict
-    known = web.client()
-    assert web.login(known, "alice").status_code == 302  # alice's own browser, from before
-    logout = {"csrf_token": known.cookies["_csrf_token"]}
-    assert known.post(f"{web.url}/logout", data=logout, timeout=10).status_code == 200
-    attacker = web.client()
-    answers = [web.login(attacker, "alice", "guess").status_code for _ in range(4)]
+def test_wrong_passwords_for_a_user_meet_a_growing_wait(strict, clock):
+    known = strict.test_client()
+    assert login(known, "alice").status_code == 302  # alice's own browser, from before
+    logout = {"csrf_token": csrf_header(known)["X-CSRFToken"]}
+    assert known.post("/logout", data=logout).status_code == 302
+    attacker = strict.test_client()
+    answers = [login(attacker, "alice", "guess").status_code for _ in range(4)]
     assert answers == [401, 401, 401, 401]  # 3 free, the 4th closes the door for 1 s
-    blocked = web.login(attacker, "alice")  # even the right password is not checked now
+    blocked = login(attacker, "alice")  # even the right password is not checked now
     assert blocked.status_code == 429
     assert blocked.headers["Retry-After"] == "1"
-    assert "Too many failed logins: try again in 1 second." in blocked.text
-    time.sleep(1.1)
-    assert web.login(attacker, "alice", "guess").status_code == 401
-    again = web.login(attacker, "alice", "guess")
+    assert "Too many failed logins: try again in 1 second." in blocked.get_data(as_text=True)
+    pass_seconds(clock, 0.9)
+    assert login(attacker, "alice", "guess").status_code == 429  # not open yet
+    pass_seconds(clock, 0.2)  # 1.1 s after the 4th failure: open again
+    assert login(attacker, "alice", "guess").status_code == 401
+    again = login(attacker, "alice", "guess")
     assert again.status_code == 429 and again.headers["Retry-After"] == "2"  # growing
     # the attacker cannot lock alice out: her known browser logs in at once
-    assert web.login(known, "alice").status_code == 302
-    assert web.get(known, "/_dash-layout").status_code == 200
+    assert login(known, "alice").status_code == 302
+    assert known.get("/_dash-layout").status_code == 200
 
 
 @pytest.mark.parametrize("strict", [(100, 4)], indirect=True)
-def test_one_address_trying_many_user_names_meets_a_wait_too(strict):
-    web = strict
-    client = web.client()
+def test_one_address_trying_many_user_names_meets_a_wait_too(strict, clock):
+    client = strict.test_client()
     names = ["u1", "u2", "u3", "u4", "u5"]
-    answers = [web.login(client, name, "guess").status_code for name in names]
+    answers = [login(client, name, "guess").status_code for name in names]
     assert answers == [401, 401, 401, 401, 401]  # 4 free, the 5th closes the door
-    assert web.login(client, "owen").status_code == 429  # any user from this address
+    assert login(client, "owen").status_code == 429  # any user from this address
+    pass_seconds(clock, 1.1)
+    assert login(client, "owen").status_code == 302  # the door opens again
