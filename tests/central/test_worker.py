@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -11,6 +12,19 @@ from shared.formats import write_message
 from shared.results import AnalysisError, AnalysisResult
 
 from ..formats.canonical import canonical_message  # a valid 16384-channel SAMPLEPHD
+
+WAIT_SECONDS = 60.0  # the bound of every wait: generous for a loaded machine, never slept
+
+
+def wait_for(condition, worker: threading.Thread, value):
+    """Poll `condition` until it holds (then return `value()`), the worker thread has died
+    or WAIT_SECONDS have passed (then fail with what `value()` gives)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert worker.is_alive(), f"the worker stopped early: {value()!r}"
+        assert time.monotonic() < deadline, f"still waiting after {WAIT_SECONDS} s: {value()!r}"
+        time.sleep(0.02)
+    return value()
 
 
 def _result(phd, source: str) -> AnalysisResult:
@@ -95,7 +109,7 @@ def test_run_stops_when_asked(store, tmp_path):
 
     worker = threading.Thread(target=run, args=(config, stop, 0.05, analyze))
     worker.start()
-    worker.join(10)
+    worker.join(WAIT_SECONDS)
     assert not worker.is_alive()
     assert len(seen) == 2
 
@@ -130,16 +144,17 @@ def test_run_makes_the_daily_products_once_the_day_has_ended(tmp_path):
     worker.start()
     try:
         with Store(config.storage.database_path) as s:
-            for _ in range(500):
-                names = [r["file_name"] for r in s.db.query(
+
+            def products() -> list[str]:
+                return [r["file_name"] for r in s.db.query(
                     "select file_name from messages where product in ('ATS', 'CSV') order by id"
                 )]  # fmt: skip
-                if names:
-                    break
-                stop.wait(0.02)
+
+            # both products, not the first one seen: the CSV may come a cycle after the ATS
+            names = wait_for(lambda: len(products()) >= 2, worker, products)
     finally:
         stop.set()
-        worker.join(10)
+        worker.join(WAIT_SECONDS)
     assert names == [
         "AUS02_CATS20231117V1_ATS_2023_11_17T00_00_00.AS",
         "AUS02_CCSV20231117V1_CSV_2023_11_17T00_00_00.CSV",
