@@ -436,6 +436,7 @@ class Publisher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.published = 0
+        self.passes = 0  # passes made while connected (tests wait for a few more of them)
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
@@ -518,6 +519,7 @@ class Publisher:
                     while not self._stop.is_set():
                         if self.connected.is_set():
                             self.publish_pending(store, self.clock())
+                            self.passes += 1
                         self._stop.wait(self.config.poll_seconds)
             except Exception:
                 log.exception("MQTT: publishing failed; trying again")

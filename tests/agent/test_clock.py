@@ -4,6 +4,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from edge_agent.clock import (
     AcceleratedClock,
     SteppingClock,
@@ -43,27 +45,69 @@ def test_accelerated_clock_runs_speed_times_faster():
     assert clock.real_seconds_until(T + timedelta(minutes=30)) == 15.0
 
 
+class FakeTime:
+    """Real time passed in: a monotonic clock and a stop event whose `wait` moves it
+    forward (by the time asked for, or to the moment `stop_after` sets the event)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0  # sums of the waits are exact from 0 (no rounding to loop on)
+        self.stop_at: float | None = None
+        self.waits: list[float] = []
+        self._set = False
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def stop_after(self, seconds: float) -> None:
+        self.stop_at = self.now + seconds
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        assert len(self.waits) < 1000, "waiting in a loop that does not move on"
+        if self.stop_at is not None and self.now + seconds >= self.stop_at:
+            self.now = max(self.now, self.stop_at)
+            self._set = True
+            return True
+        self.now += seconds
+        return False
+
+
 def test_waiting_for_a_boundary_at_high_speed_takes_little_real_time():
-    clock = AcceleratedClock(T, speed=3600)
+    real = FakeTime()
+    clock = AcceleratedClock(T, speed=3600, monotonic=real.monotonic)
     target = next_boundary(T)  # 0.1 s of station time ahead: 28 µs of real time
     target = next_boundary(target)  # 15 min more: 0.25 s of real time
-    began = time.monotonic()
-    assert clock.wait_until(target, threading.Event())
-    spent = time.monotonic() - began
+    began = real.now
+    assert clock.wait_until(target, real)
     assert clock.now() >= target
-    assert 0.2 < spent < 1.0
+    assert 0.2 < real.now - began < 0.26
+    assert real.waits[0] == pytest.approx(0.25, abs=1e-4)  # one wait, not 1-s steps
 
 
-def test_waiting_ends_when_stopped_or_at_most_runs_out():
+def test_waiting_ends_when_stopped_or_at_most_runs_out(monkeypatch):
+    real = FakeTime()
+    monkeypatch.setattr("edge_agent.clock.time", real)  # `at_most` counts on this clock
     clock = SystemClock()
-    stop = threading.Event()
     far = clock.now() + timedelta(hours=1)
-    began = time.monotonic()
-    assert clock.wait_until(far, stop, at_most=0.05) is False
-    assert time.monotonic() - began < 0.5
+    began = real.now
+    assert clock.wait_until(far, real, at_most=0.05) is False
+    assert real.now - began == pytest.approx(0.05)
+    real.stop_after(0.05)  # another thread sets `stop` 0.05 s later
+    assert clock.wait_until(far, real) is False
+    assert real.now - began == pytest.approx(0.1)  # at once, not at the next 1-s check
+
+
+def test_a_real_stop_event_set_by_another_thread_ends_the_wait():
+    stop = threading.Event()
+    far = SystemClock().now() + timedelta(hours=1)
     threading.Timer(0.05, stop.set).start()
-    assert clock.wait_until(far, stop) is False
-    assert time.monotonic() - began < 1.5
+    began = time.monotonic()
+    assert SystemClock().wait_until(far, stop) is False
+    assert stop.is_set()
+    assert time.monotonic() - began < 600  # not the hour (a bound for a loaded machine)
 
 
 def test_stepping_clock_jumps_to_what_is_waited_for():

@@ -3,6 +3,7 @@ receives, and a store with published and unpublished data."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import socket
@@ -20,6 +21,11 @@ import pytest
 from central.mqtt import schemas, topic_kind
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+# the bound of every wait on a condition: generous for a loaded machine (a wait returns as
+# soon as its condition holds, so it costs nothing when the machine is idle)
+WAIT_SECONDS = 30.0
+BARRIER = "test-barrier-"  # topic level of Subscriber.barrier's own messages
+_barriers = itertools.count(1)
 
 
 def free_port() -> int:
@@ -49,7 +55,7 @@ class Broker:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + WAIT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited: {self.process.stderr.read().decode()}")
@@ -58,7 +64,7 @@ class Broker:
                 return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("mosquitto did not listen within 10 s")
+        raise RuntimeError(f"mosquitto did not listen within {WAIT_SECONDS} s")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -92,6 +98,8 @@ class Subscriber:
         self.lock = threading.Lock()
         self.schemas = schemas()
         self.errors: list[str] = []
+        self.barriers: list[str] = []  # the barrier topics seen (not kept in messages)
+        self.prefix = prefix
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{id(self)}")
         client.on_connect = lambda c, *a: c.subscribe(f"{prefix}/#", qos=1)
         client.on_message = self._on_message
@@ -101,6 +109,10 @@ class Subscriber:
         self.client = client
 
     def _on_message(self, client, userdata, msg) -> None:
+        if msg.topic.startswith(f"{self.prefix}/{BARRIER}"):
+            with self.lock:
+                self.barriers.append(msg.topic)
+            return
         try:
             payload = json.loads(msg.payload)
             jsonschema.validate(payload, self.schemas[topic_kind(msg.topic)])
@@ -114,7 +126,16 @@ class Subscriber:
         with self.lock:
             return [m for m in self.messages if m.topic == topic]
 
-    def wait(self, predicate, timeout: float = 10.0) -> None:
+    def barrier(self, timeout: float = WAIT_SECONDS) -> None:
+        """Return once every message the broker had taken before this call has reached
+        this subscriber: the broker (one thread) queues a message to its subscribers
+        before it acknowledges it, and delivers each subscriber's queue in order, so a
+        message of ours published now arrives after them."""
+        topic = f"{self.prefix}/{BARRIER}{next(_barriers)}/status"
+        self.client.publish(topic, b"{}", qos=1).wait_for_publish(timeout)
+        self.wait(lambda ms: topic in self.barriers, timeout)
+
+    def wait(self, predicate, timeout: float = WAIT_SECONDS) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:
@@ -167,3 +188,13 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def clock():
     return Clock(NOW)
+
+
+def more_passes(publisher, n: int = 3, timeout: float = WAIT_SECONDS) -> None:
+    """Wait until `publisher` has made `n` more passes while connected: what it would
+    send twice, it would have sent by then (each pass waits for the broker's PUBACKs)."""
+    target = publisher.passes + n
+    deadline = time.monotonic() + timeout
+    while publisher.passes < target:
+        assert time.monotonic() < deadline, f"fewer than {n} passes within {timeout} s"
+        time.sleep(0.02)

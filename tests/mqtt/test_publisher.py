@@ -18,7 +18,7 @@ from central.config import MqttConfig
 from central.mqtt import Publisher
 from central.store import Store
 
-from .conftest import NOW
+from .conftest import NOW, WAIT_SECONDS, more_passes
 from .data import add_alert, add_phd, add_soh
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ def test_published_data_retained_soh_and_release_alerts_at_qos1_nothing_unpublis
     subscribe, publisher, clock
 ):
     live = subscribe()
-    publisher()
+    p = publisher()
     live.wait(lambda ms: {m.topic for m in ms} >= {
         "stax/central/status", "stax/USX01/soh", "stax/USX01/release", "stax/USX01/alert"
     } and len([m for m in ms if m.topic == "stax/USX01/alert"]) == 2)  # fmt: skip
@@ -106,7 +106,8 @@ def test_published_data_retained_soh_and_release_alerts_at_qos1_nothing_unpublis
     clock.move(timedelta(days=1))  # AUS02's publish delay has passed
     live.wait(lambda ms: {m.topic for m in ms} >= {"stax/AUS02/soh", "stax/AUS02/release"}
               and len([m for m in ms if m.topic == "stax/AUS02/alert"]) == 2)  # fmt: skip
-    time.sleep(0.5)  # a few more passes: nothing sent twice
+    more_passes(p)  # a few more passes, all they sent delivered: nothing sent twice
+    live.barrier()
     assert len(live.on("stax/USX01/alert")) == 2 and len(live.on("stax/USX01/soh")) == 1
     assert "ZZZ99" not in stations_seen(live) | stations_seen(late)
 
@@ -123,9 +124,10 @@ def test_an_episode_cleared_is_sent_once_more_and_a_restart_resends_no_alert(
     first.stop()
     with Store(db) as store:
         apply_observations(store, [Observation("silent", "USX01", "", False, "USX01: back")], NOW)
-    publisher(central_alerts=True)  # a new process: the durable record says what was sent
+    second = publisher(central_alerts=True)  # a new process: the durable record says what was sent
     live.wait(lambda ms: len([m for m in ms if m.topic == "stax/USX01/alert"]) == 3)
-    time.sleep(0.5)
+    more_passes(second)
+    live.barrier()
     alerts = live.on("stax/USX01/alert")
     assert len(alerts) == 3 and len(live.on("stax/central/alert")) == 1
     assert (alerts[-1].payload["state"], alerts[-1].payload["message"]) == (
@@ -143,7 +145,8 @@ from central.config import MqttConfig
 from central.mqtt import Publisher
 p = Publisher(MqttConfig(host="127.0.0.1", port=int(sys.argv[1]), keepalive_seconds=5), sys.argv[2])
 p.start()
-p.connected.wait(10)
+if not p.connected.wait(60):
+    sys.exit("not connected within 60 s")
 print("connected", flush=True)
 threading.Event().wait()
 """
@@ -159,8 +162,8 @@ def test_the_last_will_says_offline_when_the_publisher_dies(broker, subscribe, d
         assert child.stdout.readline().strip() == "connected"
         watcher.wait(lambda ms: any(m.payload.get("status") == "online" for m in ms))
         os.kill(child.pid, signal.SIGKILL)  # no goodbye: the broker sends the will
-        child.wait(10)
-        watcher.wait(lambda ms: any(m.payload.get("status") == "offline" for m in ms), timeout=15)
+        child.wait(WAIT_SECONDS)
+        watcher.wait(lambda ms: any(m.payload.get("status") == "offline" for m in ms))
     finally:
         if child.poll() is None:
             child.kill()
@@ -189,8 +192,10 @@ def test_broker_down_then_up_the_store_is_not_slowed_and_the_publisher_catches_u
     before.wait(lambda ms: len([m for m in ms if m.topic == "stax/USX01/alert"]) == 2)
     before.close()
     broker.stop()
-    time.sleep(0.3)
-    assert not p.connected.is_set()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while p.connected.is_set():  # the publisher's network thread sees the socket close
+        assert time.monotonic() < deadline, "the publisher did not notice the broker stop"
+        time.sleep(0.02)
     # the intake stores while the broker is down: as fast as ever (the publisher is another
     # thread reading the database, never in the intake's path)
     timings = []
@@ -203,10 +208,12 @@ def test_broker_down_then_up_the_store_is_not_slowed_and_the_publisher_catches_u
         add_alert(store, "AUS02", NOW, "AUS02: not published for a day")
     print(f"store while the broker is down: max {max(timings) * 1000:.1f} ms, "
           f"median {sorted(timings)[10] * 1000:.1f} ms")  # fmt: skip
-    assert max(timings) < 0.25
+    # wall-clock figures on a shared machine: the median, which a load does not move much;
+    # waiting on the broker would cost each store a PUBACK_SECONDS wait or a reconnection
+    assert sorted(timings)[10] < 0.25
     broker.start()  # same port, no persistence: the retained topics are gone
     after = subscribe()
-    after.wait(lambda ms: len([m for m in ms if m.topic == "stax/USX01/alert"]) == 20, timeout=40)
+    after.wait(lambda ms: len([m for m in ms if m.topic == "stax/USX01/alert"]) == 20)
     after.wait(lambda ms: any(m.topic == "stax/USX01/soh" for m in ms))
     assert after.on("stax/USX01/soh")[-1].payload["values"]["room_temperature"]["value"] == 25.0
     texts = [m.payload["message"] for m in after.on("stax/USX01/alert")]

@@ -11,7 +11,7 @@ from central.config import AlertsConfig, CentralConfig, IntakeConfig, MqttConfig
 from central.store import Store
 from central.worker import run
 
-from .conftest import NOW
+from .conftest import NOW, WAIT_SECONDS
 from .data import add_phd
 
 ADMIN = User(1, "root", "admin", True, frozenset(), frozenset())
@@ -39,7 +39,7 @@ def test_the_worker_raises_a_silent_alert_and_publishes_it(tmp_path, broker, sub
         watcher.wait(lambda ms: any(m.topic == "stax/USX01/alert" for m in ms))
     finally:
         stop.set()
-        worker.join(15)
+        worker.join(WAIT_SECONDS)
     assert not worker.is_alive()
     (alert,) = watcher.on("stax/USX01/alert")
     assert alert.payload["kind"] == "silent" and alert.payload["source"] == "central"
