@@ -10,7 +10,6 @@ cleared_at: what the list sorts and filters by).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from shared.timeutil import iso_z
 from .accounts import User
 from .alerts import alert_episodes
 from .alerts import open_alerts as central_open_alerts
+from .paging import Page, page_of
 from .station_alerts import CLEARED, OPEN, SINGLE, station_episodes
 from .store import Store
 
@@ -95,23 +95,6 @@ def matches(row: dict[str, Any], f: AlertFilter) -> bool:
     return not (f.until is not None and row["time"] >= iso_z(f.until))
 
 
-@dataclass(frozen=True)
-class AlertPage:
-    rows: list[dict[str, Any]]
-    total: int
-    page: int
-    pages: int
-    page_size: int
-
-    @property
-    def first(self) -> int:
-        return (self.page - 1) * self.page_size + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
-
-
 def alert_page(
     store: Store,
     user: User,
@@ -122,18 +105,13 @@ def alert_page(
     descending: bool = True,
     page: int = 1,
     page_size: int = 25,
-) -> AlertPage:
+) -> Page:
     """One page of the alerts `user` may see at `now` that match `filters`."""
     if sort not in FIELDS:
         raise ValueError(f"cannot sort alerts by {sort!r}; columns: {', '.join(FIELDS)}")
-    if page_size <= 0:
-        raise ValueError(f"page size must be positive, got {page_size}")
     rows = [r for r in all_alerts(store, user, now) if matches(r, filters)]
     rows.sort(key=lambda r: (str(r.get(sort) or ""), r["time"], r["id"]), reverse=descending)
-    pages = max(1, math.ceil(len(rows) / page_size))
-    page = min(max(1, page), pages)
-    shown = rows[(page - 1) * page_size : page * page_size]
-    return AlertPage(shown, len(rows), page, pages, page_size)
+    return page_of(rows, page, page_size)
 
 
 def alert_kinds(store: Store, user: User, now: datetime) -> list[str]:

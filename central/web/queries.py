@@ -7,13 +7,13 @@ and the API ask exactly what the pages ask. Every list of received files goes th
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from central.access import message_scope, publish_delays, published_at
 from central.accounts import User
+from central.paging import Page, clamp_page  # Page: the pages import it from here too
 from central.store import Store
 from shared.timeutil import iso_z
 
@@ -49,24 +49,6 @@ COMPARISON_FIELDS = (
     "reason",
 )
 QUARANTINE_FIELDS = ("id", "received_at", "file_name", "station", "status", "reason", "size")
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[dict[str, Any]]
-    total: int  # rows that match, on all pages
-    page: int  # 1-based, within 1..pages
-    pages: int  # at least 1, also when nothing matches
-    page_size: int
-
-    @property
-    def first(self) -> int:
-        """1-based number of the first row shown (0 when there is none)."""
-        return (self.page - 1) * self.page_size + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
 
 
 @dataclass(frozen=True)
@@ -273,11 +255,8 @@ def fetch_page(
     """
     if sort not in fields:
         raise ValueError(f"cannot sort {table} by {sort!r}; columns: {', '.join(fields)}")
-    if page_size <= 0:
-        raise ValueError(f"page size must be positive, got {page_size}")
     total = store.conn.execute(f"select count(*) from {table} where {where}", params).fetchone()[0]
-    pages = max(1, math.ceil(total / page_size))
-    page = min(max(1, page), pages)
+    page, pages = clamp_page(page, total, page_size)
     order = "desc" if descending else "asc"
     rows = list(
         store.db.query(
