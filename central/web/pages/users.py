@@ -1,5 +1,6 @@
-"""The Users page (`/users`, administrators only): every user with role, enabled,
-facilities assigned and owned, and subscriptions; create a user (a one-time password is
+"""The Users page (`/users`, administrators only): a paged server-side Grid of the users
+(central/web/grid.py) with role, enabled, facilities assigned and owned, and
+subscriptions, filtered by username, role, enabled and facility; create a user (a one-time password is
 shown once), change role, names and e-mail, assign and own facilities, disable or enable
 (disabling ends the user's sessions at once), reset the password (shown once).
 
