@@ -42,6 +42,7 @@ from .dash_calls import call as dash_call
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import route, show_page
 from .test_releases_leaks import CALLBACKS as RELEASE_CALLBACKS
+from .test_soh_limits import LEAK_CALLBACKS as SOH_LIMIT_CALLBACKS
 
 MOMENT = datetime(2024, 5, 2, 4, tzinfo=UTC)
 DELAYS = {"AUS02": timedelta(days=1), "BES01": timedelta(0)}
@@ -945,6 +946,10 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "soh-summary.children": c_soh_charts,
     **{f"soh-{i}-csv.data": c_soh_csv(i) for i in range(MAX_SOH_CHARTS)},
     "soh-save-all-done.children": c_soh_save_all,
+    **{
+        name: functools.partial(f, no_markers=no_markers)
+        for name, f in SOH_LIMIT_CALLBACKS.items()  # tests/web/test_soh_limits.py
+    },
     "dashboard-availability.children": c_dashboard,
     "alerts-body.rowData": c_alerts_page,
     "alerts-state.data": c_state_alerts,
