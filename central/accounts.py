@@ -167,6 +167,25 @@ def set_password(store: Store, user_id: int, password: str) -> None:
     end_user_sessions(store, user_id)
 
 
+def change_own_password(store: Store, user: User, current: str, new: str, again: str) -> None:
+    """A user changes their own password (the Settings page): the current one must be
+    right, the new one given twice, at least 8 characters and not the current one. Every
+    session of the user ends at once, this one too: the user logs in again with the new
+    password. Raises AccountError (nothing changed) otherwise."""
+    rows = list(store.db.query("select password_hash from users where id = ?", [user.id]))
+    if not rows:
+        raise AccountError(f"there is no user {user.id!r}")
+    try:
+        _hasher.verify(rows[0]["password_hash"], current if isinstance(current, str) else "")
+    except (VerificationError, InvalidHashError):
+        raise AccountError("the current password is not right") from None
+    if not isinstance(new, str) or new != again:
+        raise AccountError("the two new passwords differ")
+    if new == current:
+        raise AccountError("the new password is the current one")
+    set_password(store, user.id, new)  # checks the length, ends every session
+
+
 def disable_user(store: Store, user_id: int) -> None:
     """Disable a user: no more logins, and every open session ends at once."""
     with store.conn:

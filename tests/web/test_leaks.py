@@ -42,6 +42,7 @@ from .dash_calls import call as dash_call
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import route, show_page
 from .test_releases_leaks import CALLBACKS as RELEASE_CALLBACKS
+from .test_settings_password import password_leak
 from .test_soh_limits import LEAK_CALLBACKS as SOH_LIMIT_CALLBACKS
 
 MOMENT = datetime(2024, 5, 2, 4, tzinfo=UTC)
@@ -959,6 +960,7 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "users-state.data": c_state(USERS),
     "sub-message.children": c_subscriptions,
     "cert-download.data": c_certificate,
+    "pw-message.children": functools.partial(password_leak, no_markers=no_markers),
 }
 
 
