@@ -167,6 +167,25 @@ def set_password(store: Store, user_id: int, password: str) -> None:
     end_user_sessions(store, user_id)
 
 
+def change_own_password(store: Store, user: User, current: str, new: str, again: str) -> None:
+    """A user changes their own password (the Settings page): the current one must be
+    right, the new one given twice, at least 8 characters and not the current one. Every
+    session of the user ends at once, this one too: the user logs in again with the new
+    password. Raises AccountError (nothing changed) otherwise."""
+    rows = list(store.db.query("select password_hash from users where id = ?", [user.id]))
+    if not rows:
+        raise AccountError(f"there is no user {user.id!r}")
+    try:
+        _hasher.verify(rows[0]["password_hash"], current if isinstance(current, str) else "")
+    except (VerificationError, InvalidHashError):
+        raise AccountError("the current password is not right") from None
+    if not isinstance(new, str) or new != again:
+        raise AccountError("the two new passwords differ")
+    if new == current:
+        raise AccountError("the new password is the current one")
+    set_password(store, user.id, new)  # checks the length, ends every session
+
+
 def disable_user(store: Store, user_id: int) -> None:
     """Disable a user: no more logins, and every open session ends at once."""
     with store.conn:
@@ -201,31 +220,101 @@ def _existing(store: Store, user_id: int) -> User:
     return user
 
 
-def list_users(store: Store, *, by: User) -> list[dict]:
-    """Every user (administrators only): id, username, first_name, last_name, email, role,
-    enabled, created_at, updated_at, assigned and owned (sorted facility codes)."""
-    _require_admin(by)
-    links: dict[int, dict[str, list[str]]] = {}
-    for row in store.db.query(
-        "select user_id, facility, relation from user_facilities order by facility"
-    ):
-        links.setdefault(row["user_id"], {"assigned": [], "owned": []})[row["relation"]].append(
-            row["facility"]
+USER_SORTS = ("username", "first_name", "last_name", "email", "role", "enabled")
+USER_SORTS += ("created_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    """What the Users page's filters ask for; empty means no restriction."""
+
+    username: str = ""  # a part of the user name, any case
+    roles: tuple[str, ...] = ()
+    enabled: bool | None = None
+    facilities: tuple[str, ...] = ()  # assigned or owned, any of them
+
+
+def _user_conditions(wanted: UserFilter) -> tuple[str, list]:
+    where, params = ["1"], []
+    if wanted.username.strip():
+        # LIKE's own wildcards in the text are meant literally
+        text = wanted.username.strip().replace("\\", "\\\\")
+        text = text.replace("%", "\\%").replace("_", "\\_")
+        where.append("username like ? escape '\\'")
+        params.append(f"%{text}%")
+    if wanted.roles:
+        where.append(f"role in ({', '.join('?' * len(wanted.roles))})")
+        params.extend(wanted.roles)
+    if wanted.enabled is not None:
+        where.append("enabled = ?")
+        params.append(int(wanted.enabled))
+    if wanted.facilities:
+        where.append(
+            "id in (select user_id from user_facilities where facility in "
+            f"({', '.join('?' * len(wanted.facilities))}))"
         )
-    out = []
-    for row in store.db.query(
-        "select id, username, first_name, last_name, email, role, enabled, created_at, "
-        "updated_at from users order by username"
-    ):
-        got = links.get(row["id"], {"assigned": [], "owned": []})
-        out.append({**row, "enabled": bool(row["enabled"]), **got})
-    return out
+        params.extend(wanted.facilities)
+    return " and ".join(where), params
+
+
+def count_users(store: Store, wanted: UserFilter = UserFilter(), *, by: User) -> int:
+    """How many users match `wanted` (administrators only)."""
+    _require_admin(by)
+    where, params = _user_conditions(wanted)
+    return store.conn.execute(f"select count(*) from users where {where}", params).fetchone()[0]
+
+
+def list_users(
+    store: Store,
+    wanted: UserFilter = UserFilter(),
+    sort: str = "username",
+    offset: int = 0,
+    limit: int | None = None,
+    *,
+    descending: bool = False,
+    by: User,
+) -> list[dict]:
+    """The users that match `wanted` (administrators only), sorted by `sort` (one of
+    USER_SORTS; ties by id), `limit` of them from `offset`: id, username, first_name,
+    last_name, email, role, enabled, created_at, updated_at, and assigned and owned
+    (sorted facility codes)."""
+    _require_admin(by)
+    if sort not in USER_SORTS:
+        raise AccountError(f"users are sorted by one of {', '.join(USER_SORTS)}, not {sort!r}")
+    if offset < 0 or (limit is not None and limit < 0):
+        raise AccountError("offset and limit are not negative")
+    where, params = _user_conditions(wanted)
+    order = "desc" if descending else "asc"
+    rows = list(
+        store.db.query(
+            "select id, username, first_name, last_name, email, role, enabled, created_at, "
+            f"updated_at from users where {where} order by {sort} {order}, id {order} "
+            "limit ? offset ?",
+            [*params, -1 if limit is None else limit, offset],
+        )
+    )
+    links: dict[int, dict[str, list[str]]] = {r["id"]: {"assigned": [], "owned": []} for r in rows}
+    if rows:
+        ids = list(links)
+        for row in store.db.query(
+            "select user_id, facility, relation from user_facilities "
+            f"where user_id in ({', '.join('?' * len(ids))}) order by facility",
+            ids,
+        ):
+            links[row["user_id"]][row["relation"]].append(row["facility"])
+    return [{**row, "enabled": bool(row["enabled"]), **links[row["id"]]} for row in rows]
 
 
 def user_record(store: Store, user_id: int, *, by: User) -> dict | None:
     """One user's row as `list_users` gives it (administrators only); None if unknown."""
     _require_admin(by)
-    return next((u for u in list_users(store, by=by) if u["id"] == user_id), None)
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        return None
+    rows = list(store.db.query("select username from users where id = ?", [user_id]))
+    if not rows:
+        return None
+    found = list_users(store, UserFilter(username=rows[0]["username"]), by=by)
+    return next((u for u in found if u["id"] == user_id), None)
 
 
 def _clean(value: str | None) -> str | None:

@@ -14,11 +14,17 @@ they are judged against.
 - `soh_limits` (station or '*', quantity, low, high, unit): alert limits; '*' rows are
   the defaults of the central configuration (`[soh.limits]`, central/config.py), a
   station's own row replaces the default for that station.
+- `soh_limit_changes` (station, quantity, old_low, old_high, new_low, new_high, unit,
+  changed_by, changed_at): every change of a station's limits made with `change_limit`
+  (the SOH charts' editor, `stax central soh-limit set`), the limits in force before and
+  after it; the central alerts' `soh_limit` check reads the limits in force
+  (`limits_for`), so an edit applies from the next check on.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -89,6 +95,27 @@ def ensure_schema(db: sqlite_utils.Database, store: Store | None = None) -> None
         )
         with db.conn:
             _write_defaults(db.conn, default_soh_limits())
+    if "soh_limit_changes" not in tables:
+        db["soh_limit_changes"].create(
+            {
+                "id": int,
+                "station": str,
+                "quantity": str,
+                "old_low": float,
+                "old_high": float,
+                "new_low": float,
+                "new_high": float,
+                "unit": str,
+                "changed_by": str,
+                "changed_at": str,  # ISO Z
+            },
+            pk="id",
+            not_null={"station", "quantity", "changed_by", "changed_at"},
+            if_not_exists=True,
+        )
+        db["soh_limit_changes"].create_index(
+            ["station", "changed_at"], if_not_exists=True, index_name="soh_limit_changes_station"
+        )
     if "soh_values" not in tables and store is not None:
         backfill(store)
 
@@ -264,6 +291,137 @@ def outside_limits(
         if (low is not None and value < low) or (high is not None and value > high):
             out.append((quantity, float(value), low, high))
     return out
+
+
+# ------------------------------------------------------------ editing a station's limits
+class SohLimitError(ValueError):
+    """A limit change that cannot be made (nothing is changed)."""
+
+
+MAX_QUANTITY = 100  # characters of a quantity's name
+
+
+def station_limits(store: Store, station: str) -> list[dict[str, Any]]:
+    """The limits in force at `station`, by quantity: quantity, low, high, unit, and
+    `own` (the station's own row) or not (the central configuration's default)."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in store.db.query(
+        "select station, quantity, low, high, unit from soh_limits where station in (?, ?) "
+        "order by station = ?, quantity",
+        [ALL_STATIONS, station, station],
+    ):  # defaults first, the station's over them
+        found[row["quantity"]] = {
+            "quantity": row["quantity"],
+            "low": row["low"],
+            "high": row["high"],
+            "unit": row["unit"] or "",
+            "own": row["station"] != ALL_STATIONS,
+        }
+    return [found[q] for q in sorted(found)]
+
+
+def _bound(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SohLimitError(f"the {name} limit is a number, not {value!r}")
+    if not math.isfinite(value):
+        raise SohLimitError(f"the {name} limit is a finite number, not {value!r}")
+    return float(value)
+
+
+def _check_quantity(quantity: Any) -> str:
+    if not isinstance(quantity, str) or not quantity.strip():
+        raise SohLimitError("a quantity is required")
+    quantity = quantity.strip()
+    if len(quantity) > MAX_QUANTITY or any(c.isspace() for c in quantity):
+        raise SohLimitError(f"{quantity[:MAX_QUANTITY]!r} is not a quantity's name")
+    return quantity
+
+
+def change_limit(
+    store: Store,
+    station: str,
+    quantity: str,
+    low: float | None,
+    high: float | None,
+    *,
+    changed_by: str,
+    now: datetime,
+    user: User | None = None,
+    unit: str | None = None,
+) -> dict[str, Any] | None:
+    """Set `station`'s own limits of `quantity` (low and/or high; both None: back to the
+    central configuration's default) and record the change in `soh_limit_changes`.
+    With `user` (the web), only the facility's owners and administrators may; without
+    (the command line on the server), whoever runs it. `unit` None keeps the unit the
+    limit has now. Returns the change recorded, or None when the limits in force stay
+    the same. Raises SohLimitError (nothing changed) for a bad value, AccessDenied for
+    a user who does not manage the facility."""
+    from .access import AccessDenied
+    from .facilities import can_manage
+
+    if user is not None and not can_manage(user, station):
+        raise AccessDenied(f"user {user.username!r} does not manage facility {station}")
+    if not store.db["facilities"].count_where("code = ?", [station]):
+        raise SohLimitError(f"no facility {station}")
+    quantity = _check_quantity(quantity)
+    low, high = _bound(low, "low"), _bound(high, "high")
+    if low is not None and high is not None and not low < high:
+        raise SohLimitError(f"the low limit {low:g} must be below the high limit {high:g}")
+    before = next((r for r in station_limits(store, station) if r["quantity"] == quantity), None)
+    if unit is None:
+        unit = before["unit"] if before else ""
+    unit = unit.strip()
+    old = (before["low"], before["high"]) if before else (None, None)
+    with store.conn:
+        if low is None and high is None:
+            store.conn.execute(
+                "delete from soh_limits where station = ? and quantity = ?", [station, quantity]
+            )
+        else:
+            store.conn.execute(
+                "insert or replace into soh_limits (station, quantity, low, high, unit) "
+                "values (?, ?, ?, ?, ?)",
+                [station, quantity, low, high, unit],
+            )
+        after = limits_for(store, station).get(quantity, (None, None))
+        if after == old and (before or {}).get("unit", unit) == unit:
+            return None
+        change = {
+            "station": station,
+            "quantity": quantity,
+            "old_low": old[0],
+            "old_high": old[1],
+            "new_low": after[0],
+            "new_high": after[1],
+            "unit": limit_units(store, station).get(quantity, unit),
+            "changed_by": changed_by,
+            "changed_at": iso_z(now),
+        }
+        cursor = store.conn.execute(
+            f"insert into soh_limit_changes ({', '.join(change)}) "
+            f"values ({', '.join('?' * len(change))})",
+            list(change.values()),
+        )
+    return {"id": cursor.lastrowid, **change}
+
+
+def limit_changes(
+    store: Store, station: str, quantity: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The recorded changes of `station`'s limits (of one quantity if given), newest first."""
+    where, params = "station = ?", [station]
+    if quantity is not None:
+        where += " and quantity = ?"
+        params.append(quantity)
+    return list(
+        store.db.query(
+            f"select * from soh_limit_changes where {where} order by changed_at desc, id desc "
+            "limit ?",
+            [*params, limit],
+        )
+    )
 
 
 # ------------------------------------------------------------------------ reading

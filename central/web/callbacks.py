@@ -183,7 +183,7 @@ def register_callbacks(app: Dash, page_size: int) -> None:
     soh.register(app)
     dashboard.register(app)
     alerts.register(app, page_size)
-    users.register(app)
+    users.register(app, page_size)
     register_grid(app, RECEIVED, fetch_received, RECEIVED_FILTERS)
     register_grid(app, QUARANTINE, fetch_quarantine)
     register_grid(app, COMPARISON, fetch_comparison, COMPARISON_FILTERS)

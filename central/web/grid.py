@@ -238,10 +238,13 @@ def register_grid(
     grid: Grid,
     fetch: Callable[[dict[str, Any], Sequence[Any]], Page],
     filters: Sequence[Input] = (),
+    refresh: Sequence[Input] = (),
 ) -> None:
     """The grid's callbacks: the pager, the grid's sort and the filters change its
     state; the state and the filters fetch a page. `fetch(state, filter_values)` runs on
-    the server for every page and must apply the access rule itself."""
+    the server for every page and must apply the access rule itself. A change of a
+    `refresh` input (e.g. a version a form bumps after an edit) fetches the same page
+    again, without going back to the first one."""
 
     @app.callback(
         Output(grid.id("state"), "data"),
@@ -270,9 +273,10 @@ def register_grid(
         Output(grid.id("body"), "columnSize"),
         Input(grid.id("state"), "data"),
         *filters,
+        *refresh,
     )
-    def _show_page(state: Any, *filter_values: Any) -> tuple:
+    def _show_page(state: Any, *values: Any) -> tuple:
         state = grid.clean_state(state)
-        page = fetch(state, filter_values)
+        page = fetch(state, values[: len(filters)])
         # the columns sized to this page's cells (dash-ag-grid clears columnSize once done)
         return (grid.rows(page), *pager_texts(page), page.pages, "autoSize")

@@ -7,6 +7,8 @@ stax central user add NAME --config FILE --role admin|owner|user [--facility COD
 stax central facility set CODE --config FILE [--publish-delay 3d] [--name ...] ...
 stax central facility list|history [CODE] --config FILE
 stax central token add|list USER --config FILE;  token revoke ID --config FILE
+stax central soh-limit set STATION QUANTITY --config FILE [--low X] [--high Y] [--unit U]
+                                     [--default];  soh-limit list|history STATION
 stax central backup --config FILE --out DIR
                                      a consistent copy of the database and its blobs, live
 """
@@ -59,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     _facility_arguments(sub, action)
     _token_arguments(sub, action)
+    _soh_limit_arguments(sub, action)
     backup = action(sub, "backup", "copy the database and its blobs while the server runs")
     backup.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="folder of the copy (made 0700)"
@@ -71,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         return _facility(config, args)
     if args.action == "token":
         return _token(config, args)
+    if args.action == "soh-limit":
+        return _soh_limit(config, args)
     if args.action == "serve":
         return _serve(config, Path(args.config).resolve(), args)
     if args.action == "check":
@@ -257,6 +262,74 @@ def _facility(config: CentralConfig, args: argparse.Namespace) -> int:
         print(f"{args.code}: {c.field} {c.old} -> {c.new}")
     if not changes:
         print(f"{args.code}: nothing changed")
+    return 0
+
+
+# ----------------------------------------------------------------- soh-limit
+def _soh_limit_arguments(sub, action) -> None:
+    limit = sub.add_parser("soh-limit", help="a station's SOH alert limits").add_subparsers(
+        dest="limit_action", metavar="ACTION", required=True
+    )
+    change = action(limit, "set", "change a station's limits of one quantity (recorded)")
+    change.add_argument("station", metavar="STATION")
+    change.add_argument("quantity", metavar="QUANTITY", help="e.g. room_temperature")
+    change.add_argument("--low", type=float, metavar="X", help="no --low: no low limit")
+    change.add_argument("--high", type=float, metavar="Y", help="no --high: no high limit")
+    change.add_argument("--unit", metavar="U", help="default: the unit the limit has now")
+    change.add_argument(
+        "--default", action="store_true", help="back to the central configuration's default"
+    )
+    listed = action(limit, "list", "the limits in force at a station (own or default)")
+    listed.add_argument("station", metavar="STATION")
+    history = action(limit, "history", "every recorded change of a station's limits")
+    history.add_argument("station", metavar="STATION")
+    history.add_argument("--quantity", metavar="QUANTITY")
+
+
+def _soh_limit(config: CentralConfig, args: argparse.Namespace) -> int:
+    from central.soh import SohLimitError, change_limit, limit_changes, station_limits
+    from central.store import Store
+
+    def shown(value: float | None) -> str:
+        return "-" if value is None else f"{value:g}"
+
+    with Store(config.storage.database_path) as store:
+        if not store.db["facilities"].count_where("code = ?", [args.station]):
+            raise UsageError(f"no facility {args.station}")
+        if args.limit_action == "list":
+            for r in station_limits(store, args.station):
+                source = "station" if r["own"] else "default"
+                print(f"{r['quantity']:28} {shown(r['low']):>10} {shown(r['high']):>10} "
+                      f"{r['unit']:6} {source}")  # fmt: skip
+            return 0
+        if args.limit_action == "history":
+            for c in limit_changes(store, args.station, args.quantity, limit=10_000):
+                print(f"{c['changed_at']} {c['changed_by']}: {c['quantity']} "
+                      f"{shown(c['old_low'])}..{shown(c['old_high'])} -> "
+                      f"{shown(c['new_low'])}..{shown(c['new_high'])} {c['unit'] or ''}".rstrip())  # fmt: skip
+            return 0
+        if args.default and (args.low is not None or args.high is not None):
+            raise UsageError("--default takes no --low nor --high")
+        if not args.default and args.low is None and args.high is None:
+            raise UsageError("give --low and/or --high, or --default")
+        try:
+            change = change_limit(
+                store,
+                args.station,
+                args.quantity,
+                args.low,
+                args.high,
+                unit=args.unit,
+                changed_by=f"command line ({getpass.getuser()})",
+                now=datetime.now(UTC),
+            )
+        except SohLimitError as exc:
+            raise UsageError(f"{args.station} {args.quantity}: {exc}") from None
+    if change is None:
+        print(f"{args.station} {args.quantity}: nothing changed")
+    else:
+        print(f"{args.station} {args.quantity}: {shown(change['old_low'])}..{shown(change['old_high'])}"
+              f" -> {shown(change['new_low'])}..{shown(change['new_high'])} {change['unit']}".rstrip())  # fmt: skip
     return 0
 
 

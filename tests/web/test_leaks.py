@@ -32,6 +32,8 @@ from central.tokens import make_token
 from central.web.chartkit import graph_id
 from central.web.layout import COMPARISON, PAGES, QUARANTINE, RECEIVED
 from central.web.pages.soh import MAX_CHARTS as MAX_SOH_CHARTS
+from central.web.pages.users import FILTERS as USERS_FILTERS
+from central.web.pages.users import USERS
 
 from . import leaks_impact
 from . import leaks_pages as pages
@@ -40,6 +42,8 @@ from .dash_calls import call as dash_call
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import route, show_page
 from .test_releases_leaks import CALLBACKS as RELEASE_CALLBACKS
+from .test_settings_password import password_leak
+from .test_soh_limits import LEAK_CALLBACKS as SOH_LIMIT_CALLBACKS
 
 MOMENT = datetime(2024, 5, 2, 4, tzinfo=UTC)
 DELAYS = {"AUS02": timedelta(days=1), "BES01": timedelta(0)}
@@ -731,14 +735,15 @@ def _users_act(w: World, action: str, picked, **values):
     body = {
         "output": output,
         "outputs": [{"id": "users-message", "property": "children"},
-                    {"id": "users-table", "property": "children"},
+                    {"id": "users-version", "property": "data"},
                     {"id": "users-pick", "property": "options"},
                     {"id": "users-pick", "property": "value"}],
         "inputs": [{"id": f"users-{a}", "property": "n_clicks", "value": int(a == action)}
                    for a in ACTIONS],
         "state": [{"id": "users-pick", "property": "value", "value": picked},
                   *({"id": field_id(k), "property": "value", "value": values.get(k)}
-                    for k in USERS_FIELDS)],
+                    for k in USERS_FIELDS),
+                  {"id": "users-version", "property": "data", "value": 0}],
         "changedPropIds": [f"users-{action}.n_clicks"],
     }  # fmt: skip
     return w.client.post("/_dash-update-component", json=body, headers=csrf_header(w.client))
@@ -761,6 +766,21 @@ def c_users_load(w: World):
             assert got[field_id("email")]["value"] is None
         else:
             assert got[field_id("username")]["value"]
+
+
+def c_users_page(w: World):
+    for wanted in (None, "alice", "%"):
+        filters = [(f"users-filter-{k}", "value", wanted if k == "username" else None)
+                   for k in USERS_FILTERS] + [("users-version", "data", 0)]  # fmt: skip
+        response = show_page(w.client, USERS, USERS.initial_state(), filters)
+        if w.role == "admin":
+            assert response.status_code == 200
+            assert ("alice" in response.data.decode()) == (wanted != "%")  # % is no wildcard
+        else:  # the same refusal whatever is asked: no user, no count
+            assert response.status_code == 403, (w.role, wanted)
+            text = response.data.decode()
+            assert "Displaying" not in text and '"olga"' not in text and '"bert"' not in text
+        assert "password_hash" not in response.data.decode() and "$argon2" not in str(response.data)
 
 
 def c_users_act(w: World):
@@ -927,13 +947,20 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "soh-summary.children": c_soh_charts,
     **{f"soh-{i}-csv.data": c_soh_csv(i) for i in range(MAX_SOH_CHARTS)},
     "soh-save-all-done.children": c_soh_save_all,
+    **{
+        name: functools.partial(f, no_markers=no_markers)
+        for name, f in SOH_LIMIT_CALLBACKS.items()  # tests/web/test_soh_limits.py
+    },
     "dashboard-availability.children": c_dashboard,
     "alerts-body.rowData": c_alerts_page,
     "alerts-state.data": c_state_alerts,
     "users-field-username.value": c_users_load,
     "users-message.children": c_users_act,
+    "users-body.rowData": c_users_page,
+    "users-state.data": c_state(USERS),
     "sub-message.children": c_subscriptions,
     "cert-download.data": c_certificate,
+    "pw-message.children": functools.partial(password_leak, no_markers=no_markers),
 }
 
 

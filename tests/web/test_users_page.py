@@ -9,8 +9,10 @@ import pytest
 from central.accounts import (
     AccountError,
     NotAdministrator,
+    UserFilter,
     admin_create_user,
     authenticate,
+    count_users,
     list_users,
     reset_password,
     set_user_enabled,
@@ -20,10 +22,10 @@ from central.accounts import (
 )
 from central.store import Store
 from central.subscriptions import set_subscriptions
-from central.web.pages.users import ACTIONS, field_id
+from central.web.pages.users import ACTIONS, FILTERS, USERS, field_id
 
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
-from .test_callbacks import find, route
+from .test_callbacks import find, route, show_page
 
 FIELDS = ("username", "first_name", "last_name", "email", "role", "assigned", "owned")
 
@@ -112,14 +114,15 @@ def act(client, action, picked=None, **values):
     body = {
         "output": output,
         "outputs": [{"id": "users-message", "property": "children"},
-                    {"id": "users-table", "property": "children"},
+                    {"id": "users-version", "property": "data"},
                     {"id": "users-pick", "property": "options"},
                     {"id": "users-pick", "property": "value"}],
         "inputs": [{"id": f"users-{a}", "property": "n_clicks", "value": int(a == action)}
                    for a in ACTIONS],
         "state": [{"id": "users-pick", "property": "value", "value": picked},
                   *({"id": field_id(k), "property": "value", "value": values.get(k)}
-                    for k in FIELDS)],
+                    for k in FIELDS),
+                  {"id": "users-version", "property": "data", "value": 3}],
         "changedPropIds": [f"users-{action}.n_clicks"],
     }  # fmt: skip
     response = client.post("/_dash-update-component", json=body, headers=csrf_header(client))
@@ -135,11 +138,12 @@ def test_the_page_creates_a_user_who_logs_in_and_a_disabled_one_is_out(app, stor
     admin = app.server.test_client()
     login(admin, "admin")
     page = route(admin, "/users")["page"]["children"]
-    assert "alice" in str(find(page, "users-table"))
+    assert find(page, USERS.id("body")) is not None
     made = act(admin, "create", username="yan", role="user", assigned=["BES01"])
     password = secret(made)
     yan_id = made["users-pick"]["value"]
-    assert "yan" in str(made["users-table"]["children"])
+    assert made["users-version"]["data"] == 4  # the grid fetches its page again
+    assert "yan" in names(grid_page(admin, USERS.initial_state(), username="ya"))
 
     yan = app.server.test_client()
     assert login(yan, "yan", password).status_code == 302
@@ -168,7 +172,9 @@ def test_the_page_creates_a_user_who_logs_in_and_a_disabled_one_is_out(app, stor
 def test_a_non_administrator_is_not_allowed(app, client):
     login(client, "owen")
     page = route(client, "/users")["page"]["children"]
-    assert "Not allowed" in str(page) and find(page, "users-table") is None
+    assert "Not allowed" in str(page) and find(page, USERS.id("body")) is None
+    refused = show_page(client, USERS, USERS.initial_state(), filters())
+    assert refused.status_code == 403 and b"alice" not in refused.data
     response = act(client, "create", username="mallory", role="admin")
     assert "Not allowed" in str(response["users-message"]["children"])
     loaded = call_callback(
@@ -183,12 +189,72 @@ def test_a_non_administrator_is_not_allowed(app, client):
     assert "mallory" not in str(route(admin, "/users")["page"]["children"])
 
 
-def test_the_table_shows_each_users_subscriptions(client, store):
+def filters(username=None, roles=None, enabled=None, facilities=None):
+    values = (username, roles, enabled, facilities)
+    shown = [(f"users-filter-{k}", "value", v) for k, v in zip(FILTERS, values, strict=True)]
+    return [*shown, ("users-version", "data", 0)]  # the refresh input comes last
+
+
+def grid_page(client, state, **wanted):
+    response = show_page(client, USERS, state, filters(**wanted))
+    assert response.status_code == 200, response.data
+    return response.get_json()["response"]
+
+
+def names(response) -> list[str]:
+    return [row["username"] for row in response[USERS.id("body")]["rowData"]]
+
+
+def test_the_grid_shows_each_users_subscriptions(client, store):
     set_subscriptions(store, user(store, "alice"), "AUS02", ["SOH", "ATS"], now=NOW)
     login(client, "admin")
-    table = find(route(client, "/users")["page"]["children"], "users-row-alice")
-    cells = {c["props"]["className"]: c["props"]["children"] for c in table["props"]["children"]}
-    assert cells["subscriptions"] == "AUS02: ATS, SOH"
-    assert (cells["role"], cells["enabled"], cells["assigned"]) == ("Simple user", "Yes", "AUS02")
-    dave = find(route(client, "/users")["page"]["children"], "users-row-dave")
-    assert "No" in str(dave)  # disabled
+    rows = grid_page(client, USERS.initial_state())[USERS.id("body")]["rowData"]
+    alice = next(r for r in rows if r["username"] == "alice")
+    assert alice["subscriptions"] == "AUS02: ATS, SOH"
+    assert (alice["role"], alice["enabled"], alice["assigned"]) == ("Simple user", "Yes", "AUS02")
+    assert next(r for r in rows if r["username"] == "dave")["enabled"] == "No"  # disabled
+    assert "password_hash" not in str(rows)
+
+
+def test_the_grid_filters_sorts_and_pages_on_the_server(client, store):
+    admin = user(store, "admin")
+    for n in range(30):
+        admin_create_user(store, f"u{n:02d}", by=admin, now=NOW, assigned=["BES01"])
+    login(client, "admin")
+    first = grid_page(client, USERS.initial_state())
+    assert first[USERS.id("displaying")]["children"] == "Displaying 1 - 25 of 34"
+    assert first[USERS.id("pageinfo")]["children"] == "Page 1 of 2"
+    assert names(first)[:4] == ["admin", "alice", "dave", "owen"]
+    second = grid_page(client, {**USERS.initial_state(), "page": 2})
+    assert names(second) == [f"u{n:02d}" for n in range(21, 30)]
+    down = grid_page(client, {"page": 1, "sort": "username", "desc": True})
+    assert names(down)[:2] == ["u29", "u28"]
+    assert names(grid_page(client, USERS.initial_state(), roles=["owner"])) == ["owen"]
+    assert names(grid_page(client, USERS.initial_state(), enabled="no")) == ["dave"]
+    aus = grid_page(client, USERS.initial_state(), facilities=["AUS02"])
+    assert names(aus) == ["alice", "dave"]
+    assert names(grid_page(client, USERS.initial_state(), username="U2")) == [
+        f"u{n}" for n in range(20, 30)
+    ]
+    # what no control sends is ignored, and LIKE's wildcards are plain characters
+    forged = grid_page(client, {"page": 1, "sort": "password_hash"}, roles=["king"], enabled=1)
+    assert forged[USERS.id("displaying")]["children"] == "Displaying 1 - 25 of 34"
+    assert names(grid_page(client, USERS.initial_state(), username="%")) == []
+
+
+def test_list_users_pages_and_counts(store):
+    admin = user(store, "admin")
+    everyone = list_users(store, by=admin)
+    assert [u["username"] for u in everyone] == ["admin", "alice", "dave", "owen"]
+    assert count_users(store, by=admin) == 4
+    wanted = UserFilter(facilities=("AUS02", "BES01"))
+    assert count_users(store, wanted, by=admin) == 3
+    page = list_users(store, wanted, "username", 1, 1, by=admin)
+    assert [u["username"] for u in page] == ["dave"]
+    newest = list_users(store, UserFilter(enabled=True), "created_at", 0, 2, descending=True,
+                        by=admin)  # fmt: skip
+    assert [u["username"] for u in newest] == ["owen", "alice"]
+    with pytest.raises(AccountError, match="sorted by one of"):
+        list_users(store, sort="password_hash", by=admin)
+    with pytest.raises(NotAdministrator):
+        count_users(store, by=user(store, "owen"))

@@ -1,4 +1,5 @@
-"""The Settings page (`/settings`): the user's API tokens for `/api/v1/` and `stax fetch`:
+"""The Settings page (`/settings`): one's own password (the current one asked; every
+session ends with the change); the user's API tokens for `/api/v1/` and `stax fetch`:
 make one (shown once), list them, revoke one. Administrators pick any user's tokens.
 
 Also the user's own e-mail subscriptions (per facility they see and product: ATS, CSV,
@@ -16,6 +17,7 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
 
 from central.access import AccessDenied, visible_stations
+from central.accounts import AccountError, change_own_password
 from central.subscriptions import PRODUCTS, SubscriptionError, set_subscriptions, subscriptions_of
 from central.tokens import (
     TokenError,
@@ -172,6 +174,37 @@ def mail_content(
     ]
 
 
+def _password_input(key: str, label: str, autocomplete: str) -> html.Div:
+    return html.Div(
+        [
+            html.Label(label, htmlFor=f"pw-{key}"),
+            dcc.Input(id=f"pw-{key}", type="password", autoComplete=autocomplete),
+        ],
+        className="filter",
+    )
+
+
+def password_content() -> list:
+    return [
+        html.H2("Your password"),
+        html.P(
+            "At least 8 characters. Changing it ends every session you have open, this one "
+            "too: log in again with the new password.",
+            className="hint",
+        ),
+        html.Div(
+            [
+                _password_input("current", "Current password", "current-password"),
+                _password_input("new", "New password", "new-password"),
+                _password_input("again", "New password again", "new-password"),
+            ],
+            className="filters",
+        ),
+        html.Button("Change password", id="pw-change", n_clicks=0, className="button"),
+        html.Div(id="pw-message", role="status"),
+    ]
+
+
 def content(user_options: list[dict[str, Any]], user_id: int, tokens: list, *mail: Any) -> list:
     chooser = html.Div(
         [
@@ -183,6 +216,7 @@ def content(user_options: list[dict[str, Any]], user_id: int, tokens: list, *mai
     )
     return [
         html.H1(TITLE),
+        *password_content(),
         html.H2("API tokens"),
         html.P(
             "A token lets a script download the files you see: `stax fetch --url URL "
@@ -246,6 +280,40 @@ def page(store, account) -> list:
 
 
 def register(app: Dash) -> None:
+    @app.callback(
+        Output("pw-message", "children"),
+        Output("pw-current", "value"),
+        Output("pw-new", "value"),
+        Output("pw-again", "value"),
+        Input("pw-change", "n_clicks"),
+        State("pw-current", "value"),
+        State("pw-new", "value"),
+        State("pw-again", "value"),
+        prevent_initial_call=True,
+    )
+    def _password(clicks: Any, current: Any, new: Any, again: Any) -> tuple:
+        if not clicks:
+            return "", None, None, None
+        account, store = current_account(), get_store()
+        try:
+            change_own_password(
+                store,
+                account,
+                current if isinstance(current, str) else "",
+                new if isinstance(new, str) else "",
+                again if isinstance(again, str) else "",
+            )
+        except AccountError as exc:
+            return f"Not changed: {exc}.", None, None, None
+        done = html.Div(
+            [
+                html.P("Your password is changed and your sessions have ended."),
+                html.A("Log in again", href="/login", id="pw-login"),
+            ],
+            className="notice",
+        )
+        return done, None, None, None
+
     @app.callback(
         Output("token-new", "children"),
         Output("token-list", "children"),

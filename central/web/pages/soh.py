@@ -25,6 +25,7 @@ from central.web.chartkit import (
 from central.web.clock import now
 from central.web.db import get_store
 from central.web.figures.soh import Series, series_of, soh_figure, soh_table
+from central.web.pages import soh_limits
 from central.web.queries import display_time
 
 PATH = "/charts/soh"
@@ -109,7 +110,7 @@ def content(stations: list[str]) -> list:
 
 
 def page(store, account) -> list:
-    return content(visible_stations(store, account))
+    return [*content(visible_stations(store, account)), *soh_limits.section(store, account)]
 
 
 def _day(value: Any) -> datetime | None:
@@ -217,6 +218,7 @@ def register(app: Dash) -> None:
     for i in range(MAX_CHARTS):
         register_csv(app, slot(i), FILTERS, _csv_builder(i))
     register_save_all(app, PREFIX)
+    soh_limits.register(app)
 
 
 def _csv_builder(i: int):

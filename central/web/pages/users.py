@@ -1,5 +1,6 @@
-"""The Users page (`/users`, administrators only): every user with role, enabled,
-facilities assigned and owned, and subscriptions; create a user (a one-time password is
+"""The Users page (`/users`, administrators only): a paged server-side Grid of the users
+(central/web/grid.py) with role, enabled, facilities assigned and owned, and
+subscriptions, filtered by username, role, enabled and facility; create a user (a one-time password is
 shown once), change role, names and e-mail, assign and own facilities, disable or enable
 (disabling ends the user's sessions at once), reset the password (shown once).
 
@@ -9,14 +10,18 @@ central/accounts.py checks again): anyone else gets "Not allowed" and changes no
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, dcc, html
+from flask import abort
 
 from central.accounts import (
     AccountError,
     NotAdministrator,
+    UserFilter,
     admin_create_user,
+    count_users,
     edit_user,
     list_users,
     reset_password,
@@ -28,7 +33,9 @@ from central.subscriptions import subscriptions_of
 from central.web.auth import current_account
 from central.web.clock import now
 from central.web.db import get_store
-from central.web.queries import display_time
+from central.web.grid import Column, Grid, register_grid
+from central.web.inputs import strings
+from central.web.queries import Page
 
 PATH = "/users"
 TITLE = "Users"
@@ -36,6 +43,7 @@ ROLE_NAMES = {"admin": "Administrator", "owner": "Facility owner", "user": "Simp
 NOT_ALLOWED = "Not allowed: this page is for administrators only."
 FIELDS = ("username", "first_name", "last_name", "email", "role", "assigned", "owned")
 ACTIONS = ("create", "save", "disable", "enable", "reset")
+FILTERS = ("username", "role", "enabled", "facility")
 
 
 def field_id(key: str) -> str:
@@ -50,50 +58,67 @@ def subscriptions_text(store, user_id: int) -> str:
     return "; ".join(f"{f}: {', '.join(p)}" for f, p in by_facility.items())
 
 
-COLUMNS = (
-    ("username", "Username"),
-    ("first_name", "First name"),
-    ("last_name", "Last name"),
-    ("email", "Email"),
-    ("role", "Role"),
-    ("enabled", "Enabled"),
-    ("assigned", "Assigned facilities"),
-    ("owned", "Owned facilities"),
-    ("subscriptions", "Subscriptions"),
-    ("created_at", "Created at"),
-    ("updated_at", "Updated at"),
+def _yes_no(value: Any) -> str:
+    return "Yes" if value else "No"
+
+
+def _codes_text(value: Any) -> str:
+    return ", ".join(value)
+
+
+USERS = Grid(
+    name="users",
+    columns=(
+        Column("username", "Username"),
+        Column("first_name", "First name"),
+        Column("last_name", "Last name"),
+        Column("email", "Email"),
+        Column("role", "Role", format=lambda r: ROLE_NAMES.get(r, r)),
+        Column("enabled", "Enabled", format=_yes_no),
+        Column("assigned", "Assigned facilities", sortable=False, format=_codes_text),
+        Column("owned", "Owned facilities", sortable=False, format=_codes_text),
+        Column("subscriptions", "Subscriptions", sortable=False),
+        Column("created_at", "Created at", time=True),
+        Column("updated_at", "Updated at", time=True),
+    ),
+    default_sort="username",
 )
+ENABLED_CHOICES = [{"label": "Yes", "value": "yes"}, {"label": "No", "value": "no"}]
 
 
-def _cell(key: str, value: Any) -> str:
-    if key == "role":
-        return ROLE_NAMES.get(value, value)
-    if key == "enabled":
-        return "Yes" if value else "No"
-    if key in ("assigned", "owned"):
-        return ", ".join(value)
-    if key in ("created_at", "updated_at"):
-        return display_time(value)
-    return "" if value is None else str(value)
+def user_filter(username: Any, roles: Any, enabled: Any, facilities: Any) -> UserFilter:
+    """The filters as the browser sent them, anything unexpected left out."""
+    return UserFilter(
+        username=username if isinstance(username, str) else "",
+        roles=strings(roles, ROLES),
+        enabled={"yes": True, "no": False}.get(enabled) if isinstance(enabled, str) else None,
+        facilities=strings(facilities),
+    )
 
 
-def users_table(users: list[dict[str, Any]]) -> html.Table:
-    header = html.Tr([html.Th(label) for _, label in COLUMNS])
-    rows = [
-        html.Tr(
-            [html.Td(_cell(key, u.get(key)), className=key) for key, _ in COLUMNS],
-            id=f"users-row-{u['username']}",
-        )
-        for u in users
-    ] or [html.Tr(html.Td("No users", colSpan=len(COLUMNS), className="empty"))]
-    return html.Table([html.Thead(header), html.Tbody(rows)], className="grid")
+def users_page(store, account, wanted: UserFilter, state: dict[str, Any]) -> Page:
+    """One page of the users that match `wanted` (administrators only), with each
+    user's subscriptions."""
+    total = count_users(store, wanted, by=account)
+    size = state["page_size"]
+    pages = max(1, math.ceil(total / size))
+    number = min(max(1, state["page"]), pages)
+    rows = list_users(
+        store,
+        wanted,
+        state["sort"],
+        (number - 1) * size,
+        size,
+        descending=state["desc"],
+        by=account,
+    )
+    for u in rows:
+        u["subscriptions"] = subscriptions_text(store, u["id"])
+    return Page(rows=rows, total=total, page=number, pages=pages, page_size=size)
 
 
 def _users(store, account) -> list[dict[str, Any]]:
-    users = list_users(store, by=account)
-    for u in users:
-        u["subscriptions"] = subscriptions_text(store, u["id"])
-    return users
+    return list_users(store, by=account)
 
 
 def _options(users: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,7 +136,28 @@ def content(users: list[dict[str, Any]], facilities: list[str]) -> list:
     role_options = [{"label": ROLE_NAMES[r], "value": r} for r in ROLES]
     return [
         html.H1(TITLE),
-        html.Div(users_table(users), id="users-table", className="grid-scroll"),
+        dcc.Store(id="users-version", data=0),
+        html.Div(
+            [
+                html.Div(
+                    [
+                        html.Label("Username"),
+                        dcc.Input(
+                            id="users-filter-username",
+                            type="text",
+                            debounce=True,
+                            placeholder="a part of the name",
+                        ),
+                    ],
+                    className="filter",
+                ),
+                _choice("role", "Role", role_options, multi=True),
+                _choice("enabled", "Enabled", ENABLED_CHOICES, multi=False),
+                _choice("facility", "Facility", facilities, multi=True),
+            ],
+            className="filters",
+        ),
+        USERS.layout(),
         html.H2("Create or change a user"),
         html.P(
             "Pick a user to change, or none to create one. A new user gets a one-time "
@@ -168,6 +214,13 @@ def content(users: list[dict[str, Any]], facilities: list[str]) -> list:
         ),
         html.Div(id="users-message", role="status"),
     ]
+
+
+def _choice(key: str, label: str, options: list, multi: bool) -> html.Div:
+    return html.Div(
+        [html.Label(label), dcc.Dropdown(id=f"users-filter-{key}", options=options, multi=multi)],
+        className="filter",
+    )
 
 
 def page(store, account) -> list:
@@ -238,7 +291,22 @@ def act(store, account, action: str, picked: Any, values: dict[str, Any]) -> tup
     return "", picked
 
 
-def register(app: Dash) -> None:
+def register(app: Dash, page_size: int = 25) -> None:
+    def fetch(state: dict[str, Any], values: Any) -> Page:
+        account = current_account()
+        if not account.is_admin:
+            abort(403)  # as the Quarantine grid: nothing of the users leaves the server
+        return users_page(
+            get_store(), account, user_filter(*values), {**state, "page_size": page_size}
+        )
+
+    register_grid(
+        app,
+        USERS,
+        fetch,
+        tuple(Input(f"users-filter-{k}", "value") for k in FILTERS),
+        refresh=(Input("users-version", "data"),),
+    )
     fields = [Output(field_id(k), "value") for k in FIELDS]
 
     @app.callback(*fields, Input("users-pick", "value"))
@@ -253,20 +321,23 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output("users-message", "children"),
-        Output("users-table", "children"),
+        Output("users-version", "data"),
         Output("users-pick", "options"),
         Output("users-pick", "value"),
         *(Input(f"users-{a}", "n_clicks") for a in ACTIONS),
         State("users-pick", "value"),
         *(State(field_id(k), "value") for k in FIELDS),
+        State("users-version", "data"),
         prevent_initial_call=True,
     )
     def _act(*args: Any) -> tuple:
         account, store = current_account(), get_store()
         if not account.is_admin:
-            return NOT_ALLOWED, "", [], None  # nothing read, nothing changed
+            return NOT_ALLOWED, 0, [], None  # nothing read, nothing changed
         picked = args[len(ACTIONS)]
-        values = dict(zip(FIELDS, args[len(ACTIONS) + 1 :], strict=True))
+        *field_values, seen = args[len(ACTIONS) + 1 :]
+        values = dict(zip(FIELDS, field_values, strict=True))
+        version = (seen if isinstance(seen, int) and not isinstance(seen, bool) else 0) + 1
         trigger = ctx.triggered_id
         clicked = any(t.get("value") for t in ctx.triggered)
         action = trigger.removeprefix("users-") if isinstance(trigger, str) and clicked else ""
@@ -274,5 +345,4 @@ def register(app: Dash) -> None:
             shown, picked = act(store, account, action, picked, values)
         except (AccountError, NotAdministrator) as exc:
             shown = f"Not done: {exc}"
-        users = _users(store, account)
-        return shown, users_table(users), _options(users), picked
+        return shown, version, _options(_users(store, account)), picked
