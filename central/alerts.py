@@ -10,7 +10,9 @@ condition no longer holds (state `cleared`). Kinds (docs/alerts.md):
   nuclide (|z| > 3, `comparisons.flagged`);
 - `soh_limit`: a state-of-health value outside its limits;
 - `certificate`, `crl`: a certificate of the central's PKI, or its CRL, near expiry;
-- `quarantine`: more messages quarantined in the last hour than allowed.
+- `quarantine`: more messages quarantined in the last hour than allowed;
+- `mqtt`: nothing published to the MQTT broker for a while (raised by the publisher,
+  central/mqtt_health.py).
 
 Each check is a pure function of query results and `now` that returns observations
 (`Observation`: the condition holds, or it does not, for one key); `apply_observations`
@@ -33,7 +35,7 @@ import sqlite_utils
 
 from shared.timeutil import iso_z
 
-KINDS = ("silent", "gap", "disagreement", "soh_limit", "certificate", "crl", "quarantine")
+KINDS = ("silent", "gap", "disagreement", "soh_limit", "certificate", "crl", "quarantine", "mqtt")
 STATES = ("open", "cleared")
 log = logging.getLogger(__name__)
 

@@ -174,6 +174,10 @@ class MqttConfig:
     prefix: str = "stax"
     tls: bool = False
     ca_file: Path | None = None  # CA of the broker's certificate (tls); None: the system's
+    # the client certificate and its key (PEM), for a broker that asks for one (tls); the
+    # key may be in cert_file itself
+    cert_file: Path | None = None
+    key_file: Path | None = None
     username: str = ""
     password_file: Path | None = None  # the password alone, mode 0600
     client_id: str = "stax-central"
@@ -184,6 +188,9 @@ class MqttConfig:
     central_alerts: bool = False
     # alerts whose data are older than this are not sent any more (a long broker outage)
     alert_max_age_hours: float = 336.0
+    # a central alert (kind mqtt) once publishing has failed this long (a broker that is
+    # down, refuses the login or fails TLS); cleared when publishing works again
+    alert_after_seconds: float = 300.0
 
     @property
     def enabled(self) -> bool:
@@ -203,6 +210,15 @@ class MqttConfig:
             )
         if self.password_file is not None and not self.username:
             raise ValueError("password_file needs username")
+        files = [n for n in ("ca_file", "cert_file", "key_file") if getattr(self, n) is not None]
+        if files and not self.tls:
+            raise ValueError(f"{', '.join(files)} need tls = true")
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file needs cert_file (the client certificate)")
+        if not self.alert_after_seconds > 0:
+            raise ValueError(
+                f"alert_after_seconds must be positive, got {self.alert_after_seconds}"
+            )
         if not self.client_id:
             raise ValueError("client_id must not be empty")
 

@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ import sqlite_utils
 from shared.formats import FormatError, read_message
 from shared.formats.soh import readings
 from shared.timeutil import iso_z
+
+from .mqtt_health import BrokerHealth, connect_error, refusal
 
 log = logging.getLogger(__name__)
 
@@ -437,6 +440,10 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self.published = 0
         self.passes = 0  # passes made while connected (tests wait for a few more of them)
+        self.rounds = 0  # rounds of the publishing thread, connected or not
+        broker = f"{config.host}:{config.port}"
+        self.health = BrokerHealth(broker, timedelta(seconds=config.alert_after_seconds))
+        self._alerting: bool | None = None  # the mqtt alert as last applied (None: not yet)
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
@@ -452,15 +459,17 @@ class Publisher:
         if config.username:
             client.username_pw_set(config.username, read_password(config.password_file))
         if config.tls:
-            client.tls_set(ca_certs=str(config.ca_file) if config.ca_file else None)
+            _set_tls(client, config)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         self.client = client
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.error("MQTT broker %s refused the connection: %s", self.config.host, reason_code)
+            self.health.failed(refusal(reason_code), self.clock())
             return
         log.info("MQTT: connected to %s:%d", self.config.host, self.config.port)
         client.publish(
@@ -472,17 +481,36 @@ class Publisher:
             retain=True,
         )
         self._resend.set()
+        self.health.worked()  # the broker took the login: publishing can go on
         self.connected.set()
 
+    def _on_connect_fail(self, client, userdata) -> None:
+        """paho calls this while it handles the connection's OSError (TLS, refused,
+        timed out): the error is the one being handled."""
+        reason = connect_error(sys.exc_info()[1], f"{self.config.host}:{self.config.port}")
+        log.warning("MQTT: %s", reason)
+        self.health.failed(reason, self.clock())
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was_connected = self.connected.is_set()
         self.connected.clear()
         if not self._stop.is_set():
             log.warning(
                 "MQTT: disconnected from %s (%s); reconnecting", self.config.host, reason_code
             )
+            if was_connected:
+                self.health.failed(f"the connection was lost ({reason_code})", self.clock())
+            else:  # closed before it was accepted: a refusal said more, if there was one
+                self.health.failed(
+                    f"the broker closed the connection before accepting it ({reason_code}; "
+                    "a client certificate it does not accept?)",
+                    self.clock(),
+                    vague=True,
+                )
 
     def start(self) -> None:
         """Connect in the background (a broker that is down is retried) and publish."""
+        self.health.failed("not connected yet", self.clock(), vague=True)
         self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_seconds)
         self.client.loop_start()
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
@@ -520,6 +548,8 @@ class Publisher:
                         if self.connected.is_set():
                             self.publish_pending(store, self.clock())
                             self.passes += 1
+                        self.report_health(store, self.clock())
+                        self.rounds += 1
                         self._stop.wait(self.config.poll_seconds)
             except Exception:
                 log.exception("MQTT: publishing failed; trying again")
@@ -536,15 +566,42 @@ class Publisher:
                 if not self._publish(outgoing):
                     if everything:
                         self._resend.set()
+                    self.health.failed(
+                        f"the broker did not acknowledge {outgoing.topic} within "
+                        f"{PUBACK_SECONDS:g} s",
+                        now,
+                    )
                     break
                 record(store, outgoing, now)
                 sent += 1
+            else:
+                if self.connected.is_set():
+                    self.health.worked()
         except BaseException:
             if everything:
                 self._resend.set()
             raise
         self.published += sent
         return sent
+
+    def report_health(self, store, now: datetime) -> list[dict[str, Any]]:
+        """Raise or clear the `mqtt` central alert when it changes (once per episode;
+        the first report after a start clears one a previous run left open)."""
+        from .alerts import apply_observations, mail_episodes
+
+        observation = self.health.observation(now)
+        if observation is None or observation.active == self._alerting:
+            return []
+        changed = apply_observations(store, [observation], now)
+        self._alerting = observation.active
+        for episode in changed:
+            log.warning(
+                "central alert %s: %s",
+                episode["state"],
+                episode["message"] if episode["state"] == "open" else episode["clear_message"],
+            )
+        mail_episodes(store, changed, now)
+        return changed
 
     def _publish(self, outgoing: Outgoing) -> bool:
         info = self.client.publish(
@@ -556,6 +613,28 @@ class Publisher:
             log.warning("MQTT: %s not published: %s", outgoing.topic, exc)
             return False
         return info.is_published()
+
+
+def _set_tls(client, config) -> None:
+    """TLS to the broker: its CA (else the system's), and a client certificate when set.
+    A file that cannot be read is a clear ValueError (the worker logs it)."""
+    import ssl
+
+    try:
+        client.tls_set(
+            ca_certs=str(config.ca_file) if config.ca_file else None,
+            certfile=str(config.cert_file) if config.cert_file else None,
+            keyfile=str(config.key_file) if config.key_file else None,
+        )
+    except (OSError, ssl.SSLError) as exc:
+        files = [
+            f"{n} {getattr(config, n)}"
+            for n in ("ca_file", "cert_file", "key_file")
+            if getattr(config, n) is not None
+        ]
+        raise ValueError(
+            f"[mqtt] TLS files ({', '.join(files) or 'the system CAs'}): cannot be used: {exc}"
+        ) from None
 
 
 def schemas() -> dict[str, dict[str, Any]]:

@@ -25,3 +25,4 @@ def test_central_example_has_alerts_and_mqtt_off():
     config = load_central_config(CONFIG / "central.example.toml")
     assert config.alerts.silent_intervals == 8 and config.alerts.crl_warning_days == 7
     assert not config.mqtt.enabled and config.mqtt.prefix == "stax" and config.mqtt.port == 1883
+    assert config.mqtt.alert_after_seconds == 300 and config.mqtt.cert_file is None

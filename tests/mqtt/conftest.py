@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,19 +38,39 @@ def free_port() -> int:
 
 
 class Broker:
-    """`mosquitto -c <conf>` on 127.0.0.1:`port`; stop and start again on the same port."""
+    """`mosquitto -c <conf>` on 127.0.0.1:`port`; stop and start again on the same port.
+    `settings`: the listener's lines (anonymous by default; TLS and passwords in
+    test_tls_auth.py)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, settings: Sequence[str] = ("allow_anonymous true",)):
         assert Path(MOSQUITTO).exists(), (
             "mosquitto is not installed: scripts/setup.sh installs it (apt-get install -y mosquitto)"
         )
         self.port = free_port()
         self.conf = folder / "mosquitto.conf"
+        # as root mosquitto would drop to the user `mosquitto`, who cannot read tmp files
+        user = ["user root"] if os.geteuid() == 0 else []
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "log_dest stderr\nlog_type error\nlog_type warning\n"
+            "\n".join(
+                [
+                    *user,
+                    "per_listener_settings false",
+                    f"listener {self.port} 127.0.0.1",
+                    *settings,
+                    "persistence false",
+                    "log_dest stderr",
+                    "log_type error",
+                    "log_type warning",
+                ]
+            )
+            + "\n"
         )
         self.process: subprocess.Popen | None = None
+
+    def reload(self) -> None:
+        """SIGHUP: mosquitto reads its password file again."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -93,7 +116,9 @@ class Subscriber:
     """Subscribes to `<prefix>/#` at QoS 1 (again after each reconnection) and keeps what
     arrives; every payload is checked against its published JSON Schema."""
 
-    def __init__(self, port: int, prefix: str = "stax"):
+    def __init__(
+        self, port: int, prefix: str = "stax", setup: Callable[[mqtt.Client], None] | None = None
+    ):
         self.messages: list[Received] = []
         self.lock = threading.Lock()
         self.schemas = schemas()
@@ -104,6 +129,8 @@ class Subscriber:
         client.on_connect = lambda c, *a: c.subscribe(f"{prefix}/#", qos=1)
         client.on_message = self._on_message
         client.reconnect_delay_set(0.2, 1)
+        if setup is not None:  # TLS, a login
+            setup(client)
         client.connect_async("127.0.0.1", port, keepalive=10)
         client.loop_start()
         self.client = client
@@ -190,11 +217,12 @@ def clock():
     return Clock(NOW)
 
 
-def more_passes(publisher, n: int = 3, timeout: float = WAIT_SECONDS) -> None:
-    """Wait until `publisher` has made `n` more passes while connected: what it would
-    send twice, it would have sent by then (each pass waits for the broker's PUBACKs)."""
-    target = publisher.passes + n
+def more_passes(publisher, n: int = 3, what: str = "passes", timeout: float = WAIT_SECONDS):
+    """Wait until `publisher` has made `n` more passes while connected (`what`: "rounds",
+    connected or not): what it would send twice, it would have sent by then (each pass
+    waits for the broker's PUBACKs), what it would report, it has."""
+    target = getattr(publisher, what) + n
     deadline = time.monotonic() + timeout
-    while publisher.passes < target:
-        assert time.monotonic() < deadline, f"fewer than {n} passes within {timeout} s"
+    while getattr(publisher, what) < target:
+        assert time.monotonic() < deadline, f"fewer than {n} {what} within {timeout} s"
         time.sleep(0.02)
