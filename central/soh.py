@@ -225,6 +225,27 @@ def apply_default_limits(store: Store, limits: Mapping[str, SohLimit]) -> None:
         _write_defaults(store.conn, limits)
 
 
+def _write_limit(
+    conn: sqlite3.Connection,
+    station: str,
+    quantity: str,
+    low: float | None,
+    high: float | None,
+    unit: str,
+) -> None:
+    """The station's own row of `quantity`; both limits None: the row removed."""
+    if low is None and high is None:
+        conn.execute(
+            "delete from soh_limits where station = ? and quantity = ?", [station, quantity]
+        )
+    else:
+        conn.execute(
+            "insert or replace into soh_limits (station, quantity, low, high, unit) "
+            "values (?, ?, ?, ?, ?)",
+            [station, quantity, low, high, unit],
+        )
+
+
 def set_limit(
     store: Store,
     station: str,
@@ -240,16 +261,7 @@ def set_limit(
     if low is not None or high is not None:
         SohLimit(low=low, high=high, unit=unit)  # checks low < high
     with store.conn:
-        if low is None and high is None:
-            store.conn.execute(
-                "delete from soh_limits where station = ? and quantity = ?", [station, quantity]
-            )
-        else:
-            store.conn.execute(
-                "insert or replace into soh_limits (station, quantity, low, high, unit) "
-                "values (?, ?, ?, ?, ?)",
-                [station, quantity, low, high, unit],
-            )
+        _write_limit(store.conn, station, quantity, low, high, unit)
 
 
 def limits_for(store: Store, station: str) -> Limits:
@@ -375,16 +387,7 @@ def change_limit(
     unit = unit.strip()
     old = (before["low"], before["high"]) if before else (None, None)
     with store.conn:
-        if low is None and high is None:
-            store.conn.execute(
-                "delete from soh_limits where station = ? and quantity = ?", [station, quantity]
-            )
-        else:
-            store.conn.execute(
-                "insert or replace into soh_limits (station, quantity, low, high, unit) "
-                "values (?, ?, ?, ?, ?)",
-                [station, quantity, low, high, unit],
-            )
+        _write_limit(store.conn, station, quantity, low, high, unit)
         after = limits_for(store, station).get(quantity, (None, None))
         if after == old and (before or {}).get("unit", unit) == unit:
             return None
