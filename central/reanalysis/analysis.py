@@ -606,8 +606,7 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
     that, a downward fluctuation of the side channels both raises the estimate and lowers
     its threshold, and blanks with a few counts per region are detected too often.
     """
-    jac = result.jac
-    col = jac[:, [k]].toarray().ravel()  # d mu / d A_k
+    col = _column(result.jac, k)  # d mu / d A_k
     rows = np.flatnonzero(col)
     base = model.baseline(model.split(result.p)[1])
     region = model.region_of_row
@@ -621,28 +620,45 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
         NULL_SHARE * result.mu_ref[rows],
     )
     y_star = 0.0
+    block = _row_block(result.jac, touched)
     for _ in range(DECISION_ITERATIONS):  # the threshold moves little after the first
         mu0 = mu_fit0.copy()
         mu0[touched] += y_star * spread[touched]
-        u0, kappa, c = _null_moments(k, result, mu0, col, touched)
+        u0, kappa, c = _null_moments(k, result, mu0, col, touched, block)
         lim = limits(u0, kappa, u_rel, upper_quantile(c, mu0))
         y_star = lim.decision_threshold
     return lim
 
 
-def _null_moments(k, result, mu0, col, rows):
+def _column(jac, k: int) -> np.ndarray:
+    """Column k of a CSR matrix as a dense vector."""
+    out = np.zeros(jac.shape[0])
+    rows = np.repeat(np.arange(jac.shape[0]), np.diff(jac.indptr))
+    at = jac.indices == k
+    np.add.at(out, rows[at], jac.data[at])
+    return out
+
+
+def _row_block(jac, rows) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, dense block): the rows of jac on the columns they touch."""
+    sub = jac[rows]
+    cols = np.unique(sub.indices)
+    return cols, sub[:, cols].toarray()
+
+
+def _null_moments(k, result, mu0, col, rows, block=None):
     """u0, kappa and the linear weights c of amplitude k's estimate for expected counts mu0.
 
     Near zero the estimate is linear in the counts, A = sum_i c_i n_i with
     c = diag(1/mu0) J F0^-1 e_k; kappa = d var / d A. Only the rows that mu0 changes
-    re-weight the Fisher information.
+    re-weight the Fisher information; block: `_row_block(result.jac, rows)`, the part of
+    the Jacobian they touch (dense: a few hundred rows on a few dozen columns).
     """
     jac = result.jac
-    sub = jac[rows]
-    delta = (
-        sub.T @ (sub.multiply((1.0 / mu0[rows] - 1.0 / result.mu_ref[rows])[:, None]))
-    ).toarray()
-    info0 = result.information + delta
+    cols, sub = _row_block(jac, rows) if block is None else block
+    dw = 1.0 / mu0[rows] - 1.0 / result.mu_ref[rows]
+    info0 = result.information.copy()
+    info0[np.ix_(cols, cols)] += sub.T @ (sub * dw[:, None])
     e = np.zeros(len(info0))
     e[k] = 1.0  # the amplitudes come first among the free parameters
     x = _solve(info0, e)
