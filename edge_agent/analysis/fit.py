@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import linalg
 from .shapes import peak_cdf_pdf, step_with_derivatives
 
 _MU_FLOOR = 1e-9
@@ -287,7 +288,7 @@ def _n_log_n(n) -> float:
 
 def _inverse(a: np.ndarray) -> np.ndarray:
     try:
-        return np.linalg.inv(a)
+        return linalg.inv(a)
     except np.linalg.LinAlgError:
         return np.linalg.pinv(a)
 
@@ -310,7 +311,7 @@ def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
         a = bw @ b
         a[diag] += prec
         try:
-            beta = np.linalg.solve(a, bw @ n + prec * mean)
+            beta = linalg.solve(a, bw @ n + prec * mean)
         except np.linalg.LinAlgError:
             beta = np.linalg.lstsq(a, bw @ n + prec * mean, rcond=None)[0]
         if np.min(b @ beta) <= _MU_FLOOR:
@@ -373,7 +374,7 @@ def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
 
 def _solve(a, rhs):
     try:
-        return np.linalg.solve(a, rhs)
+        return linalg.solve(a, rhs)
     except np.linalg.LinAlgError:
         return np.linalg.lstsq(a, rhs, rcond=None)[0]
 
@@ -397,7 +398,7 @@ def _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim, max_iter=40):
         for _ in range(12):
             a = info + lam * np.diag(np.diag(info) + 1e-12)
             try:
-                step = np.linalg.solve(a, grad)
+                step = linalg.solve(a, grad)
             except np.linalg.LinAlgError:
                 lam *= 10
                 continue
