@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import chi2 as chi2_dist
@@ -43,7 +44,7 @@ from shared.timeutil import iso_z
 from . import fit as fitting
 from .components import NUCLIDE, STEP_LINE, Component, ModelLine, build_components, with_steps
 from .conversion import missing, release_factors
-from .gain import MIN_INTENSITY, MIN_SIGNIFICANCE, guess_scale, significance
+from .gain import MIN_INTENSITY, MIN_SIGNIFICANCE, ScaleGuess, guess_scale, significance
 from .limits import limits, upper_quantile
 from .model import (
     ANN_FWHM,
@@ -121,16 +122,73 @@ class _Calibrations:
         self.checks, self.warnings = checks, warnings
 
 
-def analyze(
+@dataclass(frozen=True)
+class FittedLine:
+    """One line of the joint model (steps left out) with its fitted area."""
+
+    energy_kev: float  # library energy
+    area: float  # fitted net counts
+    nuclide: str  # the nuclide, or the x-ray group (Xe-K, Cs-K, Pb-K, Bi-K)
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """The central method's joint Poisson fit of one spectrum, before any per-nuclide step.
+
+    `analyze` reports from it; the spectrum viewer draws it (central/spectrum_fit.py).
+    Per fitted channel (regions in order): `channels` (array index, 0 = the spectrum's
+    first), `regions` (fit region of each), `continuum()` (the log-polynomial baseline
+    of each region) and `total()` (the baseline, every line's shape and the steps of
+    strong lines); `fitted_lines()` the lines' areas.
+    """
+
+    phd: Phd
+    counts: np.ndarray
+    calibrations: _Calibrations
+    live_time_s: float
+    real_time_s: float
+    components: list[Component]
+    guess: ScaleGuess  # the first guess of the energy scale
+    theta0: np.ndarray  # the shape parameters' start and prior means
+    model: SpectrumModel
+    fit: fitting.PoissonFit
+    free_shape: np.ndarray  # which shape parameters the joint fit freed
+
+    @property
+    def channels(self) -> np.ndarray:
+        return self.model.channels.astype(int)
+
+    @property
+    def regions(self) -> np.ndarray:
+        return self.model.region_of_row.astype(int)
+
+    def continuum(self) -> np.ndarray:
+        _, b, _ = self.model.split(self.fit.p)
+        return np.asarray(self.model.baseline(b), float)
+
+    def total(self) -> np.ndarray:
+        a, _, theta = self.model.split(self.fit.p)
+        return self.continuum() + self.model.peaks(a, theta)
+
+    def fitted_lines(self) -> list[FittedLine]:
+        a, _, _ = self.model.split(self.fit.p)
+        areas = self.model.line_counts(a)
+        return [
+            FittedLine(ln.energy, float(areas[i]), ln.group or ln.source)
+            for i, ln in enumerate(self.model.lines)
+            if ln.kind != STEP_LINE
+        ]
+
+
+def fitted_model(
     phd: Phd | Message, *, source: str = "", library: Library | None = None
-) -> AnalysisResult:
-    """Analyse one spectrum with the central method. Raises AnalysisError for unusable input."""
-    started = time.perf_counter()
+) -> FittedModel:
+    """Steps 1-2 of the method (the checked input, the model's components, the first
+    guess of the energy scale, the joint fit) on one spectrum. Raises AnalysisError for
+    unusable input, as `analyze` does."""
     phd = _sample_of(phd, source)
     lib = library or load_library()
     counts, cal, live, real = _checked_input(phd, source)
-    warnings: list[str] = list(cal.warnings)
-
     n_ch = len(counts)
     e_first, e_last = (float(cal.energy.energy(i)) for i in (0, n_ch - 1))
     if not e_last > e_first:
@@ -153,8 +211,22 @@ def analyze(
     )
     ann = [ln.extra_fwhm_kev for ln in lines if ln.kind == "annihilation"]
     theta0[ANN_FWHM] = ann[0] if ann else 0.0
-
     model, result, free_shape = _joint_fit(counts, cal, components, lines, theta0, guess)
+    return FittedModel(
+        phd, counts, cal, live, real, components, guess, theta0, model, result, free_shape
+    )
+
+
+def analyze(
+    phd: Phd | Message, *, source: str = "", library: Library | None = None
+) -> AnalysisResult:
+    """Analyse one spectrum with the central method. Raises AnalysisError for unusable input."""
+    started = time.perf_counter()
+    fm = fitted_model(phd, source=source, library=library)
+    phd, cal, live, real = fm.phd, fm.calibrations, fm.live_time_s, fm.real_time_s
+    components, guess, theta0 = fm.components, fm.guess, fm.theta0
+    model, result, free_shape = fm.model, fm.fit, fm.free_shape
+    warnings: list[str] = list(cal.warnings)
     if not result.converged:
         warnings.append("joint fit stopped before convergence")
     _, _, theta = model.split(result.p)
@@ -741,4 +813,4 @@ def _region_chi2(model: SpectrumModel, result) -> list[float | None]:
     return out
 
 
-__all__ = ["METHOD", "METHOD_VERSION", "analyze"]
+__all__ = ["METHOD", "METHOD_VERSION", "FittedLine", "FittedModel", "analyze", "fitted_model"]
