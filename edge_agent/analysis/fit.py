@@ -98,7 +98,8 @@ class RegionFit:
         """mu of the baseline and the steps (what is not peak area)."""
         nb = self.n_baseline
         nc = len(self.components)
-        lin = np.r_[self.beta[:nb], np.zeros(nc), self.beta[nb + nc :]]
+        lin = self.beta.copy()  # the areas set to zero (np.r_ is slow for this)
+        lin[nb : nb + nc] = 0.0
         return self.basis @ lin
 
     def peak_counts(self, i: int) -> np.ndarray:
@@ -230,7 +231,7 @@ def fit_region(
     theta = np.zeros(n_theta)
     b = basis(theta)
     if start is not None:
-        start = np.r_[start[: nb + nc], np.zeros(n_steps), start[start.size - n_edges :]]
+        start = np.concatenate([start[: nb + nc], np.zeros(n_steps), start[start.size - n_edges :]])
     beta = _irls(b, n, prec, mean, beta=start)
     if n_theta:
         sig = min(float(np.min(c.sigmas)) for c in components)
