@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2 as chi2_dist
+from scipy.special import chdtrc
 
 from shared.calibration import CalibrationError, calibrations_of
 from shared.formats.ims import Message
@@ -666,7 +666,7 @@ def _line_consistency(mine, by_line, model, eff_cov, r_int, activity):
     r = a - mean
     chi2 = float(r @ inv @ r)
     dof = len(keep) - 1
-    return chi2, dof, bool(chi2_dist.sf(chi2, dof) >= LINE_P_VALUE), 1.0 / math.sqrt(info)
+    return chi2, dof, bool(chdtrc(dof, chi2) >= LINE_P_VALUE), 1.0 / math.sqrt(info)
 
 
 def _decision(k: int, model: SpectrumModel, result, u_rel: float):
