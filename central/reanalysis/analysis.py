@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2 as chi2_dist
+from scipy.special import chdtrc
 
 from shared.calibration import CalibrationError, calibrations_of
 from shared.formats.ims import Message
@@ -43,7 +44,7 @@ from shared.timeutil import iso_z
 from . import fit as fitting
 from .components import NUCLIDE, STEP_LINE, Component, ModelLine, build_components, with_steps
 from .conversion import missing, release_factors
-from .gain import MIN_INTENSITY, MIN_SIGNIFICANCE, guess_scale, significance
+from .gain import MIN_INTENSITY, MIN_SIGNIFICANCE, ScaleGuess, guess_scale, significance
 from .limits import limits, upper_quantile
 from .model import (
     ANN_FWHM,
@@ -121,16 +122,73 @@ class _Calibrations:
         self.checks, self.warnings = checks, warnings
 
 
-def analyze(
+@dataclass(frozen=True)
+class FittedLine:
+    """One line of the joint model (steps left out) with its fitted area."""
+
+    energy_kev: float  # library energy
+    area: float  # fitted net counts
+    nuclide: str  # the nuclide, or the x-ray group (Xe-K, Cs-K, Pb-K, Bi-K)
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """The central method's joint Poisson fit of one spectrum, before any per-nuclide step.
+
+    `analyze` reports from it; the spectrum viewer draws it (central/spectrum_fit.py).
+    Per fitted channel (regions in order): `channels` (array index, 0 = the spectrum's
+    first), `regions` (fit region of each), `continuum()` (the log-polynomial baseline
+    of each region) and `total()` (the baseline, every line's shape and the steps of
+    strong lines); `fitted_lines()` the lines' areas.
+    """
+
+    phd: Phd
+    counts: np.ndarray
+    calibrations: _Calibrations
+    live_time_s: float
+    real_time_s: float
+    components: list[Component]
+    guess: ScaleGuess  # the first guess of the energy scale
+    theta0: np.ndarray  # the shape parameters' start and prior means
+    model: SpectrumModel
+    fit: fitting.PoissonFit
+    free_shape: np.ndarray  # which shape parameters the joint fit freed
+
+    @property
+    def channels(self) -> np.ndarray:
+        return self.model.channels.astype(int)
+
+    @property
+    def regions(self) -> np.ndarray:
+        return self.model.region_of_row.astype(int)
+
+    def continuum(self) -> np.ndarray:
+        _, b, _ = self.model.split(self.fit.p)
+        return np.asarray(self.model.baseline(b), float)
+
+    def total(self) -> np.ndarray:
+        a, _, theta = self.model.split(self.fit.p)
+        return self.continuum() + self.model.peaks(a, theta)
+
+    def fitted_lines(self) -> list[FittedLine]:
+        a, _, _ = self.model.split(self.fit.p)
+        areas = self.model.line_counts(a)
+        return [
+            FittedLine(ln.energy, float(areas[i]), ln.group or ln.source)
+            for i, ln in enumerate(self.model.lines)
+            if ln.kind != STEP_LINE
+        ]
+
+
+def fitted_model(
     phd: Phd | Message, *, source: str = "", library: Library | None = None
-) -> AnalysisResult:
-    """Analyse one spectrum with the central method. Raises AnalysisError for unusable input."""
-    started = time.perf_counter()
+) -> FittedModel:
+    """Steps 1-2 of the method (the checked input, the model's components, the first
+    guess of the energy scale, the joint fit) on one spectrum. Raises AnalysisError for
+    unusable input, as `analyze` does."""
     phd = _sample_of(phd, source)
     lib = library or load_library()
     counts, cal, live, real = _checked_input(phd, source)
-    warnings: list[str] = list(cal.warnings)
-
     n_ch = len(counts)
     e_first, e_last = (float(cal.energy.energy(i)) for i in (0, n_ch - 1))
     if not e_last > e_first:
@@ -153,8 +211,22 @@ def analyze(
     )
     ann = [ln.extra_fwhm_kev for ln in lines if ln.kind == "annihilation"]
     theta0[ANN_FWHM] = ann[0] if ann else 0.0
-
     model, result, free_shape = _joint_fit(counts, cal, components, lines, theta0, guess)
+    return FittedModel(
+        phd, counts, cal, live, real, components, guess, theta0, model, result, free_shape
+    )
+
+
+def analyze(
+    phd: Phd | Message, *, source: str = "", library: Library | None = None
+) -> AnalysisResult:
+    """Analyse one spectrum with the central method. Raises AnalysisError for unusable input."""
+    started = time.perf_counter()
+    fm = fitted_model(phd, source=source, library=library)
+    phd, cal, live, real = fm.phd, fm.calibrations, fm.live_time_s, fm.real_time_s
+    components, guess, theta0 = fm.components, fm.guess, fm.theta0
+    model, result, free_shape = fm.model, fm.fit, fm.free_shape
+    warnings: list[str] = list(cal.warnings)
     if not result.converged:
         warnings.append("joint fit stopped before convergence")
     _, _, theta = model.split(result.p)
@@ -594,7 +666,7 @@ def _line_consistency(mine, by_line, model, eff_cov, r_int, activity):
     r = a - mean
     chi2 = float(r @ inv @ r)
     dof = len(keep) - 1
-    return chi2, dof, bool(chi2_dist.sf(chi2, dof) >= LINE_P_VALUE), 1.0 / math.sqrt(info)
+    return chi2, dof, bool(chdtrc(dof, chi2) >= LINE_P_VALUE), 1.0 / math.sqrt(info)
 
 
 def _decision(k: int, model: SpectrumModel, result, u_rel: float):
@@ -606,8 +678,7 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
     that, a downward fluctuation of the side channels both raises the estimate and lowers
     its threshold, and blanks with a few counts per region are detected too often.
     """
-    jac = result.jac
-    col = jac[:, [k]].toarray().ravel()  # d mu / d A_k
+    col = _column(result.jac, k)  # d mu / d A_k
     rows = np.flatnonzero(col)
     base = model.baseline(model.split(result.p)[1])
     region = model.region_of_row
@@ -621,28 +692,45 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
         NULL_SHARE * result.mu_ref[rows],
     )
     y_star = 0.0
+    block = _row_block(result.jac, touched)
     for _ in range(DECISION_ITERATIONS):  # the threshold moves little after the first
         mu0 = mu_fit0.copy()
         mu0[touched] += y_star * spread[touched]
-        u0, kappa, c = _null_moments(k, result, mu0, col, touched)
+        u0, kappa, c = _null_moments(k, result, mu0, col, touched, block)
         lim = limits(u0, kappa, u_rel, upper_quantile(c, mu0))
         y_star = lim.decision_threshold
     return lim
 
 
-def _null_moments(k, result, mu0, col, rows):
+def _column(jac, k: int) -> np.ndarray:
+    """Column k of a CSR matrix as a dense vector."""
+    out = np.zeros(jac.shape[0])
+    rows = np.repeat(np.arange(jac.shape[0]), np.diff(jac.indptr))
+    at = jac.indices == k
+    np.add.at(out, rows[at], jac.data[at])
+    return out
+
+
+def _row_block(jac, rows) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, dense block): the rows of jac on the columns they touch."""
+    sub = jac[rows]
+    cols = np.unique(sub.indices)
+    return cols, sub[:, cols].toarray()
+
+
+def _null_moments(k, result, mu0, col, rows, block=None):
     """u0, kappa and the linear weights c of amplitude k's estimate for expected counts mu0.
 
     Near zero the estimate is linear in the counts, A = sum_i c_i n_i with
     c = diag(1/mu0) J F0^-1 e_k; kappa = d var / d A. Only the rows that mu0 changes
-    re-weight the Fisher information.
+    re-weight the Fisher information; block: `_row_block(result.jac, rows)`, the part of
+    the Jacobian they touch (dense: a few hundred rows on a few dozen columns).
     """
     jac = result.jac
-    sub = jac[rows]
-    delta = (
-        sub.T @ (sub.multiply((1.0 / mu0[rows] - 1.0 / result.mu_ref[rows])[:, None]))
-    ).toarray()
-    info0 = result.information + delta
+    cols, sub = _row_block(jac, rows) if block is None else block
+    dw = 1.0 / mu0[rows] - 1.0 / result.mu_ref[rows]
+    info0 = result.information.copy()
+    info0[np.ix_(cols, cols)] += sub.T @ (sub * dw[:, None])
     e = np.zeros(len(info0))
     e[k] = 1.0  # the amplitudes come first among the free parameters
     x = _solve(info0, e)
@@ -725,4 +813,4 @@ def _region_chi2(model: SpectrumModel, result) -> list[float | None]:
     return out
 
 
-__all__ = ["METHOD", "METHOD_VERSION", "analyze"]
+__all__ = ["METHOD", "METHOD_VERSION", "FittedLine", "FittedModel", "analyze", "fitted_model"]

@@ -75,12 +75,17 @@ def upper_quantile(c: np.ndarray, mu: np.ndarray, alpha: float = ALPHA) -> float
     c, mu = c[major], mu[major]
     t_max = min(50.0, 500.0 / max(float(np.max(c)), 1e-12))
 
+    mu_c = mu * c
+    mu_cc = mu_c * c
+
     def tail(t):
         tc = np.multiply.outer(np.atleast_1d(t), c)
         e = np.exp(tc)
-        k0 = np.sum(mu * (e - 1.0 - tc), axis=-1) + 0.5 * rest * t * t
-        k1 = np.sum(mu * c * (e - 1.0), axis=-1) + rest * t
-        k2 = np.sum(mu * c * c * e, axis=-1) + rest
+        e1 = e - 1.0
+        # the sums over the channels as products with mu, mu c, mu c^2 (no temporaries)
+        k0 = (e1 - tc) @ mu + 0.5 * rest * t * t
+        k1 = e1 @ mu_c + rest * t
+        k2 = e @ mu_cc + rest
         w = np.sqrt(np.maximum(2.0 * (t * k1 - k0), 1e-300))
         u = t * np.sqrt(k2)
         return ndtr(-w) + np.exp(-0.5 * w * w) / _SQRT2PI * (1.0 / u - 1.0 / w) - alpha

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from .components import STEP_LINE, ModelLine
-from .shapes import line_shape, line_shape_partials, tail
+from .shapes import gaussian_in_channels, line_shape, line_shape_partials, step, tail
 
 SHAPE_NAMES = (
     "gain",
@@ -199,6 +199,7 @@ class SpectrumModel:
             [[0], np.cumsum(np.bincount(uniq // self.n_amp, minlength=self.n_fit))]
         )
         self._structure: dict = {}
+        self._last_parts: dict = {}
         self._peak = (~self.is_step).astype(float)
         self.n_shape = len(SHAPE_NAMES)
         self.n_params = self.n_amp + self.n_base + self.n_shape
@@ -214,18 +215,44 @@ class SpectrumModel:
         """Per line: 1 for step lines (their amplitude is the height), h or 0 for peaks."""
         return np.where(self.is_step, 1.0, np.where(self.shares_h, theta[STEP], 0.0))
 
+    def _parts(self, theta, with_tail: bool) -> dict:
+        """The geometry and the Gaussian, step (and tail) values of every (line, row) pair
+        at theta. The last theta's are kept: the fit evaluates mu at a trial point and,
+        once it is accepted, the Jacobian at the same point."""
+        key = np.asarray(theta, dtype=float).tobytes()
+        c = self._last_parts
+        if c.get("key") != key:
+            x0, sigma, dgeo = self._geometry(theta)
+            pl = self.pair_line
+            xp, sp = x0[pl], sigma[pl]
+            c.clear()
+            c.update(
+                key=key,
+                dgeo=dgeo,
+                xp=xp,
+                sp=sp,
+                r=np.exp(theta[LOG_TAIL]),
+                g=gaussian_in_channels(self.pair_channel, xp, sp),
+                st=step(self.pair_channel, xp, sp),
+                t=None,
+            )
+        if with_tail and c["t"] is None:
+            c["t"] = tail(self.pair_channel, c["xp"], c["sp"], c["r"])
+        return c
+
     def shapes(self, theta) -> np.ndarray:
         """Unit-area shape values of every (line, row) pair."""
-        x0, sigma = self.positions(theta)
+        c = self._parts(theta, with_tail=bool(theta[ETA]))
         pl = self.pair_line
         return line_shape(
             self.pair_channel,
-            x0[pl],
-            sigma[pl],
+            c["xp"],
+            c["sp"],
             theta[ETA],
-            np.exp(theta[LOG_TAIL]),
+            c["r"],
             self._step_heights(theta)[pl],
             self._peak[pl],
+            parts=(c["g"], c["t"], c["st"]),
         )
 
     def line_counts(self, a) -> np.ndarray:
@@ -260,11 +287,9 @@ class SpectrumModel:
     def jacobian(self, p, free_shape):
         """mu and d mu / d (amplitudes, baseline, free shape parameters), sparse CSR."""
         a, b, theta = self.split(p)
-        x0, sigma, dgeo = self._geometry(theta)
+        c = self._parts(theta, with_tail=True)
+        dgeo, xp, sp, r, t0 = c["dgeo"], c["xp"], c["sp"], c["r"], c["t"]
         pl = self.pair_line
-        r = np.exp(theta[LOG_TAIL])
-        xp, sp = x0[pl], sigma[pl]
-        t0 = tail(self.pair_channel, xp, sp, r)
         vals, d_x0, d_sig, d_eta, d_step = line_shape_partials(
             self.pair_channel,
             xp,
@@ -274,6 +299,8 @@ class SpectrumModel:
             self._step_heights(theta)[pl],
             t0,
             self._peak[pl],
+            g=c["g"],
+            st=c["st"],
         )
         amp = self.line_counts(a)[pl]
         rows = self.pair_row

@@ -25,8 +25,10 @@ def gaussian_in_channels(i, x0, sigma):
     """The Gaussian of unit area integrated over channels i (centres), vectorised."""
     a = (i - 0.5 - x0) / (_SQRT2 * sigma)
     b = (i + 0.5 - x0) / (_SQRT2 * sigma)
-    # erfc differences keep precision on both sides of the peak
-    return 0.5 * np.where(a > 0, erfc(a) - erfc(b), erfc(-b) - erfc(-a))
+    # erfc differences keep precision on both sides of the peak: erfc(a) - erfc(b) above
+    # it, erfc(-b) - erfc(-a) below (two erfc per channel, not both pairs)
+    above = a > 0
+    return 0.5 * (erfc(np.where(above, a, -b)) - erfc(np.where(above, b, -a)))
 
 
 def tail(i, x0, sigma, r):
@@ -49,20 +51,23 @@ def step(i, x0, sigma):
     return 0.5 * erfc((i - x0) / (_SQRT2 * sigma))
 
 
-def line_shape(i, x0, sigma, eta, r, h, peak=1.0):
+def line_shape(i, x0, sigma, eta, r, h, peak=1.0, parts=None):
     """Counts per channel of a line of unit area, with its step (see the module docstring).
 
-    peak (0 or 1, may be an array) switches the peak off: a pure step of height h."""
-    out = (1.0 - eta) * gaussian_in_channels(i, x0, sigma)
+    peak (0 or 1, may be an array) switches the peak off: a pure step of height h.
+    parts: (Gaussian, tail or None, step) at these points when already known."""
+    g, t, st = parts if parts is not None else (gaussian_in_channels(i, x0, sigma), None, None)
+    out = (1.0 - eta) * g
     if eta:
-        out = out + eta * tail(i, x0, sigma, r)
+        out = out + eta * (tail(i, x0, sigma, r) if t is None else t)
     out = out * peak
-    return out + (h / (_SQRT2PI * sigma)) * step(i, x0, sigma)
+    return out + (h / (_SQRT2PI * sigma)) * (step(i, x0, sigma) if st is None else st)
 
 
-def line_shape_partials(i, x0, sigma, eta, r, h, t=None, peak=1.0):
+def line_shape_partials(i, x0, sigma, eta, r, h, t=None, peak=1.0, g=None, st=None):
     """The shape and its derivatives by x0, sigma, eta and h (analytic), vectorised;
-    t: the tail at these points when already known; peak as in `line_shape`.
+    t, g, st: the tail, Gaussian and step at these points when already known; peak as in
+    `line_shape`.
 
     G = Phi(b) - Phi(a): dG/dx0 = (phi(a) - phi(b)) / sigma, dG/dsigma = (a phi(a) - b phi(b)) / sigma;
     S = Phi(-u): dS/dx0 = phi(u) / sigma, dS/dsigma = u phi(u) / sigma;
@@ -73,9 +78,9 @@ def line_shape_partials(i, x0, sigma, eta, r, h, t=None, peak=1.0):
     b = (i + 0.5 - x0) * inv
     u = (i - x0) * inv
     pa, pb, pu = _phi(a), _phi(b), _phi(u)
-    g = gaussian_in_channels(i, x0, sigma)
+    g = gaussian_in_channels(i, x0, sigma) if g is None else g
     t = tail(i, x0, sigma, r) if t is None else t
-    st = step(i, x0, sigma)
+    st = step(i, x0, sigma) if st is None else st
     dg_dx = (pa - pb) * inv
     dg_ds = (a * pa - b * pb) * inv
     dt_du = (t - pu * inv) / r

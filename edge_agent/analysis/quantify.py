@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import chdtrc
 
+from . import linalg
 from .fit import RegionFit
 
 QUANTIFYING_KINDS = ("nuclide", "annihilation")
@@ -140,7 +141,7 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
     y = np.array([fits[r].area(i) for r, i in rows])
     model = _VarianceModel(fits, rows)
     if len(rows) == len(names):  # one row per nuclide: no weighting to iterate
-        activity = np.linalg.solve(m, y)
+        activity = linalg.solve(m, y)
         cov = model.at(m @ np.maximum(activity, 0.0))
         activity, cov_a, weights = _gls(y, m, cov)
     else:
@@ -235,7 +236,7 @@ def _consistency(fits, rows, m, y, cov_count, activity, sy: Systematics) -> _Con
         return _Consistency(eff_cov, irel, None, None, None, np.diag(cov_t))
     resid = y - m @ a_t
     try:
-        chi2 = float(resid @ np.linalg.solve(total, resid))
+        chi2 = float(resid @ linalg.solve(total, resid))
     except np.linalg.LinAlgError:
         chi2 = float(resid @ np.linalg.pinv(total) @ resid)
     consistent = bool(chdtrc(dof, chi2) >= sy.p_value)
@@ -245,8 +246,8 @@ def _consistency(fits, rows, m, y, cov_count, activity, sy: Systematics) -> _Con
 def _gls(y, m, cov):
     """Activities, their covariance and the weights (activities = weights @ y)."""
     try:
-        cinv = np.linalg.inv(cov)
-        cov_a = np.linalg.inv(m.T @ cinv @ m)
+        cinv = linalg.inv(cov)
+        cov_a = linalg.inv(m.T @ cinv @ m)
     except np.linalg.LinAlgError:
         cinv = np.linalg.pinv(cov)
         cov_a = np.linalg.pinv(m.T @ cinv @ m)
