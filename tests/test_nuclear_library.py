@@ -132,3 +132,11 @@ def test_the_central_s_nuclear_data_term_of_xe133_is_the_hand_computation():
     hand = math.sqrt(sum((inv_var[e] / total * rel[e]) ** 2 for e in used))
     assert hand == pytest.approx(0.3 / 37.0, rel=0.01)  # 81.0 keV carries nearly all the weight
     assert xe.nuclear_data_unc_bq / xe.activity_bq == pytest.approx(hand, rel=1e-6)
+
+
+def test_the_benchmark_s_cached_spectra_are_keyed_by_the_library_file():
+    # the mismatch world draws each intensity with the library's u(I): a changed library
+    # must not reuse spectra simulated with the old one (~/.cache/stax-monitor)
+    from benchmarks.analysis.spectra import _fingerprinted_files
+
+    assert LIBRARY_JSON.resolve() in [p.resolve() for p in _fingerprinted_files()]
