@@ -1,6 +1,7 @@
 """One nuclide on many spectra of the mismatch category, with its error taken apart.
 
     python benchmarks/analysis/mismatch_focus.py --nuclide Kr-85m --method station --n 400
+    python benchmarks/analysis/mismatch_focus.py --nuclide Kr-85m --n 600 --observed 0.83:61
 
 The mixtures of MISMATCH_OF that drive the nuclide (spectra.py's mismatch_cases, seed
 --seed), kept where its strongest line has more than 1000 expected counts. Per spectrum
@@ -11,6 +12,11 @@ the counting part, the median of each stated part, the SD of each world error be
 uncertainty the analysis states for it, and the regression of the relative error on the
 world errors (the slopes are the lines' weights in the estimate; the residual SD is the
 counting and shape error).
+
+--observed SD:N asks whether a pull SD seen on a smaller sample (the suite's 0.83 on 61
+Kr-85m spectra) is within sampling error of this one: the chance of an SD that low or
+lower from N normal pulls whose SD is the one measured here (chi^2 with N-1 degrees of
+freedom), and the spread of the pull SD over random subsets of N of these spectra.
 """
 
 from __future__ import annotations
@@ -41,6 +47,38 @@ from benchmarks.analysis.spectra import (  # noqa: E402
 from shared.calibration import calibrations_of  # noqa: E402
 from shared.nuclear import load_library  # noqa: E402
 
+SUBSETS = 4000  # random subsets for the spread of a small sample's pull SD
+
+
+def chance_of_sd_at_most(observed: float, sd: float, n: int) -> float:
+    """P(the SD of n normal values <= observed) when their true SD is sd: (n-1) s^2 / sd^2
+    follows chi^2 with n-1 degrees of freedom."""
+    from scipy.special import chdtr
+
+    if n < 2 or not sd > 0:
+        raise ValueError(f"need n >= 2 and sd > 0, got n={n}, sd={sd}")
+    return float(chdtr(n - 1, (n - 1) * (observed / sd) ** 2))
+
+
+def subset_sd_spread(pulls, size: int, draws: int = SUBSETS, seed: int = 0) -> np.ndarray:
+    """The pull SD (ddof 1) of `draws` random subsets of `size` pulls, drawn without
+    replacement: how far a sample of that size scatters about this one's SD."""
+    pulls = np.asarray(pulls, dtype=float)
+    if not 2 <= size <= pulls.size:
+        raise ValueError(f"subset size {size} must lie in 2..{pulls.size}")
+    rng = np.random.default_rng(seed)
+    idx = np.argsort(rng.random((draws, pulls.size)), axis=1)[:, :size]
+    return np.std(pulls[idx], axis=1, ddof=1)
+
+
+def parse_observed(text: str) -> tuple[float, int]:
+    """'0.83:61' -> (0.83, 61)."""
+    try:
+        sd, n = text.split(":")
+        return float(sd), int(n)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SD:N (e.g. 0.83:61), got {text!r}") from None
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,6 +86,13 @@ def main(argv=None) -> int:
     ap.add_argument("--method", default="station", choices=("station", "central"))
     ap.add_argument("--n", type=int, default=400, help="spectra with > 1000 counts to analyse")
     ap.add_argument("--seed", type=int, default=777)
+    ap.add_argument(
+        "--observed",
+        type=parse_observed,
+        default=None,
+        metavar="SD:N",
+        help="a pull SD seen on N spectra elsewhere: is it within sampling error of this one?",
+    )
     args = ap.parse_args(argv)
     fn, why = method_function(args.method)
     if fn is None:
@@ -91,7 +136,8 @@ def main(argv=None) -> int:
     rel, uc, ue, un, ud, us, ut = a[:, :7].T
     k = len(gammas)
     d_int, d_eff = a[:, 7 : 7 + k], a[:, 7 + k : 7 + 2 * k]
-    sd = float(np.std(rel / ut, ddof=1))
+    pulls = rel / ut
+    sd = float(np.std(pulls, ddof=1))
     lo, hi = sd_interval(sd, n)
     print(
         f"{args.method} {args.nuclide}: {n} spectra (seed {args.seed}), "
@@ -123,6 +169,23 @@ def main(argv=None) -> int:
         f"  residual SD {100 * np.std(rel - x @ coef, ddof=x.shape[1]):.2f} % "
         f"against a median counting u of {100 * np.median(uc):.2f} %"
     )
+    if args.observed is not None:
+        obs, m = args.observed
+        p = chance_of_sd_at_most(obs, sd, m)
+        olo, ohi = sd_interval(obs, m)
+        print(
+            f"observed {obs:.2f} on {m} spectra (95 % CI {olo:.2f}-{ohi:.2f}): an SD that low or "
+            f"lower has a chance of {100 * p:.1f} % from {m} pulls of SD {sd:.2f} (chi^2, "
+            f"{m - 1} dof; {100 * chance_of_sd_at_most(obs, 1.0, m):.1f} % if the SD were 1)"
+        )
+        if m <= n:
+            s = subset_sd_spread(pulls, m, seed=args.seed)
+            q = np.percentile(s, [2.5, 50, 97.5])
+            print(
+                f"  {SUBSETS} random subsets of {m} of these {n} spectra: pull SD {q[0]:.2f}-"
+                f"{q[2]:.2f} (2.5-97.5 %, median {q[1]:.2f}); {100 * np.mean(s <= obs):.1f} % "
+                f"at or below {obs:.2f}"
+            )
     return 0
 
 

@@ -419,13 +419,21 @@ def _wrap(case, det, counts, real_time, live_time, areas) -> Simulated:
     return Simulated(case, phd, live_time, areas)
 
 
-def _simulator_fingerprint() -> str:
+def _fingerprinted_files() -> list[Path]:
+    """The files the simulated spectra depend on: the simulator, this module and the
+    nuclide library (its intensities, and the u(I) the mismatch world draws with)."""
+    import shared.nuclear.library as lib
     import shared.simulation.detector as d
     import shared.simulation.spectrum as s
 
+    modules = [Path(m.__file__) for m in (d, s, sys.modules[__name__])]
+    return [*modules, Path(lib.__file__).with_name("library.json")]
+
+
+def _simulator_fingerprint() -> str:
     h = hashlib.sha256()
-    for mod in (d, s, sys.modules[__name__]):
-        h.update(Path(mod.__file__).read_bytes())
+    for path in _fingerprinted_files():
+        h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 

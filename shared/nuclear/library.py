@@ -66,6 +66,8 @@ class Library:
     source: str
     nuclides: dict[str, Nuclide]
     intensity_unc_source: str = ""  # where the intensity uncertainties come from
+    # (nuclide, energy keV) of the reported nuclides' gamma lines left at the assumed u(I)
+    assumed_gammas: tuple[tuple[str, float], ...] = ()
 
     def __getitem__(self, name: str) -> Nuclide:
         try:
@@ -96,8 +98,31 @@ def _intensity_unc(ln: dict, assumed: dict[str, float]) -> tuple[float, bool]:
     """(u(I) in photons per decay, evaluated?) of a line entry."""
     intensity = float(ln["intensity"]) / 100.0
     if ln.get("intensity_unc") is not None:
-        return float(ln["intensity_unc"]) / 100.0, True
+        u = float(ln["intensity_unc"])
+        if not math.isfinite(u) or u < 0:
+            raise ValueError(
+                f"line at {ln['energy']} keV: intensity_unc must be a finite number >= 0, got {u}"
+            )
+        return u / 100.0, True
     return intensity * assumed.get(ln["kind"], ASSUMED_REL_UNC["gamma"]), False
+
+
+def _line(name: str, ln: dict, assumed: dict[str, float]) -> Line:
+    try:
+        unc, evaluated = _intensity_unc(ln, assumed)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    return Line(
+        energy=float(ln["energy"]),
+        intensity=float(ln["intensity"]) / 100.0,
+        kind=ln["kind"],
+        group=ln.get("group"),
+        approximate=bool(ln.get("approximate", False)),
+        extra_fwhm_kev=float(ln.get("extra_fwhm_kev", 0.0)),
+        intensity_unc=unc,
+        intensity_unc_evaluated=evaluated,
+        coincident=_coincident(ln),
+    )
 
 
 def _coincident(ln: dict) -> tuple[tuple[float, float], ...] | None:
@@ -116,20 +141,7 @@ def _parse(data: dict) -> Library:
     for name, entry in data["nuclides"].items():
         hl = entry.get("half_life")
         half_life = None if hl is None else float(hl[0]) * _UNITS_S[hl[1]]
-        lines = tuple(
-            Line(
-                energy=float(ln["energy"]),
-                intensity=float(ln["intensity"]) / 100.0,
-                kind=ln["kind"],
-                group=ln.get("group"),
-                approximate=bool(ln.get("approximate", False)),
-                extra_fwhm_kev=float(ln.get("extra_fwhm_kev", 0.0)),
-                intensity_unc=_intensity_unc(ln, assumed)[0],
-                intensity_unc_evaluated=_intensity_unc(ln, assumed)[1],
-                coincident=_coincident(ln),
-            )
-            for ln in entry["lines"]
-        )
+        lines = tuple(_line(name, ln, assumed) for ln in entry["lines"])
         nuclides[name] = Nuclide(name, half_life, lines)
     return Library(
         data["name"],
@@ -137,6 +149,7 @@ def _parse(data: dict) -> Library:
         data["source"],
         nuclides,
         block.get("source", "assumed: no evaluated intensity uncertainties in the library"),
+        tuple((str(n), float(e)) for n, e in block.get("assumed_gammas", [])),
     )
 
 

@@ -114,5 +114,5 @@ def test_the_mismatch_world_draws_each_intensity_with_the_librarys_uncertainty()
         world = mismatch_library({"seed": seed}, exact)
         assert world["Kr-85m"].lines == exact["Kr-85m"].lines
         factors.append(world["Xe-135"].gammas()[0].intensity / lib["Xe-135"].gammas()[0].intensity)
-    # the others scatter with their u(I)/I (2 % assumed for Xe-135's 249.8 keV line)
+    # the others scatter with their u(I)/I (3.3 %, ENSDF, for Xe-135's 249.8 keV line)
     assert np.std(factors) == pytest.approx(lib["Xe-135"].gammas()[0].intensity_rel_unc, rel=0.15)
