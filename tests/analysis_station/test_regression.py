@@ -19,9 +19,8 @@ SPECTRA = fixture_spectra()
 
 @pytest.mark.parametrize("name", sorted(BEFORE))
 def test_results_equal_those_before_the_speed_work(name):
-    if library_digest() != LIBRARY_DIGEST:
-        pytest.skip(
-            "shared/nuclear/library.json differs from the one the values were recorded with:"
-            " record again (tests/analysis_central/regression.py)"
-        )
+    assert library_digest() == LIBRARY_DIGEST, (
+        "shared/nuclear/library.json differs from the one the values were recorded with:"
+        " record them again (python -m tests.analysis_central.regression station|central)"
+    )
     assert differences(summary(analyze(SPECTRA[name], source=name)), BEFORE[name]) == []
