@@ -13,6 +13,7 @@ prints the table to paste into the test.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import pprint
 import sys
@@ -27,6 +28,7 @@ LIBRARY = Path(__file__).resolve().parents[2] / "shared" / "nuclear" / "library.
 # relative tolerance on every number; absolute floor: this share of the activity's counting
 # uncertainty (an activity near zero has no relative precision)
 REL_TOL = 1e-6
+PROSE = {"note", "source", "coincidence", "name", "version", "half_life_source"}
 
 NUCLIDE_FIELDS = (
     "activity_bq",
@@ -57,8 +59,18 @@ def fixture_spectra() -> dict:
 
 
 def library_digest() -> str:
-    """What the recorded values assume of the nuclear data (another change may alter it)."""
-    return hashlib.sha256(LIBRARY.read_bytes()).hexdigest()[:16]
+    """What the recorded values assume of the nuclear data: the library's numbers, not its
+    prose (a note or a source text changed alone changes no result)."""
+
+    def numbers(node):
+        if isinstance(node, dict):
+            return {k: numbers(v) for k, v in node.items() if k not in PROSE}
+        if isinstance(node, list):
+            return [numbers(v) for v in node]
+        return node
+
+    data = numbers(json.loads(LIBRARY.read_text(encoding="utf-8")))
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def summary(result) -> dict:
