@@ -587,20 +587,14 @@ class Publisher:
     def report_health(self, store, now: datetime) -> list[dict[str, Any]]:
         """Raise or clear the `mqtt` central alert when it changes (once per episode;
         the first report after a start clears one a previous run left open)."""
-        from .alerts import apply_observations, mail_episodes
+        from .alerts import announce_episodes, apply_observations
 
         observation = self.health.observation(now)
         if observation is None or observation.active == self._alerting:
             return []
         changed = apply_observations(store, [observation], now)
         self._alerting = observation.active
-        for episode in changed:
-            log.warning(
-                "central alert %s: %s",
-                episode["state"],
-                episode["message"] if episode["state"] == "open" else episode["clear_message"],
-            )
-        mail_episodes(store, changed, now)
+        announce_episodes(store, changed, now)
         return changed
 
     def _publish(self, outgoing: Outgoing) -> bool:

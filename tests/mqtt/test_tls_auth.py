@@ -18,7 +18,7 @@ from central.mqtt import Publisher
 from central.store import Store
 from shared.crypto.pki import NetworkCA
 
-from .conftest import NOW, Broker, Subscriber, more_passes
+from .conftest import NOW, Broker, more_passes
 from .data import add_soh
 
 PUBLISHER, READER = "stax-central", "reader"
@@ -101,42 +101,23 @@ def db(tmp_path):
 
 
 @pytest.fixture
-def publisher(db, clock):
-    made: list[Publisher] = []
-
-    def make(config: MqttConfig) -> Publisher:
-        p = Publisher(config, db, clock)
-        p.client.reconnect_delay_set(1, 1)  # the tests' broker comes back at once
-        p.start()
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.stop()
+def publisher(db, publishers):
+    # paho tries again each second: the tests' broker is fixed at once
+    return lambda config: publishers(config, db, reconnect_delay=1)
 
 
 @pytest.fixture
-def reader(pki):
+def reader(pki, subscribers):
     """A subscriber that logs in over TLS as `reader` (with a client certificate, which a
     broker that does not ask for one ignores)."""
-    made: list[Subscriber] = []
 
-    def make(broker: Broker) -> Subscriber:
-        def setup(client) -> None:
-            client.tls_set(
-                ca_certs=str(pki.ca), certfile=str(pki.client_cert), keyfile=str(pki.client_key)
-            )
-            client.username_pw_set(READER, READER_PASSWORD)
+    def setup(client) -> None:
+        client.tls_set(
+            ca_certs=str(pki.ca), certfile=str(pki.client_cert), keyfile=str(pki.client_key)
+        )
+        client.username_pw_set(READER, READER_PASSWORD)
 
-        s = Subscriber(broker.port, setup=setup)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
-        assert s.errors == [], s.errors
+    return lambda broker: subscribers(broker.port, setup)
 
 
 def mqtt_config(broker: Broker, pki: Pki, tmp_path: Path, password: str, **kw) -> MqttConfig:
