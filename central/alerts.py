@@ -823,14 +823,19 @@ def run_checks(store, config, now: datetime, intake=None) -> list[dict[str, Any]
             quarantined_last_hour(store, now), now, config.quarantine_per_hour
         ),
     )
-    for episode in changed:
+    announce_episodes(store, changed, now)
+    return changed
+
+
+def announce_episodes(store, episodes: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Log each raised or cleared episode at WARNING and hand it to the mail."""
+    for episode in episodes:
         log.warning(
             "central alert %s: %s",
             episode["state"],
             episode["message"] if episode["state"] == "open" else episode["clear_message"],
         )
-    mail_episodes(store, changed, now)
-    return changed
+    mail_episodes(store, episodes, now)
 
 
 def mail_episodes(store, episodes: Sequence[dict[str, Any]], now: datetime) -> None:

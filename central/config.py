@@ -212,7 +212,7 @@ class MqttConfig:
             raise ValueError("password_file needs username")
         files = [n for n in ("ca_file", "cert_file", "key_file") if getattr(self, n) is not None]
         if files and not self.tls:
-            raise ValueError(f"{', '.join(files)} need tls = true")
+            raise ValueError(f"{', '.join(files)} need{'s' if len(files) == 1 else ''} tls = true")
         if self.key_file is not None and self.cert_file is None:
             raise ValueError("key_file needs cert_file (the client certificate)")
         if not self.alert_after_seconds > 0:

@@ -18,6 +18,12 @@ that is down only delays it. What was published is recorded durably after the br
 PUBACK (`mqtt_state` for the latest-state topics, `mqtt_sent` for each alert), so that a
 restart or a reconnection carries on where it stopped; after each (re)connection the
 retained topics are sent again (a broker without persistence forgets them).
+
+TLS (`ca_file`, a client certificate `cert_file`/`key_file`) and a login (`username`,
+`password_file`) as `[mqtt]` says. A broker that cannot be used (down, the login refused,
+TLS failed) raises one central alert of kind `mqtt`, with the reason, once nothing could be
+published for `alert_after_seconds`; it is cleared when publishing works again
+(central/mqtt_health.py keeps the reasons and times).
 """
 
 from __future__ import annotations
@@ -587,20 +593,14 @@ class Publisher:
     def report_health(self, store, now: datetime) -> list[dict[str, Any]]:
         """Raise or clear the `mqtt` central alert when it changes (once per episode;
         the first report after a start clears one a previous run left open)."""
-        from .alerts import apply_observations, mail_episodes
+        from .alerts import announce_episodes, apply_observations
 
         observation = self.health.observation(now)
         if observation is None or observation.active == self._alerting:
             return []
         changed = apply_observations(store, [observation], now)
         self._alerting = observation.active
-        for episode in changed:
-            log.warning(
-                "central alert %s: %s",
-                episode["state"],
-                episode["message"] if episode["state"] == "open" else episode["clear_message"],
-            )
-        mail_episodes(store, changed, now)
+        announce_episodes(store, changed, now)
         return changed
 
     def _publish(self, outgoing: Outgoing) -> bool:

@@ -181,11 +181,13 @@ class Subscriber:
 
 
 @pytest.fixture
-def subscribe(broker):
+def subscribers():
+    """Subscribers to any broker (`port`, `setup`: see Subscriber), closed at the end,
+    where every payload they received must have matched its schema."""
     made: list[Subscriber] = []
 
-    def make() -> Subscriber:
-        s = Subscriber(broker.port)
+    def make(port: int, setup: Callable[[mqtt.Client], None] | None = None) -> Subscriber:
+        s = Subscriber(port, setup=setup)
         made.append(s)
         return s
 
@@ -193,6 +195,32 @@ def subscribe(broker):
     for s in made:
         s.close()
         assert s.errors == [], s.errors
+
+
+@pytest.fixture
+def subscribe(broker, subscribers):
+    return lambda: subscribers(broker.port)
+
+
+@pytest.fixture
+def publishers(clock):
+    """Publishers (central.mqtt.Publisher) on the tests' clock, started, stopped at the
+    end; `reconnect_delay`: how soon paho tries again (the Publisher's own by default)."""
+    from central.mqtt import Publisher
+
+    made: list = []
+
+    def make(config, database, reconnect_delay: float | None = None):
+        p = Publisher(config, database, clock)
+        if reconnect_delay is not None:
+            p.client.reconnect_delay_set(reconnect_delay, reconnect_delay)
+        p.start()
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.stop()
 
 
 class Clock:

@@ -53,3 +53,11 @@ def test_publishing_again_clears_and_a_new_failure_starts_a_new_stretch():
 def test_a_login_refusal_points_at_the_login_settings():
     assert "[mqtt] username, password_file" in refusal("Not authorized")
     assert refusal("Server unavailable") == "the broker refused the connection: Server unavailable"
+
+
+def test_every_central_alert_kind_is_in_the_mqtt_alert_schema():
+    from central.alerts import KINDS
+    from central.mqtt import schemas
+
+    kinds = schemas()["alert"]["properties"]["kind"]["enum"]
+    assert set(KINDS) <= set(kinds), sorted(set(KINDS) - set(kinds))

@@ -15,7 +15,6 @@ import pytest
 
 from central.alerts import Observation, apply_observations
 from central.config import MqttConfig
-from central.mqtt import Publisher
 from central.store import Store
 
 from .conftest import NOW, WAIT_SECONDS, more_passes
@@ -58,18 +57,8 @@ def config(broker, **kw) -> MqttConfig:
 
 
 @pytest.fixture
-def publisher(broker, db, clock):
-    made = []
-
-    def make(**kw) -> Publisher:
-        p = Publisher(config(broker, **kw), db, clock)
-        p.start()
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.stop()
+def publisher(broker, db, publishers):
+    return lambda **kw: publishers(config(broker, **kw), db)
 
 
 def stations_seen(sub) -> set[str]:

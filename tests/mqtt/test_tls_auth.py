@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from central.alerts import CENTRAL
-from central.config import MqttConfig
+from central.config import MqttConfig, load_central_config
 from central.mqtt import Publisher
 from central.store import Store
+from shared.config import ConfigError
 from shared.crypto.pki import NetworkCA
 
-from .conftest import NOW, Broker, Subscriber, more_passes
+from .conftest import NOW, Broker, more_passes
 from .data import add_soh
 
 PUBLISHER, READER = "stax-central", "reader"
@@ -101,42 +102,23 @@ def db(tmp_path):
 
 
 @pytest.fixture
-def publisher(db, clock):
-    made: list[Publisher] = []
-
-    def make(config: MqttConfig) -> Publisher:
-        p = Publisher(config, db, clock)
-        p.client.reconnect_delay_set(1, 1)  # the tests' broker comes back at once
-        p.start()
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.stop()
+def publisher(db, publishers):
+    # paho tries again each second: the tests' broker is fixed at once
+    return lambda config: publishers(config, db, reconnect_delay=1)
 
 
 @pytest.fixture
-def reader(pki):
+def reader(pki, subscribers):
     """A subscriber that logs in over TLS as `reader` (with a client certificate, which a
     broker that does not ask for one ignores)."""
-    made: list[Subscriber] = []
 
-    def make(broker: Broker) -> Subscriber:
-        def setup(client) -> None:
-            client.tls_set(
-                ca_certs=str(pki.ca), certfile=str(pki.client_cert), keyfile=str(pki.client_key)
-            )
-            client.username_pw_set(READER, READER_PASSWORD)
+    def setup(client) -> None:
+        client.tls_set(
+            ca_certs=str(pki.ca), certfile=str(pki.client_cert), keyfile=str(pki.client_key)
+        )
+        client.username_pw_set(READER, READER_PASSWORD)
 
-        s = Subscriber(broker.port, setup=setup)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
-        assert s.errors == [], s.errors
+    return lambda broker: subscribers(broker.port, setup)
 
 
 def mqtt_config(broker: Broker, pki: Pki, tmp_path: Path, password: str, **kw) -> MqttConfig:
@@ -271,6 +253,34 @@ def test_tls_files_without_tls_and_a_key_without_its_certificate_are_refused(tmp
         MqttConfig(host="h", tls=True, key_file=tmp_path / "k.pem")
     with pytest.raises(ValueError, match="alert_after_seconds must be positive"):
         MqttConfig(host="h", alert_after_seconds=0)
+
+
+CENTRAL_TOML = """[intake]
+server_cert = "server.pem"
+server_key = "server.key"
+ca_cert = "ca.pem"
+[storage]
+data_dir = "data"
+[mqtt]
+host = "broker.example.org"
+"""
+
+
+def test_the_settings_from_the_configuration_file(tmp_path):
+    path = tmp_path / "central.toml"
+    path.write_text(
+        CENTRAL_TOML + 'tls = true\ncert_file = "mqtt-client.pem"\nkey_file = "mqtt-client.key"\n'
+        "alert_after_seconds = 60\n"
+    )
+    mqtt = load_central_config(path).mqtt
+    assert (mqtt.cert_file, mqtt.key_file) == (
+        tmp_path / "mqtt-client.pem",
+        tmp_path / "mqtt-client.key",
+    )
+    assert mqtt.alert_after_seconds == 60
+    path.write_text(CENTRAL_TOML + 'cert_file = "mqtt-client.pem"\n')
+    with pytest.raises(ConfigError, match=r"central.toml: \[mqtt\]: cert_file needs tls = true"):
+        load_central_config(path)
 
 
 def test_a_client_certificate_that_cannot_be_read_is_a_clear_error(tmp_path, pki):
