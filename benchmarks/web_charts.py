@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from central.accounts import authenticate, create_user
 from central.config import CentralConfig, IntakeConfig, StorageConfig, WebConfig
 from central.maintenance import add_annotation
-from central.releases import TABLE, insert_rows, rebuild_overview
+from central.releases import TABLE, insert_rows, rebuild_summaries
 from central.store import Store
 from central.web import create_app
 from central.web.pages import ratios, releases, trends
@@ -90,7 +90,7 @@ def fill(store: Store, seed: int = 1) -> int:
             )
         total += len(rows)
     with conn:
-        rebuild_overview(conn)  # once, rather than bucket by bucket
+        rebuild_summaries(conn)  # once, rather than bucket by bucket
     conn.execute(f"analyze {TABLE}")
     conn.execute("PRAGMA synchronous=FULL")
     return total

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.timeutil import iso_z
 
+from . import release_daily
 from .datatime import data_until as _data_until
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ def ensure_schema(db) -> None:
     once for a database made before it. `db` is the sqlite-utils Database of a Store."""
     conn: sqlite3.Connection = db.conn
     conn.executescript(_SCHEMA)
+    release_daily.ensure_schema(conn)
     done = conn.execute("select value from meta where key = ?", [BACKFILL_KEY]).fetchone()
     if done is None:
         backfill(conn)
@@ -130,6 +132,14 @@ def ensure_schema(db) -> None:
         with conn:
             rebuild_overview(conn)
             conn.execute("insert or replace into meta (key, value) values (?, '1')", [OVERVIEW_KEY])
+    daily = conn.execute("select value from meta where key = ?", [release_daily.BUILT_KEY])
+    if daily.fetchone() is None:  # a table filled before the daily sums were kept
+        with conn:
+            release_daily.rebuild(conn)
+            conn.execute(
+                "insert or replace into meta (key, value) values (?, '1')",
+                [release_daily.BUILT_KEY],
+            )
 
 
 # ----------------------------------------------------------------- rows (pure)
@@ -246,7 +256,7 @@ def fill_phd(conn: sqlite3.Connection, message_id: int) -> int:
     touched = _buckets(conn, "station = ? and file_name = ?", [station, file_name])
     conn.execute(f"delete from {TABLE} where station = ? and file_name = ?", [station, file_name])
     if start is None or until is None:
-        refresh_overview(conn, station, touched)
+        refresh_summaries(conn, station, touched)
         return 0
     rows: list[tuple] = []
     central = conn.execute(
@@ -263,7 +273,7 @@ def fill_phd(conn: sqlite3.Connection, message_id: int) -> int:
     if result is not None:
         rows += _rows(result[0], "station", station, file_name, message_id, start, until)
     conn.executemany(_INSERT, rows)
-    refresh_overview(conn, station, touched | {(r[1], r[2], _bucket(r[3])) for r in rows})
+    refresh_summaries(conn, station, touched | {(r[1], r[2], _bucket(r[3])) for r in rows})
     return len(rows)
 
 
@@ -317,7 +327,7 @@ def _fill_station_result(
     conn.execute(f"delete from {TABLE} where {where}", [station, file_name])
     rows = _rows(text, "station", station, file_name, None, start, until)
     conn.executemany(_INSERT, rows)
-    refresh_overview(conn, station, touched | {(r[1], r[2], _bucket(r[3])) for r in rows})
+    refresh_summaries(conn, station, touched | {(r[1], r[2], _bucket(r[3])) for r in rows})
     return len(rows)
 
 
@@ -332,6 +342,23 @@ def _buckets(conn: sqlite3.Connection, where: str, params: list) -> set[tuple[st
             f"select nuclide, method, start_s from {TABLE} where {where}", params
         )
     }
+
+
+def refresh_summaries(
+    conn: sqlite3.Connection, station: str, buckets: Iterable[tuple[str, str, int]]
+) -> None:
+    """The overview and the daily sums (central/release_daily.py) of these (nuclide,
+    method, bucket start) of `station` again, after its rows were written or deleted."""
+    buckets = set(buckets)
+    refresh_overview(conn, station, buckets)
+    release_daily.refresh(conn, station, {(n, m, release_daily.day_of(b)) for n, m, b in buckets})
+
+
+def rebuild_summaries(conn: sqlite3.Connection) -> None:
+    """The overview and the daily sums again from the whole table (after a bulk insert),
+    in the caller's transaction."""
+    rebuild_overview(conn)
+    release_daily.rebuild(conn)
 
 
 def refresh_overview(
@@ -494,9 +521,10 @@ def _seconds(t: datetime | str) -> int:
 def insert_rows(
     conn: sqlite3.Connection, rows: Iterable[Sequence[Any]], overview: bool = True
 ) -> None:
-    """Bulk insert rows (in COLUMNS order) in the caller's transaction, the overview of
-    their buckets refreshed: for tools that make test or benchmark data without spectra
-    (a large bulk insert: `overview=False`, then `rebuild_overview` once)."""
+    """Bulk insert rows (in COLUMNS order) in the caller's transaction, the overview and
+    the daily sums of their buckets refreshed: for tools that make test or benchmark data
+    without spectra (a large bulk insert: `overview=False`, then `rebuild_summaries`
+    once)."""
     rows = list(rows)
     conn.executemany(_INSERT, rows)
     if overview:
@@ -504,7 +532,7 @@ def insert_rows(
         for r in rows:
             touched.setdefault(r[0], set()).add((r[1], r[2], _bucket(r[3])))
         for station, buckets in touched.items():
-            refresh_overview(conn, station, buckets)
+            refresh_summaries(conn, station, buckets)
 
 
 def daily_releases(
@@ -528,17 +556,8 @@ def daily_releases(
     if unknown:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {unknown[0]!r}")
     scope, params = message_scope(store, user, now)
-    sql = (
-        "select substr(start_time, 1, 10) as day, nuclide, method, "
-        "sum(case when detected then release_bq else 0 end), count(*), sum(detected) "
-        f"from {TABLE} where station in ({', '.join('?' * len(stations))}) "
-        f"and nuclide in ({', '.join('?' * len(nuclides))}) "
-        f"and method in ({', '.join('?' * len(methods))}) "
-        f"and start_s >= ? and start_s < ? and {scope} "
-        "group by day, nuclide, method order by day"
-    )
-    args = [*stations, *nuclides, *methods, _seconds(start), _seconds(end), *params]
-    return [tuple(r) for r in store.conn.execute(sql, args)]
+    return release_daily.daily_sums(store.conn, scope, params, stations, nuclides, methods,
+                                    _seconds(start), _seconds(end))  # fmt: skip
 
 
 def release_integrals(
