@@ -37,7 +37,7 @@ from central.maintenance import add_annotation
 from central.releases import TABLE, insert_rows, rebuild_summaries
 from central.store import Store
 from central.web import create_app
-from central.web.pages import ratios, releases, trends
+from central.web.pages import ratios, releases, soh, trends
 
 STATIONS = [f"ST{i:03d}" for i in range(10)]
 NUCLIDES = ("Xe-133", "Xe-131m", "Xe-133m", "Xe-135", "Xe-138", "Kr-85m", "Kr-87", "Kr-88",
@@ -94,6 +94,47 @@ def fill(store: Store, seed: int = 1) -> int:
     conn.execute(f"analyze {TABLE}")
     conn.execute("PRAGMA synchronous=FULL")
     return total
+
+
+SOH_QUANTITIES = ("crystal_temperature", "room_temperature", "humidity", "high_voltage",
+                  "sample_flow", "gas_flow", "pressure", "CoolerPower.CP5Power",
+                  "PowerSupply.voltage", "DetEnv.shield_temperature")  # fmt: skip
+
+
+def fill_soh(store: Store, station: str = "ST000", seed: int = 2) -> int:
+    """A year of SOH of one station: a daily report of 96 readings of 10 quantities
+    (the charts read `soh_values`; no report text is parsed here)."""
+    rng = random.Random(seed)
+    conn = store.conn
+    conn.execute("PRAGMA foreign_keys=OFF")
+    base = int(START.timestamp())
+    values = []
+    with conn:
+        for day in range(INTERVALS // 96):
+            start = datetime.fromtimestamp(base + 86400 * day, UTC)
+            until = (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            message_id = conn.execute(
+                "insert into messages (file_name, station, data_type, product, msg_id, sha256, "
+                "start_time, received_at, data_until) values (?, ?, 'STAXSOH', 'SOH', ?, '', ?, "
+                "?, ?)",
+                [f"{station}_SOH_{day}.TXT", station, f"S{day}", start.isoformat(), until, until],
+            ).lastrowid
+            conn.execute("insert into soh_messages (message_id, readings) values (?, ?)",
+                         [message_id, 96 * len(SOH_QUANTITIES)])  # fmt: skip
+            for i in range(96):
+                t = (start + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                for k, q in enumerate(SOH_QUANTITIES):
+                    v = 10.0 * (k + 1) + math.sin(2 * math.pi * i / 96) + rng.gauss(0, 0.1)
+                    if rng.random() < 0.0005:
+                        v *= 3  # a spike now and then
+                    values.append((message_id, station, t, until, "B", q, v, "u", None))
+        conn.executemany(
+            "insert into soh_values (message_id, station, time, data_until, block, quantity, "
+            "value, unit, state) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
+    conn.execute("analyze soh_values")
+    return len(values)
 
 
 def best(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
@@ -163,6 +204,8 @@ def main() -> None:
             started = time.perf_counter()
             rows = fill(store)
             print(f"filled {rows:,} release rows in {time.perf_counter() - started:.0f} s")
+        if not store.db["soh_values"].count:
+            print(f"filled {fill_soh(store):,} SOH readings", flush=True)
         if not store.db["users"].count:
             create_user(store, "admin", PASSWORD, role="admin")
         admin = authenticate(store, "admin", PASSWORD)
@@ -186,6 +229,13 @@ def main() -> None:
 
     with Store(path) as store:
         results = []
+
+        def in_app(fn):  # the page functions read the app's clock
+            def run():
+                with app.server.app_context():
+                    return fn()
+
+            return run
 
         def measure(label, builder, callback):
             (bw, bc), (cw, cc) = best(builder), best(callback)
@@ -258,6 +308,31 @@ def main() -> None:
                 lambda t=trend_inputs: post(client, "trends-graph.figure",
                                             {"id": "trends-graph", "property": "figure"}, t),
             )  # fmt: skip
+        deps = client.get("/_dash-dependencies").get_json()
+        soh_out = next(d["output"] for d in deps if d["output"].startswith("..soh-summary."))
+        soh_outputs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True))
+                       for part in soh_out.strip(".").split("...")]  # fmt: skip
+        soh_filters = [("soh-station", "value", "ST000"), ("soh-span", "start_date", YEAR[0]),
+                       ("soh-span", "end_date", YEAR[1]),
+                       ("soh-quantities", "value", list(SOH_QUANTITIES))]  # fmt: skip
+        measure(
+            "soh: station-year, 10 quantities",
+            in_app(lambda: [soh.chart_figure(s, *YEAR) for s in soh.chosen_series(
+                store, admin, "ST000", *YEAR, list(SOH_QUANTITIES))]),
+            lambda: post(client, soh_out, soh_outputs, soh_filters),
+        )  # fmt: skip
+        zoom_out = next(d["output"] for d in deps if "soh-0-graph.figure@" in d["output"])
+        zoom_outputs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True))
+                        for part in zoom_out.strip(".").split("...")]  # fmt: skip
+        zoom_inputs = [(f"soh-{k}-graph", "relayoutData", day if k == 0 else None)
+                       for k in range(soh.MAX_CHARTS)]  # fmt: skip
+        measure(
+            "soh: one chart zoomed to a day (full resolution)",
+            in_app(lambda: [soh.chart_figure(s, *YEAR) for s in soh.chosen_series(
+                store, admin, "ST000", *YEAR, list(SOH_QUANTITIES[:1]), day)]),
+            lambda: post(client, zoom_out, zoom_outputs, zoom_inputs,
+                         [*soh_filters, ("soh-shown", "data", list(SOH_QUANTITIES))]),
+        )  # fmt: skip
         year_figure = post(client, "releases-graph.figure", fig_out, release_inputs(),
                            [("releases-mode", "value", "x")])  # fmt: skip
         size = len(year_figure.data)

@@ -303,6 +303,44 @@ def soh_series(
     return [dict(r) for r in store.db.query(sql, args)]
 
 
+def soh_numbers(
+    store: Store,
+    user: User,
+    now: datetime,
+    station: str,
+    quantities: Iterable[str],
+    start: datetime | str,
+    end: datetime | str,
+) -> dict[str, tuple[str, list[str], list[float | None]]]:
+    """The numeric readings (states left out) of `station` that `user` may see at `now`
+    with `start` <= time < `end`, per quantity: (unit, times, values), oldest first;
+    `values` None where not measured. What the charts read: tuples down the series
+    index, no dict per reading (a station-year of ten quantities is 350,000 of them)."""
+    from .access import message_scope
+
+    wanted = sorted(set(quantities))
+    if not wanted:
+        return {}
+    scope, params = message_scope(store, user, now)
+    sql = (
+        "select quantity, time, value, unit from soh_values indexed by soh_values_series "
+        f"where station = ? and quantity in ({', '.join('?' * len(wanted))}) "
+        f"and time >= ? and time < ? and state is null and {scope} "
+        "order by quantity, time, message_id"
+    )
+    args = [station, *wanted, _iso(start), _iso(end), *params]
+    out: dict[str, tuple[str, list[str], list[float | None]]] = {}
+    for quantity, time, value, unit in store.conn.execute(sql, args):
+        found = out.get(quantity)
+        if found is None:
+            found = out[quantity] = (unit or "", [], [])
+        elif unit and not found[0]:
+            found = out[quantity] = (unit, found[1], found[2])
+        found[1].append(time)
+        found[2].append(value)
+    return out
+
+
 def latest_visible_soh(store: Store, user: User, now: datetime, station: str) -> int | None:
     """The id of `station`'s latest SOH message with readings that `user` may see at
     `now` (through the messages' (station, data_until) index: quick at a year)."""

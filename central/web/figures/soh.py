@@ -1,6 +1,13 @@
 """The SOH charts' figures and tables, as plain functions of query results
-(central.soh.soh_series): one quantity of one station over time, its alert limits drawn,
-the readings outside them marked."""
+(central.soh.soh_numbers, soh_series): one quantity of one station over time, its alert
+limits drawn, the readings outside them marked.
+
+A station-year is 35,040 readings a quantity: a series longer than `POINTS` is drawn
+as `POINTS` points chosen by MinMaxLTTB (tsdownsample, as the releases chart), which
+keeps each bucket's extremes, so that a spike is never dropped; every reading outside
+the limits is marked all the same (up to `POINTS` of them, else those MinMaxLTTB
+picks). The page re-queries the span the user zooms to, drawn at full resolution
+once it holds at most `POINTS` readings. The CSV is always at full resolution."""
 
 from __future__ import annotations
 
@@ -8,9 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 
 from central.web.chartkit import ChartTable
+from central.web.figures.releases import POINTS, keep
 
 
 @dataclass(frozen=True)
@@ -25,7 +34,18 @@ class Series:
 
     @property
     def outside(self) -> list[bool]:
-        return [is_outside(v, self.low, self.high) for v in self.values]
+        return self.outside_mask().tolist()
+
+    def outside_mask(self) -> np.ndarray:
+        """As `is_outside` for each reading, at once."""
+        v = np.array(self.values, dtype=float)  # None: NaN, never outside
+        out = np.zeros(len(v), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            if self.low is not None:
+                out |= v < self.low
+            if self.high is not None:
+                out |= v > self.high
+        return out
 
 
 def is_outside(value: float | None, low: float | None, high: float | None) -> bool:
@@ -65,16 +85,62 @@ def series_of(
     return out
 
 
+def series_from_numbers(
+    station: str,
+    numbers: dict[str, tuple[str, list[str], list[float | None]]],
+    limits: dict[str, tuple[float | None, float | None]],
+) -> list[Series]:
+    """central.soh.soh_numbers' readings as one Series per quantity with at least one
+    numeric reading (as `series_of`)."""
+    out = []
+    for quantity, (unit, times, values) in numbers.items():
+        if all(v is None for v in values):
+            continue
+        low, high = limits.get(quantity, (None, None))
+        out.append(Series(station, quantity, unit, times, values, low, high))
+    return out
+
+
+def drawn_points(s: Series, points: int = POINTS) -> np.ndarray:
+    """Indexes of the readings to draw: all when there are at most `points`, else
+    MinMaxLTTB's `points` among the measured ones (the first and last always)."""
+    if len(s.times) <= points:
+        return np.arange(len(s.times))
+    v = np.array(s.values, dtype=float)
+    measured = np.flatnonzero(np.isfinite(v))
+    if len(measured) <= points:
+        return measured
+    t = _ms(s.times)
+    return measured[keep(t[measured], v[measured], points)]
+
+
+def _ms(times: Sequence[str]) -> np.ndarray:
+    """ISO 8601 UTC times (`...Z`) as milliseconds since the epoch."""
+    return np.array([t[:23] for t in times], dtype="datetime64[ms]").astype(np.int64)
+
+
 def _label(s: Series) -> str:
     return f"{s.quantity} ({s.unit})" if s.unit else s.quantity
 
 
-def soh_figure(s: Series, height: int = 260) -> go.Figure:
+def soh_figure(s: Series, height: int = 260, points: int = POINTS, revision: str = "") -> go.Figure:
+    """The chart of one quantity: at most `points` readings drawn (`drawn_points`),
+    every reading outside the limits marked (at most `points`). `revision` keeps the
+    user's zoom while the same chart is redrawn (Plotly's uirevision)."""
+    index = drawn_points(s, points)
+    times = [s.times[i] for i in index]
+    values = [s.values[i] for i in index]
+    mask = s.outside_mask()
+    flagged = np.flatnonzero(mask)
+    if len(flagged) > points:
+        chosen = keep(_ms([s.times[i] for i in flagged]),
+                      np.array([s.values[i] for i in flagged], dtype=float), points)  # fmt: skip
+        flagged = flagged[chosen]
     fig = go.Figure()
     fig.add_trace(
-        go.Scattergl(
-            x=s.times,
-            y=s.values,
+        go.Scatter(  # at most `points`: SVG draws them at once, with no WebGL to start
+            x=times,
+            y=values,
             mode="lines+markers",
             name=s.quantity,
             marker={"size": 4, "color": "#2b6cb0"},
@@ -95,12 +161,11 @@ def soh_figure(s: Series, height: int = 260) -> go.Figure:
                     hoverinfo="skip",
                 )
             )
-    flagged = [(t, v) for t, v, o in zip(s.times, s.values, s.outside, strict=True) if o]
-    if flagged:
+    if len(flagged):
         fig.add_trace(
-            go.Scattergl(
-                x=[t for t, _ in flagged],
-                y=[v for _, v in flagged],
+            go.Scatter(
+                x=[s.times[i] for i in flagged],
+                y=[s.values[i] for i in flagged],
                 mode="markers",
                 name="outside limits",
                 marker={"size": 8, "color": "#c53030", "symbol": "x"},
@@ -114,7 +179,7 @@ def soh_figure(s: Series, height: int = 260) -> go.Figure:
         yaxis_title=s.unit,
         showlegend=True,
         legend={"orientation": "h", "y": -0.25, "font": {"size": 10}},
-        uirevision=f"{s.station}-{s.quantity}",
+        uirevision=revision or f"{s.station}-{s.quantity}",
     )
     return fig
 
