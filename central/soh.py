@@ -30,6 +30,7 @@ import sqlite_utils
 from shared.formats import FormatError, read_message, readings
 from shared.timeutil import iso_z
 
+from .bulkread import paused_gc
 from .config import SohLimit, default_soh_limits
 
 if TYPE_CHECKING:
@@ -318,26 +319,25 @@ def soh_numbers(
     index, no dict per reading (a station-year of ten quantities is 350,000 of them)."""
     from .access import message_scope
 
-    wanted = sorted(set(quantities))
-    if not wanted:
-        return {}
     scope, params = message_scope(store, user, now)
-    sql = (
-        "select quantity, time, value, unit from soh_values indexed by soh_values_series "
-        f"where station = ? and quantity in ({', '.join('?' * len(wanted))}) "
-        f"and time >= ? and time < ? and state is null and {scope} "
-        "order by quantity, time, message_id"
+    where = (
+        "from soh_values indexed by soh_values_series where station = ? and quantity = ? "
+        f"and time >= ? and time < ? and state is null and {scope}"
     )
-    args = [station, *wanted, _iso(start), _iso(end), *params]
     out: dict[str, tuple[str, list[str], list[float | None]]] = {}
-    for quantity, time, value, unit in store.conn.execute(sql, args):
-        found = out.get(quantity)
-        if found is None:
-            found = out[quantity] = (unit or "", [], [])
-        elif unit and not found[0]:
-            found = out[quantity] = (unit, found[1], found[2])
-        found[1].append(time)
-        found[2].append(value)
+    for quantity in sorted(set(quantities)):
+        args = [station, quantity, _iso(start), _iso(end), *params]
+        # in the index's own order (no sort); two reports' readings of one time as stored
+        with paused_gc():
+            found = store.conn.execute(f"select time, value {where} order by time, id", args)
+            found = found.fetchall()
+        if not found:
+            continue
+        unit = store.conn.execute(
+            f"select unit {where} and unit is not null and unit != '' limit 1", args
+        ).fetchone()
+        times, values = zip(*found, strict=True)
+        out[quantity] = (unit[0] if unit else "", list(times), list(values))
     return out
 
 

@@ -40,10 +40,10 @@ def test_series_of_takes_numbers_per_quantity_and_leaves_states_out():
 def test_the_figure_draws_limits_and_marks_what_is_outside():
     times = [f"2024-05-20T00:{15 * i:02d}:00.000Z" for i in range(4)]
     s = Series("AUS02", "crystal_temperature", "C", times, [-185.0, -150.0, None, -186.0], None, -163.15)  # fmt: skip
-    fig = soh_figure(s)
-    assert [t.name for t in fig.data] == ["crystal_temperature", "high limit -163.15", "outside limits"]  # fmt: skip
-    assert list(fig.data[1].y) == [-163.15, -163.15]
-    assert list(fig.data[2].x) == [times[1]] and list(fig.data[2].y) == [-150.0]
+    data = soh_figure(s)["data"]
+    assert [t["name"] for t in data] == ["crystal_temperature", "high limit -163.15", "outside limits"]  # fmt: skip
+    assert data[1]["y"] == [-163.15, -163.15]
+    assert data[2]["x"] == [times[1]] and data[2]["y"] == [-150.0]
     rows = list(csv.reader(io.StringIO(soh_table(s).csv())))
     assert rows[0] == ["time (UTC)", "crystal_temperature (C)", "low limit (C)", "high limit (C)", "outside limits"]  # fmt: skip
     assert rows[2] == [times[1], "-150.0", "", "-163.15", "1"]
@@ -131,13 +131,13 @@ def test_a_long_series_is_drawn_downsampled_its_spike_and_every_outside_reading_
     values[20_000] = -100.0  # one spike, the only reading outside
     values[5] = None  # not measured
     s = Series("AUS02", "crystal_temperature", "C", times, values, None, -163.15)
-    fig = soh_figure(s)
-    line, _, outside = fig.data
-    assert len(line.y) <= POINTS and -100.0 in line.y and line.type == "scatter"
-    assert list(line.x) == sorted(line.x) and line.x[0] == times[0] and line.x[-1] == times[-1]
-    assert list(outside.x) == [times[20_000]] and list(outside.y) == [-100.0]
+    line, _, outside = soh_figure(s)["data"]
+    assert len(line["y"]) <= POINTS and -100.0 in line["y"] and line["type"] == "scatter"
+    x = line["x"]
+    assert x == sorted(x) and x[0] == times[0] and x[-1] == times[-1]
+    assert outside["x"] == [times[20_000]] and outside["y"] == [-100.0]
     short = Series("AUS02", "x", "", times[:POINTS], values[:POINTS], None, None)
-    assert list(soh_figure(short).data[0].y) == values[:POINTS]  # full resolution
+    assert soh_figure(short)["data"][0]["y"] == values[:POINTS]  # full resolution
 
 
 @pytest.fixture

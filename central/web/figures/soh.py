@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
+from tsdownsample import MinMaxLTTBDownsampler
 
 from central.web.chartkit import ChartTable
-from central.web.figures.releases import POINTS, keep
+from central.web.figures.releases import POINTS
 
 
 @dataclass(frozen=True)
@@ -106,82 +106,84 @@ def drawn_points(s: Series, points: int = POINTS) -> np.ndarray:
     MinMaxLTTB's `points` among the measured ones (the first and last always)."""
     if len(s.times) <= points:
         return np.arange(len(s.times))
-    v = np.array(s.values, dtype=float)
-    measured = np.flatnonzero(np.isfinite(v))
-    if len(measured) <= points:
-        return measured
-    t = _ms(s.times)
-    return measured[keep(t[measured], v[measured], points)]
+    return _pick(np.array(s.values, dtype=float), np.arange(len(s.times)), points)
 
 
-def _ms(times: Sequence[str]) -> np.ndarray:
-    """ISO 8601 UTC times (`...Z`) as milliseconds since the epoch."""
-    return np.array([t[:23] for t in times], dtype="datetime64[ms]").astype(np.int64)
+def _pick(v: np.ndarray, where: np.ndarray, points: int) -> np.ndarray:
+    """Of the readings `where` (indexes into the series, ascending) with values `v`, the
+    indexes of at most `points` chosen by MinMaxLTTB among the measured ones. The x of
+    the choice is the reading's index, not its time: readings come every 15 minutes, and
+    parsing a year of ISO times would cost more than the whole choice."""
+    measured = np.isfinite(v)
+    if measured.sum() <= points:
+        return where[measured]
+    where, v = where[measured], v[measured]
+    return where[MinMaxLTTBDownsampler().downsample(where, v, n_out=points)]
 
 
 def _label(s: Series) -> str:
     return f"{s.quantity} ({s.unit})" if s.unit else s.quantity
 
 
-def soh_figure(s: Series, height: int = 260, points: int = POINTS, revision: str = "") -> go.Figure:
-    """The chart of one quantity: at most `points` readings drawn (`drawn_points`),
-    every reading outside the limits marked (at most `points`). `revision` keeps the
-    user's zoom while the same chart is redrawn (Plotly's uirevision)."""
+def soh_figure(
+    s: Series, height: int = 260, points: int = POINTS, revision: str = ""
+) -> dict[str, Any]:
+    """The chart of one quantity (a Plotly figure as a dict): at most `points` readings
+    drawn (`drawn_points`), every reading outside the limits marked (at most `points`).
+    `revision` keeps the user's zoom while the same chart is redrawn (uirevision)."""
     index = drawn_points(s, points)
-    times = [s.times[i] for i in index]
-    values = [s.values[i] for i in index]
-    mask = s.outside_mask()
-    flagged = np.flatnonzero(mask)
+    flagged = np.flatnonzero(s.outside_mask())
     if len(flagged) > points:
-        chosen = keep(_ms([s.times[i] for i in flagged]),
-                      np.array([s.values[i] for i in flagged], dtype=float), points)  # fmt: skip
-        flagged = flagged[chosen]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(  # at most `points`: SVG draws them at once, with no WebGL to start
-            x=times,
-            y=values,
-            mode="lines+markers",
-            name=s.quantity,
-            marker={"size": 4, "color": "#2b6cb0"},
-            line={"width": 1, "color": "#2b6cb0"},
-            connectgaps=False,
-            hovertemplate="%{x|%Y/%m/%d %H:%M} UTC: %{y}<extra></extra>",
-        )
-    )
+        flagged = _pick(np.array([s.values[i] for i in flagged], dtype=float), flagged, points)
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",  # at most `points`: SVG draws them at once, no WebGL to start
+            "x": [s.times[i] for i in index],
+            "y": [s.values[i] for i in index],
+            "mode": "lines+markers",
+            "name": s.quantity,
+            "marker": {"size": 4, "color": "#2b6cb0"},
+            "line": {"width": 1, "color": "#2b6cb0"},
+            "connectgaps": False,
+            "hovertemplate": "%{x|%Y/%m/%d %H:%M} UTC: %{y}<extra></extra>",
+        }
+    ]
     for name, limit in (("low limit", s.low), ("high limit", s.high)):
         if limit is not None and s.times:
-            fig.add_trace(
-                go.Scatter(
-                    x=[s.times[0], s.times[-1]],
-                    y=[limit, limit],
-                    mode="lines",
-                    name=f"{name} {limit:g}",
-                    line={"color": "#c53030", "dash": "dash", "width": 1},
-                    hoverinfo="skip",
-                )
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": [s.times[0], s.times[-1]],
+                    "y": [limit, limit],
+                    "mode": "lines",
+                    "name": f"{name} {limit:g}",
+                    "line": {"color": "#c53030", "dash": "dash", "width": 1},
+                    "hoverinfo": "skip",
+                }
             )
     if len(flagged):
-        fig.add_trace(
-            go.Scatter(
-                x=[s.times[i] for i in flagged],
-                y=[s.values[i] for i in flagged],
-                mode="markers",
-                name="outside limits",
-                marker={"size": 8, "color": "#c53030", "symbol": "x"},
-                hovertemplate="%{x|%Y/%m/%d %H:%M} UTC: %{y} outside limits<extra></extra>",
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [s.times[i] for i in flagged],
+                "y": [s.values[i] for i in flagged],
+                "mode": "markers",
+                "name": "outside limits",
+                "marker": {"size": 8, "color": "#c53030", "symbol": "x"},
+                "hovertemplate": "%{x|%Y/%m/%d %H:%M} UTC: %{y} outside limits<extra></extra>",
+            }
         )
-    fig.update_layout(
-        title={"text": f"{s.station} {_label(s)}", "font": {"size": 13}},
-        height=height,
-        margin={"l": 60, "r": 10, "t": 36, "b": 30},
-        yaxis_title=s.unit,
-        showlegend=True,
-        legend={"orientation": "h", "y": -0.25, "font": {"size": 10}},
-        uirevision=revision or f"{s.station}-{s.quantity}",
-    )
-    return fig
+    layout = {
+        "title": {"text": f"{s.station} {_label(s)}", "font": {"size": 13}},
+        "height": height,
+        "margin": {"l": 60, "r": 10, "t": 36, "b": 30},
+        "xaxis": {"type": "date"},
+        "yaxis": {"title": {"text": s.unit}},
+        "showlegend": True,
+        "legend": {"orientation": "h", "y": -0.25, "font": {"size": 10}},
+        "uirevision": revision or f"{s.station}-{s.quantity}",
+    }
+    return {"data": traces, "layout": layout}
 
 
 def soh_table(s: Series) -> ChartTable:
