@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from shared.timeutil import iso_z
 
 from . import release_daily
+from .bulkread import paused_gc
 from .datatime import data_until as _data_until
 
 if TYPE_CHECKING:
@@ -595,3 +596,53 @@ def release_integrals(
         (n, m, count, int(found_), total, math.sqrt(squares), total + missed)
         for n, m, count, found_, total, squares, missed in store.conn.execute(sql, params)
     ]
+
+
+def ratio_rows(
+    store: Store,
+    user: User,
+    now: datetime,
+    station: str,
+    start: datetime | str,
+    end: datetime | str,
+    nuclides: Sequence[str],
+    method: str,
+    colour: str | None = None,
+) -> list[tuple]:
+    """The spectra of `station` (interval start in [start, end), rows `user` may see at
+    `now`, one method) in which every one of `nuclides` is detected with a positive
+    release: (start_s, file_name, start_time, message_id, then release and uncertainty
+    (Bq) of each of `nuclides` in turn, then the release of `colour` if detected, else
+    None), by time. Paired and filtered by SQLite: what the ratio chart reads."""
+    from .access import message_scope
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    needed = list(dict.fromkeys(nuclides))
+    if not needed:
+        return []
+    read = list(dict.fromkeys([*needed, *([colour] if colour else [])]))
+    scope, scope_params = message_scope(store, user, now)
+    usable = "detected and release_bq > 0"
+    columns = []
+    params: list[Any] = []
+    for n in needed:
+        columns += [
+            "max(case when nuclide = ? then release_bq end)",
+            "max(case when nuclide = ? then release_unc_bq end)",
+        ]
+        params += [n, n]
+    columns.append("max(case when nuclide = ? and detected then release_bq end)")
+    params.append(colour)
+    sql = (
+        f"select start_s, file_name, max(start_time), max(message_id), {', '.join(columns)} "
+        f"from {TABLE} where station = ? and method = ? and start_s >= ? and start_s < ? "
+        f"and nuclide in ({', '.join('?' * len(read))}) and {scope} "
+        "group by start_s, file_name "
+        f"having sum(nuclide in ({', '.join('?' * len(needed))}) and {usable}) = ? "
+        "order by start_s, file_name"
+    )
+    params += [station, method, _seconds(start), _seconds(end), *read, *scope_params]
+    params += [*needed, len(needed)]
+    with paused_gc():
+        return store.conn.execute(sql, params).fetchall()
