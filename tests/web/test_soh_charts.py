@@ -133,6 +133,7 @@ def test_a_long_series_is_drawn_downsampled_its_spike_and_every_outside_reading_
     s = Series("AUS02", "crystal_temperature", "C", times, values, None, -163.15)
     line, _, outside = soh_figure(s)["data"]
     assert len(line["y"]) <= POINTS and -100.0 in line["y"] and line["type"] == "scatter"
+    assert line["mode"] == "lines" and outside["mode"] == "markers"  # SVG: a year as one path
     x = line["x"]
     assert x == sorted(x) and x[0] == times[0] and x[-1] == times[-1]
     assert outside["x"] == [times[20_000]] and outside["y"] == [-100.0]

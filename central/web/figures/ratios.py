@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from central.web.chartkit import ChartTable
+from central.web.chartkit import ChartTable, trace_type
 from central.web.figures.releases import typed
 
 COLOUR_BY_TIME = "time"
-SVG_POINTS = 5000  # up to this many points SVG (no WebGL context to start), above WebGL
 
 
 @dataclass(frozen=True)
@@ -156,7 +155,7 @@ def ratios_figure(
         colour_title = f"log10 {colour_by} release (Bq)"
     custom = np.column_stack([points.message_id, points.x_unc, points.y_unc]).reshape(-1, 3)
     trace = {
-        "type": "scattergl" if webgl and len(points) > SVG_POINTS else "scatter",
+        "type": trace_type(len(points), webgl),
         "mode": "markers",
         "name": f"{y.label} against {x.label} ({method})",
         "x": typed(points.x),

@@ -85,6 +85,9 @@ def series_of(
     return out
 
 
+MARKERS_UP_TO = 500  # readings drawn with a marker each; more: the line alone
+
+
 def series_from_numbers(
     station: str,
     numbers: dict[str, tuple[str, list[str], list[float | None]]],
@@ -140,7 +143,9 @@ def soh_figure(
             "type": "scatter",  # at most `points`: SVG draws them at once, no WebGL to start
             "x": [s.times[i] for i in index],
             "y": [s.values[i] for i in index],
-            "mode": "lines+markers",
+            # a marker per reading where they can be told apart; a year as its line only
+            # (one SVG path, not 2000 markers; those outside the limits marked below)
+            "mode": "lines+markers" if len(index) <= MARKERS_UP_TO else "lines",
             "name": s.quantity,
             "marker": {"size": 4, "color": "#2b6cb0"},
             "line": {"width": 1, "color": "#2b6cb0"},
