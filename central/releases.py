@@ -29,9 +29,10 @@ carry (counting and calibration).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,8 @@ from .datatime import data_until as _data_until
 if TYPE_CHECKING:
     from .accounts import User
     from .store import Store
+
+log = logging.getLogger(__name__)
 
 TABLE = "release_values"
 # Per station, nuclide, method and 4-hour bucket, the bucket's rows with the highest and
@@ -120,27 +123,98 @@ create table if not exists {OVERVIEW} (
 
 
 def ensure_schema(db) -> None:
-    """Create the table and its indexes (idempotent); fill it from the stored results
-    once for a database made before it. `db` is the sqlite-utils Database of a Store."""
+    """Create the tables and their indexes (idempotent). A database made before them is
+    filled here only when small (at most AUTO_SPECTRA spectra, AUTO_ROWS release rows:
+    seconds); a larger one is left to `stax central backfill --config FILE` (`fill_all`),
+    which says how far it is, and a warning says so, so that the server's first start
+    after an upgrade does not spend minutes before it serves. `db` is the sqlite-utils
+    Database of a Store."""
     conn: sqlite3.Connection = db.conn
     conn.executescript(_SCHEMA)
     release_daily.ensure_schema(conn)
-    done = conn.execute("select value from meta where key = ?", [BACKFILL_KEY]).fetchone()
-    if done is None:
-        backfill(conn)
-    built = conn.execute("select value from meta where key = ?", [OVERVIEW_KEY]).fetchone()
-    if built is None:  # a table filled before the overview was kept
+    missing = pending(conn)
+    if not missing:
+        return
+    if not small(conn):
+        _warn_once(missing)
+        return
+    fill_all(conn, missing)
+
+
+AUTO_SPECTRA = 20_000  # about half a station-year of spectra: backfilled on opening
+AUTO_ROWS = 400_000  # release rows whose overview and daily sums are built on opening
+_warned: set[str] = set()
+
+
+def pending(conn: sqlite3.Connection) -> list[str]:
+    """What a database made before them still lacks, of BACKFILL_KEY (release_values
+    from the stored results), OVERVIEW_KEY, release_daily.BUILT_KEY, in that order."""
+    keys = (BACKFILL_KEY, OVERVIEW_KEY, release_daily.BUILT_KEY)
+    done = {
+        r[0]
+        for r in conn.execute(
+            f"select key from meta where key in ({', '.join('?' * len(keys))})", keys
+        )
+    }
+    return [k for k in keys if k not in done]
+
+
+def small(conn: sqlite3.Connection) -> bool:
+    """Whether filling what is pending takes seconds, not minutes (counted up to the
+    limits only, so that asking is quick at any size)."""
+    spectra = conn.execute(
+        "select count(*) from (select 1 from messages where product = 'PHD' limit ?)",
+        [AUTO_SPECTRA + 1],
+    ).fetchone()[0]
+    rows = conn.execute(
+        f"select count(*) from (select 1 from {TABLE} limit ?)", [AUTO_ROWS + 1]
+    ).fetchone()[0]
+    return spectra <= AUTO_SPECTRA and rows <= AUTO_ROWS
+
+
+def _warn_once(missing: Sequence[str]) -> None:
+    key = ",".join(missing)
+    if key in _warned:
+        return
+    _warned.add(key)
+    log.warning(
+        "the release tables of this database are not filled yet (%s): the charts show "
+        "only what arrives from now on until `stax central backfill --config FILE` is run "
+        '(docs/web.md, "The charts")',
+        ", ".join(missing),
+    )
+
+
+def fill_all(
+    conn: sqlite3.Connection,
+    steps: Sequence[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    batch: int = BACKFILL_BATCH,
+) -> int:
+    """Fill the release tables of an existing database: `release_values` from every
+    stored result (`backfill`), then `release_overview` and `release_daily` from it, each
+    step recorded in `meta` when done. `steps` None: all three again; `progress(step,
+    done, total)` is told as it goes. Idempotent, safe beside a running server (each
+    batch is one transaction). Returns the release rows written by the backfill."""
+    steps = list(steps) if steps is not None else [BACKFILL_KEY, OVERVIEW_KEY,
+                                                    release_daily.BUILT_KEY]  # fmt: skip
+    written = 0
+    if BACKFILL_KEY in steps:
+        written = backfill(conn, batch, progress=progress)
+    for key, build, name in (
+        (OVERVIEW_KEY, rebuild_overview, OVERVIEW),
+        (release_daily.BUILT_KEY, release_daily.rebuild, release_daily.DAILY),
+    ):
+        if key not in steps:
+            continue
+        if progress:
+            progress(name, 0, 1)
         with conn:
-            rebuild_overview(conn)
-            conn.execute("insert or replace into meta (key, value) values (?, '1')", [OVERVIEW_KEY])
-    daily = conn.execute("select value from meta where key = ?", [release_daily.BUILT_KEY])
-    if daily.fetchone() is None:  # a table filled before the daily sums were kept
-        with conn:
-            release_daily.rebuild(conn)
-            conn.execute(
-                "insert or replace into meta (key, value) values (?, '1')",
-                [release_daily.BUILT_KEY],
-            )
+            build(conn)
+            conn.execute("insert or replace into meta (key, value) values (?, '1')", [key])
+        if progress:
+            progress(name, 1, 1)
+    return written
 
 
 # ----------------------------------------------------------------- rows (pure)
@@ -213,6 +287,20 @@ def _load(text: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _has_results(conn: sqlite3.Connection, message_id: int) -> bool:
+    """Whether a spectrum has a result to fill rows from (its central analysis, or a
+    station result): the others are passed over, not emptied."""
+    return (
+        conn.execute(
+            "select exists (select 1 from analyses where message_id = ? and method = 'central' "
+            "and result is not null) or exists (select 1 from station_results s join messages m "
+            "on s.station = m.station and s.file_name = m.file_name where m.id = ?)",
+            [message_id, message_id],
+        ).fetchone()[0]
+        == 1
+    )
 
 
 def interval_start(summary: Mapping[str, Any], start_time: str | None) -> str | None:
@@ -395,29 +483,35 @@ def rebuild_overview(conn: sqlite3.Connection) -> None:
     )
 
 
-def backfill(conn: sqlite3.Connection, batch: int = BACKFILL_BATCH) -> int:
+def backfill(
+    conn: sqlite3.Connection,
+    batch: int = BACKFILL_BATCH,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
     """Fill the table from every stored result, `batch` spectra per transaction, and
-    record that it is done. Idempotent: each spectrum's rows are rewritten, so a run
-    cut short (or two processes opening the database together) leaves it right."""
+    record that it is done; `progress(TABLE, spectra done, spectra)` after each batch.
+    Idempotent: each spectrum's rows are rewritten, so a run cut short (or two processes
+    opening the database together) leaves it right."""
     written = 0
     last = 0
+    total = conn.execute("select count(*) from messages where product = 'PHD'").fetchone()[0]
+    seen = 0
     while True:
         ids = [
             r[0]
             for r in conn.execute(
-                "select id from messages where product = 'PHD' and id > ? and "
-                "(exists (select 1 from analyses a where a.message_id = messages.id "
-                "and a.method = 'central' and a.result is not null) "
-                "or exists (select 1 from station_results s where s.station = messages.station "
-                "and s.file_name = messages.file_name)) order by id limit ?",
+                "select id from messages where product = 'PHD' and id > ? order by id limit ?",
                 [last, batch],
             )
         ]
         if not ids:
             break
         with conn:
-            written += sum(fill_phd(conn, i) for i in ids)
+            written += sum(fill_phd(conn, i) for i in ids if _has_results(conn, i))
         last = ids[-1]
+        seen += len(ids)
+        if progress:
+            progress(TABLE, seen, total)
     orphans = conn.execute(
         "select s.station, s.file_name, s.acquisition_start, s.result from station_results s "
         "where not exists (select 1 from messages m where m.station = s.station "
