@@ -336,8 +336,8 @@ def soh_numbers(
         unit = store.conn.execute(
             f"select unit {where} and unit is not null and unit != '' limit 1", args
         ).fetchone()
-        times, values = zip(*found, strict=True)
-        out[quantity] = (unit[0] if unit else "", list(times), list(values))
+        times = [r[0] for r in found]  # (not zip(*found): 35,000 arguments)
+        out[quantity] = (unit[0] if unit else "", times, [r[1] for r in found])
     return out
 
 
