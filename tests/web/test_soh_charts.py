@@ -162,6 +162,7 @@ def test_zooming_in_reads_the_chart_again_at_full_resolution(long_soh_app, confi
     filters = _filters("AUS02", chosen, "2024-04-01", "2024-05-10")
     out = answer(call(client, "soh-summary.children", filters))
     assert out["soh-shown"]["data"] == chosen
+    assert all(out[graph_id(f"soh-{i}")]["relayoutData"] is None for i in range(MAX_CHARTS))
     whole = out[graph_id("soh-1")]["figure"]["data"]
     assert len(whole[0]["y"]) <= POINTS < len(crystal) and -120.0 in whole[0]["y"]
     assert whole[-1]["y"] == [-120.0]  # outside the high limit

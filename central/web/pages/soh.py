@@ -211,6 +211,8 @@ def register(app: Dash) -> None:
             Output(graph_id(slot(i)), "figure"),
             Output(graph_id(slot(i)), "config"),
             Output(f"{slot(i)}-slot", "style"),
+            # new charts: forget the old zoom (its CSV and a re-query would still use it)
+            Output(graph_id(slot(i)), "relayoutData"),
         ]
 
     @app.callback(
@@ -228,9 +230,9 @@ def register(app: Dash) -> None:
         values: list = []
         for i in range(MAX_CHARTS):
             if i < len(series):
-                values += [chart_figure(series[i], start, end), chart_config(series[i]), {}]
+                values += [chart_figure(series[i], start, end), chart_config(series[i]), {}, None]
             else:
-                values += [{}, GRAPH_CONFIG, HIDDEN]
+                values += [{}, GRAPH_CONFIG, HIDDEN, None]
         if not series:
             summary = "No SOH readings to show."
         else:
