@@ -1,6 +1,6 @@
 """The chart pages at a year of data: 10 stations x 35,040 intervals x 9 nuclides x 2
-analyses (6.3 million `release_values` rows) in a real SQLite database, and each chart
-callback timed.
+analyses (6.3 million `release_values` rows) and a station-year of SOH (10 quantities,
+350,400 readings) in a real SQLite database, and each chart callback timed.
 
 Run: .venv/bin/python benchmarks/web_charts.py [--keep DIR] [--no-browser]
 
@@ -10,8 +10,10 @@ charts read. For each chart it prints the best of 3 (ms) of
 - "callback": the Dash callback through the Flask test client as an administrator
   (routing, access rule, figure, JSON of the response);
 and, unless --no-browser, the draw time in headless Chromium of the served year
-figure (one station, all 9 nuclides, both analyses): Plotly.newPlot of the callback's
-figure in the logged-in releases page (with the CSP-safe WebGL bundle), until drawn.
+figures (releases: one station, all 9 nuclides, both analyses; the 10 SOH charts; the
+trends of all stations): Plotly.newPlot of the callbacks' figures in the logged-in app
+(with the CSP-safe WebGL bundle) until drawn, first on a fresh page (a WebGL figure
+then makes its context and compiles its shaders), then the best of three more.
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from central.accounts import authenticate, create_user
 from central.config import CentralConfig, IntakeConfig, StorageConfig, WebConfig
 from central.maintenance import add_annotation
-from central.releases import TABLE, insert_rows, rebuild_overview
+from central.releases import TABLE, insert_rows, rebuild_summaries
 from central.store import Store
 from central.web import create_app
-from central.web.pages import ratios, releases, trends
+from central.web.pages import ratios, releases, soh, trends
 
 STATIONS = [f"ST{i:03d}" for i in range(10)]
 NUCLIDES = ("Xe-133", "Xe-131m", "Xe-133m", "Xe-135", "Xe-138", "Kr-85m", "Kr-87", "Kr-88",
@@ -90,10 +92,51 @@ def fill(store: Store, seed: int = 1) -> int:
             )
         total += len(rows)
     with conn:
-        rebuild_overview(conn)  # once, rather than bucket by bucket
+        rebuild_summaries(conn)  # once, rather than bucket by bucket
     conn.execute(f"analyze {TABLE}")
     conn.execute("PRAGMA synchronous=FULL")
     return total
+
+
+SOH_QUANTITIES = ("crystal_temperature", "room_temperature", "humidity", "high_voltage",
+                  "sample_flow", "gas_flow", "pressure", "CoolerPower.CP5Power",
+                  "PowerSupply.voltage", "DetEnv.shield_temperature")  # fmt: skip
+
+
+def fill_soh(store: Store, station: str = "ST000", seed: int = 2) -> int:
+    """A year of SOH of one station: a daily report of 96 readings of 10 quantities
+    (the charts read `soh_values`; no report text is parsed here)."""
+    rng = random.Random(seed)
+    conn = store.conn
+    conn.execute("PRAGMA foreign_keys=OFF")
+    base = int(START.timestamp())
+    values = []
+    with conn:
+        for day in range(INTERVALS // 96):
+            start = datetime.fromtimestamp(base + 86400 * day, UTC)
+            until = (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            message_id = conn.execute(
+                "insert into messages (file_name, station, data_type, product, msg_id, sha256, "
+                "start_time, received_at, data_until) values (?, ?, 'STAXSOH', 'SOH', ?, '', ?, "
+                "?, ?)",
+                [f"{station}_SOH_{day}.TXT", station, f"S{day}", start.isoformat(), until, until],
+            ).lastrowid
+            conn.execute("insert into soh_messages (message_id, readings) values (?, ?)",
+                         [message_id, 96 * len(SOH_QUANTITIES)])  # fmt: skip
+            for i in range(96):
+                t = (start + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                for k, q in enumerate(SOH_QUANTITIES):
+                    v = 10.0 * (k + 1) + math.sin(2 * math.pi * i / 96) + rng.gauss(0, 0.1)
+                    if rng.random() < 0.0005:
+                        v *= 3  # a spike now and then
+                    values.append((message_id, station, t, until, "B", q, v, "u", None))
+        conn.executemany(
+            "insert into soh_values (message_id, station, time, data_until, block, quantity, "
+            "value, unit, state) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
+    conn.execute("analyze soh_values")
+    return len(values)
 
 
 def best(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
@@ -163,6 +206,8 @@ def main() -> None:
             started = time.perf_counter()
             rows = fill(store)
             print(f"filled {rows:,} release rows in {time.perf_counter() - started:.0f} s")
+        if not store.db["soh_values"].count:
+            print(f"filled {fill_soh(store):,} SOH readings", flush=True)
         if not store.db["users"].count:
             create_user(store, "admin", PASSWORD, role="admin")
         admin = authenticate(store, "admin", PASSWORD)
@@ -186,6 +231,13 @@ def main() -> None:
 
     with Store(path) as store:
         results = []
+
+        def in_app(fn):  # the page functions read the app's clock
+            def run():
+                with app.server.app_context():
+                    return fn()
+
+            return run
 
         def measure(label, builder, callback):
             (bw, bc), (cw, cc) = best(builder), best(callback)
@@ -258,18 +310,75 @@ def main() -> None:
                 lambda t=trend_inputs: post(client, "trends-graph.figure",
                                             {"id": "trends-graph", "property": "figure"}, t),
             )  # fmt: skip
+        deps = client.get("/_dash-dependencies").get_json()
+        soh_out = next(d["output"] for d in deps if d["output"].startswith("..soh-summary."))
+        soh_outputs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True))
+                       for part in soh_out.strip(".").split("...")]  # fmt: skip
+        soh_filters = [("soh-station", "value", "ST000"), ("soh-span", "start_date", YEAR[0]),
+                       ("soh-span", "end_date", YEAR[1]),
+                       ("soh-quantities", "value", list(SOH_QUANTITIES))]  # fmt: skip
+        measure(
+            "soh: station-year, 10 quantities",
+            in_app(lambda: [soh.chart_figure(s, *YEAR) for s in soh.chosen_series(
+                store, admin, "ST000", *YEAR, list(SOH_QUANTITIES))]),
+            lambda: post(client, soh_out, soh_outputs, soh_filters),
+        )  # fmt: skip
+        zoom_out = next(d["output"] for d in deps if "soh-0-graph.figure@" in d["output"])
+        zoom_outputs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True))
+                        for part in zoom_out.strip(".").split("...")]  # fmt: skip
+        zoom_inputs = [(f"soh-{k}-graph", "relayoutData", day if k == 0 else None)
+                       for k in range(soh.MAX_CHARTS)]  # fmt: skip
+        measure(
+            "soh: one chart zoomed to a day (full resolution)",
+            in_app(lambda: [soh.chart_figure(s, *YEAR) for s in soh.chosen_series(
+                store, admin, "ST000", *YEAR, list(SOH_QUANTITIES[:1]), day)]),
+            lambda: post(client, zoom_out, zoom_outputs, zoom_inputs,
+                         [*soh_filters, ("soh-shown", "data", list(SOH_QUANTITIES))]),
+        )  # fmt: skip
+        soh_answer = post(client, soh_out, soh_outputs, soh_filters).get_json()["response"]
+        trends_answer = post(client, "trends-graph.figure", {"id": "trends-graph",
+                             "property": "figure"}, trend_inputs).get_json()["response"]  # fmt: skip
         year_figure = post(client, "releases-graph.figure", fig_out, release_inputs(),
                            [("releases-mode", "value", "x")])  # fmt: skip
         size = len(year_figure.data)
         print(f"the station-year figure's response: {size / 1e6:.2f} MB")
     if not args.no_browser:
-        draw(app, year_figure.get_json()["response"]["releases-graph"]["figure"])
+        soh_figures = [v["figure"] for k, v in soh_answer.items() if k.endswith("-graph")]
+        draw(app, {
+            "the releases station-year figure": [
+                year_figure.get_json()["response"]["releases-graph"]["figure"]],
+            f"the SOH station-year ({len(soh_figures)} charts)": soh_figures,
+            "the trends of 10 station-years": [trends_answer["trends-graph"]["figure"]],
+        })  # fmt: skip
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def draw(app, figure: dict) -> None:
-    """Chromium: the served year figure drawn by Plotly in the logged-in page."""
+DRAW = """
+const [figures, done] = arguments;
+const t0 = performance.now();
+const divs = figures.map(() => {
+    const div = document.createElement('div');
+    div.style.width = '1200px'; div.style.height = figures.length > 1 ? '260px' : '520px';
+    document.body.appendChild(div);
+    return div;
+});
+Promise.all(figures.map((f, i) => Plotly.newPlot(divs[i], f.data, f.layout))).then(() => {
+    requestAnimationFrame(() => {
+        const ms = performance.now() - t0;
+        const gl = divs.some(d => { const s = d._fullLayout._plots.xy._scene;
+                                    return !!(s && s.scatter2d); });
+        divs.forEach(d => { Plotly.purge(d); d.remove(); });
+        done([ms, gl]);
+    });
+});
+"""
+
+
+def draw(app, figures: dict[str, list[dict]]) -> None:
+    """Chromium: each set of served figures drawn by Plotly in the logged-in app; first
+    on a fresh page (the spectrum page: Plotly loaded, no chart in WebGL yet, so a
+    WebGL figure pays for its context and shaders), then three times more on it."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.options import Options
@@ -299,37 +408,19 @@ def draw(app, figure: dict) -> None:
         driver.find_element("id", "username").send_keys("admin")
         driver.find_element("id", "password").send_keys(PASSWORD)
         driver.find_element("id", "login-button").click()
-        driver.get(url + "/charts/releases")
-        for _ in range(200):
-            if driver.execute_script("return !!(window.Plotly && document.querySelector"
-                                     "('#releases-graph .js-plotly-plot'))"):  # fmt: skip
-                break
-            time.sleep(0.1)
-        driver.set_script_timeout(60)
-        times = []
-        for _ in range(3):
-            ms = driver.execute_async_script(
-                """
-                const [figure, done] = arguments;
-                const div = document.createElement('div');
-                div.style.width = '1200px'; div.style.height = '520px';
-                document.body.appendChild(div);
-                const t0 = performance.now();
-                Plotly.newPlot(div, figure.data, figure.layout).then(() => {
-                    requestAnimationFrame(() => {
-                        const ms = performance.now() - t0;
-                        const scene = div._fullLayout._plots.xy._scene;
-                        const gl = !!(scene && scene.scatter2d);
-                        Plotly.purge(div); div.remove(); done([ms, gl]);
-                    });
-                });
-                """,
-                figure,
-            )
-            times.append(ms[0])
-            gl = "WebGL" if ms[1] else "SVG"
-        print(f"Chromium draw of the station-year figure: best {min(times):.0f} ms "
-              f"(of {', '.join(f'{t:.0f}' for t in times)} ms; {gl})")  # fmt: skip
+        driver.set_script_timeout(120)
+        for label, shown in figures.items():
+            driver.get(url + "/charts/spectrum")  # a fresh page
+            for _ in range(200):
+                if driver.execute_script("return !!window.Plotly"):
+                    break
+                time.sleep(0.1)
+            time.sleep(1)  # the page's own callbacks done
+            first, gl = driver.execute_async_script(DRAW, shown)
+            again = [driver.execute_async_script(DRAW, shown)[0] for _ in range(3)]
+            print(f"Chromium draw of {label}: first on a fresh page {first:.0f} ms, then "
+                  f"best {min(again):.0f} ms (of {', '.join(f'{t:.0f}' for t in again)}); "
+                  f"{'WebGL' if gl else 'SVG'}", flush=True)  # fmt: skip
     finally:
         driver.quit()
         server.shutdown()

@@ -29,19 +29,24 @@ carry (counting and calibration).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.timeutil import iso_z
 
+from . import release_daily
+from .bulkread import paused_gc
 from .datatime import data_until as _data_until
 
 if TYPE_CHECKING:
     from .accounts import User
     from .store import Store
+
+log = logging.getLogger(__name__)
 
 TABLE = "release_values"
 # Per station, nuclide, method and 4-hour bucket, the bucket's rows with the highest and
@@ -118,18 +123,98 @@ create table if not exists {OVERVIEW} (
 
 
 def ensure_schema(db) -> None:
-    """Create the table and its indexes (idempotent); fill it from the stored results
-    once for a database made before it. `db` is the sqlite-utils Database of a Store."""
+    """Create the tables and their indexes (idempotent). A database made before them is
+    filled here only when small (at most AUTO_SPECTRA spectra, AUTO_ROWS release rows:
+    seconds); a larger one is left to `stax central backfill --config FILE` (`fill_all`),
+    which says how far it is, and a warning says so, so that the server's first start
+    after an upgrade does not spend minutes before it serves. `db` is the sqlite-utils
+    Database of a Store."""
     conn: sqlite3.Connection = db.conn
     conn.executescript(_SCHEMA)
-    done = conn.execute("select value from meta where key = ?", [BACKFILL_KEY]).fetchone()
-    if done is None:
-        backfill(conn)
-    built = conn.execute("select value from meta where key = ?", [OVERVIEW_KEY]).fetchone()
-    if built is None:  # a table filled before the overview was kept
+    release_daily.ensure_schema(conn)
+    missing = pending(conn)
+    if not missing:
+        return
+    if not small(conn):
+        _warn_once(missing)
+        return
+    fill_all(conn, missing)
+
+
+AUTO_SPECTRA = 20_000  # about half a station-year of spectra: backfilled on opening
+AUTO_ROWS = 400_000  # release rows whose overview and daily sums are built on opening
+_warned: set[str] = set()
+
+
+def pending(conn: sqlite3.Connection) -> list[str]:
+    """What a database made before them still lacks, of BACKFILL_KEY (release_values
+    from the stored results), OVERVIEW_KEY, release_daily.BUILT_KEY, in that order."""
+    keys = (BACKFILL_KEY, OVERVIEW_KEY, release_daily.BUILT_KEY)
+    done = {
+        r[0]
+        for r in conn.execute(
+            f"select key from meta where key in ({', '.join('?' * len(keys))})", keys
+        )
+    }
+    return [k for k in keys if k not in done]
+
+
+def small(conn: sqlite3.Connection) -> bool:
+    """Whether filling what is pending takes seconds, not minutes (counted up to the
+    limits only, so that asking is quick at any size)."""
+    spectra = conn.execute(
+        "select count(*) from (select 1 from messages where product = 'PHD' limit ?)",
+        [AUTO_SPECTRA + 1],
+    ).fetchone()[0]
+    rows = conn.execute(
+        f"select count(*) from (select 1 from {TABLE} limit ?)", [AUTO_ROWS + 1]
+    ).fetchone()[0]
+    return spectra <= AUTO_SPECTRA and rows <= AUTO_ROWS
+
+
+def _warn_once(missing: Sequence[str]) -> None:
+    key = ",".join(missing)
+    if key in _warned:
+        return
+    _warned.add(key)
+    log.warning(
+        "the release tables of this database are not filled yet (%s): the charts show "
+        "only what arrives from now on until `stax central backfill --config FILE` is run "
+        '(docs/web.md, "The charts")',
+        ", ".join(missing),
+    )
+
+
+def fill_all(
+    conn: sqlite3.Connection,
+    steps: Sequence[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    batch: int = BACKFILL_BATCH,
+) -> int:
+    """Fill the release tables of an existing database: `release_values` from every
+    stored result (`backfill`), then `release_overview` and `release_daily` from it, each
+    step recorded in `meta` when done. `steps` None: all three again; `progress(step,
+    done, total)` is told as it goes. Idempotent, safe beside a running server (each
+    batch is one transaction). Returns the release rows written by the backfill."""
+    steps = list(steps) if steps is not None else [BACKFILL_KEY, OVERVIEW_KEY,
+                                                    release_daily.BUILT_KEY]  # fmt: skip
+    written = 0
+    if BACKFILL_KEY in steps:
+        written = backfill(conn, batch, progress=progress)
+    for key, build, name in (
+        (OVERVIEW_KEY, rebuild_overview, OVERVIEW),
+        (release_daily.BUILT_KEY, release_daily.rebuild, release_daily.DAILY),
+    ):
+        if key not in steps:
+            continue
+        if progress:
+            progress(name, 0, 1)
         with conn:
-            rebuild_overview(conn)
-            conn.execute("insert or replace into meta (key, value) values (?, '1')", [OVERVIEW_KEY])
+            build(conn)
+            conn.execute("insert or replace into meta (key, value) values (?, '1')", [key])
+        if progress:
+            progress(name, 1, 1)
+    return written
 
 
 # ----------------------------------------------------------------- rows (pure)
@@ -204,6 +289,20 @@ def _load(text: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _has_results(conn: sqlite3.Connection, message_id: int) -> bool:
+    """Whether a spectrum has a result to fill rows from (its central analysis, or a
+    station result): the others are passed over, not emptied."""
+    return (
+        conn.execute(
+            "select exists (select 1 from analyses where message_id = ? and method = 'central' "
+            "and result is not null) or exists (select 1 from station_results s join messages m "
+            "on s.station = m.station and s.file_name = m.file_name where m.id = ?)",
+            [message_id, message_id],
+        ).fetchone()[0]
+        == 1
+    )
+
+
 def interval_start(summary: Mapping[str, Any], start_time: str | None) -> str | None:
     """Where a spectrum's release interval starts: its collection start, else the
     stored start time (the acquisition's), as the impact pages count it."""
@@ -246,7 +345,7 @@ def fill_phd(conn: sqlite3.Connection, message_id: int) -> int:
     touched = _buckets(conn, "station = ? and file_name = ?", [station, file_name])
     conn.execute(f"delete from {TABLE} where station = ? and file_name = ?", [station, file_name])
     if start is None or until is None:
-        refresh_overview(conn, station, touched)
+        refresh_summaries(conn, station, touched)
         return 0
     rows: list[tuple] = []
     central = conn.execute(
@@ -263,7 +362,7 @@ def fill_phd(conn: sqlite3.Connection, message_id: int) -> int:
     if result is not None:
         rows += _rows(result[0], "station", station, file_name, message_id, start, until)
     conn.executemany(_INSERT, rows)
-    refresh_overview(conn, station, touched | {(r[1], r[2], _bucket(r[3])) for r in rows})
+    refresh_summaries(conn, station, touched | {(r[1], r[2], _bucket(r[3])) for r in rows})
     return len(rows)
 
 
@@ -317,7 +416,7 @@ def _fill_station_result(
     conn.execute(f"delete from {TABLE} where {where}", [station, file_name])
     rows = _rows(text, "station", station, file_name, None, start, until)
     conn.executemany(_INSERT, rows)
-    refresh_overview(conn, station, touched | {(r[1], r[2], _bucket(r[3])) for r in rows})
+    refresh_summaries(conn, station, touched | {(r[1], r[2], _bucket(r[3])) for r in rows})
     return len(rows)
 
 
@@ -332,6 +431,23 @@ def _buckets(conn: sqlite3.Connection, where: str, params: list) -> set[tuple[st
             f"select nuclide, method, start_s from {TABLE} where {where}", params
         )
     }
+
+
+def refresh_summaries(
+    conn: sqlite3.Connection, station: str, buckets: Iterable[tuple[str, str, int]]
+) -> None:
+    """The overview and the daily sums (central/release_daily.py) of these (nuclide,
+    method, bucket start) of `station` again, after its rows were written or deleted."""
+    buckets = set(buckets)
+    refresh_overview(conn, station, buckets)
+    release_daily.refresh(conn, station, {(n, m, release_daily.day_of(b)) for n, m, b in buckets})
+
+
+def rebuild_summaries(conn: sqlite3.Connection) -> None:
+    """The overview and the daily sums again from the whole table (after a bulk insert),
+    in the caller's transaction."""
+    rebuild_overview(conn)
+    release_daily.rebuild(conn)
 
 
 def refresh_overview(
@@ -367,29 +483,35 @@ def rebuild_overview(conn: sqlite3.Connection) -> None:
     )
 
 
-def backfill(conn: sqlite3.Connection, batch: int = BACKFILL_BATCH) -> int:
+def backfill(
+    conn: sqlite3.Connection,
+    batch: int = BACKFILL_BATCH,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
     """Fill the table from every stored result, `batch` spectra per transaction, and
-    record that it is done. Idempotent: each spectrum's rows are rewritten, so a run
-    cut short (or two processes opening the database together) leaves it right."""
+    record that it is done; `progress(TABLE, spectra done, spectra)` after each batch.
+    Idempotent: each spectrum's rows are rewritten, so a run cut short (or two processes
+    opening the database together) leaves it right."""
     written = 0
     last = 0
+    total = conn.execute("select count(*) from messages where product = 'PHD'").fetchone()[0]
+    seen = 0
     while True:
         ids = [
             r[0]
             for r in conn.execute(
-                "select id from messages where product = 'PHD' and id > ? and "
-                "(exists (select 1 from analyses a where a.message_id = messages.id "
-                "and a.method = 'central' and a.result is not null) "
-                "or exists (select 1 from station_results s where s.station = messages.station "
-                "and s.file_name = messages.file_name)) order by id limit ?",
+                "select id from messages where product = 'PHD' and id > ? order by id limit ?",
                 [last, batch],
             )
         ]
         if not ids:
             break
         with conn:
-            written += sum(fill_phd(conn, i) for i in ids)
+            written += sum(fill_phd(conn, i) for i in ids if _has_results(conn, i))
         last = ids[-1]
+        seen += len(ids)
+        if progress:
+            progress(TABLE, seen, total)
     orphans = conn.execute(
         "select s.station, s.file_name, s.acquisition_start, s.result from station_results s "
         "where not exists (select 1 from messages m where m.station = s.station "
@@ -494,9 +616,10 @@ def _seconds(t: datetime | str) -> int:
 def insert_rows(
     conn: sqlite3.Connection, rows: Iterable[Sequence[Any]], overview: bool = True
 ) -> None:
-    """Bulk insert rows (in COLUMNS order) in the caller's transaction, the overview of
-    their buckets refreshed: for tools that make test or benchmark data without spectra
-    (a large bulk insert: `overview=False`, then `rebuild_overview` once)."""
+    """Bulk insert rows (in COLUMNS order) in the caller's transaction, the overview and
+    the daily sums of their buckets refreshed: for tools that make test or benchmark data
+    without spectra (a large bulk insert: `overview=False`, then `rebuild_summaries`
+    once)."""
     rows = list(rows)
     conn.executemany(_INSERT, rows)
     if overview:
@@ -504,7 +627,7 @@ def insert_rows(
         for r in rows:
             touched.setdefault(r[0], set()).add((r[1], r[2], _bucket(r[3])))
         for station, buckets in touched.items():
-            refresh_overview(conn, station, buckets)
+            refresh_summaries(conn, station, buckets)
 
 
 def daily_releases(
@@ -528,17 +651,8 @@ def daily_releases(
     if unknown:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {unknown[0]!r}")
     scope, params = message_scope(store, user, now)
-    sql = (
-        "select substr(start_time, 1, 10) as day, nuclide, method, "
-        "sum(case when detected then release_bq else 0 end), count(*), sum(detected) "
-        f"from {TABLE} where station in ({', '.join('?' * len(stations))}) "
-        f"and nuclide in ({', '.join('?' * len(nuclides))}) "
-        f"and method in ({', '.join('?' * len(methods))}) "
-        f"and start_s >= ? and start_s < ? and {scope} "
-        "group by day, nuclide, method order by day"
-    )
-    args = [*stations, *nuclides, *methods, _seconds(start), _seconds(end), *params]
-    return [tuple(r) for r in store.conn.execute(sql, args)]
+    return release_daily.daily_sums(store.conn, scope, params, stations, nuclides, methods,
+                                    _seconds(start), _seconds(end))  # fmt: skip
 
 
 def release_integrals(
@@ -576,3 +690,53 @@ def release_integrals(
         (n, m, count, int(found_), total, math.sqrt(squares), total + missed)
         for n, m, count, found_, total, squares, missed in store.conn.execute(sql, params)
     ]
+
+
+def ratio_rows(
+    store: Store,
+    user: User,
+    now: datetime,
+    station: str,
+    start: datetime | str,
+    end: datetime | str,
+    nuclides: Sequence[str],
+    method: str,
+    colour: str | None = None,
+) -> list[tuple]:
+    """The spectra of `station` (interval start in [start, end), rows `user` may see at
+    `now`, one method) in which every one of `nuclides` is detected with a positive
+    release: (start_s, file_name, start_time, message_id, then release and uncertainty
+    (Bq) of each of `nuclides` in turn, then the release of `colour` if detected, else
+    None), by time. Paired and filtered by SQLite: what the ratio chart reads."""
+    from .access import message_scope
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    needed = list(dict.fromkeys(nuclides))
+    if not needed:
+        return []
+    read = list(dict.fromkeys([*needed, *([colour] if colour else [])]))
+    scope, scope_params = message_scope(store, user, now)
+    usable = "detected and release_bq > 0"
+    columns = []
+    params: list[Any] = []
+    for n in needed:
+        columns += [
+            "max(case when nuclide = ? then release_bq end)",
+            "max(case when nuclide = ? then release_unc_bq end)",
+        ]
+        params += [n, n]
+    columns.append("max(case when nuclide = ? and detected then release_bq end)")
+    params.append(colour)
+    sql = (
+        f"select start_s, file_name, max(start_time), max(message_id), {', '.join(columns)} "
+        f"from {TABLE} where station = ? and method = ? and start_s >= ? and start_s < ? "
+        f"and nuclide in ({', '.join('?' * len(read))}) and {scope} "
+        "group by start_s, file_name "
+        f"having sum(nuclide in ({', '.join('?' * len(needed))}) and {usable}) = ? "
+        "order by start_s, file_name"
+    )
+    params += [station, method, _seconds(start), _seconds(end), *read, *scope_params]
+    params += [*needed, len(needed)]
+    with paused_gc():
+        return store.conn.execute(sql, params).fetchall()

@@ -36,6 +36,18 @@ GRAPH_CONFIG = {
 }
 
 
+# Up to this many points in a figure, SVG traces (`scatter`): drawn at once, with no WebGL
+# context to make and no shaders to compile (seconds on a browser without a GPU, on the
+# first chart of a page); above it WebGL (`scattergl`), which draws any number quickly.
+SVG_POINTS = 5000
+
+
+def trace_type(points: int, webgl: bool = True) -> str:
+    """The Plotly trace type for a figure of `points` points in all: `scatter` up to
+    SVG_POINTS (or without the CSP-safe WebGL bundle, `webgl` False), else `scattergl`."""
+    return "scattergl" if webgl and points > SVG_POINTS else "scatter"
+
+
 @dataclass(frozen=True)
 class ChartTable:
     """The numbers a chart shows, as a CSV would hold them."""

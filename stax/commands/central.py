@@ -11,6 +11,8 @@ stax central soh-limit set STATION QUANTITY --config FILE [--low X] [--high Y] [
                                      [--default];  soh-limit list|history STATION
 stax central backup --config FILE --out DIR
                                      a consistent copy of the database and its blobs, live
+stax central backfill --config FILE [--batch N]
+                                     fill the charts' release tables of an existing database
 """
 
 from __future__ import annotations
@@ -66,6 +68,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     backup.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="folder of the copy (made 0700)"
     )
+    backfill = action(
+        sub,
+        "backfill",
+        "fill the charts' release tables (release_values, release_overview, release_daily) "
+        "of an existing database from its stored results, with progress; safe while the "
+        "server runs",
+    )
+    backfill.add_argument(
+        "--batch", type=int, default=500, metavar="N", help="spectra per transaction (500)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,7 +94,45 @@ def run(args: argparse.Namespace) -> int:
         return _check(config)
     if args.action == "backup":
         return _backup(config, args.out)
+    if args.action == "backfill":
+        return _backfill(config, args.batch)
     return _add_user(config, args)
+
+
+def _backfill(config: CentralConfig, batch: int) -> int:
+    import time
+
+    from central.releases import fill_all
+    from central.store import Store
+
+    if batch < 1:
+        raise UsageError(f"--batch must be at least 1, not {batch}")
+    if not config.storage.database_path.exists():
+        raise UsageError(
+            f"{config.storage.database_path}: no database (stax central check makes one)"
+        )
+    started = time.monotonic()
+    told: dict[str, int] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        percent = 100 * done // total if total else 100
+        if told.get(step, -1) // 5 == percent // 5 and done != total:
+            return  # every 5 %
+        told[step] = percent
+        print(f"{step}: {done:,} of {total:,} ({percent} %), {time.monotonic() - started:.0f} s",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    quiet = logging.getLogger("central.releases")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # opening it would say to run this command
+    try:
+        store = Store(config.storage.database_path)
+    finally:
+        quiet.setLevel(level)
+    with store:
+        written = fill_all(store.conn, progress=progress, batch=batch)
+    print(f"release rows written: {written:,} in {time.monotonic() - started:.0f} s")
+    return 0
 
 
 def _config(path: str) -> CentralConfig:

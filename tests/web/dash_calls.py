@@ -37,3 +37,22 @@ def answer(response) -> dict[str, dict[str, Any]]:
     """The callback's outputs: {component id: {property: value}}."""
     assert response.status_code == 200, response.data
     return response.get_json()["response"]
+
+
+def call_changed(
+    client, part: str, inputs: list[tuple[str, str, Any]], changed: str, state: list = ()
+) -> Any:
+    """As `call`, for a callback of many inputs of which `changed` (`id.property`) is
+    the one that fired (what `dash.ctx.triggered_id` reads); `inputs` all of them, in
+    the callback's order."""
+    dependencies = client.get("/_dash-dependencies").get_json()
+    dep = next(d for d in dependencies if part in d["output"])
+    outputs = outputs_of(dep["output"])
+    body = {
+        "output": dep["output"],
+        "outputs": outputs if dep["output"].startswith("..") else outputs[0],
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+        "changedPropIds": [changed],
+    }
+    return client.post("/_dash-update-component", json=body, headers=csrf_header(client))

@@ -38,3 +38,24 @@ def _walk(component):
     for child in children:
         if hasattr(child, "children") or hasattr(child, "id"):
             yield from _walk(child)
+
+
+def test_svg_up_to_a_few_thousand_points_webgl_above():
+    from central.web.chartkit import SVG_POINTS, trace_type
+
+    assert trace_type(SVG_POINTS) == "scatter" and trace_type(SVG_POINTS + 1) == "scattergl"
+    assert trace_type(10 * SVG_POINTS, webgl=False) == "scatter"  # no CSP-safe WebGL bundle
+    import numpy as np
+
+    from central.web.figures.releases import Series, releases_figure
+
+    def series(n, nuclide="Xe-133", method="central"):
+        t = np.arange(n, dtype=np.int64) * 900
+        ones = np.ones(n)
+        return Series(nuclide, method, t, ones, ones, ones, ones == 1, ones * 900, np.arange(n))
+
+    keys = [("Xe-133", "central"), ("Xe-133", "station"), ("Xe-135", "central")]
+    small = releases_figure({k: series(100, *k) for k in keys})
+    large = releases_figure({k: series(3000, *k) for k in keys})
+    assert {t["type"] for t in small["data"]} == {"scatter"}
+    assert {t["type"] for t in large["data"]} == {"scattergl"}  # 3 x 2000 drawn

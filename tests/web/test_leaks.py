@@ -39,6 +39,7 @@ from . import leaks_impact
 from . import leaks_pages as pages
 from .dash_calls import answer as dash_answer
 from .dash_calls import call as dash_call
+from .dash_calls import call_changed
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import route, show_page
 from .test_releases_leaks import CALLBACKS as RELEASE_CALLBACKS
@@ -607,13 +608,34 @@ def c_soh_charts(w: World):
         assert shown == seen.get(station, []), (w.role, station)
 
 
+def c_soh_zoom(w: World):
+    """A chart zoomed: read again under the same rule, whatever quantity is sent back."""
+    seen = _soh_world(w)
+    window = {"xaxis.range[0]": "2024-04-30 00:00:00", "xaxis.range[1]": "2024-05-02 00:00:00"}
+    for station in ("AUS02", "BES01", "ZZZ99"):
+        for shown in (["crystal_temperature"], ["shield"], None):
+            inputs = [(graph_id(f"soh-{k}"), "relayoutData", window if k == 0 else None)
+                      for k in range(MAX_SOH_CHARTS)]  # fmt: skip
+            response = call_changed(
+                w.client, "soh-0-graph.figure@", inputs, f"{graph_id('soh-0')}.relayoutData",
+                [*_soh_filters(station), ("soh-shown", "data", shown)],
+            )  # fmt: skip
+            _no_soh_leak(w, seen, response)
+            if response.status_code == 204:  # nothing to draw
+                assert not seen.get(station) or shown != ["crystal_temperature"], (w.role, station)
+                continue
+            figure = dash_answer(response)[graph_id("soh-0")]["figure"]
+            assert figure["data"][0]["y"] == seen[station], (w.role, station)
+
+
 def c_soh_csv(i: int) -> Callable[[World], None]:
     def exercise(w: World):
         seen = _soh_world(w)
         for station in ("AUS02", "BES01"):
             response = dash_call(
                 w.client, f"soh-{i}-csv.data", [(f"soh-{i}-csv-button", "n_clicks", 1)],
-                _soh_filters(station, MAX_SOH_CHARTS),
+                [*_soh_filters(station, MAX_SOH_CHARTS), (graph_id(f"soh-{i}"), "relayoutData", None),
+                 ("soh-shown", "data", None)],
             )  # fmt: skip
             _no_soh_leak(w, seen, response)
             data = dash_answer(response)[f"soh-{i}-csv"]["data"]
@@ -945,6 +967,7 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "spectrum-results-csv.data": c_spectrum_csv("spectrum-results"),
     "soh-quantities.options": c_soh_quantities,
     "soh-summary.children": c_soh_charts,
+    "soh-0-graph.figure": c_soh_zoom,
     **{f"soh-{i}-csv.data": c_soh_csv(i) for i in range(MAX_SOH_CHARTS)},
     "soh-save-all-done.children": c_soh_save_all,
     **{

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from central.accounts import authenticate, create_user
-from central.releases import insert_rows
+from central.releases import insert_rows, ratio_rows, release_series
 from central.store import Store
-from central.web.figures.ratios import Ratio, ratio, ratio_points
+from central.web.figures.ratios import Ratio, ratio, ratio_points, ratio_set
 from central.web.pages import ratios as page
 from shared.timeutil import iso_z
 
@@ -87,7 +87,7 @@ def test_colour_by_a_release_and_the_csv_equal_to_the_points(world):
     table = page.csv_table(store, admin, NOW, "AUS02", *inputs("central", "Xe-133"))
     parsed = list(csv.DictReader(io.StringIO(table.csv())))
     assert len(parsed) == 8
-    rows = {r["file_name"]: r for r in page.release_series(
+    rows = {r["file_name"]: r for r in release_series(
         store, admin, NOW, "AUS02", START, START + timedelta(days=1), None, ["central"])
         if r["nuclide"] == "Xe-133"}  # fmt: skip
     for line in parsed:
@@ -115,4 +115,33 @@ def test_ratio_propagation():
     rows = [{"start_s": 0, "file_name": "f", "nuclide": n, "detected": 1, "release_bq": v,
              "release_unc_bq": 0.0, "start_time": "t", "message_id": 1}
             for n, v in (("a", 1.0), ("b", 2.0), ("c", 3.0), ("d", 0.0))]  # fmt: skip
-    assert ratio_points(rows, Ratio("a", "b"), Ratio("c", "d")) == []  # d is 0: no ratio
+    assert len(ratio_points(rows, Ratio("a", "b"), Ratio("c", "d"))) == 0  # d is 0: no ratio
+    rows[3] = {**rows[3], "release_bq": 4.0, "release_unc_bq": 0.4}
+    [point] = ratio_points(rows, Ratio("a", "b"), Ratio("c", "d")).y
+    assert point == 0.75
+
+
+def test_the_pairing_in_sqlite_equals_the_pairing_here(world):
+    store, admin, alice = world
+    span = (START, START + timedelta(days=1))
+    cases = [(Ratio(*X), Ratio(*Y), None), (Ratio("Xe-133m", "Xe-133"), Ratio("Xe-135", "Xe-133"), "Xe-131m")]  # fmt: skip
+    for user in (admin, alice):
+        for method in ("central", "station"):
+            for x, y, colour in cases:
+                rows = release_series(store, user, NOW, "AUS02", *span, None, [method])
+                here = ratio_points(rows, x, y, colour)
+                names = list(dict.fromkeys([*x.nuclides, *y.nuclides]))
+                there = ratio_set(ratio_rows(store, user, NOW, "AUS02", *span, names, method, colour), x, y)  # fmt: skip
+                assert len(there) == len(here) > 0
+                assert there.file_name == here.file_name and there.start_time == here.start_time
+                for field in (
+                    "start_s",
+                    "message_id",
+                    "x",
+                    "x_unc",
+                    "y",
+                    "y_unc",
+                    "colour_release",
+                ):
+                    assert list(getattr(there, field)) == pytest.approx(list(getattr(here, field)), nan_ok=True)  # fmt: skip
+    assert ratio_rows(store, alice, START, "AUS02", *span, names, "central") == []  # unpublished

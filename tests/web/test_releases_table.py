@@ -218,3 +218,47 @@ def test_the_overview_keeps_each_bucket_s_highest_and_lowest_and_follows_refills
         store.conn.execute("delete from release_overview")
         rebuild_overview(store.conn)
     assert overview(store) == incremental
+
+
+def test_a_large_database_is_left_to_the_backfill_command(
+    store, tmp_path, monkeypatch, caplog, capsys
+):
+    from central import releases
+    from central.release_daily import BUILT_KEY, DAILY
+    from stax.cli import main
+
+    for n in range(3):
+        phd, _ = add_phd(store, "AUS02", n)
+        store.add_analysis(phd, "central", result=result(START, Xe_133=1e6 * (n + 1)))
+    add_ats(store, "AUS02", 1, [("AUS02_X_PHD.TXT", result(START, Xe_135=3e5))])  # no spectrum
+    before = table(store)
+    daily = list(store.conn.execute(f"select * from {DAILY} order by 1, 2, 3, 4"))
+    assert len(before) == 4 and daily
+    with store.conn:  # as a database made before the tables
+        for t in (TABLE, "release_overview", DAILY):
+            store.conn.execute(f"delete from {t}")
+        store.conn.execute("delete from meta where key in (?, ?, ?)",
+                           [BACKFILL_KEY, releases.OVERVIEW_KEY, BUILT_KEY])  # fmt: skip
+    monkeypatch.setattr(releases, "AUTO_SPECTRA", 2)  # three spectra: "large"
+    monkeypatch.setattr(releases, "_warned", set())
+    with Store(store.path) as again:  # the server's start: nothing filled, a warning
+        assert table(again) == [] and releases.pending(again.conn) == [
+            BACKFILL_KEY, releases.OVERVIEW_KEY, BUILT_KEY]  # fmt: skip
+    assert "stax central backfill --config FILE" in caplog.text
+    config = tmp_path / "central.toml"
+    config.write_text(
+        '[intake]\nserver_cert = "s.pem"\nserver_key = "s.key"\nca_cert = "ca.pem"\n'
+        f'[storage]\ndata_dir = "{store.path.parent}"\n[web]\nsecret_key_file = "w.key"\n'
+    )
+    assert main(["central", "backfill", "--config", str(config), "--batch", "2"]) == 0
+    out = capsys.readouterr()
+    assert "release rows written: 4" in out.out
+    assert "release_values: 3 of 3 (100 %)" in out.err and "release_daily: 1 of 1" in out.err
+    assert table(store) == before
+    assert list(store.conn.execute(f"select * from {DAILY} order by 1, 2, 3, 4")) == daily
+    assert releases.pending(store.conn) == []
+    assert main(["central", "backfill", "--config", str(config), "--batch", "0"]) == 2
+    missing = tmp_path / "none.toml"
+    missing.write_text(config.read_text().replace(str(store.path.parent), str(tmp_path / "x")))
+    assert main(["central", "backfill", "--config", str(missing)]) == 2
+    assert "no database" in capsys.readouterr().err

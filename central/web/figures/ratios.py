@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from central.web.chartkit import ChartTable
+from central.web.chartkit import ChartTable, trace_type
 from central.web.figures.releases import typed
 
 COLOUR_BY_TIME = "time"
@@ -40,16 +40,21 @@ class Ratio:
 
 
 @dataclass(frozen=True)
-class RatioPoint:
-    start_s: int
-    start_time: str
-    file_name: str
-    message_id: int | None
-    x: float
-    x_unc: float
-    y: float
-    y_unc: float
-    colour_release: float | None  # the colour nuclide's release (Bq), when coloured by one
+class RatioSet:
+    """The chart's points, one per spectrum, as arrays in time order."""
+
+    start_s: np.ndarray  # int64
+    start_time: list[str]
+    file_name: list[str]
+    message_id: np.ndarray  # int64, -1: not stored
+    x: np.ndarray
+    x_unc: np.ndarray
+    y: np.ndarray
+    y_unc: np.ndarray
+    colour_release: np.ndarray  # the colour nuclide's release (Bq), NaN: not detected
+
+    def __len__(self) -> int:
+        return len(self.start_s)
 
 
 def ratio(a: float, ua: float | None, b: float, ub: float | None) -> tuple[float, float]:
@@ -59,37 +64,65 @@ def ratio(a: float, ua: float | None, b: float, ub: float | None) -> tuple[float
     return r, abs(r) * rel
 
 
+def needed(x: Ratio, y: Ratio) -> list[str]:
+    """The nuclides of both ratios, each once, in the order `ratio_set` reads them."""
+    return list(dict.fromkeys([*x.nuclides, *y.nuclides]))
+
+
+def ratio_set(rows: Sequence[Sequence[Any]], x: Ratio, y: Ratio) -> RatioSet:
+    """The points of rows as central.releases.ratio_rows gives them for `needed(x, y)`
+    (spectra where all of them are detected with a positive release), computed at once:
+    u(a/b) = (a/b) sqrt((u_a/a)^2 + (u_b/b)^2)."""
+    names = needed(x, y)
+    n = len(rows)
+    width = 4 + 2 * len(names) + 1
+    a = np.array([r[4:] for r in rows], dtype=float).reshape(n, width - 4)
+    release = {name: a[:, 2 * k] for k, name in enumerate(names)}
+    unc = {name: np.nan_to_num(a[:, 2 * k + 1], nan=0.0) for k, name in enumerate(names)}
+
+    def of(r: Ratio) -> tuple[np.ndarray, np.ndarray]:
+        top, bottom = release[r.numerator], release[r.denominator]
+        value = top / bottom
+        rel = np.hypot(unc[r.numerator] / top, unc[r.denominator] / bottom)
+        return value, np.abs(value) * rel
+
+    vx, ux = of(x)
+    vy, uy = of(y)
+    return RatioSet(
+        start_s=np.array([r[0] for r in rows], dtype=np.int64),
+        start_time=[r[2] for r in rows],
+        file_name=[r[1] for r in rows],
+        message_id=np.array([-1 if r[3] is None else r[3] for r in rows], dtype=np.int64),
+        x=vx,
+        x_unc=ux,
+        y=vy,
+        y_unc=uy,
+        colour_release=a[:, -1] if n else np.zeros(0),
+    )
+
+
 def ratio_points(
     rows: Iterable[Mapping[str, Any]], x: Ratio, y: Ratio, colour_nuclide: str | None = None
-) -> list[RatioPoint]:
-    """The points of the intervals (spectra) where every nuclide of both ratios is
-    detected with a positive release. `rows` are release_values rows of one method."""
-    needed = set(x.nuclides) | set(y.nuclides)
+) -> RatioSet:
+    """The same from release_values rows (dicts) of one method, paired here: the
+    intervals (spectra) where every nuclide of both ratios is detected with a positive
+    release."""
+    names = needed(x, y)
     by_spectrum: dict[tuple[int, str], dict[str, Mapping[str, Any]]] = {}
     for r in rows:
         by_spectrum.setdefault((r["start_s"], r["file_name"]), {})[r["nuclide"]] = r
-    points = []
+    paired = []
     for (start_s, file_name), values in sorted(by_spectrum.items()):
-        if not all(_usable(values.get(n)) for n in needed):
+        if not all(_usable(values.get(n)) for n in names):
             continue
-        vx, ux = ratio(*_pair(values[x.numerator]), *_pair(values[x.denominator]))
-        vy, uy = ratio(*_pair(values[y.numerator]), *_pair(values[y.denominator]))
+        first = values[names[0]]
         colour = values.get(colour_nuclide) if colour_nuclide else None
-        first = values[x.numerator]
-        points.append(
-            RatioPoint(
-                start_s,
-                first["start_time"],
-                file_name,
-                first["message_id"],
-                vx,
-                ux,
-                vy,
-                uy,
-                colour["release_bq"] if colour and colour["detected"] else None,
-            )
-        )
-    return points
+        row: list[Any] = [start_s, file_name, first["start_time"], first["message_id"]]
+        for n in names:
+            row += [values[n]["release_bq"], values[n]["release_unc_bq"]]
+        row.append(colour["release_bq"] if colour and colour["detected"] else None)
+        paired.append(row)
+    return ratio_set(paired, x, y)
 
 
 def _usable(row: Mapping[str, Any] | None) -> bool:
@@ -101,12 +134,8 @@ def _usable(row: Mapping[str, Any] | None) -> bool:
     )
 
 
-def _pair(row: Mapping[str, Any]) -> tuple[float, float | None]:
-    return row["release_bq"], row["release_unc_bq"]
-
-
 def ratios_figure(
-    points: Sequence[RatioPoint],
+    points: RatioSet,
     x: Ratio,
     y: Ratio,
     *,
@@ -116,31 +145,27 @@ def ratios_figure(
     webgl: bool = True,
 ) -> dict[str, Any]:
     """The Plotly figure (a dict); log-log axes."""
-    xs = np.array([p.x for p in points], dtype=float)
-    ys = np.array([p.y for p in points], dtype=float)
     if colour_by == COLOUR_BY_TIME:
-        t0 = points[0].start_s if points else 0
-        colour = np.array([(p.start_s - t0) / 86400.0 for p in points], dtype=float)
-        colour_title = f"days since {points[0].start_time[:16]}" if points else "days"
+        t0 = points.start_s[0] if len(points) else 0
+        colour = (points.start_s - t0) / 86400.0
+        colour_title = f"days since {points.start_time[0][:16]}" if len(points) else "days"
     else:
-        colour = np.array(
-            [math.log10(p.colour_release) if p.colour_release else np.nan for p in points],
-            dtype=float,
-        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            colour = np.where(points.colour_release > 0, np.log10(points.colour_release), np.nan)
         colour_title = f"log10 {colour_by} release (Bq)"
+    custom = np.column_stack([points.message_id, points.x_unc, points.y_unc]).reshape(-1, 3)
     trace = {
-        "type": "scattergl" if webgl else "scatter",
+        "type": trace_type(len(points), webgl),
         "mode": "markers",
         "name": f"{y.label} against {x.label} ({method})",
-        "x": typed(xs),
-        "y": typed(ys),
-        "error_x": {"type": "data", "array": typed(np.array([p.x_unc for p in points])),
-                    "visible": True, "thickness": 1},
-        "error_y": {"type": "data", "array": typed(np.array([p.y_unc for p in points])),
-                    "visible": True, "thickness": 1},
-        "customdata": typed(np.array([[p.message_id or -1, p.x_unc, p.y_unc] for p in points]
-                                     ).reshape(-1, 3)),
-        "text": [p.start_time for p in points],
+        "x": typed(points.x),
+        "y": typed(points.y),
+        "error_x": {"type": "data", "array": typed(points.x_unc), "visible": True,
+                    "thickness": 1},
+        "error_y": {"type": "data", "array": typed(points.y_unc), "visible": True,
+                    "thickness": 1},
+        "customdata": typed(custom.astype(float)),
+        "text": points.start_time,
         "marker": {
             "size": 7,
             "color": typed(colour),
@@ -158,7 +183,7 @@ def ratios_figure(
         "hovermode": "closest",
         "margin": {"l": 70, "r": 20, "t": 40, "b": 50},
         "annotations": []
-        if points
+        if len(points)
         else [{"text": "No interval with all four nuclides detected", "showarrow": False,
                "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
     }  # fmt: skip
@@ -166,7 +191,7 @@ def ratios_figure(
 
 
 def ratios_table(
-    points: Sequence[RatioPoint], x: Ratio, y: Ratio, *, method: str, colour_by: str,
+    points: RatioSet, x: Ratio, y: Ratio, *, method: str, colour_by: str,
     file_name: str,
 ) -> ChartTable:  # fmt: skip
     columns = [
@@ -180,10 +205,12 @@ def ratios_table(
     with_colour = colour_by != COLOUR_BY_TIME
     if with_colour:
         columns.append(f"{colour_by} release {method} (Bq)")
-    rows = []
-    for p in points:
-        row = [p.start_time, p.file_name, p.x, p.x_unc, p.y, p.y_unc]
-        if with_colour:
-            row.append(p.colour_release)
-        rows.append(row)
+    values = [points.x, points.x_unc, points.y, points.y_unc]
+    if with_colour:
+        values.append(points.colour_release)
+    numbers = np.column_stack(values).tolist() if len(points) else []
+    rows = [
+        [t, f, *(None if v != v else v for v in row)]  # NaN (not detected): empty
+        for t, f, row in zip(points.start_time, points.file_name, numbers, strict=True)
+    ]
     return ChartTable(tuple(columns), rows, file_name)

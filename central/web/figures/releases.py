@@ -8,7 +8,9 @@ Everything here is a function of query results. A station-year has 35,040 interv
 per nuclide and method: a series longer than `POINTS` is reduced to `POINTS` points
 with MinMaxLTTB (tsdownsample), which keeps each bucket's extremes (a release peak is
 never dropped) and then picks the visually important ones; zooming in re-queries the
-visible span, which then shows at full resolution. Traces are WebGL (`scattergl`).
+visible span, which then shows at full resolution. Traces are SVG up to
+`chartkit.SVG_POINTS` points in all (a zoomed or a short view: no WebGL to start),
+WebGL (`scattergl`) above.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 from tsdownsample import MinMaxLTTBDownsampler
 
-from central.web.chartkit import ChartTable
+from central.web.chartkit import ChartTable, trace_type
 
 POINTS = 2000  # per series at most, about the chart's width in pixels, twice
 UNITS = {"Bq": "Bq", "Bq/h": "Bq/h"}  # per interval, or per hour
@@ -171,15 +173,17 @@ def releases_figure(
     flagged comparisons; `maintenance`: rows with name, start and end (ISO). `webgl`
     False: SVG traces (where the browser has no CSP-safe WebGL bundle)."""
     unit_text = unit_label(unit)
-    kind = "scattergl" if webgl else "scatter"
     order = sorted({n for n, _ in series})
+    chosen = {}
+    for key, s in series.items():
+        scale = s.per_hour() if unit == "Bq/h" else 1.0
+        value, mdr = s.release * scale, s.mdr * scale
+        drawn = np.where(s.detected, value, mdr)  # a non-detect at its MDR
+        chosen[key] = (scale, value, mdr, keep(s.t, drawn, points))
+    kind = trace_type(sum(len(c[3]) for c in chosen.values()), webgl)
     traces: list[dict[str, Any]] = []
     for (nuclide, method), s in sorted(series.items()):
-        scale = s.per_hour() if unit == "Bq/h" else 1.0
-        value = s.release * scale
-        mdr = s.mdr * scale
-        drawn = np.where(s.detected, value, mdr)  # a non-detect at its MDR
-        index = keep(s.t, drawn, points)
+        scale, value, mdr, index = chosen[(nuclide, method)]
         x = s.t[index] * 1000.0  # ms: Plotly's date axis
         colour_ = colour(nuclide, order)
         style = METHOD_STYLE[method]

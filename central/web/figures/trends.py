@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from central.web.chartkit import ChartTable
+from central.web.chartkit import ChartTable, trace_type
 from central.web.figures.releases import METHOD_STYLE, colour, typed
 
 TREND_NUCLIDES = ("Xe-133", "Xe-131m", "Xe-133m", "Xe-135")
@@ -35,6 +35,7 @@ def trends_figure(
     webgl: bool = True,
 ) -> dict[str, Any]:
     order = sorted({n for n, _ in daily})
+    kind = trace_type(sum(len(days) for days in daily.values()), webgl)
     traces = []
     for (nuclide, method), days in sorted(daily.items()):
         ordered = sorted(days)
@@ -42,7 +43,7 @@ def trends_figure(
         style = METHOD_STYLE.get(method, METHOD_STYLE["central"])
         traces.append(
             {
-                "type": "scattergl" if webgl else "scatter",
+                "type": kind,
                 "mode": "lines+markers",
                 "name": f"{nuclide} {method}",
                 "x": ordered,

@@ -10,7 +10,7 @@ from typing import Any
 from dash import Dash, Input, Output, State, dcc, html
 
 from central.access import visible_stations
-from central.releases import METHODS, nuclides_of, release_series
+from central.releases import METHODS, nuclides_of, ratio_rows
 from central.web.auth import current_account
 from central.web.chartkit import ChartTable, chart_block, graph_id, register_csv
 from central.web.clock import now
@@ -18,7 +18,8 @@ from central.web.db import get_store
 from central.web.figures.ratios import (
     COLOUR_BY_TIME,
     Ratio,
-    ratio_points,
+    needed,
+    ratio_set,
     ratios_figure,
     ratios_table,
 )
@@ -115,16 +116,16 @@ def points_for(store, account, moment, station, start_date, end_date, xn, xd, yn
         return None
     x, y = Ratio(names[0], names[1]), Ratio(names[2], names[3])
     colour = colour if isinstance(colour, str) else COLOUR_BY_TIME
-    wanted = sorted({*names, *([] if colour == COLOUR_BY_TIME else [colour])})
-    rows = release_series(store, account, moment, station, *span, wanted, [method])
     nuclide = None if colour == COLOUR_BY_TIME else colour
-    return ratio_points(rows, x, y, nuclide), x, y, method, colour
+    rows = ratio_rows(store, account, moment, station, *span, needed(x, y), method, nuclide)
+    return ratio_set(rows, x, y), x, y, method, colour
 
 
 def figure(store, account, moment, station, *values) -> dict[str, Any]:
     found = points_for(store, account, moment, station, *values)
     if found is None:
-        return ratios_figure([], Ratio("a", "b"), Ratio("c", "d"), method="",
+        a, b = Ratio("a", "b"), Ratio("c", "d")
+        return ratios_figure(ratio_set([], a, b), a, b, method="",
                              title="Choose a station, a span and two ratios")  # fmt: skip
     points, x, y, method, colour = found
     return ratios_figure(points, x, y, method=method, colour_by=colour,
