@@ -38,6 +38,7 @@ from shared.crypto.files import (
     load_crl,
     load_private_key,
 )
+from shared.crypto.pathcache import PathCache
 
 from .blobs import Packed
 from .checking import CheckPool
@@ -93,6 +94,8 @@ class TrustFiles:
             raise IntakeSetupError(str(exc)) from None
         self._crl_stamp: tuple[int, int] | None = None
         self._crl: x509.CertificateRevocationList | None = None
+        # one per process: a station's path and CRL check once per certificate and CRL
+        self.path_cache = PathCache()
         self.current()  # a broken CRL stops the start, not the first message
 
     def current(self) -> Trust:
@@ -116,7 +119,9 @@ class TrustFiles:
                 f"{crl.next_update_utc:%Y-%m-%d %H:%M} UTC",
             )
         assert self._crl is not None
-        return Trust(self.recipient_cert, self.recipient_key, self.ca_certs, (self._crl,))
+        return Trust(
+            self.recipient_cert, self.recipient_key, self.ca_certs, (self._crl,), self.path_cache
+        )
 
     def crl_next_update(self) -> datetime | None:
         return self._crl.next_update_utc if self._crl is not None else None
