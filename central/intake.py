@@ -43,8 +43,9 @@ from shared.crypto.pathcache import PathCache
 from .blobs import Packed
 from .checking import CheckPool
 from .config import CentralConfig, IntakeConfig
+from .groupcommit import GroupCommit
 from .quota import IntakeQuota, RefusalWatch
-from .store import Store, now_iso
+from .store import Store, StoreResult, now_iso
 from .verify import Accepted, Refusal, Trust, unexpected_reason, unreadable
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,8 @@ class Intake:
     """Receives, checks, stores or quarantines. Blocking work runs off the event loop:
     decryption, verification, parsing and packing in the checking processes (every core,
     central/checking.py), the database in one thread of its own (so that the duplicate
-    check and the insert never interleave)."""
+    check and the insert never interleave), the messages that arrive together written in
+    one transaction (central/groupcommit.py)."""
 
     def __init__(
         self,
@@ -167,6 +169,11 @@ class Intake:
         self.refusals = RefusalWatch(config.alert_refusals_per_hour)
         self._limited: set[str] = set()  # identities answered 429 since their last admission
         self._checks = CheckPool(config)  # decrypt, verify, parse, pack: on every core
+        # messages arriving together stored in one transaction (one fsync), each answered
+        # once its own batch is committed
+        self._writes: GroupCommit[dict[str, Any], StoreResult] = GroupCommit(
+            lambda batch: self._db(self.store.add_messages, batch)
+        )
 
     async def open(self) -> None:
         self._store = await self._db(Store, self.database)
@@ -242,10 +249,10 @@ class Intake:
             "station_results": accepted.station_results,
         }
         try:
-            result = await self._db(self.store.add_message, **fields)
+            result = await self._writes.add(fields)
         except sqlite3.IntegrityError:
             # written by another process between the duplicate check and the insert
-            result = await self._db(self.store.add_message, **fields)
+            result = await self._writes.add(fields)
         name = accepted.file_name
         if result.outcome == "created":
             log.info("%s: stored %r as message %s", peer, name, result.message_id)
