@@ -40,12 +40,12 @@ from shared.crypto.files import (
 )
 from shared.crypto.pathcache import PathCache
 
-from .blobs import Packed
+from .blobs import Packed, Written
 from .checking import CheckPool
 from .config import CentralConfig, IntakeConfig
 from .groupcommit import GroupCommit
 from .quota import IntakeQuota, RefusalWatch
-from .store import Store, StoreResult, now_iso
+from .store import Store, StoreResult, blob_root, now_iso
 from .verify import Accepted, Refusal, Trust, unexpected_reason, unreadable
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,8 @@ class Intake:
         self.quota = IntakeQuota(config.quota_messages_per_hour, config.quota_bytes_per_hour)
         self.refusals = RefusalWatch(config.alert_refusals_per_hour)
         self._limited: set[str] = set()  # identities answered 429 since their last admission
-        self._checks = CheckPool(config)  # decrypt, verify, parse, pack: on every core
+        # decrypt, verify, parse, pack and write the blob: on every core
+        self._checks = CheckPool(config, blob_root=blob_root(database))
         # messages arriving together stored in one transaction (one fsync), each answered
         # once its own batch is committed
         self._writes: GroupCommit[dict[str, Any], StoreResult] = GroupCommit(
@@ -228,9 +229,13 @@ class Intake:
             return Answer(503, "unavailable", file_name, DATABASE_DOWN)
 
     async def _store_accepted(
-        self, accepted: Accepted, envelope: bytes, peer: str, signed: Packed | None = None
+        self,
+        accepted: Accepted,
+        envelope: bytes,
+        peer: str,
+        signed: Packed | Written | None = None,
     ) -> Answer:
-        # the SignedData is kept (packed for the blob store by the checking process), not
+        # the SignedData is kept (written to the blob store by the checking process), not
         # the envelope
         if signed is None:
             signed = accepted.signed_data

@@ -33,7 +33,7 @@ import sqlite_utils
 
 from shared.crypto.cms import CmsError, signed_content
 
-from .blobs import BlobError, BlobStore, Packed, pack
+from .blobs import BlobError, BlobStore, Packed, Written, pack
 from .datatime import data_until
 from .permissions import create_private_file, make_private_dir
 from .soh import ensure_schema as ensure_soh_schema
@@ -92,6 +92,11 @@ def pack_signed(signed_data: bytes, content: bytes, file_name: str) -> Packed:
     return pack(signed_data)
 
 
+def blob_root(database: str | Path) -> Path:
+    """The blob store's folder beside a database file."""
+    return Path(database).parent / "blobs"
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -121,7 +126,7 @@ class Store:
         conn.execute("PRAGMA foreign_keys=ON")
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
-        self.blobs = BlobStore(self.path.parent / "blobs")
+        self.blobs = BlobStore(blob_root(self.path))
         self._create_schema()
 
     def close(self) -> None:
@@ -572,7 +577,7 @@ class Store:
         content: bytes,
         start_time: str | None,
         summary: dict[str, Any],
-        signed_data: bytes | Packed | None = None,
+        signed_data: bytes | Packed | Written | None = None,
         signer: str | None = None,
         analysis: str = "STATION",
         received_at: str | None = None,
@@ -582,7 +587,8 @@ class Store:
         bytes: duplicate; with other bytes: conflict (the caller quarantines it).
 
         `signed_data` is the CMS SignedData the file arrived in (or the `pack_signed` of
-        it, to do that work outside the database thread); it is kept instead
+        it, to do that work outside the database thread, or its `Written` name once a
+        checking process has stored that); it is kept instead
         of the file, which is read out of it. Without it (the central's own products) the
         file itself is kept. The blob is on disk before the row is committed.
 
@@ -603,7 +609,7 @@ class Store:
         rolled back alone; a failed commit is every message's error, and none of them is
         stored. Nothing is durable before this returns."""
         results: list[StoreResult | Exception | None] = [None] * len(batch)
-        todo: list[tuple[int, Mapping[str, Any], str, Packed]] = []
+        todo: list[tuple[int, Mapping[str, Any], str, Packed | Written]] = []
         for i, fields in enumerate(batch):
             try:
                 digest = hashlib.sha256(fields["content"]).hexdigest()
@@ -638,17 +644,17 @@ class Store:
             return StoreResult("duplicate", existing[0][0])
         return StoreResult("conflict", None)
 
-    def _blob_of(self, fields: Mapping[str, Any]) -> Packed:
+    def _blob_of(self, fields: Mapping[str, Any]) -> Packed | Written:
         signed = fields.get("signed_data")
         if signed is None:
             return pack(fields["content"])
-        if isinstance(signed, Packed):
+        if isinstance(signed, Packed | Written):
             return signed
         return pack_signed(signed, fields["content"], fields["file_name"])
 
     def _insert_batch(
         self,
-        ready: list[tuple[int, Mapping[str, Any], str, Packed]],
+        ready: list[tuple[int, Mapping[str, Any], str, Packed | Written]],
         results: list[StoreResult | Exception | None],
     ) -> None:
         created: list[int] = []
@@ -677,7 +683,7 @@ class Store:
     def _commit(self) -> None:
         self.conn.commit()
 
-    def _insert(self, fields: Mapping[str, Any], digest: str, packed: Packed) -> int:
+    def _insert(self, fields: Mapping[str, Any], digest: str, packed: Packed | Written) -> int:
         """One message's rows (inside the caller's transaction); its row id."""
         content = fields["content"]
         product = fields["product"]
