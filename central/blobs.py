@@ -74,9 +74,10 @@ class BlobStore:
         """Store several blobs durably, side by side (their fsyncs overlap: the file
         system commits them together); each one's error, or None once it is on disk.
         A `Written` blob is only checked to be there."""
-        if len(blobs) <= 1:
+        to_write = [b for b in blobs if isinstance(b, Packed)]
+        if len(to_write) <= 1:
             return [self._put_or_error(b) for b in blobs]
-        with ThreadPoolExecutor(min(len(blobs), WRITERS), thread_name_prefix="blobs") as pool:
+        with ThreadPoolExecutor(min(len(to_write), WRITERS), thread_name_prefix="blobs") as pool:
             return list(pool.map(self._put_or_error, blobs))
 
     def _put_or_error(self, blob: Packed | Written) -> Exception | None:
