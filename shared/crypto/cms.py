@@ -197,9 +197,9 @@ def verify_signed(
     crl_list = [asn1_crl.CertificateList.load(_der(c)) for c in crls]
     if not crl_list:
         raise RevocationUnavailable("no certificate revocation list: revocation cannot be checked")
-    key = _path_key(signed_data, roots, crl_list) if cache is not None else None
+    key, signer_cert = (None, None) if cache is None else _path_key(signed_data, roots, crl_list)
     if key is not None and cache.holds(key, moment):
-        signer_cert = _check_signature(signed_data, content)
+        _check_signature(signed_data, content, signer_cert)
         return Verified(content=content, signer=_cryptography_cert(signer_cert))
     status = asyncio.run(_validate(signed_data, roots, crl_list, moment))
     signer = _cryptography_cert(status.signing_cert)
@@ -214,21 +214,23 @@ def _cryptography_cert(cert) -> x509.Certificate:
     return x509.load_der_x509_certificate(cert.dump())
 
 
-def _path_key(signed_data, roots, crls) -> Key | None:
-    """The cache key of this message's path check (None when its signer's certificate
-    cannot be told apart: the full check then says why)."""
+def _path_key(signed_data, roots, crls) -> tuple[Key | None, object]:
+    """The cache key of this message's path check and its signer's certificate
+    (asn1crypto); (None, None) when that certificate cannot be told apart: the full check
+    then says why."""
     from pyhanko.sign.general import CMSExtractionError, extract_certificate_info
 
     try:
         certs = extract_certificate_info(signed_data)
     except (CMSExtractionError, ValueError, TypeError, KeyError):
-        return None
-    return path_key(
+        return None, None
+    key = path_key(
         certs.signer_cert.sha256,
         [c.sha256 for c in certs.other_certs],
         [r.sha256 for r in roots],
         [hashlib.sha256(c.dump()).digest() for c in crls],
     )
+    return key, certs.signer_cert
 
 
 def _window(path, crls) -> Window | None:
@@ -249,32 +251,26 @@ def _window(path, crls) -> Window | None:
     return Window(max(starts), min(ends))
 
 
-def _check_signature(signed_data, content: bytes):
-    """The signature over `content` alone (its signer's path was checked before): the
-    signing-certificate attribute, the content type, the message digest and the signature
-    over the signed attributes, as pyHanko checks them. The algorithms were checked by
-    `_check_signer_algorithms`. Returns the signer's certificate (asn1crypto)."""
-    from pyhanko.sign.general import CMSExtractionError
+def _check_signature(signed_data, content: bytes, cert) -> None:
+    """The signature over `content` alone by `cert`, the signer's certificate (asn1crypto),
+    whose path was checked before: the signing-certificate attribute, the content type,
+    the message digest and the signature over the signed attributes, as pyHanko checks
+    them. The algorithms were checked by `_check_signer_algorithms`."""
     from pyhanko.sign.validation import errors as pyhanko_errors
-    from pyhanko.sign.validation.generic_cms import (
-        extract_certs_for_validation,
-        validate_sig_integrity,
-    )
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
     signer_info = signed_data["signer_infos"][0]
     try:
-        cert = extract_certs_for_validation(signed_data).signer_cert
         digest = hashlib.new(signer_info["digest_algorithm"]["algorithm"].native, content)
         intact, valid = validate_sig_integrity(
             signer_info, cert, expected_content_type="data", actual_digest=digest.digest()
         )
     except pyhanko_errors.SignatureValidationError as exc:
         raise SignatureError(f"signature cannot be checked: {exc.failure_message}") from None
-    except (CMSExtractionError, ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError) as exc:
         raise SignatureError(f"signature cannot be checked: {exc}") from None
     if not intact or not valid:
         raise SignatureError("signature does not match content")
-    return cert
 
 
 def _der(obj: x509.Certificate | x509.CertificateRevocationList) -> bytes:
@@ -305,10 +301,13 @@ def _signed_data(der: bytes, asn1_cms):
 def _check_signer_algorithms(signer_info) -> None:
     """Refuse a signature made with an algorithm the central does not accept (SHA-1, MD5,
     DSA, ...) or without signed attributes, naming what it found. Raises SignatureError."""
+    from asn1crypto import core as asn1_core
+
     try:
         digest = signer_info["digest_algorithm"]["algorithm"].native
         signature = signer_info["signature_algorithm"].signature_algo
-        has_attributes = bool(signer_info["signed_attrs"].native)
+        attributes = signer_info["signed_attrs"]  # counted, not decoded: that is slow
+        has_attributes = not isinstance(attributes, asn1_core.Void) and len(attributes) > 0
     except (ValueError, TypeError, KeyError) as exc:
         raise SignatureError(f"the signer's algorithms cannot be read: {exc}") from None
     if digest not in DIGESTS:
