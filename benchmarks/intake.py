@@ -150,6 +150,19 @@ def wait_healthy(port: int, context: ssl.SSLContext, timeout: float = 60) -> Non
     raise SystemExit("the central did not answer its health check")
 
 
+def wait_web(port: int, timeout: float = 120) -> None:
+    """Until the web UI's login page answers (its start is not part of the burst)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as r:
+                r.read()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("the web UI did not answer")
+
+
 class Watch(threading.Thread):
     """Every second: the web UI's login page, the Received query, the analyses so far."""
 
@@ -160,6 +173,7 @@ class Watch(threading.Thread):
         self.stop = threading.Event()
         self.web_ms: list[float] = []
         self.web_failures = 0
+        self.failure_reasons: set[str] = set()
         self.query_ms: list[float] = []
 
     def run(self) -> None:
@@ -170,8 +184,9 @@ class Watch(threading.Thread):
                 with urllib.request.urlopen(self.url, timeout=30) as r:
                     r.read()
                 self.web_ms.append((time.perf_counter() - t) * 1e3)
-            except OSError:
+            except OSError as exc:
                 self.web_failures += 1
+                self.failure_reasons.add(f"{type(exc).__name__}: {exc}")
             if self.database.exists():
                 t = time.perf_counter()
                 with Store(self.database) as store:
@@ -206,8 +221,14 @@ def role(pid: int) -> str:
 
 
 def cpu_seconds(pid: int) -> float:
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -252,7 +273,7 @@ def main() -> None:
         try:
             contexts = {code: tls_context(net, code) for code in stations}
             wait_healthy(intake_port, contexts[stations[0]])
-            time.sleep(3)  # the web UI and the worker start
+            wait_web(web_port)  # the web UI imports Dash: seconds on a loaded machine
             database = root / "data" / "central.sqlite"
             watch = Watch(web_port, database)
             watch.start()
@@ -260,6 +281,7 @@ def main() -> None:
             names = {pid: role(pid) for pid in processes}
             names[central.pid] = "serve (intake)"
             cpu_before = {p: cpu_seconds(p) for p in processes}
+            system_before = {p: cpu_split(p)[1] for p in processes}
             analysed_before = analysed(database)
             answers: list = []
             threads = [
@@ -276,6 +298,7 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             analysed_at_end = analysed(database)
             cpu_intake = {p: cpu_seconds(p) - cpu_before[p] for p in processes}
+            system_intake = {p: cpu_split(p)[1] - system_before[p] for p in processes}
             time.sleep(args.after)
             analysed_after = analysed(database)
             watch.stop.set()
@@ -314,7 +337,11 @@ def main() -> None:
         )
         print(
             "  CPU during the intake: "
-            + ", ".join(f"{names[p]} {s:.1f} s" for p, s in cpu_intake.items() if s >= 0.05)
+            + ", ".join(
+                f"{names[p]} {s:.1f} s ({system_intake[p]:.1f} s system)"
+                for p, s in cpu_intake.items()
+                if s >= 0.05
+            )
         )
         during = analysed_at_end - analysed_before
         after = analysed_after - analysed_at_end
@@ -332,6 +359,8 @@ def main() -> None:
             f"median {statistics.median(watch.query_ms):.0f} ms, "
             f"max {max(watch.query_ms):.0f} ms"
         )
+        for reason in sorted(watch.failure_reasons):
+            print(f"  web UI failure: {reason}")
 
 
 if __name__ == "__main__":

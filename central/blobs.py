@@ -15,12 +15,17 @@ import hashlib
 import os
 import threading
 import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
-LEVEL = 6  # zlib's default: within 10 % of level 9's size at a tenth of its time
+# zlib level 3: a SignedData of a 16384-channel PHD (205 kB) to 18.2 kB in 0.6 ms of CPU;
+# level 6 (zlib's default) makes 15.7 kB in 1.4 ms, on every message of the intake
+LEVEL = 3
+WRITERS = 8  # blobs written at once by `put_many`
 
 
 class BlobError(Exception):
@@ -33,6 +38,14 @@ class Packed:
 
     sha256: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class Written:
+    """A blob already on disk: written (and fsynced) by `BlobStore.put` elsewhere, e.g.
+    in the intake's checking processes, so that only its name travels."""
+
+    sha256: str
 
 
 def pack(data: bytes) -> Packed:
@@ -56,6 +69,27 @@ class BlobStore:
         packed = blob if isinstance(blob, Packed) else pack(blob)
         self._write(packed.sha256, packed.data)
         return packed.sha256
+
+    def put_many(self, blobs: Sequence[Packed | Written]) -> list[Exception | None]:
+        """Store several blobs durably, side by side (their fsyncs overlap: the file
+        system commits them together); each one's error, or None once it is on disk.
+        A `Written` blob is only checked to be there."""
+        to_write = [b for b in blobs if isinstance(b, Packed)]
+        if len(to_write) <= 1:
+            return [self._put_or_error(b) for b in blobs]
+        with ThreadPoolExecutor(min(len(to_write), WRITERS), thread_name_prefix="blobs") as pool:
+            return list(pool.map(self._put_or_error, blobs))
+
+    def _put_or_error(self, blob: Packed | Written) -> Exception | None:
+        try:
+            if isinstance(blob, Written):
+                if not self.exists(blob.sha256):
+                    raise BlobError(f"blob {blob.sha256} is missing from {self.root}")
+                return None
+            self._write(blob.sha256, blob.data)
+        except Exception as exc:
+            return exc
+        return None
 
     def copy_from(self, other: BlobStore, sha256: str) -> bool:
         """Copy one blob of `other` here as it is stored (no recompression), durably;

@@ -38,12 +38,14 @@ from shared.crypto.files import (
     load_crl,
     load_private_key,
 )
+from shared.crypto.pathcache import PathCache
 
-from .blobs import Packed
+from .blobs import Packed, Written
 from .checking import CheckPool
 from .config import CentralConfig, IntakeConfig
+from .groupcommit import GroupCommit
 from .quota import IntakeQuota, RefusalWatch
-from .store import Store, now_iso
+from .store import Store, StoreResult, blob_root, now_iso
 from .verify import Accepted, Refusal, Trust, unexpected_reason, unreadable
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,8 @@ class TrustFiles:
             raise IntakeSetupError(str(exc)) from None
         self._crl_stamp: tuple[int, int] | None = None
         self._crl: x509.CertificateRevocationList | None = None
+        # one per process: a station's path and CRL check once per certificate and CRL
+        self.path_cache = PathCache()
         self.current()  # a broken CRL stops the start, not the first message
 
     def current(self) -> Trust:
@@ -116,7 +120,9 @@ class TrustFiles:
                 f"{crl.next_update_utc:%Y-%m-%d %H:%M} UTC",
             )
         assert self._crl is not None
-        return Trust(self.recipient_cert, self.recipient_key, self.ca_certs, (self._crl,))
+        return Trust(
+            self.recipient_cert, self.recipient_key, self.ca_certs, (self._crl,), self.path_cache
+        )
 
     def crl_next_update(self) -> datetime | None:
         return self._crl.next_update_utc if self._crl is not None else None
@@ -143,7 +149,8 @@ class Intake:
     """Receives, checks, stores or quarantines. Blocking work runs off the event loop:
     decryption, verification, parsing and packing in the checking processes (every core,
     central/checking.py), the database in one thread of its own (so that the duplicate
-    check and the insert never interleave)."""
+    check and the insert never interleave), the messages that arrive together written in
+    one transaction (central/groupcommit.py)."""
 
     def __init__(
         self,
@@ -161,7 +168,13 @@ class Intake:
         self.quota = IntakeQuota(config.quota_messages_per_hour, config.quota_bytes_per_hour)
         self.refusals = RefusalWatch(config.alert_refusals_per_hour)
         self._limited: set[str] = set()  # identities answered 429 since their last admission
-        self._checks = CheckPool(config)  # decrypt, verify, parse, pack: on every core
+        # decrypt, verify, parse, pack and write the blob: on every core
+        self._checks = CheckPool(config, blob_root=blob_root(database))
+        # messages arriving together stored in one transaction (one fsync), each answered
+        # once its own batch is committed
+        self._writes: GroupCommit[dict[str, Any], StoreResult] = GroupCommit(
+            lambda batch: self._db(self.store.add_messages, batch)
+        )
 
     async def open(self) -> None:
         self._store = await self._db(Store, self.database)
@@ -216,9 +229,13 @@ class Intake:
             return Answer(503, "unavailable", file_name, DATABASE_DOWN)
 
     async def _store_accepted(
-        self, accepted: Accepted, envelope: bytes, peer: str, signed: Packed | None = None
+        self,
+        accepted: Accepted,
+        envelope: bytes,
+        peer: str,
+        signed: Packed | Written | None = None,
     ) -> Answer:
-        # the SignedData is kept (packed for the blob store by the checking process), not
+        # the SignedData is kept (written to the blob store by the checking process), not
         # the envelope
         if signed is None:
             signed = accepted.signed_data
@@ -237,10 +254,10 @@ class Intake:
             "station_results": accepted.station_results,
         }
         try:
-            result = await self._db(self.store.add_message, **fields)
+            result = await self._writes.add(fields)
         except sqlite3.IntegrityError:
             # written by another process between the duplicate check and the insert
-            result = await self._db(self.store.add_message, **fields)
+            result = await self._writes.add(fields)
         name = accepted.file_name
         if result.outcome == "created":
             log.info("%s: stored %r as message %s", peer, name, result.message_id)

@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ import sqlite_utils
 
 from shared.crypto.cms import CmsError, signed_content
 
-from .blobs import BlobError, BlobStore, Packed, pack
+from .blobs import BlobError, BlobStore, Packed, Written, pack
 from .datatime import data_until
 from .permissions import create_private_file, make_private_dir
 from .soh import ensure_schema as ensure_soh_schema
@@ -92,6 +92,11 @@ def pack_signed(signed_data: bytes, content: bytes, file_name: str) -> Packed:
     return pack(signed_data)
 
 
+def blob_root(database: str | Path) -> Path:
+    """The blob store's folder beside a database file."""
+    return Path(database).parent / "blobs"
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -121,7 +126,7 @@ class Store:
         conn.execute("PRAGMA foreign_keys=ON")
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
-        self.blobs = BlobStore(self.path.parent / "blobs")
+        self.blobs = BlobStore(blob_root(self.path))
         self._create_schema()
 
     def close(self) -> None:
@@ -572,7 +577,7 @@ class Store:
         content: bytes,
         start_time: str | None,
         summary: dict[str, Any],
-        signed_data: bytes | Packed | None = None,
+        signed_data: bytes | Packed | Written | None = None,
         signer: str | None = None,
         analysis: str = "STATION",
         received_at: str | None = None,
@@ -582,78 +587,159 @@ class Store:
         bytes: duplicate; with other bytes: conflict (the caller quarantines it).
 
         `signed_data` is the CMS SignedData the file arrived in (or the `pack_signed` of
-        it, to do that work outside the database thread); it is kept instead
+        it, to do that work outside the database thread, or its `Written` name once a
+        checking process has stored that); it is kept instead
         of the file, which is read out of it. Without it (the central's own products) the
         file itself is kept. The blob is on disk before the row is committed.
 
         `station_results` (from a station's ATS) are stored with it in one transaction; a
         spectrum that already has the station's result keeps the first one."""
-        digest = hashlib.sha256(content).hexdigest()
-        existing = list(
-            self.db.query(
-                "select id, sha256 from messages where file_name = ? or (station = ? and msg_id = ?)",
-                [file_name, station, msg_id],
-            )
+        [result] = self.add_messages([{k: v for k, v in locals().items() if k != "self"}])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def add_messages(self, batch: Sequence[Mapping[str, Any]]) -> list[StoreResult | Exception]:
+        """Store several messages (each the keyword arguments of `add_message`) in one
+        transaction: one commit, so one fsync of the database, for all (group commit).
+
+        Each message's result or its own exception, in order. Their blobs are written
+        (side by side, so that their fsyncs overlap) and on disk before the commit; each
+        row is written in a savepoint of its own, so that one message that fails is
+        rolled back alone; a failed commit is every message's error, and none of them is
+        stored. Nothing is durable before this returns."""
+        results: list[StoreResult | Exception | None] = [None] * len(batch)
+        todo: list[tuple[int, Mapping[str, Any], str, Packed | Written]] = []
+        for i, fields in enumerate(batch):
+            try:
+                digest = hashlib.sha256(fields["content"]).hexdigest()
+                found = self._existing(fields, digest)
+                if found is not None:
+                    results[i] = found
+                    continue
+                todo.append((i, fields, digest, self._blob_of(fields)))
+            except Exception as exc:
+                results[i] = exc
+        written = self.blobs.put_many([packed for *_, packed in todo])
+        ready = []
+        for item, error in zip(todo, written, strict=True):
+            if error is None:
+                ready.append(item)
+            else:
+                results[item[0]] = error
+        if ready:
+            self._insert_batch(ready, results)
+        assert all(r is not None for r in results)
+        return results  # type: ignore[return-value]
+
+    def _existing(self, fields: Mapping[str, Any], digest: str) -> StoreResult | None:
+        """The duplicate or conflict this message would be, else None."""
+        existing = self.conn.execute(
+            "select id, sha256 from messages where file_name = ? or (station = ? and msg_id = ?)",
+            [fields["file_name"], fields["station"], fields["msg_id"]],
+        ).fetchall()
+        if not existing:
+            return None
+        if all(sha == digest for _, sha in existing):
+            return StoreResult("duplicate", existing[0][0])
+        return StoreResult("conflict", None)
+
+    def _blob_of(self, fields: Mapping[str, Any]) -> Packed | Written:
+        signed = fields.get("signed_data")
+        if signed is None:
+            return pack(fields["content"])
+        if isinstance(signed, Packed | Written):
+            return signed
+        return pack_signed(signed, fields["content"], fields["file_name"])
+
+    def _insert_batch(
+        self,
+        ready: list[tuple[int, Mapping[str, Any], str, Packed | Written]],
+        results: list[StoreResult | Exception | None],
+    ) -> None:
+        created: list[int] = []
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")  # the write lock first: no lost upgrade
+            for i, fields, digest, packed in ready:
+                if not self.conn.in_transaction:  # a failure took the transaction with it
+                    raise sqlite3.OperationalError("the transaction was rolled back")
+                try:
+                    with self.db.atomic():  # a savepoint: this message alone on failure
+                        # again: an earlier message of this batch may have the same name
+                        found = self._existing(fields, digest)
+                        if found is None:
+                            found = StoreResult("created", self._insert(fields, digest, packed))
+                            created.append(i)
+                        results[i] = found
+                except Exception as exc:
+                    results[i] = exc
+            self._commit()
+        except sqlite3.Error as exc:
+            if self.conn.in_transaction:
+                self.conn.rollback()
+            for i, *_ in ready:  # nothing of this batch is stored: each is told so
+                results[i] = exc
+
+    def _commit(self) -> None:
+        self.conn.commit()
+
+    def _insert(self, fields: Mapping[str, Any], digest: str, packed: Packed | Written) -> int:
+        """One message's rows (inside the caller's transaction); its row id."""
+        content = fields["content"]
+        product = fields["product"]
+        station = fields["station"]
+        summary = fields["summary"]
+        received_at = fields.get("received_at") or now_iso()
+        kind = BLOB_FILE if fields.get("signed_data") is None else BLOB_SIGNED
+        row = {
+            "data_until": data_until(
+                product=product,
+                start_time=fields["start_time"],
+                summary=summary,
+                received_at=received_at,
+            ),
+            "file_name": fields["file_name"],
+            "station": station,
+            "data_type": fields["data_type"],
+            "product": product,
+            "analysis": fields.get("analysis", "STATION"),
+            "msg_id": fields["msg_id"],
+            "sha256": digest,
+            "size": len(content),
+            "start_time": fields["start_time"],
+            "received_at": received_at,
+            "signer": fields.get("signer"),
+            "summary": json.dumps(summary),
+            "blob": packed.sha256,
+            "blob_kind": kind,
+        }
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cursor = self.conn.execute(
+            f"insert into messages ({columns}) values ({marks})", list(row.values())
         )
-        if existing:
-            if all(row["sha256"] == digest for row in existing):
-                return StoreResult("duplicate", existing[0]["id"])
-            return StoreResult("conflict", None)
-        received_at = received_at or now_iso()
-        if signed_data is None:
-            blob, kind = self.blobs.put(content), BLOB_FILE
-        else:
-            if not isinstance(signed_data, Packed):
-                signed_data = pack_signed(signed_data, content, file_name)
-            blob, kind = self.blobs.put(signed_data), BLOB_SIGNED
-        with self.conn:
-            table = self.db["messages"]
-            table.insert(
-                {
-                    "data_until": data_until(
-                        product=product,
-                        start_time=start_time,
-                        summary=summary,
-                        received_at=received_at,
-                    ),
-                    "file_name": file_name,
-                    "station": station,
-                    "data_type": data_type,
-                    "product": product,
-                    "analysis": analysis,
-                    "msg_id": msg_id,
-                    "sha256": digest,
-                    "size": len(content),
-                    "start_time": start_time,
-                    "received_at": received_at,
-                    "signer": signer,
-                    "summary": json.dumps(summary),
-                    "blob": blob,
-                    "blob_kind": kind,
-                }
+        message_id = int(cursor.lastrowid)
+        if product == "SOH":  # its readings as values (central/soh.py), in this transaction
+            record_soh(self.conn, message_id, content)
+        now = now_iso()
+        for r in fields.get("station_results", ()):
+            self.conn.execute(
+                "insert or ignore into station_results (ats_message_id, station, file_name, "
+                "srid, acquisition_start, method_version, result, created_at) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    message_id,
+                    station,
+                    r.file_name,
+                    r.srid,
+                    r.acquisition_start,
+                    r.method_version,
+                    _json(r.result),
+                    now,
+                ],
             )
-            message_id = table.last_pk
-            if product == "SOH":  # its readings as values (central/soh.py), in this transaction
-                record_soh(self.conn, message_id, content)
-            now = now_iso()
-            for r in station_results:
-                self.conn.execute(
-                    "insert or ignore into station_results (ats_message_id, station, file_name, "
-                    "srid, acquisition_start, method_version, result, created_at) "
-                    "values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        message_id,
-                        station,
-                        r.file_name,
-                        r.srid,
-                        r.acquisition_start,
-                        r.method_version,
-                        _json(r.result),
-                        now,
-                    ],
-                )
-            from central.releases import fill_message; fill_message(self.conn, message_id)  # noqa: E702, I001  # fmt: skip
-            return StoreResult("created", message_id)
+        from central.releases import fill_message; fill_message(self.conn, message_id)  # noqa: E702, I001  # fmt: skip
+        return message_id
 
     def message(self, row_id: int) -> dict[str, Any] | None:
         rows = list(self.db.query("select * from messages where id = ?", [row_id]))

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.crypto import cms
 from shared.crypto.certs import common_name
+from shared.crypto.pathcache import PathCache
 from shared.formats import (
     Alert,
     FormatError,
@@ -81,6 +82,8 @@ class Trust:
     recipient_key: rsa.RSAPrivateKey
     ca_certs: tuple[x509.Certificate, ...]
     crls: tuple[x509.CertificateRevocationList, ...]
+    # successful path + CRL checks per signer (shared.crypto.pathcache); None: none kept
+    path_cache: PathCache | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,9 @@ def check_message(
     """
     try:
         signed = cms.decrypt(envelope, trust.recipient_cert, trust.recipient_key)
-        verified = cms.verify_signed(signed, trust.ca_certs, trust.crls, moment=moment)
+        verified = cms.verify_signed(
+            signed, trust.ca_certs, trust.crls, moment=moment, cache=trust.path_cache
+        )
     except cms.DecryptError as exc:
         raise unreadable(str(exc), tls_station) from None
     except cms.RevocationUnavailable as exc:

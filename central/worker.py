@@ -13,6 +13,7 @@ analysed; it never drops a spectrum and never analyses one twice.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from shared import logsafe
 from shared.formats import FormatError, read_message
@@ -218,6 +220,17 @@ def _mail_out(config: CentralConfig):
     return MailOut(config.mail_out)
 
 
+def lower_priority(nice: int, autogroup: Path = Path("/proc/self/autogroup")) -> None:
+    """Nice this process and, where Linux groups CPU time by session (autogroup, the
+    default on desktops and many servers), its session too: the worker runs in a session
+    of its own (central/serve.py), and there a niceness counts only against the other
+    processes of the same session, so without this a niced worker still gets as much CPU
+    as the intake's whole session. Best effort: no autogroup, no change."""
+    os.nice(nice)
+    with contextlib.suppress(OSError):
+        autogroup.write_text(f"{nice}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m central.worker", description=__doc__.splitlines()[0]
@@ -236,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--shard must be I/N with 0 <= I < N, got {args.shard!r}")
     # the re-analysis takes the CPU the intake and the web UI leave: a burst of messages
     # is stored at full speed while the backlog of analyses waits
-    os.nice(10)
+    lower_priority(10)
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,

@@ -20,6 +20,7 @@ algorithm named, before any library is asked to handle it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
+
+from .pathcache import Key, PathCache, Window, path_key
 
 
 class CmsError(ValueError):
@@ -167,14 +170,18 @@ def verify_signed(
     trust_roots: Iterable[x509.Certificate],
     crls: Iterable[x509.CertificateRevocationList],
     moment: datetime | None = None,
+    cache: PathCache | None = None,
 ) -> Verified:
     """Check a SignedData: the signature matches the content, the signer's certificate
     leads to one of `trust_roots` (and only to them: never the system's trust store), is
     not revoked according to `crls` (which are required), and allows signing messages
     (digitalSignature, emailProtection). Nothing is fetched from the network.
 
-    `moment` is the time of validation (now by default). Blocking (CPU work); from async
-    code call it in a worker thread.
+    `moment` is the time of validation (now by default). With a `cache`
+    (`shared.crypto.pathcache`), a signer whose path and CRL check succeeded before, with
+    the same certificates and CRLs and at a moment that check still holds, has only the
+    signature over the content checked. Blocking (CPU work); from async code call it in a
+    worker thread.
     """
     from asn1crypto import cms as asn1_cms
     from asn1crypto import crl as asn1_crl
@@ -190,10 +197,80 @@ def verify_signed(
     crl_list = [asn1_crl.CertificateList.load(_der(c)) for c in crls]
     if not crl_list:
         raise RevocationUnavailable("no certificate revocation list: revocation cannot be checked")
+    key, signer_cert = (None, None) if cache is None else _path_key(signed_data, roots, crl_list)
+    if key is not None and cache.holds(key, moment):
+        _check_signature(signed_data, content, signer_cert)
+        return Verified(content=content, signer=_cryptography_cert(signer_cert))
     status = asyncio.run(_validate(signed_data, roots, crl_list, moment))
-    signer = x509.load_der_x509_certificate(status.signing_cert.dump())
+    signer = _cryptography_cert(status.signing_cert)
     _raise_for(status, signer, moment)
+    window = _window(status.validation_path, crl_list)
+    if key is not None and window is not None:
+        cache.remember(key, window)
     return Verified(content=content, signer=signer)
+
+
+def _cryptography_cert(cert) -> x509.Certificate:
+    return x509.load_der_x509_certificate(cert.dump())
+
+
+def _path_key(signed_data, roots, crls) -> tuple[Key | None, object]:
+    """The cache key of this message's path check and its signer's certificate
+    (asn1crypto); (None, None) when that certificate cannot be told apart: the full check
+    then says why."""
+    from pyhanko.sign.general import CMSExtractionError, extract_certificate_info
+
+    try:
+        certs = extract_certificate_info(signed_data)
+    except (CMSExtractionError, ValueError, TypeError, KeyError):
+        return None, None
+    key = path_key(
+        certs.signer_cert.sha256,
+        [c.sha256 for c in certs.other_certs],
+        [r.sha256 for r in roots],
+        [hashlib.sha256(c.dump()).digest() for c in crls],
+    )
+    return key, certs.signer_cert
+
+
+def _window(path, crls) -> Window | None:
+    """When a successful check holds: within every certificate of the path and every
+    CRL's thisUpdate..nextUpdate (None, not remembered, when a CRL has no nextUpdate)."""
+    if path is None:
+        return None
+    starts, ends = [], []
+    for cert in path.iter_certs(include_root=True):
+        starts.append(cert.not_valid_before)
+        ends.append(cert.not_valid_after)
+    for crl in crls:
+        tbs = crl["tbs_cert_list"]
+        if tbs["next_update"].native is None:
+            return None
+        starts.append(tbs["this_update"].native)
+        ends.append(tbs["next_update"].native)
+    return Window(max(starts), min(ends))
+
+
+def _check_signature(signed_data, content: bytes, cert) -> None:
+    """The signature over `content` alone by `cert`, the signer's certificate (asn1crypto),
+    whose path was checked before: the signing-certificate attribute, the content type,
+    the message digest and the signature over the signed attributes, as pyHanko checks
+    them. The algorithms were checked by `_check_signer_algorithms`."""
+    from pyhanko.sign.validation import errors as pyhanko_errors
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
+    signer_info = signed_data["signer_infos"][0]
+    try:
+        digest = hashlib.new(signer_info["digest_algorithm"]["algorithm"].native, content)
+        intact, valid = validate_sig_integrity(
+            signer_info, cert, expected_content_type="data", actual_digest=digest.digest()
+        )
+    except pyhanko_errors.SignatureValidationError as exc:
+        raise SignatureError(f"signature cannot be checked: {exc.failure_message}") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SignatureError(f"signature cannot be checked: {exc}") from None
+    if not intact or not valid:
+        raise SignatureError("signature does not match content")
 
 
 def _der(obj: x509.Certificate | x509.CertificateRevocationList) -> bytes:
@@ -224,10 +301,13 @@ def _signed_data(der: bytes, asn1_cms):
 def _check_signer_algorithms(signer_info) -> None:
     """Refuse a signature made with an algorithm the central does not accept (SHA-1, MD5,
     DSA, ...) or without signed attributes, naming what it found. Raises SignatureError."""
+    from asn1crypto import core as asn1_core
+
     try:
         digest = signer_info["digest_algorithm"]["algorithm"].native
         signature = signer_info["signature_algorithm"].signature_algo
-        has_attributes = bool(signer_info["signed_attrs"].native)
+        attributes = signer_info["signed_attrs"]  # counted, not decoded: that is slow
+        has_attributes = not isinstance(attributes, asn1_core.Void) and len(attributes) > 0
     except (ValueError, TypeError, KeyError) as exc:
         raise SignatureError(f"the signer's algorithms cannot be read: {exc}") from None
     if digest not in DIGESTS:
