@@ -478,6 +478,7 @@ class Publisher:
             self.health.failed(refusal(reason_code), self.clock())
             return
         log.info("MQTT: connected to %s:%d", self.config.host, self.config.port)
+        self.health.worked()  # the broker took the login (before anyone sees `online`)
         client.publish(
             self.status_topic,
             json.dumps(
@@ -487,7 +488,6 @@ class Publisher:
             retain=True,
         )
         self._resend.set()
-        self.health.worked()  # the broker took the login: publishing can go on
         self.connected.set()
 
     def _on_connect_fail(self, client, userdata) -> None:
