@@ -212,6 +212,9 @@ def apply_observations(
     changed: list[dict[str, Any]] = []
     for obs in observations:
         with store.conn:
+            # the write lock before the reads: another thread's connection (the MQTT
+            # publisher raises alerts too) cannot take the same seq or open the same episode
+            store.conn.execute("BEGIN IMMEDIATE")
             current = _open_episode(store, obs.station, obs.kind, obs.key)
             details = dict(obs.details)
             if obs.at is not None:
