@@ -143,7 +143,10 @@ def test_the_benchmark_s_cached_spectra_are_keyed_by_the_library_file():
     # must not reuse spectra simulated with the old one (~/.cache/stax-monitor)
     from benchmarks.analysis.spectra import _fingerprinted_files
 
-    assert LIBRARY_JSON.resolve() in [p.resolve() for p in _fingerprinted_files()]
+    files = [p.resolve() for p in _fingerprinted_files()]
+    assert LIBRARY_JSON.resolve() in files
+    # and the code that splits each u(I) into the line's own part and the normalisation
+    assert LIBRARY_JSON.with_name("library.py").resolve() in files
 
 
 # ---------------------------------------------------------------- half-lives

@@ -434,7 +434,8 @@ def _fingerprinted_files() -> list[Path]:
     import shared.simulation.spectrum as s
 
     modules = [Path(m.__file__) for m in (d, s, sys.modules[__name__])]
-    return [*modules, Path(lib.__file__).with_name("library.json")]
+    # library.py too: it turns the file's total u(I) into the lines' own parts
+    return [*modules, Path(lib.__file__), Path(lib.__file__).with_name("library.json")]
 
 
 def _simulator_fingerprint() -> str:
