@@ -66,9 +66,17 @@ class NuclideResult:
     # activity_unc_bq, is their root sum of squares with activity_counting_unc_bq). None: a
     # result written before the budget was reported.
     efficiency_unc_bq: float | None = None  # the efficiency curve (points' uncertainties, fit)
-    nuclear_data_unc_bq: float | None = None  # line intensities (and half-lives where used)
+    # line intensities: each line's own part and the nuclide's decay-scheme normalisation,
+    # the latter fully correlated between its lines
+    nuclear_data_unc_bq: float | None = None
     disagreement_unc_bq: float | None = None  # added because the lines disagree (Birge)
     summing_unc_bq: float | None = None  # true coincidence summing, carried not corrected
+    # the half-life's uncertainty, in Bq of chamber activity: it moves the factors from the
+    # chamber activity to concentration and release (transit decay, residence), not the
+    # activity, so it is outside activity_unc_bq and inside release_unc_bq and
+    # concentration_unc_bq: release_unc_bq = F * root_sum_square(activity_unc_bq, this).
+    # None: no #Stack conversion (or a result written before it was reported)
+    half_life_unc_bq: float | None = None
     # Consistency of the lines the activity combines: chi^2 of the line activities about
     # the combined one (counting, efficiency and intensity uncertainties), its degrees of
     # freedom and the Birge ratio sqrt(chi^2/dof). None: fewer than two lines.

@@ -287,6 +287,9 @@ def _nuclide(r: NuclideResult, release_unit: str) -> dict[str, Any]:
             "LineDisagreement": _number(r.disagreement_unc_bq),
             "Summing": _number(r.summing_unc_bq),
         }
+        # in the release's and concentration's uncertainty only (not the activity's)
+        if r.half_life_unc_bq is not None:
+            out["UncertaintyBudget"]["HalfLife"] = _number(r.half_life_unc_bq)
     if r.lines_chi2 is not None and r.lines_dof and r.lines_consistent is not None:
         out["LineConsistency"] = {
             "ChiSquare": max(float(r.lines_chi2), 0.0),
@@ -393,10 +396,12 @@ def nuclide_result(name: str, n: dict[str, Any]) -> NuclideResult:
         factor = mdr / dl
     if release is None:
         release = _times(activity, factor)
-    if release_unc is None:
-        release_unc = _times(unc, factor)
-    nan = math.nan
     budget = n.get("UncertaintyBudget") or {}
+    if release_unc is None:
+        # the half-life's part is the conversion's: in the release, not in the activity
+        half_life = _times(budget.get("HalfLife"), fa)
+        release_unc = _times(None if unc is None else math.hypot(unc, half_life or 0.0), factor)
+    nan = math.nan
     consistency = n.get("LineConsistency") or {}
     return NuclideResult(
         nuclide=name,
@@ -419,6 +424,7 @@ def nuclide_result(name: str, n: dict[str, Any]) -> NuclideResult:
         nuclear_data_unc_bq=_times(budget.get("NuclearData"), fa),
         disagreement_unc_bq=_times(budget.get("LineDisagreement"), fa),
         summing_unc_bq=_times(budget.get("Summing"), fa),
+        half_life_unc_bq=_times(budget.get("HalfLife"), fa),
         lines_chi2=consistency.get("ChiSquare"),
         lines_dof=consistency.get("DegreesOfFreedom"),
         birge_ratio=consistency.get("BirgeRatio"),

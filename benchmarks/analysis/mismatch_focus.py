@@ -157,7 +157,8 @@ def main(argv=None) -> int:
     for j, ln in enumerate(gammas):
         print(
             f"  {ln.energy:8.2f} keV: intensity error SD {100 * d_int[:, j].std():.2f} % "
-            f"(stated {100 * ln.intensity_rel_unc:.2f} %); efficiency error SD "
+            f"(stated {100 * math.hypot(ln.intensity_rel_unc, nuc.normalisation_rel_unc):.2f} %,"
+            f" own {100 * ln.intensity_rel_unc:.2f} %); efficiency error SD "
             f"{100 * d_eff[:, j].std():.2f} %"
         )
     x = np.c_[np.ones(n), d_int, d_eff]

@@ -131,8 +131,10 @@ MISMATCH = {
     "tail_fraction": (0.005, 0.03),  # the analyses assume 1.5 %
     "tail_length_sigma": (0.8, 2.0),  # and 1.2 sigma
     "resolution_scale": (0.97, 1.03),  # true FWHM / the calibration points' FWHM
-    # each gamma line's intensity drawn with the library's u(I)/I (Line.intensity_rel_unc),
-    # each nuclide's x-ray group as a whole with its lines' (area-weighted)
+    # each gamma line's intensity drawn with the library's u(I)/I (Line.intensity_rel_unc,
+    # the line's own part) times one factor per nuclide for its decay-scheme normalisation
+    # (Nuclide.normalisation_rel_unc, common to its gamma lines), each nuclide's x-ray group
+    # as a whole with its lines' (area-weighted)
     "efficiency_point_sd": 0.03,  # the points' noise = their stated uncertainty
     "resolution_point_sd": 0.01,
 }
@@ -310,20 +312,25 @@ def mismatch_cases(n: int, seed: int, start: int = 0) -> list[Case]:
 
 def mismatch_library(world: dict, library: Library | None = None) -> Library:
     """The library with each gamma intensity and each nuclide's x-ray group drawn about
-    the library's value with the library's uncertainty (the world's true nuclear data)."""
+    the library's value with the library's uncertainty (the world's true nuclear data):
+    a gamma line's factor is its own draw times its nuclide's normalisation draw, one per
+    nuclide and spectrum, shared by all its gamma lines."""
     lib = library or load_library()
     rng = np.random.default_rng([world["seed"], 1])
+    # the normalisations from a stream of their own: the lines' draws stay those they were
+    rng_norm = np.random.default_rng([world["seed"], 2])
     nuclides = {}
     for name, nuc in lib.nuclides.items():
         xrays = [ln for ln in nuc.lines if ln.kind == "xray"]
         total = sum(ln.intensity for ln in xrays)
         xray_sd = sum(ln.intensity_unc for ln in xrays) / total if total > 0 else 0.0
         xray = 1.0 + xray_sd * rng.standard_normal()
+        norm = 1.0 + nuc.normalisation_rel_unc * rng_norm.standard_normal()
         lines = []
         for ln in nuc.lines:
             f = xray if ln.kind == "xray" else 1.0
             if ln.kind == "gamma":
-                f = 1.0 + ln.intensity_rel_unc * rng.standard_normal()
+                f = (1.0 + ln.intensity_rel_unc * rng.standard_normal()) * norm
             lines.append(replace(ln, intensity=ln.intensity * max(f, 0.5)))
         nuclides[name] = replace(nuc, lines=tuple(lines))
     return replace(lib, nuclides=nuclides)
@@ -427,7 +434,8 @@ def _fingerprinted_files() -> list[Path]:
     import shared.simulation.spectrum as s
 
     modules = [Path(m.__file__) for m in (d, s, sys.modules[__name__])]
-    return [*modules, Path(lib.__file__).with_name("library.json")]
+    # library.py too: it turns the file's total u(I) into the lines' own parts
+    return [*modules, Path(lib.__file__), Path(lib.__file__).with_name("library.json")]
 
 
 def _simulator_fingerprint() -> str:

@@ -580,6 +580,7 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     r_int = np.array([model.lines[i].intensity_rel_unc for i in mine])
     # the intensities of different lines are independent evaluations
     u_rel_nuclear = math.sqrt(float(np.sum((w * r_int) ** 2)))
+    u_rel_nuclear = math.hypot(u_rel_nuclear, _normalisation_rel(comp.nuclide, w))
     # summing: every line's through the one total efficiency, so added linearly
     u_rel_summing = abs(float(np.dot(w, [model.lines[i].summing_rel_unc for i in mine])))
     u_rel = math.sqrt(u_rel_eff**2 + u_rel_nuclear**2 + u_rel_summing**2)
@@ -595,13 +596,18 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     detected = activity > lim.decision_threshold
 
     nuc = comp.nuclide
-    factors = release_factors(phd.stack, nuc.decay_constant, interval)
+    hl_rel = nuc.half_life_unc_s / nuc.half_life_s if nuc.half_life_s else 0.0
+    factors = release_factors(phd.stack, nuc.decay_constant, interval, hl_rel)
+    u_hl = None
     if factors is None:
         conc = conc_u = release = release_u = dt_r = dl_r = lc_r = ld_r = None
     else:
         c, r = factors.concentration_per_bq, factors.release_per_bq
-        conc, conc_u = activity * c, u_total * c
-        release, release_u = activity * r, u_total * r
+        # the half-life moves the conversion, not the chamber activity
+        u_hl = abs(activity) * factors.half_life_rel
+        u_conv = math.hypot(u_total, u_hl)
+        conc, conc_u = activity * c, u_conv * c
+        release, release_u = activity * r, u_conv * r
         dt_r, dl_r = lim.decision_threshold * r, lim.detection_limit * r
         lc_r, ld_r = lim.currie_lc * r, lim.currie_ld * r
     return NuclideResult(
@@ -626,11 +632,19 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
         nuclear_data_unc_bq=u_nuc,
         disagreement_unc_bq=u_dis,
         summing_unc_bq=u_sum,
+        half_life_unc_bq=u_hl,
         lines_chi2=None if check is None else check[0],
         lines_dof=None if check is None else check[1],
         birge_ratio=None if check is None else math.sqrt(check[0] / check[1]),
         lines_consistent=None if check is None else check[2],
     )
+
+
+def _normalisation_rel(nuclide, w) -> float:
+    """u(A)/A from the nuclide's decay-scheme normalisation: one factor on all its gamma
+    lines (fully correlated), so the weights add linearly (they sum to 1)."""
+    nr = getattr(nuclide, "normalisation_rel_unc", 0.0) or 0.0
+    return nr * abs(float(np.sum(w)))
 
 
 def _line_consistency(mine, by_line, model, eff_cov, r_int, activity):

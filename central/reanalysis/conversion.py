@@ -34,6 +34,7 @@ NEEDED = (
 class ReleaseFactors:
     concentration_per_bq: float  # Bq/m3 (reference conditions) per Bq in the chamber
     release_per_bq: float  # Bq per interval per Bq in the chamber
+    half_life_rel: float = 0.0  # u(factor)/factor from the half-life's uncertainty
 
 
 def missing(stack: StackConditions | None) -> list[str]:
@@ -56,8 +57,23 @@ def residence_correction(decay_constant: float, residence_s: float) -> float:
     return x / -math.expm1(-x) if x > 1e-12 else 1.0
 
 
+def half_life_sensitivity(decay_constant: float, transit_s: float, residence_s: float) -> float:
+    """lambda d ln(factor) / d lambda = -T d ln(factor) / dT of both factors: the factor is
+    e^(lambda tau) lambda t / (1 - e^(-lambda t)), whose log's derivative in lambda is
+    tau + 1/lambda - t / (e^(lambda t) - 1)."""
+    x = decay_constant * residence_s
+    if x < 1e-4:  # 1/lambda - t/(e^x - 1) = t (1/x - 1/(e^x - 1)) -> t (1/2 - x/12)
+        residence_term = residence_s * (0.5 - x / 12.0)
+    else:
+        residence_term = 1.0 / decay_constant - residence_s / math.expm1(x)
+    return decay_constant * (transit_s + residence_term)
+
+
 def release_factors(
-    stack: StackConditions | None, decay_constant: float, interval_s: float
+    stack: StackConditions | None,
+    decay_constant: float,
+    interval_s: float,
+    half_life_rel_unc: float = 0.0,
 ) -> ReleaseFactors | None:
     """None when #Stack lacks a value a release needs (see `missing`) or has a zero."""
     if missing(stack) or not (stack.chamber_volume_m3 > 0 and stack.sample_flow_m3_s > 0):
@@ -67,4 +83,10 @@ def release_factors(
     v_ref = chamber_volume_ref(stack)
     factor = math.exp(decay_constant * stack.transit_time_s) / v_ref
     factor *= residence_correction(decay_constant, v_ref / stack.sample_flow_m3_s)
-    return ReleaseFactors(factor, factor * stack.stack_flow_m3_s * interval_s)
+    # u(T)/T is u(lambda)/lambda: the half-life's share of the factors' uncertainty
+    hl = abs(
+        half_life_sensitivity(decay_constant, stack.transit_time_s, v_ref / stack.sample_flow_m3_s)
+    )
+    return ReleaseFactors(
+        factor, factor * stack.stack_flow_m3_s * interval_s, hl * half_life_rel_unc
+    )

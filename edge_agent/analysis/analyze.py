@@ -135,6 +135,7 @@ def analyze(
             cfg.intensity_rel_unc_gamma,
             cfg.intensity_rel_unc_xray,
             cfg.consistency_p_value,
+            normalisation_rel=_normalisations(lib, cfg),
         ),
     )
     interval = _interval_s(phd)
@@ -311,6 +312,14 @@ def _fit_one(counts: np.ndarray, reg: Region, cfg: AnalysisConfig, free_shift: b
     return run(True, width=False, start=fit.beta) if free_shift and visible else fit
 
 
+def _normalisations(lib, cfg: AnalysisConfig) -> dict[str, float]:
+    """Each nuclide's decay-scheme normalisation u/NR (shared by its gamma lines); none when
+    the configuration overrides the gamma intensities' uncertainty."""
+    if cfg.intensity_rel_unc_gamma is not None:
+        return {}
+    return {n: nuc.normalisation_rel_unc for n, nuc in lib.nuclides.items()}
+
+
 # ----------------------------------------------------------------------- results
 def _nuclide_result(
     name: str,
@@ -329,6 +338,9 @@ def _nuclide_result(
     )
     lc_a, ld_a = _currie_activity(est, fits, cont, cfg.k_alpha)
     f = factors.factor(name) if factors is not None else None
+    # the half-life moves the release and concentration factors, not the chamber activity
+    u_hl = None if factors is None else abs(a) * factors.half_life_rel.get(name, 0.0)
+    u_conv = u_total if factors is None else root_sum_square(u_total, u_hl)
 
     def rel(x):
         return None if f is None else x * f
@@ -354,7 +366,7 @@ def _nuclide_result(
                 )
             )
     conc = None if factors is None else a * factors.concentration_factor(name)
-    conc_u = None if factors is None else u_total * factors.concentration_factor(name)
+    conc_u = None if factors is None else u_conv * factors.concentration_factor(name)
     return NuclideResult(
         nuclide=name,
         detected=bool(a > lim.decision_threshold),
@@ -364,7 +376,7 @@ def _nuclide_result(
         concentration_bq_m3=conc,
         concentration_unc_bq_m3=conc_u,
         release_bq=rel(a),
-        release_unc_bq=rel(u_total),
+        release_unc_bq=rel(u_conv),
         decision_threshold_bq=rel(lim.decision_threshold),
         detection_limit_bq=rel(lim.detection_limit),
         mdr_bq=rel(lim.detection_limit),
@@ -377,6 +389,7 @@ def _nuclide_result(
         nuclear_data_unc_bq=u_nuclear,
         disagreement_unc_bq=est.disagreement_unc,
         summing_unc_bq=est.summing_unc,
+        half_life_unc_bq=u_hl,
         lines_chi2=est.chi2,
         lines_dof=est.dof,
         birge_ratio=None if est.chi2 is None else float(np.sqrt(est.chi2 / est.dof)),

@@ -55,6 +55,8 @@ class Systematics:
     gamma_rel: float | None = None  # relative uncertainty of a gamma intensity (None: library)
     xray_rel: float | None = None  # of an x-ray group's intensities (None: library)
     p_value: float = 0.01  # lines disagree below this p-value of their chi^2
+    # nuclide -> u/NR of its decay-scheme normalisation, common to its gamma lines
+    normalisation_rel: dict[str, float] = field(default_factory=dict)
 
     def intensity_rel(self, component) -> float:
         """u(I)/I of a component's lines: the library's (area-weighted over its peaks), or
@@ -175,6 +177,8 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             sens = w * per_row_counts  # d ln A / d ln eps of each row (sums to 1 alone)
             est.u_rel_efficiency = float(np.sqrt(max(sens @ check.eff_cov @ sens, 0.0)))
             est.u_rel_nuclear = float(np.sqrt(np.sum((sens * check.intensity_rel) ** 2)))
+            norm_rel, norm_bq = _normalisation(fits, rows, names, n, w, m, activity, systematics)
+            est.u_rel_nuclear = float(np.hypot(est.u_rel_nuclear, norm_rel))
             s_rel = np.array([fits[r].components[i].summing_rel_unc for r, i in rows])
             u_rel_summing = float(abs(sens @ s_rel))
             est.u_rel_calibration = float(
@@ -187,7 +191,10 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             sens_bq = w * shares.sum(axis=1)
             est.efficiency_unc = float(np.sqrt(max(sens_bq @ check.eff_cov @ sens_bq, 0.0)))
             est.nuclear_unc = float(
-                np.sqrt(np.sum((w[:, None] * shares * check.intensity_rel[:, None]) ** 2))
+                np.hypot(
+                    np.sqrt(np.sum((w[:, None] * shares * check.intensity_rel[:, None]) ** 2)),
+                    norm_bq,
+                )
             )
             # the summing of every line goes with the one total efficiency: added linearly
             est.summing_unc = float(abs(sens_bq @ s_rel))
@@ -202,6 +209,26 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             est.u0 = float(np.sqrt(max(float(w @ c0 @ w), 0.0)))
         out[n] = est
     return out
+
+
+def _normalisation(fits, rows, names, n, w, m, activity, sy: Systematics):
+    """(relative, Bq) uncertainty of nuclide n's activity from the decay-scheme
+    normalisations: each nuclide's moves all its gamma rows together (fully correlated),
+    so its term is the sum over those rows, not the root sum of squares."""
+    if not sy.normalisation_rel:
+        return 0.0, 0.0
+    shares = m * np.maximum(activity, 0.0)[None, :]
+    terms = []
+    rel = 0.0
+    for j, other in enumerate(names):
+        nr = sy.normalisation_rel.get(other, 0.0)
+        if nr <= 0:
+            continue
+        gamma = np.array([fits[r].components[i].kind == "nuclide" for r, i in rows])
+        terms.append(nr * float(np.sum(w * shares[:, j] * gamma)))
+        if other == n:
+            rel = nr * abs(float(np.sum(w * m[:, j] * gamma)))
+    return rel, float(np.sqrt(np.sum(np.square(terms)))) if terms else 0.0
 
 
 @dataclass

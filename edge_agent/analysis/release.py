@@ -8,7 +8,8 @@ its uncertainty and its limits alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from shared.formats.phd import Phd
 from shared.nuclear.library import Library
@@ -19,6 +20,8 @@ from shared.release import FlowThroughChamber, chamber_activity_to_concentration
 class ReleaseFactors:
     concentration: dict[str, float]  # Bq/m3 (reference conditions) per Bq in the chamber
     release: dict[str, float]  # Bq per interval per Bq in the chamber
+    # u(factor)/factor from the half-life's uncertainty (both factors alike)
+    half_life_rel: dict[str, float] = field(default_factory=dict)
 
     def factor(self, nuclide: str) -> float:
         return self.release[nuclide]
@@ -41,9 +44,15 @@ def release_factors(
         return None, "#Stack: flows must be positive; release is not computed"
     if not chamber.chamber_volume_ref_m3 > 0:
         return None, "#Stack: chamber volume must be positive; release is not computed"
-    conc, rel = {}, {}
+    conc, rel, hl = {}, {}, {}
     for name in nuclides:
         lam = library[name].decay_constant
+        hl[name] = half_life_rel_unc(
+            library[name].half_life_s,
+            library[name].half_life_unc_s,
+            chamber.transit_time_s,
+            chamber.residence_time_s,
+        )
         conc[name] = float(
             chamber_activity_to_concentration(
                 1.0,
@@ -54,4 +63,21 @@ def release_factors(
             )
         )
         rel[name] = float(chamber.chamber_activity_to_release(1.0, lam))
-    return ReleaseFactors(conc, rel), None
+    return ReleaseFactors(conc, rel, hl), None
+
+
+def half_life_rel_unc(half_life_s, half_life_unc_s, transit_s, residence_s) -> float:
+    """u(F)/F of the release and concentration factors F from u(T1/2).
+
+    F goes as e^(lambda tau) / f(lambda t_res), f(x) = (1 - e^(-x)) / x, so
+    d ln F / d lambda = tau + t_res (1/x - 1/(e^x - 1)) and d lambda / d T = -lambda / T.
+    The chamber activity itself takes no decay correction (mean activity while counting).
+    """
+    if not half_life_s or not half_life_unc_s:
+        return 0.0
+    lam = math.log(2) / half_life_s
+    x = lam * residence_s
+    # 1/x - 1/(e^x - 1) -> 1/2 - x/12 for small x (cancellation otherwise)
+    g = 0.5 - x / 12.0 if x < 1e-4 else 1.0 / x - 1.0 / math.expm1(x)
+    dlnf_dlam = transit_s + residence_s * g
+    return abs(dlnf_dlam) * lam * half_life_unc_s / half_life_s

@@ -22,8 +22,10 @@ class Line:
     group: str | None = None  # x-ray group (Xe-K, Cs-K, ...)
     approximate: bool = False
     extra_fwhm_kev: float = 0.0  # Doppler broadening (annihilation)
-    # standard uncertainty of the intensity (photons per decay, like `intensity`); where the
-    # library has no evaluated value for the line, the library's assumed relative one
+    # standard uncertainty of the intensity (photons per decay, like `intensity`), the line's
+    # own part: the evaluation's total less the nuclide's normalisation in quadrature
+    # (Nuclide.normalisation_rel_unc, common to its gamma lines); where the library has no
+    # evaluated value for the line, the library's assumed relative one
     intensity_unc: float = 0.0
     intensity_unc_evaluated: bool = False  # True: from an evaluation named in the library
     # photons of the same decay that can accompany this one: (energy keV, probability per
@@ -41,6 +43,14 @@ class Nuclide:
     name: str
     half_life_s: float | None  # None: not a decaying source (annihilation, fluorescence)
     lines: tuple[Line, ...]
+    half_life_unc_s: float = 0.0  # standard uncertainty of the half-life (0: not known)
+    # relative uncertainty of the decay-scheme normalisation, shared by every gamma line
+    # (fully correlated between them); 0: not separated from the lines' own
+    normalisation_rel_unc: float = 0.0
+
+    def decay_constant_at(self, half_life_s: float) -> float:
+        """lambda in 1/s for another half-life (the derivative of a decay correction)."""
+        return math.log(2) / half_life_s if half_life_s else 0.0
 
     @property
     def decay_constant(self) -> float:
@@ -107,14 +117,25 @@ def _intensity_unc(ln: dict, assumed: dict[str, float]) -> tuple[float, bool]:
     return intensity * assumed.get(ln["kind"], ASSUMED_REL_UNC["gamma"]), False
 
 
-def _line(name: str, ln: dict, assumed: dict[str, float]) -> Line:
+def _own_part(unc: float, intensity: float, kind: str, normalisation: float) -> float:
+    """A gamma line's u(I) less the normalisation's share in quadrature (0 when it is all
+    of it: the line that fixes the normalisation, rounded)."""
+    if kind != "gamma" or normalisation <= 0:
+        return unc
+    return math.sqrt(max(unc**2 - (normalisation * intensity) ** 2, 0.0))
+
+
+def _line(name: str, ln: dict, assumed: dict[str, float], normalisation: float = 0.0) -> Line:
     try:
         unc, evaluated = _intensity_unc(ln, assumed)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
+    intensity = float(ln["intensity"]) / 100.0
+    if evaluated:
+        unc = _own_part(unc, intensity, ln["kind"], normalisation)
     return Line(
         energy=float(ln["energy"]),
-        intensity=float(ln["intensity"]) / 100.0,
+        intensity=intensity,
         kind=ln["kind"],
         group=ln.get("group"),
         approximate=bool(ln.get("approximate", False)),
@@ -141,8 +162,15 @@ def _parse(data: dict) -> Library:
     for name, entry in data["nuclides"].items():
         hl = entry.get("half_life")
         half_life = None if hl is None else float(hl[0]) * _UNITS_S[hl[1]]
-        lines = tuple(_line(name, ln, assumed) for ln in entry["lines"])
-        nuclides[name] = Nuclide(name, half_life, lines)
+        hl_unc = _non_negative(name, entry, "half_life_unc")
+        if hl_unc and hl is None:
+            raise ValueError(f"{name}: half_life_unc without a half_life")
+        norm = _non_negative(name, entry, "normalisation_unc")
+        if norm >= 1.0:
+            raise ValueError(f"{name}: normalisation_unc is relative (< 1), got {norm}")
+        lines = tuple(_line(name, ln, assumed, norm) for ln in entry["lines"])
+        hl_unc_s = hl_unc * _UNITS_S[hl[1]] if hl_unc else 0.0
+        nuclides[name] = Nuclide(name, half_life, lines, hl_unc_s, norm)
     return Library(
         data["name"],
         data["version"],
@@ -151,6 +179,20 @@ def _parse(data: dict) -> Library:
         block.get("source", "assumed: no evaluated intensity uncertainties in the library"),
         tuple((str(n), float(e)) for n, e in block.get("assumed_gammas", [])),
     )
+
+
+def _non_negative(name: str, entry: dict, key: str) -> float:
+    """entry[key] as a finite number >= 0 (0 when absent), or a clear error."""
+    value = entry.get(key)
+    if value is None:
+        return 0.0
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name}: {key} must be a finite number >= 0, got {value!r}")
+    return v
 
 
 @lru_cache(maxsize=4)

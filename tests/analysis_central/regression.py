@@ -28,7 +28,18 @@ LIBRARY = Path(__file__).resolve().parents[2] / "shared" / "nuclear" / "library.
 # relative tolerance on every number; absolute floor: this share of the activity's counting
 # uncertainty (an activity near zero has no relative precision)
 REL_TOL = 1e-6
-PROSE = {"note", "source", "coincidence", "name", "version", "half_life_source"}
+PROSE = {
+    "note",
+    "source",
+    "coincidence",
+    "name",
+    "version",
+    "half_life_source",
+    "half_life_note",
+    "normalisation_note",
+    "normalisation",
+    "half_life_uncertainty",
+}
 
 NUCLIDE_FIELDS = (
     "activity_bq",
@@ -40,6 +51,7 @@ NUCLIDE_FIELDS = (
     "nuclear_data_unc_bq",
     "disagreement_unc_bq",
     "summing_unc_bq",
+    "half_life_unc_bq",
     "birge_ratio",
 )
 

@@ -65,6 +65,9 @@ def test_station_results_survive_the_ats(analysed):
         # a non-detect's release comes back through the release factor MDR / DL
         assert got.release_bq == pytest.approx(original.release_bq, rel=1e-9, abs=1e-6)
         assert got.release_unc_bq == pytest.approx(original.release_unc_bq, rel=1e-9)
+        # the half-life's part of the release uncertainty (UncertaintyBudget.HalfLife)
+        assert original.half_life_unc_bq is not None
+        assert got.half_life_unc_bq == pytest.approx(original.half_life_unc_bq, rel=1e-9)
     assert back.nuclides["Xe-133"].detected
     # compared with itself through the ATS: z = 0 everywhere, nothing flagged
     comparisons = compare(back, result)

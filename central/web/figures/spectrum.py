@@ -29,6 +29,7 @@ RESULT_COLUMNS = (
     ("nuclear_data_unc_bq", "Nuclear data unc. (Bq)"),
     ("disagreement_unc_bq", "Line disagreement unc. (Bq)"),
     ("summing_unc_bq", "Summing unc. (Bq)"),
+    ("half_life_unc_bq", "Half-life unc., release only (Bq)"),
     ("release_bq", "Release (Bq)"),
     ("release_unc_bq", "Release unc. (Bq)"),
     ("mdr_bq", "MDR (Bq)"),
