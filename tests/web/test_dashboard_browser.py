@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from .helpers import PASSWORD, free_port
@@ -82,15 +83,16 @@ def test_an_administrator_makes_a_user_who_then_logs_in(dash_duo, app, clock):
     log_in(dash_duo, "admin")
     dash_duo.wait_for_element("#avail-table")
     dash_duo.find_element("#nav-users").click()
-    dash_duo.wait_for_element("#users-row-alice")
+    dash_duo.wait_for_contains_text("#users-body", "alice")  # the Users grid
     dash_duo.find_element("#users-field-username").send_keys("yan")
     dash_duo.find_element("#users-field-email").send_keys("yan@example.org")
     dash_duo.select_dcc_dropdown("#users-field-assigned", value="BES01")
     dash_duo.find_element("#users-create").click()
     dash_duo.wait_for_element("#users-secret")
     password = dash_duo.find_element("#users-secret").text
-    dash_duo.wait_for_contains_text("#users-row-yan", "BES01")
-    assert "yan@example.org" in dash_duo.find_element("#users-row-yan").text
+    dash_duo.wait_for_contains_text("#users-body", "yan@example.org")  # fetched again
+    (row,) = [r for r in dash_duo.find_elements("#users-body .ag-row") if "yan@" in r.text]
+    assert "BES01" in row.find_element(By.CSS_SELECTOR, ".ag-cell.assigned").text
     log_out(dash_duo)
 
     log_in(dash_duo, "yan", password)

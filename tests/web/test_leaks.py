@@ -45,6 +45,7 @@ from .test_callbacks import route, show_page
 from .test_releases_leaks import CALLBACKS as RELEASE_CALLBACKS
 from .test_settings_password import password_leak
 from .test_soh_limits import LEAK_CALLBACKS as SOH_LIMIT_CALLBACKS
+from .test_users_page import leak_pick_row, leak_search
 
 MOMENT = datetime(2024, 5, 2, 4, tzinfo=UTC)
 DELAYS = {"AUS02": timedelta(days=1), "BES01": timedelta(0)}
@@ -981,6 +982,8 @@ CALLBACKS: dict[str, Callable[[World], None]] = {
     "users-message.children": c_users_act,
     "users-body.rowData": c_users_page,
     "users-state.data": c_state(USERS),
+    "users-pick.value": functools.partial(leak_pick_row, no_markers=no_markers),
+    "users-pick.options": functools.partial(leak_search, no_markers=no_markers),
     "sub-message.children": c_subscriptions,
     "cert-download.data": c_certificate,
     "pw-message.children": functools.partial(password_leak, no_markers=no_markers),

@@ -36,6 +36,15 @@ def test_an_administrator_pages_sorts_filters_and_creates(dash_duo, app, many_us
     dash_duo.wait_for_text_to_equal("#users-displaying", "Displaying 1 - 25 of 30")
     dash_duo.wait_for_text_to_equal("#users-pageinfo", "Page 1 of 2")
     comes_to(dash_duo, lambda d: usernames(d)[:4], ["admin", "alice", "dave", "owen"])
+    # a click on a row picks its user for the form
+    alice = next(
+        c for c in dash_duo.find_elements("#users-body .ag-cell.username") if c.text == "alice"
+    )
+    alice.click()
+    comes_to(
+        dash_duo, lambda d: d.find_element("#users-field-username").get_attribute("value"), "alice"
+    )
+    assert dash_duo.find_element("#users-pick").text == "alice"
     dash_duo.find_element("#users-next").click()
     dash_duo.wait_for_text_to_equal("#users-displaying", "Displaying 26 - 30 of 30")
     comes_to(dash_duo, usernames, [f"u{n:02d}" for n in range(21, 26)])

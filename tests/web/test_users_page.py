@@ -22,8 +22,9 @@ from central.accounts import (
 )
 from central.store import Store
 from central.subscriptions import set_subscriptions
-from central.web.pages.users import ACTIONS, FILTERS, USERS, field_id
+from central.web.pages.users import ACTIONS, FILTERS, PICK_OPTIONS, USERS, field_id
 
+from .dash_calls import call as dash_call
 from .helpers import NOW, PASSWORD, call_callback, csrf_header, login
 from .test_callbacks import find, route, show_page
 
@@ -258,3 +259,76 @@ def test_list_users_pages_and_counts(store):
         list_users(store, sort="password_hash", by=admin)
     with pytest.raises(NotAdministrator):
         count_users(store, by=user(store, "owen"))
+
+
+def pick_row(client, index, rows):
+    return dash_call(
+        client,
+        "..users-pick.value@",  # allow_duplicate: the output's id carries a hash
+        [(USERS.id("body"), "cellClicked", {"rowIndex": index, "colId": "email", "value": ""})],
+        [(USERS.id("body"), "rowData", rows)],
+    )
+
+
+def search(client, text, picked=None):
+    dependencies = client.get("/_dash-dependencies").get_json()
+    (output,) = [d["output"] for d in dependencies if d["output"].startswith("users-pick.options@")]
+    body = {
+        "output": output,
+        "outputs": {"id": "users-pick", "property": output.partition(".")[2]},
+        "inputs": [{"id": "users-pick", "property": "search_value", "value": text}],
+        "state": [{"id": "users-pick", "property": "value", "value": picked}],
+        "changedPropIds": ["users-pick.search_value"],
+    }
+    return client.post("/_dash-update-component", json=body, headers=csrf_header(client))
+
+
+def test_a_row_click_picks_its_user_and_the_chooser_searches_on_the_server(client, store):
+    admin = user(store, "admin")
+    for n in range(60):
+        admin_create_user(store, f"u{n:02d}", by=admin, now=NOW)
+    login(client, "admin")
+    page = route(client, "/users")["page"]["children"]
+    offered = find(page, "users-pick")["props"]["options"]
+    assert len(offered) == PICK_OPTIONS  # not all 64
+    rows = grid_page(client, USERS.initial_state())[USERS.id("body")]["rowData"]
+    picked = pick_row(client, 3, rows).get_json()["response"]["users-pick"]
+    owen = user(store, "owen").id
+    assert rows[3]["username"] == "owen" and picked["value"] == owen
+    assert {"label": "owen", "value": owen} in picked["options"]
+    found = search(client, "u5", owen).get_json()["response"]["users-pick"]["options"]
+    assert [o["label"] for o in found] == [f"u5{n}" for n in range(10)] + ["owen"]
+    # a forged row or index picks nothing
+    for index, forged in ((99, rows), (0, [{"id": 999_999}]), (0, [{"id": "1"}]), (True, rows)):
+        assert pick_row(client, index, forged).status_code == 204
+
+
+def test_a_non_administrator_picks_and_searches_nothing(client):
+    login(client, "owen")
+    rows = [{"id": 1, "username": "admin"}]
+    assert pick_row(client, 0, rows).status_code == 204
+    assert search(client, "a").get_json()["response"]["users-pick"]["options"] == []
+
+
+# ------------------------------------------------------- tests/web/test_leaks.py entries
+def leak_pick_row(w, no_markers) -> None:
+    rows = [{"id": n, "username": "x"} for n in (1, 2, 3)]
+    for index in (0, 2, 5):
+        response = pick_row(w.client, index, rows)
+        no_markers(w, response)
+        if w.role == "admin" and index < 3:
+            assert response.get_json()["response"]["users-pick"]["value"] == rows[index]["id"]
+        else:  # nothing picked, no user named
+            assert response.status_code == 204, (w.role, index)
+
+
+def leak_search(w, no_markers) -> None:
+    for text in ("", "a", "%"):
+        response = search(w.client, text)
+        no_markers(w, response)
+        options = response.get_json()["response"]["users-pick"]["options"]
+        labels = {o["label"] for o in options}
+        if w.role == "admin":
+            assert ("alice" in labels) == (text != "%"), text
+        else:
+            assert options == [], (w.role, text)

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, dcc, html
+from dash.exceptions import PreventUpdate
 from flask import abort
 
 from central.accounts import (
@@ -44,6 +45,7 @@ NOT_ALLOWED = "Not allowed: this page is for administrators only."
 FIELDS = ("username", "first_name", "last_name", "email", "role", "assigned", "owned")
 ACTIONS = ("create", "save", "disable", "enable", "reset")
 FILTERS = ("username", "role", "enabled", "facility")
+PICK_OPTIONS = 50  # users offered in the chooser at once; typing searches the rest
 
 
 def field_id(key: str) -> str:
@@ -117,12 +119,20 @@ def users_page(store, account, wanted: UserFilter, state: dict[str, Any]) -> Pag
     return Page(rows=rows, total=total, page=number, pages=pages, page_size=size)
 
 
-def _users(store, account) -> list[dict[str, Any]]:
-    return list_users(store, by=account)
-
-
 def _options(users: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"label": u["username"], "value": u["id"]} for u in users]
+
+
+def pick_options(store, account, search: Any = "", picked: Any = None) -> list[dict[str, Any]]:
+    """The user chooser's options (administrators only): the first PICK_OPTIONS users
+    whose name has `search` in it, and the picked one, so that a long list of users is
+    searched on the server rather than sent whole."""
+    wanted = UserFilter(username=search if isinstance(search, str) else "")
+    users = list_users(store, wanted, "username", 0, PICK_OPTIONS, by=account)
+    if isinstance(picked, int) and all(u["id"] != picked for u in users):
+        record = user_record(store, picked, by=account)
+        users += [record] if record else []
+    return _options(users)
 
 
 def _input(key: str, label: str, **kw: Any) -> html.Div:
@@ -166,7 +176,10 @@ def content(users: list[dict[str, Any]], facilities: list[str]) -> list:
             className="hint",
         ),
         html.Div(
-            [html.Label("User"), dcc.Dropdown(id="users-pick", options=_options(users))],
+            [
+                html.Label("User (or click a row)"),
+                dcc.Dropdown(id="users-pick", options=_options(users)),
+            ],
             className="filter",
             style={"maxWidth": "320px", "marginBottom": "10px"},
         ),
@@ -227,7 +240,7 @@ def page(store, account) -> list:
     if not account.is_admin:
         return [html.H1("Not allowed"), html.P(NOT_ALLOWED, className="hint")]
     codes = [r["code"] for r in store.db.query("select code from facilities order by code")]
-    return content(_users(store, account), codes)
+    return content(list_users(store, UserFilter(), "username", 0, PICK_OPTIONS, by=account), codes)
 
 
 def _text(value: Any) -> str | None:
@@ -345,4 +358,37 @@ def register(app: Dash, page_size: int = 25) -> None:
             shown, picked = act(store, account, action, picked, values)
         except (AccountError, NotAdministrator) as exc:
             shown = f"Not done: {exc}"
-        return shown, version, _options(_users(store, account)), picked
+        return shown, version, pick_options(store, account, "", picked), picked
+
+    @app.callback(
+        Output("users-pick", "value", allow_duplicate=True),
+        Output("users-pick", "options", allow_duplicate=True),
+        Input(USERS.id("body"), "cellClicked"),
+        State(USERS.id("body"), "rowData"),
+        prevent_initial_call=True,
+    )
+    def _pick_row(clicked: Any, rows: Any) -> tuple:
+        """A click on a row of the grid picks its user for the form."""
+        account, store = current_account(), get_store()
+        if not account.is_admin or not isinstance(clicked, dict) or not isinstance(rows, list):
+            raise PreventUpdate
+        index = clicked.get("rowIndex")
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(rows):
+            raise PreventUpdate
+        row = rows[index]
+        user_id = row.get("id") if isinstance(row, dict) else None
+        if not isinstance(user_id, int) or user_record(store, user_id, by=account) is None:
+            raise PreventUpdate
+        return user_id, pick_options(store, account, "", user_id)
+
+    @app.callback(
+        Output("users-pick", "options", allow_duplicate=True),
+        Input("users-pick", "search_value"),
+        State("users-pick", "value"),
+        prevent_initial_call=True,
+    )
+    def _search(search: Any, picked: Any) -> Any:
+        account, store = current_account(), get_store()
+        if not account.is_admin:
+            return []
+        return pick_options(store, account, search if isinstance(search, str) else "", picked)
