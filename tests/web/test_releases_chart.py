@@ -345,3 +345,26 @@ def test_bulk_rows_without_spectra_are_charted_like_stored_ones(tmp_path):
         assert len(array(traces(fig, "detected")["Xe-133 central"]["y"])) == 10
         assert fig["layout"]["dragmode"] == "pan"
         assert page.default_span(store, admin, NOW, "AUS02") == ("2024-04-25", "2024-05-01")
+
+
+def test_a_figure_of_many_series_shares_its_points_and_keeps_each_peak():
+    from central.web.figures.releases import FIGURE_POINTS
+
+    n = 35040
+    t = (START.timestamp() + 900 * np.arange(n)).astype(np.int64)
+    names = [f"Xe-{k}" for k in range(9)]
+    series = {}
+    for k, name in enumerate(names):
+        for method in ("station", "central"):
+            release = np.full(n, 1e6)
+            release[1000 * (k + 1)] = 5e9  # a peak of its own
+            series[(name, method)] = Series(name, method, t, release, release * 0.1,
+                                            np.full(n, 1e5), np.ones(n, bool),
+                                            np.full(n, 900.0), np.arange(n))  # fmt: skip
+    fig = releases_figure(series)
+    for name, trace in traces(fig, "detected").items():
+        y = array(trace["y"])
+        assert len(y) == FIGURE_POINTS // 18 and y.max() == 5e9, name
+    day = {k: s.window(t[500], t[500] + 86400) for k, s in series.items()}
+    for trace in traces(releases_figure(day), "detected").values():
+        assert len(array(trace["y"])) == 96  # zoomed in: every interval
