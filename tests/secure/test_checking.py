@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,8 @@ from central.config import IntakeConfig
 from central.store import Store
 
 from .conftest import alert_message, alert_name
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture
@@ -88,3 +91,20 @@ def test_a_missing_written_blob_is_that_messages_error(tmp_path):
         )
         assert "missing" in str(results[0])
         assert store.conn.execute("select count(*) from messages").fetchone()[0] == 0
+
+
+def test_the_summary_leaves_the_counts_out_as_before():
+    # the summary skips the counts while converting: the same JSON as converting all of
+    # them and dropping them after
+    from central.verify import _without_counts, summary
+    from shared.formats import read_message
+    from shared.formats.jsonview import message_view
+    from tests.conftest import PHD_FIXTURES
+
+    files = sorted(PHD_FIXTURES.glob("*.PHD")) + sorted(DATA.glob("*.TXT"))
+    assert len(files) >= 3
+    for path in files:
+        message = read_message(path.read_bytes(), source=path.name, lenient=True)
+        expected = _without_counts(message_view(message))
+        assert summary(message) == expected, path.name
+        assert "counts" not in str(expected.keys())
