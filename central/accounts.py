@@ -167,6 +167,10 @@ def set_password(store: Store, user_id: int, password: str) -> None:
     end_user_sessions(store, user_id)
 
 
+class WrongPassword(AccountError):
+    """The current password given to change it was not right (throttled like a login)."""
+
+
 def change_own_password(store: Store, user: User, current: str, new: str, again: str) -> None:
     """A user changes their own password (the Settings page): the current one must be
     right, the new one given twice, at least 8 characters and not the current one. Every
@@ -178,7 +182,7 @@ def change_own_password(store: Store, user: User, current: str, new: str, again:
     try:
         _hasher.verify(rows[0]["password_hash"], current if isinstance(current, str) else "")
     except (VerificationError, InvalidHashError):
-        raise AccountError("the current password is not right") from None
+        raise WrongPassword("the current password is not right") from None
     if not isinstance(new, str) or new != again:
         raise AccountError("the two new passwords differ")
     if new == current:

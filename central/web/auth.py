@@ -126,6 +126,7 @@ def init_auth(server: Flask, web: WebConfig, clock: Callable[[], float]) -> None
         per_address=web.login_failures_per_address,
         max_delay=web.login_max_delay_seconds,
     )
+    server.config["STAX_LOGIN_LIMITS"] = limits  # the Settings page's password change too
     known_browsers = KnownBrowsers(server.config["SECRET_KEY"])
 
     @manager.user_loader

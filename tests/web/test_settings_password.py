@@ -62,6 +62,25 @@ def test_a_user_changes_their_password_and_logs_in_again_with_it(app, config):
     assert owen.get("/received").status_code == 200  # another user's session goes on
 
 
+def test_wrong_current_passwords_meet_the_logins_growing_wait(app, config, clock):
+    """An open session is no password-guessing oracle: after the login's free failures
+    (5) each wrong current password closes the door, even to the right one, until the
+    wait is over; the wait is the login's too."""
+    alice = app.server.test_client()
+    login(alice, "alice")
+    before = hashes(config)
+    for _ in range(5):
+        assert "not right" in message(change(alice, "wrong password", NEW, NEW))
+    assert "not right" in message(change(alice, "wrong password", NEW, NEW))  # 6th: 1 s wait
+    refused = message(change(alice, PASSWORD, NEW, NEW))
+    assert "too many wrong passwords; try again in 1 s" in refused
+    assert hashes(config) == before
+    other = app.server.test_client()  # the login of the same user waits as well
+    assert login(other, "alice").status_code == 429
+    clock.advance(1.5 / 60)
+    assert "Log in again" in message(change(alice, PASSWORD, NEW, NEW))
+
+
 def test_change_own_password_checks_before_writing(config):
     with Store(config.storage.database_path) as store:
         owen = authenticate(store, "owen", PASSWORD)

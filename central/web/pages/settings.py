@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
+from flask import current_app, request
 
 from central.access import AccessDenied, visible_stations
-from central.accounts import AccountError, change_own_password
+from central.accounts import AccountError, WrongPassword, change_own_password
 from central.subscriptions import PRODUCTS, SubscriptionError, set_subscriptions, subscriptions_of
 from central.tokens import (
     TokenError,
@@ -35,8 +36,9 @@ from central.usercerts import (
     remove_certificate,
     save_certificate,
 )
+from central.web import throttle
 from central.web.auth import current_account
-from central.web.clock import now
+from central.web.clock import now, seconds
 from central.web.db import get_store
 from central.web.queries import display_time
 
@@ -295,6 +297,18 @@ def register(app: Dash) -> None:
         if not clicks:
             return "", None, None, None
         account, store = current_account(), get_store()
+        # wrong current passwords are throttled as wrong logins are (a session left open
+        # must not become a password-guessing oracle): the same counts, the same waits
+        limits = current_app.config.get("STAX_LOGIN_LIMITS", throttle.LoginLimits())
+        address, at = request.remote_addr or "?", seconds()
+        wait = throttle.wait_seconds(store, limits, account.username, address, at, known=False)
+        if wait:
+            return (
+                f"Not changed: too many wrong passwords; try again in {wait} s.",
+                None,
+                None,
+                None,
+            )
         try:
             change_own_password(
                 store,
@@ -303,8 +317,12 @@ def register(app: Dash) -> None:
                 new if isinstance(new, str) else "",
                 again if isinstance(again, str) else "",
             )
+        except WrongPassword as exc:
+            throttle.record_failure(store, limits, account.username, address, at)
+            return f"Not changed: {exc}.", None, None, None
         except AccountError as exc:
             return f"Not changed: {exc}.", None, None, None
+        throttle.record_success(store, account.username)
         done = html.Div(
             [
                 html.P("Your password is changed and your sessions have ended."),
