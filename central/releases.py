@@ -12,7 +12,9 @@ minutes. So the numbers are copied out of the results once, when they are stored
 A station result whose spectrum has not arrived is kept all the same (message_id NULL,
 the interval taken from the result), so that nothing the station reported is missing
 from the charts. Each refill of a spectrum deletes and rewrites its rows, so that it is
-idempotent; `backfill` does the same for a database made before this table, in batches.
+idempotent; `backfill` does the same for a database made before this table, in batches
+(`fill_all`, `stax central backfill`, when it is large). Each write also sums its days
+again in `release_daily` (central/release_daily.py), what the trends read.
 
 The table has the `station` and `data_until` columns of every table about a station, so
 that `central.access.message_scope` filters it directly: a spectrum's releases (of both
@@ -642,7 +644,9 @@ def daily_releases(
 ) -> list[tuple]:
     """Per UTC day, nuclide and method, summed over `stations`: (day, nuclide, method,
     sum of the detected releases in Bq, intervals, detected intervals), of the rows
-    `user` may see at `now`, for interval starts in [start, end)."""
+    `user` may see at `now`, for interval starts in [start, end). Read from the daily
+    sums (central/release_daily.py), the days at the publish edge and the part days at
+    the ends from the rows themselves."""
     from .access import message_scope
 
     if not stations or not nuclides:

@@ -78,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     backfill.add_argument(
         "--batch", type=int, default=500, metavar="N", help="spectra per transaction (500)"
     )
+    backfill.add_argument(
+        "--all", action="store_true", help="fill all three again, not only those not filled yet"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,14 +98,14 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "backup":
         return _backup(config, args.out)
     if args.action == "backfill":
-        return _backfill(config, args.batch)
+        return _backfill(config, args.batch, args.all)
     return _add_user(config, args)
 
 
-def _backfill(config: CentralConfig, batch: int) -> int:
+def _backfill(config: CentralConfig, batch: int, everything: bool = False) -> int:
     import time
 
-    from central.releases import fill_all
+    from central.releases import fill_all, pending
     from central.store import Store
 
     if batch < 1:
@@ -130,7 +133,11 @@ def _backfill(config: CentralConfig, batch: int) -> int:
     finally:
         quiet.setLevel(level)
     with store:
-        written = fill_all(store.conn, progress=progress, batch=batch)
+        steps = None if everything else pending(store.conn)
+        if steps == []:
+            print("the release tables are filled already (--all fills them again)")
+            return 0
+        written = fill_all(store.conn, steps, progress=progress, batch=batch)
     print(f"release rows written: {written:,} in {time.monotonic() - started:.0f} s")
     return 0
 

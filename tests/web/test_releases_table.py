@@ -257,6 +257,17 @@ def test_a_large_database_is_left_to_the_backfill_command(
     assert table(store) == before
     assert list(store.conn.execute(f"select * from {DAILY} order by 1, 2, 3, 4")) == daily
     assert releases.pending(store.conn) == []
+    assert main(["central", "backfill", "--config", str(config)]) == 0  # nothing pending
+    assert "filled already" in capsys.readouterr().out
+    with store.conn:  # only the daily sums missing: only they are made
+        store.conn.execute(f"delete from {DAILY}")
+        store.conn.execute("delete from meta where key = ?", [BUILT_KEY])
+    assert main(["central", "backfill", "--config", str(config)]) == 0
+    out = capsys.readouterr()
+    assert "release_values" not in out.err and "release_daily: 1 of 1" in out.err
+    assert list(store.conn.execute(f"select * from {DAILY} order by 1, 2, 3, 4")) == daily
+    assert main(["central", "backfill", "--config", str(config), "--all"]) == 0
+    assert "release_values: 3 of 3" in capsys.readouterr().err
     assert main(["central", "backfill", "--config", str(config), "--batch", "0"]) == 2
     missing = tmp_path / "none.toml"
     missing.write_text(config.read_text().replace(str(store.path.parent), str(tmp_path / "x")))
