@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from dash.testing.wait import until
 
 from central.releases import insert_rows
 from central.store import Store
@@ -117,3 +118,34 @@ def test_the_chart_pages_draw_for_each_role(dash_duo, app, config, username, sta
     assert drawn_in_svg(dash_duo, "#trends-graph") and not drawn_in_webgl(dash_duo, "#trends-graph")
     assert csp_refusals(dash_duo) == []
     assert dash_duo.get_logs() == []  # no script error
+
+
+def integral_hint(dash_duo) -> str:
+    """The integral's span as the page shows it now (read in one script: no stale element
+    while the callback redraws it)."""
+    text = dash_duo.driver.execute_script(
+        "const e = document.querySelector('#releases-integral .hint');"
+        "return e ? e.textContent : '';"
+    )
+    return text.split(" UTC.")[0]
+
+
+def test_a_new_unit_forgets_the_old_zoom(dash_duo, app, config):
+    """Zoomed in, the integral covers the zoomed hours; a new choice of unit (as a new
+    station, span or nuclides) resets the zoom, and the integral (and the CSV, which read
+    the same relayoutData) covers the whole span again."""
+    open_chart(dash_duo, app, config, "admin", "/charts/releases")
+    dash_duo.wait_for_element("#releases-integral .hint", timeout=20)
+    whole = integral_hint(dash_duo)
+    dash_duo.driver.execute_script(
+        "const plot = document.querySelector('#releases-graph .js-plotly-plot');"
+        "const [a, b] = plot.layout.xaxis.range.map(t => new Date(t).getTime());"
+        "const iso = t => new Date(t).toISOString().slice(0, 19).replace('T', ' ');"
+        "window.Plotly.relayout(plot, {'xaxis.range': [iso(a + (b - a) / 4), iso(a + (b - a) / 2)]});"
+    )
+    until(lambda: integral_hint(dash_duo) != whole, timeout=20)
+    zoomed = integral_hint(dash_duo)
+    dash_duo.find_element("#releases-unit input[value='Bq/h']").click()
+    until(lambda: integral_hint(dash_duo) == whole, timeout=20)
+    assert zoomed != whole
+    assert dash_duo.get_logs() == []

@@ -318,6 +318,8 @@ def test_the_visible_span_and_the_selection_from_what_plotly_sends():
     )
     assert page.visible_range({"xaxis.range": ["2020-01-01", "2030-01-01"]}, span) == span
     assert page.visible_range({"xaxis.range[0]": "nonsense"}, span) == span
+    # an old zoom outside a new span (forgetZoom resets it; until then): the span
+    assert page.visible_range({"xaxis.range": ["2020-01-01", "2020-01-02"]}, span) == span
     assert page.selected_range({"range": {"x": ["2024-05-03", "2024-05-02"]}}) == (
         datetime(2024, 5, 2, tzinfo=UTC),
         datetime(2024, 5, 3, tzinfo=UTC),

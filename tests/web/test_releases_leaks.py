@@ -356,7 +356,18 @@ def c_clientside(output: str) -> Callable:
     return exercise
 
 
+def c_forget_zoom(w) -> None:
+    """The zoom reset runs in the browser only and returns nothing but null."""
+    dependencies = w.client.get("/_dash-dependencies").get_json()
+    [dep] = [d for d in dependencies if d["output"].startswith("releases-graph.relayoutData@")]
+    assert dep["clientside_function"] == {
+        "namespace": "staxReleases",
+        "function_name": "forgetZoom",
+    }
+
+
 CALLBACKS: dict[str, Callable] = {
+    "releases-graph.relayoutData": c_forget_zoom,
     "releases-nuclides.options": c_releases_station,
     "releases-graph.figure": c_releases_chart,
     "releases-integral.children": c_releases_integral,

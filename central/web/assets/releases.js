@@ -16,5 +16,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             });
             return mode;
         },
+        // a new station, span, nuclide choice or unit: the old zoom no longer applies
+        // (the CSV and the integral read relayoutData, and would still use it)
+        forgetZoom: function () {
+            return null;
+        },
     },
 });

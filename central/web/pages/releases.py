@@ -190,7 +190,8 @@ def visible_range(relayout: Any, span: tuple[datetime, datetime]) -> tuple[datet
     start, end = parse_time(low), parse_time(high)
     if start is None or end is None or end <= start:
         return span
-    return max(start, span[0]), min(end, span[1])
+    start, end = max(start, span[0]), min(end, span[1])
+    return (start, end) if start < end else span  # a zoom outside the span: the span
 
 
 def selected_range(selected: Any) -> tuple[datetime, datetime] | None:
@@ -456,6 +457,17 @@ def register(app: Dash) -> None:
         Output(ids("mode-done"), "children"),
         Input(ids("mode"), "value"),
         State(GRAPH, "id"),
+    )
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="staxReleases", function_name="forgetZoom"),
+        Output(GRAPH, "relayoutData", allow_duplicate=True),
+        Input(ids("station"), "value"),
+        Input(ids("span"), "start_date"),
+        Input(ids("span"), "end_date"),
+        Input(ids("nuclides"), "value"),
+        Input(ids("unit"), "value"),
+        prevent_initial_call=True,
     )
 
     @app.callback(
