@@ -229,6 +229,8 @@ def lower_priority(nice: int, autogroup: Path = Path("/proc/self/autogroup")) ->
     os.nice(nice)
     with contextlib.suppress(OSError):
         autogroup.write_text(f"{nice}\n")
+    with contextlib.suppress(OSError, AttributeError):  # Linux: run only on idle CPU
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--shard must be I/N with 0 <= I < N, got {args.shard!r}")
     # the re-analysis takes the CPU the intake and the web UI leave: a burst of messages
     # is stored at full speed while the backlog of analyses waits
-    lower_priority(10)
+    lower_priority(19)
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
