@@ -98,15 +98,22 @@ def _offsets_with(text: str, word: str, at_start: bool) -> list[int]:
     return out
 
 
-def lines_with(text: str, *words: str, at_start: bool = False) -> list[int]:
+def lines_with(
+    text: str, *words: str, at_start: bool = False, line_count: int | None = None
+) -> list[int]:
     """0-based numbers (sorted) of the lines of `text` (split at LF) that contain one of
     `words` (or begin with one, `at_start`), found with str.find over the whole text: a
-    file has thousands of lines and only a few of them matter to the caller."""
+    file has thousands of lines and only a few of them matter to the caller. Line breaks
+    are counted from the hit before, or, given the text's `line_count` (its split at LF),
+    from the end when that is nearer (a message's STOP after 200 kB of counts)."""
     offsets = sorted({at for word in words for at in _offsets_with(text, word, at_start)})
     found: list[int] = []
     line, done = 0, 0
     for at in offsets:
-        line += text.count("\n", done, at)
+        if line_count is not None and len(text) - at < at - done:
+            line = line_count - 1 - text.count("\n", at)
+        else:
+            line += text.count("\n", done, at)
         done = at
         if not found or found[-1] != line:
             found.append(line)
