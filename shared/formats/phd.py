@@ -543,15 +543,15 @@ class _Bulk:
 
 def _marked_numbers(lines: list[Line]) -> np.ndarray | None:
     """Every number of `lines` with a -1 after each line's, in one C pass: the lines are
-    joined with a -1 after each (counts are never negative: a line holding a minus sign is
-    refused), `numpy.fromstring` reads every number. None whenever the bulk reading might
-    differ from the line-by-line reader's: a non-ASCII character, a minus sign, anything
-    numpy does not read as an integer (a sign, a point, an underscore...)."""
+    joined with a -1 after each, `numpy.fromstring` reads every number. None whenever the
+    bulk reading might differ from the line-by-line reader's: a non-ASCII character,
+    anything numpy does not read as an integer (a point, an underscore, a sign inside a
+    token...). A negative number in the lines is one -1 too many: the callers count the
+    marks (the lines' "-0" reads as 0 both ways), so no pass counts minus signs."""
     if not _BULK or not lines:
         return None
-    texts = line_texts(lines)
-    text = " -1 ".join([*texts, ""])
-    if not text.isascii() or text.count("-") != len(texts):
+    text = " -1 ".join(line_texts(lines)) + " -1"
+    if not text.isascii():
         return None
     try:
         with warnings.catch_warnings():
