@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,17 +24,44 @@ class Line(NamedTuple):
 _make_line = partial(tuple.__new__, Line)
 
 
+class _Source:
+    """The text a file's lines were split from (when they are its lines as they are: no CR
+    dropped), for searches over the whole text instead of over rejoined lines."""
+
+    __slots__ = ("_block_heads", "line_count", "text")
+
+    def __init__(self, text: str, line_count: int):
+        self.text = text
+        self.line_count = line_count
+        self._block_heads: list[int] | None = None
+
+    def block_heads(self) -> list[int]:
+        """0-based numbers of the lines that begin with '#', found once."""
+        if self._block_heads is None:
+            self._block_heads = lines_with(
+                self.text, "#", at_start=True, line_count=self.line_count
+            )
+        return self._block_heads
+
+
 class LineList(Sequence[Line]):
     """Lines of a file as a view of their texts: a `Line` is made only when one is asked
     for, and a slice is another view. A spectrum's thousands of lines then go to the
     bulk reader as the texts they are (`texts()`), never one object per line."""
 
-    __slots__ = ("_start", "_stop", "_texts")
+    __slots__ = ("_source", "_start", "_stop", "_texts")
 
-    def __init__(self, texts: list[str], start: int = 0, stop: int | None = None):
+    def __init__(
+        self,
+        texts: list[str],
+        start: int = 0,
+        stop: int | None = None,
+        source: _Source | None = None,
+    ):
         self._texts = texts  # the whole file's lines; line number = index + 1
         self._start = start
         self._stop = len(texts) if stop is None else stop
+        self._source = source
 
     def __len__(self) -> int:
         return self._stop - self._start
@@ -43,7 +71,7 @@ class LineList(Sequence[Line]):
             a, b, step = i.indices(len(self))
             if step != 1:
                 return [self[k] for k in range(a, b, step)]
-            return LineList(self._texts, self._start + a, self._start + max(a, b))
+            return LineList(self._texts, self._start + a, self._start + max(a, b), self._source)
         n = len(self)
         if i < 0:
             i += n
@@ -73,8 +101,8 @@ def numbered_lines(text: str) -> LineList:
     """The lines of `text` (split at LF, a CR before it dropped), numbered from 1."""
     texts = text.split("\n")
     if "\r" in text:
-        texts = [t.rstrip("\r") for t in texts]
-    return LineList(texts)
+        return LineList([t.rstrip("\r") for t in texts])
+    return LineList(texts, source=_Source(text, len(texts)))
 
 
 def _key_char(word: str) -> int:
@@ -147,9 +175,20 @@ class BlockError(Exception):
         self.message = message
 
 
+def _block_heads(lines: Sequence[Line]) -> list[int]:
+    """Indexes in `lines` of the lines that begin with '#': from the whole text's, found
+    once, when `lines` are a view of a text's lines as they are; else over them rejoined."""
+    if isinstance(lines, LineList) and lines._source is not None:
+        heads = lines._source.block_heads()
+        start = lines._start
+        lo, hi = bisect_left(heads, start), bisect_left(heads, lines._stop)
+        return [h - start for h in heads[lo:hi]]
+    return lines_with("\n".join(line_texts(lines)), "#", at_start=True)
+
+
 def split_blocks(lines: list[Line]) -> tuple[list[Line], list[Block]]:
     """Split a section's lines into the lines before the first block and the blocks."""
-    heads = lines_with("\n".join(line_texts(lines)), "#", at_start=True)
+    heads = _block_heads(lines)
     if not heads:
         return list(lines), []
     blocks: list[Block] = []
