@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,17 +24,44 @@ class Line(NamedTuple):
 _make_line = partial(tuple.__new__, Line)
 
 
+class _Source:
+    """The text a file's lines were split from (when they are its lines as they are: no CR
+    dropped), for searches over the whole text instead of over rejoined lines."""
+
+    __slots__ = ("_block_heads", "line_count", "text")
+
+    def __init__(self, text: str, line_count: int):
+        self.text = text
+        self.line_count = line_count
+        self._block_heads: list[int] | None = None
+
+    def block_heads(self) -> list[int]:
+        """0-based numbers of the lines that begin with '#', found once."""
+        if self._block_heads is None:
+            self._block_heads = lines_with(
+                self.text, "#", at_start=True, line_count=self.line_count
+            )
+        return self._block_heads
+
+
 class LineList(Sequence[Line]):
     """Lines of a file as a view of their texts: a `Line` is made only when one is asked
     for, and a slice is another view. A spectrum's thousands of lines then go to the
     bulk reader as the texts they are (`texts()`), never one object per line."""
 
-    __slots__ = ("_start", "_stop", "_texts")
+    __slots__ = ("_source", "_start", "_stop", "_texts")
 
-    def __init__(self, texts: list[str], start: int = 0, stop: int | None = None):
+    def __init__(
+        self,
+        texts: list[str],
+        start: int = 0,
+        stop: int | None = None,
+        source: _Source | None = None,
+    ):
         self._texts = texts  # the whole file's lines; line number = index + 1
         self._start = start
         self._stop = len(texts) if stop is None else stop
+        self._source = source
 
     def __len__(self) -> int:
         return self._stop - self._start
@@ -43,7 +71,7 @@ class LineList(Sequence[Line]):
             a, b, step = i.indices(len(self))
             if step != 1:
                 return [self[k] for k in range(a, b, step)]
-            return LineList(self._texts, self._start + a, self._start + max(a, b))
+            return LineList(self._texts, self._start + a, self._start + max(a, b), self._source)
         n = len(self)
         if i < 0:
             i += n
@@ -73,27 +101,51 @@ def numbered_lines(text: str) -> LineList:
     """The lines of `text` (split at LF, a CR before it dropped), numbered from 1."""
     texts = text.split("\n")
     if "\r" in text:
-        texts = [t.rstrip("\r") for t in texts]
-    return LineList(texts)
+        return LineList([t.rstrip("\r") for t in texts])
+    return LineList(texts, source=_Source(text, len(texts)))
 
 
-def lines_with(text: str, *words: str, at_start: bool = False) -> list[int]:
+def _key_char(word: str) -> int:
+    """Where in `word` to look first: its first character that is neither a letter nor a
+    digit (rare in data), else its first. A search for one character is a memchr, many
+    times faster than a search for a longer word (the counts' digits are never it)."""
+    return next((i for i, c in enumerate(word) if not c.isalnum()), 0)
+
+
+def _offsets_with(text: str, word: str, at_start: bool) -> list[int]:
+    """Offsets in `text` where `word` is (at a line start, `at_start`)."""
+    key = _key_char(word)
+    char = word[key]
+    out = []
+    hit = text.find(char, key)
+    while hit >= 0:
+        at = hit - key
+        if text.startswith(word, at) and (not at_start or at == 0 or text[at - 1] == "\n"):
+            out.append(at)
+        hit = text.find(char, hit + 1)
+    return out
+
+
+def lines_with(
+    text: str, *words: str, at_start: bool = False, line_count: int | None = None
+) -> list[int]:
     """0-based numbers (sorted) of the lines of `text` (split at LF) that contain one of
     `words` (or begin with one, `at_start`), found with str.find over the whole text: a
-    file has thousands of lines and only a few of them matter to the caller."""
-    found: set[int] = set()
-    for word in words:
-        needle = "\n" + word if at_start else word
-        if at_start and text.startswith(word):
-            found.add(0)
-        line, at = 0, 0
-        hit = text.find(needle)
-        while hit >= 0:
-            line += text.count("\n", at, hit + (1 if at_start else 0))
-            at = hit + (1 if at_start else 0)
-            found.add(line)
-            hit = text.find(needle, hit + 1)
-    return sorted(found)
+    file has thousands of lines and only a few of them matter to the caller. Line breaks
+    are counted from the hit before, or, given the text's `line_count` (its split at LF),
+    from the end when that is nearer (a message's STOP after 200 kB of counts)."""
+    offsets = sorted({at for word in words for at in _offsets_with(text, word, at_start)})
+    found: list[int] = []
+    line, done = 0, 0
+    for at in offsets:
+        if line_count is not None and len(text) - at < at - done:
+            line = line_count - 1 - text.count("\n", at)
+        else:
+            line += text.count("\n", done, at)
+        done = at
+        if not found or found[-1] != line:
+            found.append(line)
+    return found
 
 
 @dataclass
@@ -123,9 +175,20 @@ class BlockError(Exception):
         self.message = message
 
 
+def _block_heads(lines: Sequence[Line]) -> list[int]:
+    """Indexes in `lines` of the lines that begin with '#': from the whole text's, found
+    once, when `lines` are a view of a text's lines as they are; else over them rejoined."""
+    if isinstance(lines, LineList) and lines._source is not None:
+        heads = lines._source.block_heads()
+        start = lines._start
+        lo, hi = bisect_left(heads, start), bisect_left(heads, lines._stop)
+        return [h - start for h in heads[lo:hi]]
+    return lines_with("\n".join(line_texts(lines)), "#", at_start=True)
+
+
 def split_blocks(lines: list[Line]) -> tuple[list[Line], list[Block]]:
     """Split a section's lines into the lines before the first block and the blocks."""
-    heads = lines_with("\n".join(line_texts(lines)), "#", at_start=True)
+    heads = _block_heads(lines)
     if not heads:
         return list(lines), []
     blocks: list[Block] = []

@@ -142,7 +142,7 @@ def read_message(data: bytes | str, source: str = "<message>", lenient: bool = F
     # Only lines with DATA_TYPE, DATE_TYPE or STOP in them can open a section or end the
     # message: the others after a DATA_TYPE line all belong to its section, which is
     # therefore the run of lines up to the next section or STOP (a view, made below).
-    special = lines_with(text, "_TYPE", "STOP")
+    special = lines_with(text, "_TYPE", "STOP", line_count=len(lines))
     i = pos
     while i < len(lines):
         if heads:

@@ -541,21 +541,17 @@ class _Bulk:
     per_line: np.ndarray  # how many numbers each line holds (each at least one)
 
 
-def _bulk_counts(lines: list[Line]) -> _Bulk | None:
-    """The numbers of `lines` in bulk (blank lines skipped, as the line-by-line reader
-    does), or None whenever the bulk reading might differ from the line-by-line reader's:
-    a non-ASCII character, a minus sign, a number of 18 digits or more, anything numpy
-    does not read as an integer (a sign, a point, an underscore...). The line-by-line
-    reader then judges, with its errors.
-
-    One C pass: the lines are joined with a -1 after each (counts are never negative:
-    a line holding a minus sign goes to the line-by-line reader), `numpy.fromstring`
-    reads every number, and the -1 marks give each line's share."""
+def _marked_numbers(lines: list[Line]) -> np.ndarray | None:
+    """Every number of `lines` with a -1 after each line's, in one C pass: the lines are
+    joined with a -1 after each, `numpy.fromstring` reads every number. None whenever the
+    bulk reading might differ from the line-by-line reader's: a non-ASCII character,
+    anything numpy does not read as an integer (a point, an underscore, a sign inside a
+    token...). A negative number in the lines is one -1 too many: the callers count the
+    marks (the lines' "-0" reads as 0 both ways), so no pass counts minus signs."""
     if not _BULK or not lines:
         return None
-    texts = line_texts(lines)
-    text = " -1 ".join([*texts, ""])
-    if not text.isascii() or text.count("-") != len(texts):
+    text = " -1 ".join(line_texts(lines)) + " -1"
+    if not text.isascii():
         return None
     try:
         with warnings.catch_warnings():
@@ -563,9 +559,24 @@ def _bulk_counts(lines: list[Line]) -> _Bulk | None:
             values = np.fromstring(text, dtype=np.int64, sep=" ")  # text mode: C speed
     except (ValueError, DeprecationWarning):
         return None
+    return values
+
+
+def _bulk_counts(lines: list[Line]) -> _Bulk | None:
+    """The numbers of `lines` in bulk (blank lines skipped, as the line-by-line reader
+    does), or None whenever the bulk reading might differ from the line-by-line reader's
+    (`_marked_numbers`), or a number has 18 digits or more. The line-by-line reader then
+    judges, with its errors. The -1 marks give each line's share."""
+    return _split_marked(_marked_numbers(lines), len(lines))
+
+
+def _split_marked(values: np.ndarray | None, n: int) -> _Bulk | None:
+    """`_bulk_counts` of `n` lines from their marked numbers."""
+    if values is None:
+        return None
     mark = values < 0
     ends = np.flatnonzero(mark)
-    if len(ends) != len(texts):
+    if len(ends) != n:
         return None  # a -1 swallowed or split: not plain numbers
     per_line = np.diff(ends, prepend=-1) - 1
     per_line = per_line[per_line > 0]  # blank lines carry nothing
@@ -576,10 +587,44 @@ def _bulk_counts(lines: list[Line]) -> _Bulk | None:
     return _Bulk(values, per_line)
 
 
+def _uniform_spectrum(rows: list[Line], marked: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """Counts and first channel when every row but the last holds the channel number and
+    as many counts as the first row (the last row one count or more, at most as many), no
+    row is blank and the channel numbers follow: the marked numbers are then a matrix with
+    the -1 marks in its last column and the channel numbers in its first, checked as such.
+    None when the rows are laid out otherwise (`_bulk_spectrum` then reads them line by line
+    in bulk)."""
+    n = len(rows)
+    width = len(rows[0].text.split()) + 1  # a guess: the marks' column checks it
+    full = width * (n - 1)
+    tail = marked[full:]
+    if width < 3 or not 2 <= len(tail) <= width or tail[-1] != -1:
+        return None
+    table = marked[:full].reshape(n - 1, width)
+    if not (table[:, -1] == -1).all() or np.count_nonzero(marked < 0) != n:
+        return None  # a row holds more or fewer numbers than the first, or is blank
+    first = int(marked[0])
+    per_row = width - 2
+    if first not in (0, 1) or int(tail[0]) != first + per_row * (n - 1):
+        return None
+    if not np.array_equal(table[:, 0], np.arange(first, first + per_row * (n - 1), per_row)):
+        return None
+    counts = np.concatenate((table[:, 1:-1].ravel(), tail[1:-1]))
+    if len(counts) == 0 or int(counts.max()) >= _BULK_LIMIT:  # numpy saturates
+        return None
+    return counts, first
+
+
 def _bulk_spectrum(rows: list[Line], channels: int) -> tuple[np.ndarray, int] | None:
     """Counts and first channel when every line is `channel count...` in sequence and
     the channel count is as declared; None leaves the rows to the line-by-line loop."""
-    bulk = _bulk_counts(rows)
+    marked = _marked_numbers(rows)
+    if marked is None:
+        return None
+    uniform = _uniform_spectrum(rows, marked)
+    if uniform is not None:
+        return uniform if len(uniform[0]) == channels else None
+    bulk = _split_marked(marked, len(rows))
     if bulk is None:
         return None
     line_start = np.concatenate(([0], np.cumsum(bulk.per_line)[:-1]))

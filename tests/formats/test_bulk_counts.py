@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import random
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -96,3 +98,87 @@ def test_they_agree_on_the_real_files_and_the_bulk_path_is_taken(monkeypatch):
     monkeypatch.setattr(phd_module, "_count", None)
     for data in FILES:
         read_message(data, lenient=True)
+
+
+AUS02 = (
+    Path(__file__).resolve().parents[1]
+    / "data"
+    / ("AUS02_856022299609035337_PHD_2023_11_17T14_15_00.TXT")
+)
+
+
+def spectrum_rows(text: str) -> tuple[list[str], int, int]:
+    """The file's lines, and where its #g_Spectrum rows begin and end."""
+    lines = text.split("\n")
+    head = lines.index("#g_Spectrum")
+    end = next(i for i in range(head + 2, len(lines)) if not lines[i][:1].isdigit())
+    return lines, head + 2, end
+
+
+def relaid(counts: list[int], sizes: list[int], first: int = 0) -> list[str]:
+    """Rows of `counts` holding sizes[i] counts each (the last size repeated)."""
+    rows, at, i = [], 0, 0
+    while at < len(counts):
+        size = sizes[min(i, len(sizes) - 1)]
+        rows.append(" ".join(str(c) for c in [first + at, *counts[at : at + size]]))
+        at, i = at + size, i + 1
+    return rows
+
+
+def with_rows(rows: list[str]) -> str:
+    lines, begin, end = spectrum_rows(AUS02.read_text())
+    return "\n".join([*lines[:begin], *rows, *lines[end:]])
+
+
+def test_spectra_laid_out_with_any_row_length_read_in_bulk_as_line_by_line(monkeypatch):
+    counts = read_message(AUS02.read_bytes()).phd.g_spectrum.counts.tolist()
+    for sizes, first in (([5], 0), ([1], 0), ([3], 1), ([8], 0), ([16384], 0), ([7, 5], 0)):
+        text = with_rows(relaid(counts, sizes, first))
+        assert_same(text, lenient=False)
+        spectrum = read_message(text).phd.g_spectrum
+        assert spectrum.counts.tolist() == counts and spectrum.first_channel == first
+    # rows of one length (the last row shorter) are read without the line-by-line reader
+    monkeypatch.setattr(phd_module, "_count", None)
+    for sizes in ([5], [4], [16384]):
+        assert (
+            read_message(with_rows(relaid(counts, sizes))).phd.g_spectrum.counts.tolist() == counts
+        )
+
+
+def test_rows_of_other_lengths_than_the_first_get_the_line_by_line_errors():
+    counts = read_message(AUS02.read_bytes()).phd.g_spectrum.counts.tolist()
+    rows = relaid(counts, [5])
+    cases = {
+        # a row one count short, the next one count longer: the count where the next
+        # channel number would be equals it, so only the line breaks tell them apart
+        "short then long": [
+            "0 1 2 3 4",
+            "5 5 6 7 8 9 10",
+            *rows[2:],
+        ],
+        # rows of 3 and 7 counts between rows of 5 (valid): read as rows of 5, the channel
+        # numbers would still be where they belong (5, then 10 as a count); only the marks
+        # of the line ends are not
+        "rows of 3 and 7 counts": [
+            rows[0],
+            "5 1 2 3",
+            "8 1 10 3 4 5 6 7",
+            *rows[3:],
+        ],
+        "last row longer than the first": [*rows[:-1], rows[-1] + " 1 2"],
+        "a row longer than the first": [rows[0], rows[1] + " 7", *rows[2:]],
+        "a blank row": [*rows[:5], "", *rows[5:]],
+        "a blank last row": [*rows, " "],
+        "channel numbers off by one": [rows[0], "6" + rows[1][1:], *rows[2:]],
+        "first channel 2": ["2" + rows[0][1:], *rows[1:]],
+        "a row with only its channel number": [*rows[:-1], rows[-1].split()[0]],
+    }
+    for name, case in cases.items():
+        for lenient in (False, True):
+            text = with_rows(case)
+            try:
+                assert_same(text, lenient)
+            except AssertionError as exc:
+                raise AssertionError(f"{name} (lenient={lenient})") from exc
+    with pytest.raises(FormatError, match="expected channel 4 at the start of the line, found 5"):
+        read_message(with_rows(cases["short then long"]))
