@@ -13,7 +13,6 @@ up rather than judge, so errors for bad input are exactly those of the line-by-l
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
@@ -541,6 +540,12 @@ class _Bulk:
     per_line: np.ndarray  # how many numbers each line holds (each at least one)
 
 
+# the last number of a bulk read: read only when the read reached the end; no count has it
+# (a number of 18 digits or more is refused anyway)
+_END_MARK = np.iinfo(np.int64).max
+_END = f" -1 {_END_MARK}"
+
+
 def _marked_numbers(lines: list[Line]) -> np.ndarray | None:
     """Every number of `lines` with a -1 after each line's, in one C pass: the lines are
     joined with a -1 after each, `numpy.fromstring` reads every number. None whenever the
@@ -550,16 +555,20 @@ def _marked_numbers(lines: list[Line]) -> np.ndarray | None:
     marks (the lines' "-0" reads as 0 both ways), so no pass counts minus signs."""
     if not _BULK or not lines:
         return None
-    text = " -1 ".join(line_texts(lines)) + " -1"
+    text = " -1 ".join(line_texts(lines)) + _END
     if not text.isascii():
         return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # a partial read is a refusal, never a result
-            values = np.fromstring(text, dtype=np.int64, sep=" ")  # text mode: C speed
-    except (ValueError, DeprecationWarning):
+        values = np.fromstring(text, dtype=np.int64, sep=" ")  # text mode: C speed
+    except ValueError:
         return None
-    return values
+    # a partial read (numpy stops at the first token it cannot read, with a warning) is a
+    # refusal, never a result: it never reaches the end mark. Told by the end mark, not by
+    # turning the warning into an error: warning filters are the whole process's, and
+    # another thread's warnings would become errors meanwhile.
+    if values.size == 0 or values[-1] != _END_MARK:
+        return None
+    return values[:-1]
 
 
 def _bulk_counts(lines: list[Line]) -> _Bulk | None:

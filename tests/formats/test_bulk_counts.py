@@ -182,3 +182,40 @@ def test_rows_of_other_lengths_than_the_first_get_the_line_by_line_errors():
                 raise AssertionError(f"{name} (lenient={lenient})") from exc
     with pytest.raises(FormatError, match="expected channel 4 at the start of the line, found 5"):
         read_message(with_rows(cases["short then long"]))
+
+
+AUS02 = "AUS02_856022299609035337_PHD_2023_11_17T14_15_00.TXT"
+
+
+def test_reading_in_bulk_leaves_the_other_threads_warnings_alone():
+    """The bulk reader tells a partial read by its end mark, not by turning warnings into
+    errors: warning filters are the whole process's, so a reader in one thread (the web
+    server's, the intake's) must not make another thread's warnings raise."""
+    import threading
+    import warnings
+
+    good = (Path(__file__).parents[1] / "data" / AUS02).read_bytes()
+    lines = good.split(b"\n")
+    row = lines.index(b"#g_Spectrum") + 3  # a row of counts (after the block's own line)
+    lines[row] += b"x"  # "123x": numpy's bulk read stops there; line by line words it
+    bad = b"\n".join(lines)
+    stop, errors = threading.Event(), []
+
+    def read_all_the_time() -> None:
+        while not stop.is_set():
+            read_message(good, source="good.phd")
+            with pytest.raises(FormatError):
+                read_message(bad, source="bad.phd")
+
+    reader = threading.Thread(target=read_all_the_time)
+    reader.start()
+    try:
+        for _ in range(3000):
+            try:
+                warnings.warn("another thread's warning", UserWarning, stacklevel=1)
+            except UserWarning as exc:  # made an error by someone else's filter
+                errors.append(exc)
+    finally:
+        stop.set()
+        reader.join(30)
+    assert errors == []
