@@ -184,9 +184,6 @@ def test_rows_of_other_lengths_than_the_first_get_the_line_by_line_errors():
         read_message(with_rows(cases["short then long"]))
 
 
-AUS02 = "AUS02_856022299609035337_PHD_2023_11_17T14_15_00.TXT"
-
-
 def test_reading_in_bulk_leaves_the_other_threads_warnings_alone():
     """The bulk reader tells a partial read by its end mark, not by turning warnings into
     errors: warning filters are the whole process's, so a reader in one thread (the web
@@ -194,7 +191,7 @@ def test_reading_in_bulk_leaves_the_other_threads_warnings_alone():
     import threading
     import warnings
 
-    good = (Path(__file__).parents[1] / "data" / AUS02).read_bytes()
+    good = AUS02.read_bytes()
     lines = good.split(b"\n")
     row = lines.index(b"#g_Spectrum") + 3  # a row of counts (after the block's own line)
     lines[row] += b"x"  # "123x": numpy's bulk read stops there; line by line words it
