@@ -207,35 +207,32 @@ def _kr88():
     return simulate({"Kr-88": 400.0}, seed=21).phd
 
 
-def test_the_station_s_nuclear_data_term_of_kr88_shares_the_normalisation():
-    kr = station_analyze(_kr88()).nuclides["Kr-88"]
+def _kr88_by_hand(kr) -> float:
+    """Kr-88's relative nuclear-data term from its 5 used lines: each line's own part
+    weighted by the lines' inverse variances, and the normalisation on every line (its
+    weights add up to 1, so it enters in full)."""
     lib = load_library()["Kr-88"]
     used = [ln for ln in kr.lines if ln.used]
     assert len(used) == 5
     own = {round(ln.energy, 2): ln.intensity_rel_unc for ln in lib.gammas()}
-    # the station's weights are its GLS ones (model covariance); the lines' counting
-    # variances give them to ~5 %, which moves the small own-part sum by less than 1e-3
     inv_var = [1.0 / ln.activity_unc_bq**2 for ln in used]
     w = [v / sum(inv_var) for v in inv_var]
     own_part = math.sqrt(sum((wi * own[round(ln.energy_kev, 2)]) ** 2 for wi, ln in zip(w, used)))
-    # the normalisation on every line: its weights add up to 1, so it enters in full
-    hand = math.hypot(own_part, lib.normalisation_rel_unc)
-    assert kr.nuclear_data_unc_bq / kr.activity_bq == pytest.approx(hand, rel=2e-3)
+    return math.hypot(own_part, lib.normalisation_rel_unc)
+
+
+def test_the_station_s_nuclear_data_term_of_kr88_shares_the_normalisation():
+    kr = station_analyze(_kr88()).nuclides["Kr-88"]
+    # the station's weights are its GLS ones (model covariance); the lines' counting
+    # variances give them to ~5 %, which moves the small own-part sum by less than 1e-3
+    assert kr.nuclear_data_unc_bq / kr.activity_bq == pytest.approx(_kr88_by_hand(kr), rel=2e-3)
     # lines taken as independent would give ~3.5 %: the shared part is not averaged down
     assert kr.nuclear_data_unc_bq / kr.activity_bq > 0.046
 
 
 def test_the_central_s_nuclear_data_term_of_kr88_shares_the_normalisation():
     kr = central_analyze(_kr88()).nuclides["Kr-88"]
-    lib = load_library()["Kr-88"]
-    used = [ln for ln in kr.lines if ln.used]
-    assert len(used) == 5
-    own = {round(ln.energy, 2): ln.intensity_rel_unc for ln in lib.gammas()}
-    inv_var = [1.0 / ln.activity_unc_bq**2 for ln in used]
-    w = [v / sum(inv_var) for v in inv_var]
-    own_part = math.sqrt(sum((wi * own[round(ln.energy_kev, 2)]) ** 2 for wi, ln in zip(w, used)))
-    hand = math.hypot(own_part, lib.normalisation_rel_unc)
-    assert kr.nuclear_data_unc_bq / kr.activity_bq == pytest.approx(hand, rel=1e-6)
+    assert kr.nuclear_data_unc_bq / kr.activity_bq == pytest.approx(_kr88_by_hand(kr), rel=1e-6)
     assert kr.nuclear_data_unc_bq / kr.activity_bq > 0.046
 
 

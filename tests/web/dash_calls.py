@@ -18,8 +18,12 @@ def outputs_of(output: str) -> list[dict[str, str]]:
     return out
 
 
-def call(client, part: str, inputs: list[tuple[str, str, Any]], state: list = ()) -> Any:
-    """POST the callback whose output names `part`; returns the response."""
+def call(
+    client, part: str, inputs: list[tuple[str, str, Any]], state: list = (), changed: str = ""
+) -> Any:
+    """POST the callback whose output names `part`; returns the response. `changed`
+    (`id.property`): the input that fired (what `dash.ctx.triggered_id` reads), by default
+    the first."""
     dependencies = client.get("/_dash-dependencies").get_json()
     dep = next(d for d in dependencies if part in d["output"])
     outputs = outputs_of(dep["output"])
@@ -28,7 +32,7 @@ def call(client, part: str, inputs: list[tuple[str, str, Any]], state: list = ()
         "outputs": outputs if dep["output"].startswith("..") else outputs[0],
         "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
         "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
-        "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"],
+        "changedPropIds": [changed or f"{inputs[0][0]}.{inputs[0][1]}"],
     }
     return client.post("/_dash-update-component", json=body, headers=csrf_header(client))
 
@@ -43,16 +47,5 @@ def call_changed(
     client, part: str, inputs: list[tuple[str, str, Any]], changed: str, state: list = ()
 ) -> Any:
     """As `call`, for a callback of many inputs of which `changed` (`id.property`) is
-    the one that fired (what `dash.ctx.triggered_id` reads); `inputs` all of them, in
-    the callback's order."""
-    dependencies = client.get("/_dash-dependencies").get_json()
-    dep = next(d for d in dependencies if part in d["output"])
-    outputs = outputs_of(dep["output"])
-    body = {
-        "output": dep["output"],
-        "outputs": outputs if dep["output"].startswith("..") else outputs[0],
-        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
-        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
-        "changedPropIds": [changed],
-    }
-    return client.post("/_dash-update-component", json=body, headers=csrf_header(client))
+    the one that fired; `inputs` all of them, in the callback's order."""
+    return call(client, part, inputs, state, changed=changed)
