@@ -60,9 +60,15 @@ def station_clock(config: ClockConfig, acquired_until: datetime | None) -> Clock
 
 
 def station_method():
-    """The station analysis (edge_agent/analysis/): every spectrum is analysed on the spot."""
-    from edge_agent.analysis import analyze
+    """The station analysis (edge_agent/analysis/): every spectrum is analysed on the spot.
 
+    Its compiled kernels are made ready here (loaded from numba's cache; compiled, some
+    10-30 s, after an install or an update), before the clock starts.
+    """
+    from edge_agent.analysis import analyze
+    from edge_agent.analysis.fit import warm_up
+
+    warm_up()
     return analyze
 
 

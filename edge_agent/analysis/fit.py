@@ -17,12 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import linalg
-from .shapes import peak_cdf_pdf, step_with_derivatives
+from . import kernels, linalg
 
-_MU_FLOOR = 1e-9
-_DEVIANCE_TOL = 1e-5  # changes of the deviance below this are noise
-_BOUNDARY = 1e-6  # mu below this in an empty channel: on the boundary of the domain
+_MU_FLOOR = kernels.MU_FLOOR
 _MAX_SHIFT_SIGMA = 1.5  # strong peaks may move this far from the calibrated position
 _MAX_LOG_WIDTH = 0.35  # and change width by up to ~40 %
 
@@ -111,10 +108,9 @@ class RegionFit:
         ISO 11929 needs u(0), the uncertainty of an area whose true value is zero: pass
         mu0 = mu without that area.
         """
-        w = 1.0 / np.maximum(mu0, _MU_FLOOR)
-        info = self.basis.T @ (self.basis * w[:, None])
-        info[np.diag_indices_from(info)] += self.prior_precision
-        return _inverse(info)
+        return kernels.fisher_inverse(
+            self.basis, np.ascontiguousarray(mu0, dtype=float), self.prior_precision
+        )
 
 
 def fit_region(
@@ -165,51 +161,57 @@ def fit_region(
         k = width_index(i)
         return theta[0], 1.0 if k is None else float(np.exp(theta[k]))
 
-    # every peak of every component in one array, so that each basis is one vector call
+    # every peak of every component in one array, so that each basis is one compiled call
     peak_comp = np.concatenate([np.full(c.positions.size, i) for i, c in enumerate(components)])
-    peak_pos = np.concatenate([c.positions for c in components])
-    peak_sig = np.concatenate([c.sigmas for c in components])
+    peak_pos = np.concatenate([c.positions for c in components]).astype(float)
+    peak_sig = np.concatenate([c.sigmas for c in components]).astype(float)
+    peak_w = np.concatenate([c.weights for c in components]).astype(float)
     peak_widx = np.array(
-        [-1 if width_index(i) is None else width_index(i) for i in peak_comp], dtype=int
+        [-1 if width_index(i) is None else width_index(i) for i in peak_comp], dtype=np.int64
     )
-    to_comp = np.zeros((peak_pos.size, nc))
-    to_comp[np.arange(peak_pos.size), peak_comp] = np.concatenate([c.weights for c in components])
-    step_pos = np.array([components[i].positions[components[i].main] for i in stepped])
-    step_sig = np.array([components[i].sigmas[components[i].main] for i in stepped])
+    step_pos = np.array([components[i].positions[components[i].main] for i in stepped], float)
+    step_sig = np.array([components[i].sigmas[components[i].main] for i in stepped], float)
     step_widx = np.array([-1 if width_index(i) is None else width_index(i) for i in stepped])
-    e_col = edges[:, None]
+    centres = edges[:-1] + 0.5
     n_steps = len(stepped)
     n_edges = len(compton_edges)
     edge_steps = None
     if compton_edges:
         pos = np.array([p for p, _ in compton_edges], dtype=float)
         sig = np.array([w for _, w in compton_edges], dtype=float)
-        edge_steps = step_with_derivatives(e_col, pos, sig)[0]
+        edge_steps = kernels.step_columns(centres, pos, sig)[0]
 
     def basis(theta: np.ndarray, derivatives: bool = False):
         """B(theta); with derivatives also dB/dtheta_j as a list of matrices."""
         out = np.empty((n.size, nb + nc + n_steps + n_edges))
         out[:, :nb] = baseline
         shift = theta[0] if free_shape else 0.0
-        scale = np.ones(peak_pos.size)
+        sg = peak_sig
         if widths:
-            scale = np.exp(theta[np.maximum(peak_widx, 0)])
-        sg = peak_sig * scale
-        cdf, pdf = peak_cdf_pdf(e_col, peak_pos + shift, sg, tail_fraction, tail_length_sigma * sg)
-        out[:, nb : nb + nc] = np.diff(cdf, axis=0) @ to_comp
+            sg = peak_sig * np.exp(theta[np.maximum(peak_widx, 0)])
+        cols, d_shift, d_width = kernels.peak_columns(
+            edges,
+            peak_pos + shift,
+            sg,
+            peak_comp,
+            peak_w,
+            nc,
+            tail_fraction,
+            tail_length_sigma,
+            peak_widx,
+            n_theta,
+            derivatives,
+        )
+        out[:, nb : nb + nc] = cols
         d = []
         if derivatives:
             d = [np.zeros_like(out) for _ in range(n_theta)]
-            d[0][:, nb : nb + nc] = -np.diff(pdf, axis=0) @ to_comp
-            if widths:
-                d_log = -np.diff((e_col - (peak_pos + shift)) * pdf, axis=0)
-                for j in range(1, n_theta):
-                    sel = peak_widx == j
-                    if np.any(sel):
-                        d[j][:, nb : nb + nc] = d_log[:, sel] @ to_comp[sel]
+            d[0][:, nb : nb + nc] = d_shift
+            for j in range(1, n_theta):
+                d[j][:, nb : nb + nc] = d_width[j]
         if stepped:
             st_scale = np.exp(theta[np.maximum(step_widx, 0)]) if widths else np.ones(len(stepped))
-            v, dp, dl = step_with_derivatives(e_col, step_pos + shift, step_sig * st_scale)
+            v, dp, dl = kernels.step_columns(centres, step_pos + shift, step_sig * st_scale)
             out[:, nb + nc : nb + nc + n_steps] = v
             if derivatives:
                 d[0][:, nb + nc : nb + nc + n_steps] = dp
@@ -243,10 +245,9 @@ def fit_region(
     if n_theta:
         b, d = basis(theta, derivatives=True)
         jac = np.hstack([b, np.vstack([dj @ beta for dj in d]).T])
-    w = 1.0 / mu
-    info = jac.T @ (jac * w[:, None])
-    info[np.arange(n_lin), np.arange(n_lin)] += prec
-    cov = _inverse(info)
+    cov = kernels.fisher_inverse(
+        np.ascontiguousarray(jac), mu, np.concatenate([prec, np.zeros(n_theta)])
+    )
     shifts = np.zeros(nc)
     scales = np.ones(nc)
     for i in range(nc):
@@ -275,119 +276,22 @@ def _deviance(n, mu) -> float:
     return float(2.0 * (np.sum(mu) - np.sum(n) + np.dot(n[pos], np.log(n[pos] / mu[pos]))))
 
 
-def _objective(n, mu, beta, prec, mean, n_log_n: float) -> float:
-    """Deviance plus prior terms; n_log_n = sum(n ln n) over n > 0, computed once."""
-    # ndarray methods, not np.sum: the objective is evaluated ~30 times per region fit
-    d = 2.0 * (mu.sum() - n.sum() + n_log_n - n @ np.log(mu))
-    if prec.any():
-        d += float((prec * (beta - mean) ** 2).sum())
-    return float(d)
-
-
-def _n_log_n(n) -> float:
-    pos = n > 0
-    return float(np.dot(n[pos], np.log(n[pos])))
-
-
-def _inverse(a: np.ndarray) -> np.ndarray:
-    try:
-        return linalg.inv(a)
-    except np.linalg.LinAlgError:
-        return np.linalg.pinv(a)
-
-
-def _feasible_start(b: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """A parameter vector with mu > 0 everywhere: a flat baseline at the mean count."""
-    beta = np.zeros(b.shape[1])
-    beta[0] = max(float(n.mean()), 0.5)
-    return beta
-
-
 def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
-    """Poisson ML of the linear parameters by Fisher scoring, kept inside mu > 0."""
-    nln = _n_log_n(n)
-    diag = np.diag_indices(b.shape[1])
-    if beta is None:
-        # start from weighted least squares with Poisson weights from the data
-        w = 1.0 / np.maximum(n, 1.0)
-        bw = b.T * w
-        a = bw @ b
-        a[diag] += prec
-        try:
-            beta = linalg.solve(a, bw @ n + prec * mean)
-        except np.linalg.LinAlgError:
-            beta = np.linalg.lstsq(a, bw @ n + prec * mean, rcond=None)[0]
-        if (b @ beta).min() <= _MU_FLOOR:
-            beta = _feasible_start(b, n)
-    mu = b @ beta
-    if mu.min() <= _MU_FLOOR:
-        beta = _feasible_start(b, n)
-        mu = b @ beta
-    obj = _objective(n, mu, beta, prec, mean, nln)
-    empty = n == 0
-    for _ in range(max_iter):
-        w = 1.0 / mu
-        grad = b.T @ (n * w - 1.0) - prec * (beta - mean)
-        a = (b.T * w) @ b
-        a[diag] += prec
-        step = _solve(a, grad)
-        dmu = b @ step
-        # The maximum may lie on the boundary mu = 0 of an empty channel (few counts and a
-        # negative area). Channels already there that the step would push below are held
-        # at the boundary (an active set), instead of creeping towards it for many steps.
-        held = empty & (mu < _BOUNDARY) & (dmu < 0)
-        if held.any():
-            c = b[held]
-            w_free = np.where(held, 0.0, w)
-            a = (b.T * w_free) @ b
-            a[diag] += prec
-            k = c.shape[0]
-            if k >= b.shape[1]:
-                break
-            kkt = np.block([[a, c.T], [c, np.zeros((k, k))]])
-            step = _solve(kkt, np.r_[grad, np.zeros(k)])[: b.shape[1]]
-            dmu = b @ step
-            dmu[held] = 0.0
-        # Newton decrement: the deviance this step can still gain (to second order)
-        if float(step @ grad) < _DEVIANCE_TOL:
-            break
-        # the longest step that keeps mu positive, then halve until the objective drops
-        neg = dmu < 0
-        t = 1.0
-        if neg.any():
-            room = np.maximum(mu[neg] - _MU_FLOOR, 0.0)
-            t = min(1.0, 0.9 * float((room / -dmu[neg]).min()))
-            if t <= 0.0:
-                break
-        for _ in range(30):
-            new_beta = beta + t * step
-            new_mu = np.maximum(mu + t * dmu, _MU_FLOOR)
-            new_obj = _objective(n, new_mu, new_beta, prec, mean, nln)
-            if new_obj <= obj:
-                break
-            t *= 0.5
-        else:
-            break
-        gained = obj - new_obj
-        beta, mu, obj = new_beta, new_mu, new_obj
-        if gained < _DEVIANCE_TOL:
-            break
-    return beta
-
-
-def _solve(a, rhs):
-    try:
-        return linalg.solve(a, rhs)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(a, rhs, rcond=None)[0]
+    """Poisson ML of the linear parameters by Fisher scoring, kept inside mu > 0
+    (kernels.irls: weighted least squares start, an active set for empty channels on the
+    boundary, the longest feasible step halved until the objective drops)."""
+    b = np.ascontiguousarray(b, dtype=float)
+    start = beta is not None
+    beta0 = np.asarray(beta, dtype=float) if start else np.zeros(b.shape[1])
+    return kernels.irls(b, n, prec, mean, beta0, start, max_iter)
 
 
 def _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim, max_iter=40):
     nl = beta.size
     b = basis(theta)
     mu = b @ beta
-    nln = _n_log_n(n)
-    obj = _objective(n, mu, beta, prec, mean, nln)
+    nln = kernels.n_log_n(n)
+    obj = kernels.objective(n, mu, beta, prec, mean, nln)
     lam = 1e-3
     for _ in range(max_iter):
         b, d = basis(theta, derivatives=True)
@@ -410,7 +314,7 @@ def _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim, max_iter=40):
             bb = basis(nt)
             nmu = bb @ nb
             if np.min(nmu) > 0:
-                nobj = _objective(n, nmu, nb, prec, mean, nln)
+                nobj = kernels.objective(n, nmu, nb, prec, mean, nln)
                 if nobj <= obj:
                     improved = True
                     break
@@ -425,3 +329,26 @@ def _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim, max_iter=40):
     # polish the linear part at the final theta
     beta = _irls(b, n, prec, mean, beta=beta)
     return beta, theta, b
+
+
+def warm_up() -> None:
+    """Compile the kernels (or load them from numba's cache) on a small region, so that
+    the first spectrum does not pay it: a service calls this before its clock starts."""
+    ch = np.arange(40, dtype=float)
+    counts = np.round(5.0 + 400.0 * np.exp(-0.5 * ((ch - 20.0) / 2.0) ** 2))
+    counts[:4] = 0.0
+    peak = Component(
+        key="warm-up",
+        kind="nuclide",
+        nuclide=None,
+        energies=np.array([100.0]),
+        positions=np.array([120.0]),
+        sigmas=np.array([2.0]),
+        weights=np.array([1.0]),
+        strong=True,
+    )
+    for free in (False, True):
+        fit = fit_region(
+            counts, 100, [peak], tail_fraction=0.015, free_shape=free, compton_edges=((130.0, 2.0),)
+        )
+        fit.area_covariance_at(fit.mu)
