@@ -426,30 +426,39 @@ def _currie_activity(
 
 
 def _peak_results(fits: list[RegionFit], scale: ChannelScale, first: int) -> list[PeakResult]:
+    # every peak's position and width first, so that the calibration is evaluated once
+    where = [
+        (r, i, j, float(c.positions[j] + fit.shifts[i]), float(c.sigmas[j] * fit.width_scales[i]))
+        for r, fit in enumerate(fits)
+        for i, c in enumerate(fit.components)
+        for j in range(c.energies.size)
+    ]
+    positions = np.array([w[3] for w in where])
+    energies = scale.energy(positions)
+    kev_per_channel = scale.kev_per_channel(positions)
+    continua = {}
     out = []
-    for r, fit in enumerate(fits):
-        cont = fit.continuum()
+    for k, (r, i, j, pos, sig) in enumerate(where):
+        fit = fits[r]
+        c = fit.components[i]
+        if r not in continua:
+            continua[r] = fit.continuum()
         ch = fit.lo + np.arange(fit.counts.size)
-        for i, c in enumerate(fit.components):
-            for j in range(c.energies.size):
-                pos = float(c.positions[j] + fit.shifts[i])
-                sig = float(c.sigmas[j] * fit.width_scales[i])
-                fwhm_kev = FWHM_PER_SIGMA * sig * float(scale.kev_per_channel(pos))
-                near = np.abs(ch - pos) <= 1.5 * FWHM_PER_SIGMA * sig
-                label = c.key.split()[0] if c.kind == "xray" else c.nuclide
-                out.append(
-                    PeakResult(
-                        energy_kev=float(scale.energy(pos)),
-                        channel=pos + first,
-                        fwhm_kev=fwhm_kev,
-                        net_area=fit.area(i) * float(c.weights[j]),
-                        net_area_unc=fit.area_unc(i) * float(c.weights[j]),
-                        continuum=float(np.sum(cont[near])),
-                        nuclide=label,
-                        line_kev=None if c.kind == "found" else float(c.energies[j]),
-                        found=bool(c.found[j]) if c.found is not None else False,
-                        region=r,
-                        reduced_chi2=fit.reduced_chi2,
-                    )
-                )
+        near = np.abs(ch - pos) <= 1.5 * FWHM_PER_SIGMA * sig
+        label = c.key.split()[0] if c.kind == "xray" else c.nuclide
+        out.append(
+            PeakResult(
+                energy_kev=float(energies[k]),
+                channel=pos + first,
+                fwhm_kev=FWHM_PER_SIGMA * sig * float(kev_per_channel[k]),
+                net_area=fit.area(i) * float(c.weights[j]),
+                net_area_unc=fit.area_unc(i) * float(c.weights[j]),
+                continuum=float(np.sum(continua[r][near])),
+                nuclide=label,
+                line_kev=None if c.kind == "found" else float(c.energies[j]),
+                found=bool(c.found[j]) if c.found is not None else False,
+                region=r,
+                reduced_chi2=fit.reduced_chi2,
+            )
+        )
     return out

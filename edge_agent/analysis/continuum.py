@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+
 
 def lls(counts):
     """The log-log-sqrt transform that makes peaks and continuum comparable in height."""
@@ -38,14 +40,10 @@ def snip(counts, window_channels, smooth_channels=None):
         y = boxcar(y, smooth_channels)
     v = lls(y)
     w = np.broadcast_to(np.asarray(window_channels, dtype=float), (n,))
-    w = np.maximum(np.rint(w).astype(np.int64), 1)
-    for p in range(int(w.max()), 0, -1):
-        if 2 * p >= n:
-            continue
-        mid = v[p : n - p]
-        mean = 0.5 * (v[: n - 2 * p] + v[2 * p :])
-        active = w[p : n - p] >= p
-        v[p : n - p] = np.where(active & (mean < mid), mean, mid)
+    w = np.ascontiguousarray(np.maximum(np.rint(w).astype(np.int64), 1))
+    # for p from the largest window down: v[i] = min(v[i], (v[i-p] + v[i+p]) / 2) where
+    # the channel's window reaches p (compiled: one pass per p over the spectrum)
+    kernels.snip_clip(v, w)
     return np.maximum(lls_inverse(v), 0.0)
 
 
@@ -53,12 +51,8 @@ def boxcar(y, half_width):
     """Moving average with a (per-channel) half-width, by cumulative sums."""
     n = y.size
     h = np.broadcast_to(np.maximum(np.rint(np.asarray(half_width, dtype=float)), 0), (n,))
-    h = h.astype(np.int64)
-    c = np.concatenate(([0.0], np.cumsum(y)))
-    i = np.arange(n)
-    lo = np.maximum(i - h, 0)
-    hi = np.minimum(i + h + 1, n)
-    return (c[hi] - c[lo]) / (hi - lo)
+    h = np.ascontiguousarray(h, dtype=np.int64)
+    return kernels.boxcar(np.ascontiguousarray(y, dtype=float), h)
 
 
 def continuum(counts, fwhm_channels, peak_channels=(), window_fwhm: float = 10.0, clip_fwhm=2.0):

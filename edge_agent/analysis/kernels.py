@@ -282,3 +282,42 @@ def step_columns(centres, pos, sig):
             dp[i, q] = phi / sig[q]
             dl[i, q] = z * phi
     return v, dp, dl
+
+
+# --------------------------------------------------------------------- continuum
+@njit(cache=True, nogil=True)
+def snip_clip(v, w):
+    """SNIP's clipping in place: for p from max(w) down to 1, every channel i with
+    w[i] >= p takes min(v[i], (v[i-p] + v[i+p]) / 2), all from the values before that p
+    (continuum.snip's vector form, value for value)."""
+    n = v.size
+    buf = np.empty(n)
+    top = 0
+    for i in range(n):
+        top = max(top, w[i])
+    for p in range(top, 0, -1):
+        if 2 * p >= n:
+            continue
+        for i in range(p, n - p):
+            mid = v[i]
+            mean = 0.5 * (v[i - p] + v[i + p])
+            buf[i] = mean if (w[i] >= p and mean < mid) else mid
+        for i in range(p, n - p):
+            v[i] = buf[i]
+
+
+@njit(cache=True, nogil=True)
+def boxcar(y, h):
+    """Moving average of y over i - h[i] .. i + h[i] (cut at the ends), by cumulative sums
+    (continuum.boxcar's vector form, value for value)."""
+    n = y.size
+    c = np.empty(n + 1)
+    c[0] = 0.0
+    for i in range(n):
+        c[i + 1] = c[i] + y[i]
+    out = np.empty(n)
+    for i in range(n):
+        lo = max(i - h[i], 0)
+        hi = min(i + h[i] + 1, n)
+        out[i] = (c[hi] - c[lo]) / (hi - lo)
+    return out

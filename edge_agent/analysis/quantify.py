@@ -293,18 +293,21 @@ class _VarianceModel:
     def __init__(self, fits: list[RegionFit], rows):
         self.fits = fits
         self.rows = rows
+        # (fit, rows, area indices, rows x rows and areas x areas index grids)
         self.regions: list[tuple[int, np.ndarray, np.ndarray, tuple, tuple]] = []
         by_region: dict[int, list[int]] = {}
         for j, (r, _) in enumerate(rows):
             by_region.setdefault(r, []).append(j)
         self.rest = {}
+        self.shapes = {}  # per region: the basis columns of its used areas
         self.scale = {}
+        self._null_continuum = {}  # (region, nuclide) -> what u(0) puts in place of areas
         for r, js in by_region.items():
             fit = fits[r]
             idx = np.array([fit.area_index(rows[j][1]) for j in js])
-            # (fit, rows, area indices, rows x rows and areas x areas index grids)
             self.regions.append((r, np.array(js), idx, np.ix_(js, js), np.ix_(idx, idx)))
-            self.rest[r] = fit.mu - fit.basis[:, idx] @ fit.beta[idx]
+            self.shapes[r] = fit.basis[:, idx]
+            self.rest[r] = fit.mu - self.shapes[r] @ fit.beta[idx]
             if fit.covariance.shape[0] > fit.beta.size:  # free shape
                 lin = np.diag(fit.area_covariance_at(fit.mu))[idx]
                 full = np.diag(fit.covariance)[idx]
@@ -325,25 +328,18 @@ class _VarianceModel:
         (u(0) would shrink with it), and one count is added in each of its peak windows.
         """
         cov = np.zeros((len(self.rows), len(self.rows)))
-        wanted = None if only is None else set(int(j) for j in only)
-        for r, js, idx, rr, aa in self.regions:
-            if wanted is not None and not wanted.intersection(js.tolist()):
+        wanted = None if only is None else {int(j) for j in only}
+        for r, js, _, rr, aa in self.regions:
+            if wanted is not None and wanted.isdisjoint(js.tolist()):
                 continue
             fit = self.fits[r]
             # one count added to the region's continuum: ISO 11929 takes n + 1 as the mean
             # of a Poisson count n, which keeps u(0) finite where the continuum is ~0
-            mu = self.rest[r] + fit.basis[:, idx] @ np.maximum(areas[js], 0.0)
-            mine = []
+            mu = self.rest[r] + self.shapes[r] @ np.maximum(areas[js], 0.0)
             if null is not None:
-                mine = [
-                    self.rows[j][1]
-                    for j in js
-                    if null in fit.components[self.rows[j][1]].counts_per_bq
-                ]
-            if mine and fit.reference_continuum is not None:
-                mu = mu - fit.continuum() + fit.reference_continuum
-                # the n + 1 of the gross count in each of the nuclide's peak windows
-                mu = mu + _window_count(fit, mine)
+                swap = self._null_swap(r, js, null)
+                if swap is not None:
+                    mu = mu + swap
             mu = np.maximum(mu, 0.0) + 1.0 / fit.mu.size
             c = fit.area_covariance_at(mu)[aa]
             f = self.scale.get(r)
@@ -351,6 +347,22 @@ class _VarianceModel:
                 c = c * f[:, None] * f[None, :]
             cov[rr] = c
         return cov
+
+    def _null_swap(self, r: int, js, null: str):
+        """What u(0) of nuclide `null` adds to region r's mu: the level-corrected SNIP
+        continuum in place of the fitted one, and the n + 1 of the gross count in each of
+        the nuclide's peak windows (None: the region holds none of its used areas)."""
+        key = (r, null)
+        if key not in self._null_continuum:
+            fit = self.fits[r]
+            mine = [
+                self.rows[j][1] for j in js if null in fit.components[self.rows[j][1]].counts_per_bq
+            ]
+            swap = None
+            if mine and fit.reference_continuum is not None:
+                swap = fit.reference_continuum - fit.continuum() + _window_count(fit, mine)
+            self._null_continuum[key] = swap
+        return self._null_continuum[key]
 
 
 def _window_count(fit: RegionFit, components: list[int]) -> np.ndarray:

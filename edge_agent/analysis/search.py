@@ -77,6 +77,7 @@ def matched_filter(counts, sigma_channels, variance_floor: float = 0.25) -> Filt
     response = np.zeros(size)
     variance = np.ones(size)
     gain = np.ones(size)  # response per unit net area, to turn R into a rough area
+    ordered = bool(np.all(sigma[1:] >= sigma[:-1]))
     start = 0
     while start < size:
         s0 = sigma[start]
@@ -84,7 +85,7 @@ def matched_filter(counts, sigma_channels, variance_floor: float = 0.25) -> Filt
         band = np.nonzero(np.abs(sigma[start:] / s0 - 1.0) > 0.1)[0]
         stop = start + int(band[0]) if band.size else size
         stop = max(stop, start + 1)
-        s = float(np.median(sigma[start:stop]))
+        s = _median(sigma[start:stop], ordered)
         k = second_derivative_kernel(s)
         half = (k.size - 1) // 2
         lo, hi = start - half, stop + half
@@ -98,6 +99,14 @@ def matched_filter(counts, sigma_channels, variance_floor: float = 0.25) -> Filt
         gain[start:stop] = float(np.dot(k, g))
         start = stop
     return Filtered(response, response / np.sqrt(variance), gain)
+
+
+def _median(x: np.ndarray, ordered: bool) -> float:
+    """np.median of x; read off the middle when x is known to be in increasing order."""
+    if not ordered:
+        return float(np.median(x))
+    half = x.size // 2
+    return float(x[half]) if x.size % 2 else float(0.5 * (x[half - 1] + x[half]))
 
 
 def _merge_close(found: list[FoundPeak], sigma) -> list[FoundPeak]:
