@@ -130,6 +130,7 @@ def analyze(
         [*reported, *(n for n in cfg.interferers if n in lib and n not in reported)],
         use_xrays=cfg.use_xrays,
         limits_for=reported,
+        needed=reported,
         systematics=Systematics(
             eff.ln_covariance,
             cfg.intensity_rel_unc_gamma,

@@ -321,3 +321,18 @@ def boxcar(y, h):
         hi = min(i + h[i] + 1, n)
         out[i] = (c[hi] - c[lo]) / (hi - lo)
     return out
+
+
+# ------------------------------------------------------------------ combination
+@njit(cache=True, nogil=True)
+def gls(y, m, cov):
+    """Generalised least squares of y = m a with covariance cov: (a, cov_a, weights),
+    a = weights @ y (pseudo-inverses when a matrix is singular)."""
+    try:
+        cinv = np.linalg.inv(cov)
+        cov_a = np.linalg.inv(m.T @ cinv @ m)
+    except Exception:
+        cinv = np.linalg.pinv(cov)
+        cov_a = np.linalg.pinv(m.T @ cinv @ m)
+    weights = cov_a @ m.T @ cinv
+    return weights @ y, cov_a, weights

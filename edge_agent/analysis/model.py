@@ -18,7 +18,7 @@ from shared.nuclear.summing import TotalEfficiency, summing
 from .config import AnalysisConfig
 from .fit import Component
 from .scale import FWHM_PER_SIGMA, ChannelScale
-from .search import FoundPeak
+from .search import FoundPeak, median
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ def build_regions(
         hi_i = min(int(np.ceil(hi)) + 1, size)
         if hi_i - lo_i < 5:
             continue
-        width_fwhm = (hi_i - lo_i) / float(np.median(fw))
+        width_fwhm = (hi_i - lo_i) / median(fw)
         region = Region(lo_i, hi_i, baseline_order=2 if width_fwhm > 12 else 1, index=len(regions))
         region.components = _components(cluster, lines, matched, geometry, live_time, config)
         for pos, sig in compton_edges or ():

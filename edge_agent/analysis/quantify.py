@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import chdtrc
 
-from . import linalg
+from . import kernels, linalg
 from .fit import RegionFit
 
 QUANTIFYING_KINDS = ("nuclide", "annihilation")
@@ -73,10 +73,14 @@ def estimate_activities(
     with_limits: bool = True,
     limits_for=None,
     systematics: Systematics | None = None,
+    needed=None,
 ) -> dict[str, NuclideEstimate]:
     """Activities of `nuclides` from the components of `fits` that quantify them.
 
     limits_for: the nuclides that need u0 (default: all of them, when with_limits).
+    needed: the nuclides whose estimates the caller uses (default: all). The others are
+    there for the lines they share: a set of nuclides that shares no line with a needed
+    one is not solved (it cannot change them) and has no estimate in the result.
     systematics: with it, each nuclide's efficiency and nuclear-data uncertainties and the
     consistency of its lines (without: the linear efficiency bound of the components).
     """
@@ -99,7 +103,8 @@ def estimate_activities(
     need_u0 = set(wanted if limits_for is None else limits_for) if with_limits else set()
     out: dict[str, NuclideEstimate] = {}
     for group in _coupled_groups(fits, rows, [n for n in nuclides if n in own]):
-        out.update(_solve_group(fits, group, need_u0, systematics))
+        if needed is None or not set(needed).isdisjoint(group[0]):
+            out.update(_solve_group(fits, group, need_u0, systematics))
     return out
 
 
@@ -272,14 +277,11 @@ def _consistency(fits, rows, m, y, cov_count, activity, sy: Systematics) -> _Con
 
 def _gls(y, m, cov):
     """Activities, their covariance and the weights (activities = weights @ y)."""
-    try:
-        cinv = linalg.inv(cov)
-        cov_a = linalg.inv(m.T @ cinv @ m)
-    except np.linalg.LinAlgError:
-        cinv = np.linalg.pinv(cov)
-        cov_a = np.linalg.pinv(m.T @ cinv @ m)
-    weights = cov_a @ m.T @ cinv
-    return weights @ y, cov_a, weights
+    return kernels.gls(
+        np.ascontiguousarray(y, dtype=float),
+        np.ascontiguousarray(m, dtype=float),
+        np.ascontiguousarray(cov, dtype=float),
+    )
 
 
 class _VarianceModel:
@@ -305,7 +307,9 @@ class _VarianceModel:
         for r, js in by_region.items():
             fit = fits[r]
             idx = np.array([fit.area_index(rows[j][1]) for j in js])
-            self.regions.append((r, np.array(js), idx, np.ix_(js, js), np.ix_(idx, idx)))
+            js = np.array(js)
+            # np.ix_ of each, written out (it is called for every group)
+            self.regions.append((r, js, idx, (js[:, None], js), (idx[:, None], idx)))
             self.shapes[r] = fit.basis[:, idx]
             self.rest[r] = fit.mu - self.shapes[r] @ fit.beta[idx]
             if fit.covariance.shape[0] > fit.beta.size:  # free shape

@@ -77,7 +77,6 @@ def matched_filter(counts, sigma_channels, variance_floor: float = 0.25) -> Filt
     response = np.zeros(size)
     variance = np.ones(size)
     gain = np.ones(size)  # response per unit net area, to turn R into a rough area
-    ordered = bool(np.all(sigma[1:] >= sigma[:-1]))
     start = 0
     while start < size:
         s0 = sigma[start]
@@ -85,7 +84,7 @@ def matched_filter(counts, sigma_channels, variance_floor: float = 0.25) -> Filt
         band = np.nonzero(np.abs(sigma[start:] / s0 - 1.0) > 0.1)[0]
         stop = start + int(band[0]) if band.size else size
         stop = max(stop, start + 1)
-        s = _median(sigma[start:stop], ordered)
+        s = median(sigma[start:stop])
         k = second_derivative_kernel(s)
         half = (k.size - 1) // 2
         lo, hi = start - half, stop + half
@@ -101,10 +100,9 @@ def matched_filter(counts, sigma_channels, variance_floor: float = 0.25) -> Filt
     return Filtered(response, response / np.sqrt(variance), gain)
 
 
-def _median(x: np.ndarray, ordered: bool) -> float:
-    """np.median of x; read off the middle when x is known to be in increasing order."""
-    if not ordered:
-        return float(np.median(x))
+def median(x) -> float:
+    """np.median of a 1-d array, value for value, without its overhead (~15 us a call)."""
+    x = np.sort(np.asarray(x, dtype=float))
     half = x.size // 2
     return float(x[half]) if x.size % 2 else float(0.5 * (x[half - 1] + x[half]))
 
