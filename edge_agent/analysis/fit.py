@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kernels, linalg
+from . import kernels
 
 _MU_FLOOR = kernels.MU_FLOOR
 _MAX_SHIFT_SIGMA = 1.5  # strong peaks may move this far from the calibrated position
@@ -163,66 +163,35 @@ def fit_region(
 
     # every peak of every component in one array, so that each basis is one compiled call
     peak_comp = np.concatenate([np.full(c.positions.size, i) for i, c in enumerate(components)])
-    peak_pos = np.concatenate([c.positions for c in components]).astype(float)
-    peak_sig = np.concatenate([c.sigmas for c in components]).astype(float)
-    peak_w = np.concatenate([c.weights for c in components]).astype(float)
     peak_widx = np.array(
-        [-1 if width_index(i) is None else width_index(i) for i in peak_comp], dtype=np.int64
+        [-1 if width_index(i) is None else width_index(i) for i in range(nc)], dtype=np.int64
+    )[peak_comp]
+    step_widx = np.array(
+        [-1 if width_index(i) is None else width_index(i) for i in stepped], dtype=np.int64
     )
-    step_pos = np.array([components[i].positions[components[i].main] for i in stepped], float)
-    step_sig = np.array([components[i].sigmas[components[i].main] for i in stepped], float)
-    step_widx = np.array([-1 if width_index(i) is None else width_index(i) for i in stepped])
-    centres = edges[:-1] + 0.5
-    n_steps = len(stepped)
-    n_edges = len(compton_edges)
-    edge_steps = None
+    edge_steps = np.zeros((n.size, 0))
     if compton_edges:
         pos = np.array([p for p, _ in compton_edges], dtype=float)
         sig = np.array([w for _, w in compton_edges], dtype=float)
-        edge_steps = kernels.step_columns(centres, pos, sig)[0]
-
-    def basis(theta: np.ndarray, derivatives: bool = False):
-        """B(theta); with derivatives also dB/dtheta_j as a list of matrices."""
-        out = np.empty((n.size, nb + nc + n_steps + n_edges))
-        out[:, :nb] = baseline
-        shift = theta[0] if free_shape else 0.0
-        sg = peak_sig
-        if widths:
-            sg = peak_sig * np.exp(theta[np.maximum(peak_widx, 0)])
-        cols, d_shift, d_width = kernels.peak_columns(
-            edges,
-            peak_pos + shift,
-            sg,
-            peak_comp,
-            peak_w,
-            nc,
-            tail_fraction,
-            tail_length_sigma,
-            peak_widx,
-            n_theta,
-            derivatives,
-        )
-        out[:, nb : nb + nc] = cols
-        d = []
-        if derivatives:
-            d = [np.zeros_like(out) for _ in range(n_theta)]
-            d[0][:, nb : nb + nc] = d_shift
-            for j in range(1, n_theta):
-                d[j][:, nb : nb + nc] = d_width[j]
-        if stepped:
-            st_scale = np.exp(theta[np.maximum(step_widx, 0)]) if widths else np.ones(len(stepped))
-            v, dp, dl = kernels.step_columns(centres, step_pos + shift, step_sig * st_scale)
-            out[:, nb + nc : nb + nc + n_steps] = v
-            if derivatives:
-                d[0][:, nb + nc : nb + nc + n_steps] = dp
-                for k, j in enumerate(step_widx):
-                    if j >= 0:
-                        d[j][:, nb + nc + k] = dl[:, k]
-        if n_edges:
-            out[:, nb + nc + n_steps :] = edge_steps
-        return (out, d) if derivatives else out
-
-    n_lin = nb + nc + n_steps + n_edges
+        edge_steps = kernels.step_columns(edges[:-1] + 0.5, pos, sig)[0]
+    shape = (
+        edges,
+        baseline,
+        nc,
+        np.concatenate([c.positions for c in components]).astype(float),
+        np.concatenate([c.sigmas for c in components]).astype(float),
+        peak_comp,
+        np.concatenate([c.weights for c in components]).astype(float),
+        peak_widx,
+        float(tail_fraction),
+        float(tail_length_sigma),
+        np.array([components[i].positions[components[i].main] for i in stepped], dtype=float),
+        np.array([components[i].sigmas[components[i].main] for i in stepped], dtype=float),
+        step_widx,
+        edge_steps,
+    )
+    n_steps = len(stepped)
+    n_lin = nb + nc + n_steps + len(compton_edges)
     prec = np.zeros(n_lin)
     mean = np.zeros(n_lin)
     for i, c in enumerate(components):
@@ -231,23 +200,24 @@ def fit_region(
             prec[nb + i] = 1.0 / max(s, 1e-6) ** 2
             mean[nb + i] = m
     theta = np.zeros(n_theta)
-    b = basis(theta)
+    b = kernels.region_basis(*shape, free_shape, widths, theta, False)[0]
     if start is not None:
-        start = np.concatenate([start[: nb + nc], np.zeros(n_steps), start[start.size - n_edges :]])
+        start = np.concatenate(
+            [start[: nb + nc], np.zeros(n_steps), start[start.size - len(compton_edges) :]]
+        )
     beta = _irls(b, n, prec, mean, beta=start)
+    jac = b
     if n_theta:
         sig = min(float(np.min(c.sigmas)) for c in components)
         lim = np.full(n_theta, _MAX_LOG_WIDTH)
         lim[0] = _MAX_SHIFT_SIGMA * sig
-        beta, theta, b = _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim)
+        beta, theta, b = kernels.levenberg_marquardt(
+            *shape, widths, n, beta, theta, prec, mean, lim, 40
+        )
+        b, d = kernels.region_basis(*shape, free_shape, widths, theta, True)
+        jac = kernels.jacobian(b, d, beta)
     mu = np.maximum(b @ beta, _MU_FLOOR)
-    jac = b
-    if n_theta:
-        b, d = basis(theta, derivatives=True)
-        jac = np.hstack([b, np.vstack([dj @ beta for dj in d]).T])
-    cov = kernels.fisher_inverse(
-        np.ascontiguousarray(jac), mu, np.concatenate([prec, np.zeros(n_theta)])
-    )
+    cov = kernels.fisher_inverse(jac, mu, np.concatenate([prec, np.zeros(n_theta)]))
     shifts = np.zeros(nc)
     scales = np.ones(nc)
     for i in range(nc):
@@ -263,17 +233,11 @@ def fit_region(
         mu=mu,
         shifts=shifts,
         width_scales=scales,
-        deviance=_deviance(n, mu),
+        deviance=kernels.deviance(n, mu),
         dof=max(n.size - n_lin - n_theta + int(np.count_nonzero(prec)), 1),
         prior_precision=prec,
         prior_mean=mean,
     )
-
-
-def _deviance(n, mu) -> float:
-    mu = np.maximum(mu, _MU_FLOOR)
-    pos = n > 0
-    return float(2.0 * (np.sum(mu) - np.sum(n) + np.dot(n[pos], np.log(n[pos] / mu[pos]))))
 
 
 def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
@@ -284,51 +248,6 @@ def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
     start = beta is not None
     beta0 = np.asarray(beta, dtype=float) if start else np.zeros(b.shape[1])
     return kernels.irls(b, n, prec, mean, beta0, start, max_iter)
-
-
-def _levenberg_marquardt(basis, n, beta, theta, prec, mean, lim, max_iter=40):
-    nl = beta.size
-    b = basis(theta)
-    mu = b @ beta
-    nln = kernels.n_log_n(n)
-    obj = kernels.objective(n, mu, beta, prec, mean, nln)
-    lam = 1e-3
-    for _ in range(max_iter):
-        b, d = basis(theta, derivatives=True)
-        jac = np.hstack([b, np.vstack([dj @ beta for dj in d]).T])
-        w = 1.0 / np.maximum(mu, _MU_FLOOR)
-        info = jac.T @ (jac * w[:, None])
-        info[np.arange(nl), np.arange(nl)] += prec
-        grad = jac.T @ (n * w - 1.0)
-        grad[:nl] -= prec * (beta - mean)
-        improved = False
-        for _ in range(12):
-            a = info + lam * np.diag(np.diag(info) + 1e-12)
-            try:
-                step = linalg.solve(a, grad)
-            except np.linalg.LinAlgError:
-                lam *= 10
-                continue
-            nb = beta + step[:nl]
-            nt = np.clip(theta + step[nl:], -lim, lim)
-            bb = basis(nt)
-            nmu = bb @ nb
-            if np.min(nmu) > 0:
-                nobj = kernels.objective(n, nmu, nb, prec, mean, nln)
-                if nobj <= obj:
-                    improved = True
-                    break
-            lam *= 10
-        if not improved:
-            break
-        done = obj - nobj < 1e-4
-        beta, theta, b, mu, obj = nb, nt, bb, nmu, nobj
-        lam = max(lam / 10, 1e-6)
-        if done:
-            break
-    # polish the linear part at the final theta
-    beta = _irls(b, n, prec, mean, beta=beta)
-    return beta, theta, b
 
 
 def warm_up() -> None:

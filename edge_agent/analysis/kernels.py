@@ -336,3 +336,190 @@ def gls(y, m, cov):
         cov_a = np.linalg.pinv(m.T @ cinv @ m)
     weights = cov_a @ m.T @ cinv
     return weights @ y, cov_a, weights
+
+
+# ------------------------------------------------------------------ the region
+@njit(cache=True, nogil=True)
+def deviance(n, mu) -> float:
+    """Poisson deviance 2 sum(mu - n + n ln(n/mu)), mu floored at MU_FLOOR."""
+    s_mu = 0.0
+    s_n = 0.0
+    s_log = 0.0
+    for i in range(n.size):
+        m = max(mu[i], MU_FLOOR)
+        s_mu += m
+        s_n += n[i]
+        if n[i] > 0.0:
+            s_log += n[i] * math.log(n[i] / m)
+    return 2.0 * (s_mu - s_n + s_log)
+
+
+@njit(cache=True, nogil=True)
+def region_basis(
+    edges,
+    baseline,
+    nc,
+    peak_pos,
+    peak_sig,
+    peak_comp,
+    peak_w,
+    peak_widx,
+    eta,
+    tail_sigma,
+    step_pos,
+    step_sig,
+    step_widx,
+    edge_steps,
+    free_shape,
+    widths,
+    theta,
+    derivs,
+):
+    """B(theta) of a region, and with derivs dB/dtheta_j (n_theta x channels x columns).
+
+    Columns: the baseline polynomial (given), the components' areas, the strong peaks'
+    steps, the Compton edges (given). theta: [shift, log width scale(s)] when free_shape
+    (peaks with widx k scale with theta[k]; widths=False: only the shift).
+    """
+    m, nb = baseline.shape
+    n_steps = step_pos.size
+    n_edges = edge_steps.shape[1]
+    n_lin = nb + nc + n_steps + n_edges
+    n_theta = theta.size
+    out = np.empty((m, n_lin))
+    out[:, :nb] = baseline
+    shift = theta[0] if free_shape else 0.0
+    sg = peak_sig.copy()
+    if widths:
+        for k in range(sg.size):
+            sg[k] = peak_sig[k] * math.exp(theta[max(peak_widx[k], 0)])
+    cols, d_shift, d_width = peak_columns(
+        edges, peak_pos + shift, sg, peak_comp, peak_w, nc, eta, tail_sigma, peak_widx,
+        n_theta, derivs,
+    )  # fmt: skip
+    out[:, nb : nb + nc] = cols
+    d = np.zeros((n_theta if derivs else 0, m, n_lin))
+    if derivs and n_theta > 0:
+        d[0, :, nb : nb + nc] = d_shift
+        for j in range(1, n_theta):
+            d[j, :, nb : nb + nc] = d_width[j]
+    if n_steps > 0:
+        scale = np.ones(n_steps)
+        if widths:
+            for k in range(n_steps):
+                scale[k] = math.exp(theta[max(step_widx[k], 0)])
+        centres = edges[:-1] + 0.5
+        v, dp, dl = step_columns(centres, step_pos + shift, step_sig * scale)
+        out[:, nb + nc : nb + nc + n_steps] = v
+        if derivs:
+            d[0, :, nb + nc : nb + nc + n_steps] = dp
+            for k in range(n_steps):
+                j = step_widx[k]
+                if j >= 0:
+                    d[j, :, nb + nc + k] = dl[:, k]
+    if n_edges > 0:
+        out[:, nb + nc + n_steps :] = edge_steps
+    return out, d
+
+
+@njit(cache=True, nogil=True)
+def jacobian(b, d, beta):
+    """d mu / d(beta, theta): the basis, then each dB/dtheta_j @ beta."""
+    m, p = b.shape
+    k = d.shape[0]
+    jac = np.empty((m, p + k))
+    jac[:, :p] = b
+    for j in range(k):
+        jac[:, p + j] = np.ascontiguousarray(d[j]) @ beta
+    return jac
+
+
+@njit(cache=True, nogil=True)
+def levenberg_marquardt(
+    edges,
+    baseline,
+    nc,
+    peak_pos,
+    peak_sig,
+    peak_comp,
+    peak_w,
+    peak_widx,
+    eta,
+    tail_sigma,
+    step_pos,
+    step_sig,
+    step_widx,
+    edge_steps,
+    widths,
+    n,
+    beta,
+    theta,
+    prec,
+    mean,
+    lim,
+    max_iter,
+):
+    """Damped Gauss-Newton on (beta, theta) of a region with a free shape, then Fisher
+    scoring of beta at the final theta: (beta, theta, B(theta))."""
+    nl = beta.size
+    b = region_basis(
+        edges, baseline, nc, peak_pos, peak_sig, peak_comp, peak_w, peak_widx, eta,
+        tail_sigma, step_pos, step_sig, step_widx, edge_steps, True, widths, theta, False,
+    )[0]  # fmt: skip
+    mu = b @ beta
+    nln = n_log_n(n)
+    obj = objective(n, mu, beta, prec, mean, nln)
+    lam = 1e-3
+    for _ in range(max_iter):
+        b, d = region_basis(
+            edges, baseline, nc, peak_pos, peak_sig, peak_comp, peak_w, peak_widx, eta,
+            tail_sigma, step_pos, step_sig, step_widx, edge_steps, True, widths, theta, True,
+        )  # fmt: skip
+        jac = jacobian(b, d, beta)
+        w = 1.0 / np.maximum(mu, MU_FLOOR)
+        jw = np.empty_like(jac)
+        for i in range(jac.shape[0]):
+            jw[i] = jac[i] * w[i]
+        info = jac.T @ jw
+        for j in range(nl):
+            info[j, j] += prec[j]
+        grad = jac.T @ (n * w - 1.0)
+        grad[:nl] -= prec * (beta - mean)
+        improved = False
+        nb_ = beta
+        nt = theta
+        bb = b
+        nmu = mu
+        nobj = obj
+        for _ in range(12):
+            a = info.copy()
+            for j in range(a.shape[0]):
+                a[j, j] += lam * (info[j, j] + 1e-12)
+            try:
+                step = np.linalg.solve(a, grad)
+            except Exception:
+                lam *= 10
+                continue
+            nb_ = beta + step[:nl]
+            nt = np.minimum(np.maximum(theta + step[nl:], -lim), lim)
+            bb = region_basis(
+                edges, baseline, nc, peak_pos, peak_sig, peak_comp, peak_w, peak_widx, eta,
+                tail_sigma, step_pos, step_sig, step_widx, edge_steps, True, widths, nt, False,
+            )[0]  # fmt: skip
+            nmu = bb @ nb_
+            if nmu.min() > 0:
+                nobj = objective(n, nmu, nb_, prec, mean, nln)
+                if nobj <= obj:
+                    improved = True
+                    break
+            lam *= 10
+        if not improved:
+            break
+        done = obj - nobj < 1e-4
+        beta, theta, b, mu, obj = nb_, nt, bb, nmu, nobj
+        lam = max(lam / 10, 1e-6)
+        if done:
+            break
+    # polish the linear part at the final theta
+    beta = irls(b, n, prec, mean, beta, True, 50)
+    return beta, theta, b
