@@ -3,8 +3,8 @@
     python benchmarks/analysis/mismatch_focus.py --nuclide Kr-85m --method station --n 400
     python benchmarks/analysis/mismatch_focus.py --nuclide Kr-85m --n 600 --observed 0.83:61
 
-The mixtures of MISMATCH_OF that drive the nuclide (spectra.py's mismatch_cases, seed
---seed), kept where its strongest line has more than 1000 expected counts. Per spectrum
+The mixture of mismatch_design.py that drives the nuclide (its mismatch_cases, seed
+--seed), kept where its strongest line has at least 1000 expected counts. Per spectrum
 the world's own errors are known: the intensity factor of each gamma line
 (mismatch_library) and the fitted efficiency curve against the calibrated detector's
 true one at each line. Printed: the pull SD with the stated total uncertainty and with
@@ -36,10 +36,14 @@ import numpy as np  # noqa: E402
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchmarks.analysis.mismatch_design import (  # noqa: E402
+    MISMATCH_MIN_COUNTS,
+    MISMATCH_MIXTURES,
+    mismatch_cases,
+    mixture_of,
+)
 from benchmarks.analysis.run import method_function, sd_interval  # noqa: E402
 from benchmarks.analysis.spectra import (  # noqa: E402
-    MISMATCH_DRIVERS,
-    mismatch_cases,
     mismatch_detectors,
     mismatch_library,
     simulate,
@@ -101,15 +105,18 @@ def main(argv=None) -> int:
     lib = load_library()
     nuc = lib[args.nuclide]
     gammas = nuc.gammas()
-    bases = [b for b, drivers in MISMATCH_DRIVERS.items() if args.nuclide in drivers]
+    bases = [m for m, (_, drivers) in MISMATCH_MIXTURES.items() if args.nuclide in drivers]
+    if not bases:
+        print(f"{args.nuclide}: no mismatch mixture drives it")
+        return 2
     rows, t0 = [], time.perf_counter()
     for case in mismatch_cases(64 * args.n, args.seed):
         if len(rows) >= args.n:
             break
-        if not any(case.note.startswith(b) for b in bases):
+        if mixture_of(case) not in bases:
             continue
         sim = simulate(case)
-        if sim.main_line_area(args.nuclide) < 1000:
+        if sim.main_line_area(args.nuclide) < MISMATCH_MIN_COUNTS:
             continue
         r = fn(sim.phd).nuclides[args.nuclide]
         truth = case.truth(args.nuclide)
