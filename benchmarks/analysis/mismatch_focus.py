@@ -179,7 +179,8 @@ def main(argv=None) -> int:
             f"  {ln.energy:8.2f} keV: intensity error SD {100 * d_int[:, j].std():.2f} % "
             f"(stated {100 * math.hypot(ln.intensity_rel_unc, nuc.normalisation_rel_unc):.2f} %,"
             f" own {100 * ln.intensity_rel_unc:.2f} %); efficiency error SD "
-            f"{100 * d_eff[:, j].std():.2f} %"
+            f"{100 * d_eff[:, j].std():.2f} %, mean {100 * d_eff[:, j].mean():+.2f} %"
+            f" +- {100 * d_eff[:, j].std() / math.sqrt(n):.2f} (true over fitted - 1)"
         )
     x = np.c_[np.ones(n), d_int, d_eff, d_shape]
     coef, *_ = np.linalg.lstsq(x, rel, rcond=None)
