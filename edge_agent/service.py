@@ -65,8 +65,7 @@ def station_method():
     Its compiled kernels are made ready here (loaded from numba's cache; compiled, some
     10-30 s, after an install or an update), before the clock starts.
     """
-    from edge_agent.analysis import analyze
-    from edge_agent.analysis.fit import warm_up
+    from edge_agent.analysis import analyze, warm_up
 
     warm_up()
     return analyze

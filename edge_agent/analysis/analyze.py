@@ -179,6 +179,20 @@ def analyze(
     )
 
 
+def warm_up() -> None:
+    """Compile the method's kernels (edge_agent/analysis/kernels.py), or load them from
+    numba's cache, on small inputs, so that the first spectrum does not pay it (10-30 s
+    after an install or an update, well under a second after): a service calls this before
+    its clock starts."""
+    from . import fit, quantify
+
+    fit.warm_up()
+    counts = np.arange(300, dtype=float) % 7.0
+    matched_filter(counts, 2.0)
+    continuum(counts, 4.7, [150.0])
+    quantify._gls(np.array([1.0, 2.0]), np.ones((2, 1)), np.eye(2))
+
+
 # ------------------------------------------------------------------------- input
 def _usable_input(phd: Phd, source: str) -> tuple[np.ndarray, float, float, Calibrations, int]:
     where = f"{source}: " if source else ""

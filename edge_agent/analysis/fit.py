@@ -251,8 +251,8 @@ def _irls(b, n, prec, mean, beta=None, max_iter: int = 50) -> np.ndarray:
 
 
 def warm_up() -> None:
-    """Compile the kernels (or load them from numba's cache) on a small region, so that
-    the first spectrum does not pay it: a service calls this before its clock starts."""
+    """Compile the fit's kernels (or load them from numba's cache) on a small region
+    (analyze.warm_up does it for every kernel)."""
     ch = np.arange(40, dtype=float)
     counts = np.round(5.0 + 400.0 * np.exp(-0.5 * ((ch - 20.0) / 2.0) ** 2))
     counts[:4] = 0.0

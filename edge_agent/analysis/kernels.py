@@ -289,21 +289,23 @@ def step_columns(centres, pos, sig):
 def snip_clip(v, w):
     """SNIP's clipping in place: for p from max(w) down to 1, every channel i with
     w[i] >= p takes min(v[i], (v[i-p] + v[i+p]) / 2), all from the values before that p
-    (continuum.snip's vector form, value for value)."""
+    (continuum.snip's vector form, value for value). Two buffers take turns."""
     n = v.size
-    buf = np.empty(n)
     top = 0
     for i in range(n):
         top = max(top, w[i])
+    src = v.copy()
+    dst = v.copy()
     for p in range(top, 0, -1):
         if 2 * p >= n:
             continue
         for i in range(p, n - p):
-            mid = v[i]
-            mean = 0.5 * (v[i - p] + v[i + p])
-            buf[i] = mean if (w[i] >= p and mean < mid) else mid
-        for i in range(p, n - p):
-            v[i] = buf[i]
+            mid = src[i]
+            mean = 0.5 * (src[i - p] + src[i + p])
+            dst[i] = mean if (w[i] >= p and mean < mid) else mid
+        # the ends were not touched: both buffers hold the same values there
+        src, dst = dst, src
+    v[:] = src
 
 
 @njit(cache=True, nogil=True)

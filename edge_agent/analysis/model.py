@@ -273,26 +273,27 @@ def _components(
     out: list[Component] = []
 
     def make(key, kind, nuclide, members, weights, per_bq, intensities):
-        e = np.array([lines[j].energy for j in members])
         w = np.asarray(weights, dtype=float)
+        w = w / w.sum()
+        share = w.tolist()
+
+        def mean_of(values) -> float:  # the area-weighted mean over the members
+            return float(sum(f * v for f, v in zip(share, values)))
+
         out.append(
             Component(
                 key=key,
                 kind=kind,
                 nuclide=nuclide,
-                energies=e,
+                energies=np.array([lines[j].energy for j in members]),
                 positions=geometry.positions[members],
                 sigmas=geometry.sigmas[members],
-                weights=w / w.sum(),
-                rel_unc=float(np.dot(w / w.sum(), geometry.rel_unc[members])),
+                weights=w,
+                rel_unc=mean_of(geometry.rel_unc[members].tolist()),
                 # the lines' intensity errors taken as moving together (an x-ray group's
                 # conversion and fluorescence data; the main line dominates a gamma group)
-                intensity_rel_unc=float(
-                    np.dot(w / w.sum(), [lines[j].intensity_rel_unc for j in members])
-                ),
-                summing_rel_unc=float(
-                    np.dot(w / w.sum(), [lines[j].summing_rel_unc for j in members])
-                ),
+                intensity_rel_unc=mean_of([lines[j].intensity_rel_unc for j in members]),
+                summing_rel_unc=mean_of([lines[j].summing_rel_unc for j in members]),
                 counts_per_bq=per_bq,
                 intensities=intensities,
                 found=np.array([j in matched for j in members]),

@@ -91,7 +91,7 @@ class Library:
             return self.nuclides[key]
 
     def __contains__(self, name: str) -> bool:
-        return name.lower() in {n.lower() for n in self.nuclides}
+        return name in self.nuclides or name.lower() in {n.lower() for n in self.nuclides}
 
     def lines_between(self, low: float, high: float) -> list[tuple[Nuclide, Line]]:
         return [
