@@ -272,7 +272,9 @@ class Intake:
             "stored with other content",
             accepted.station,
         )
-        return await self.refuse(refusal, name, envelope, peer, accepted.station)
+        # the SignedData is on disk already (the checking process wrote it): kept as the
+        # evidence of what the station signed, named by the quarantine row
+        return await self.refuse(refusal, name, envelope, peer, accepted.station, evidence=signed)
 
     async def refuse(
         self,
@@ -281,8 +283,11 @@ class Intake:
         body: bytes,
         peer: str,
         tls_station: str | None,
+        *,
+        evidence: Packed | Written | None = None,
     ) -> Answer:
-        """Answer a refusal and keep the message in quarantine. A 503 is not a verdict on
+        """Answer a refusal and keep the message in quarantine (with `evidence`, the
+        verified SignedData of a conflict, in the blob store). A 503 is not a verdict on
         the message but "try later" (the station keeps the file and sends it again), so
         it is logged, not quarantined: retries during an outage would fill the table."""
         answer = Answer(refusal.http_status, refusal.status, file_name, refusal.reason)
@@ -306,6 +311,7 @@ class Intake:
             file_name=file_name,
             station=refusal.station or tls_station,
             peer=peer,
+            blob=evidence,
         )
         return answer
 

@@ -236,11 +236,13 @@ class Store:
                     "size": int,
                     "sha256": str,
                     "body": bytes,  # exactly what arrived
+                    "blob": str,  # a conflict's SignedData, kept as evidence (central.blobs)
                 },
                 pk="id",
                 not_null={"received_at", "reason", "body"},
             )
             db["quarantine"].create_index(["received_at"])
+        self._upgrade_quarantine()
         if "analyses" not in db.table_names():
             db["analyses"].create(
                 {
@@ -549,6 +551,18 @@ class Store:
             self.conn.execute("drop index if exists idx_messages_received_at")
         self._plan_statistics()
 
+    def _upgrade_quarantine(self) -> None:
+        """`quarantine.blob` added to a database from before it (rows before it have none)."""
+        if "blob" in self.db["quarantine"].columns_dict:
+            return
+        try:
+            with self.conn:
+                self.conn.execute("alter table quarantine add column blob text")
+        except sqlite3.OperationalError as exc:
+            # the intake, the web server and the worker open the database together
+            if "duplicate column" not in str(exc):
+                raise
+
     def _plan_statistics(self) -> None:
         """Without statistics SQLite takes `station in (...)` for selective and sorts a
         year of rows rather than walk the list's index: make them once the table has
@@ -797,7 +811,15 @@ class Store:
         file_name: str | None = None,
         station: str | None = None,
         peer: str | None = None,
+        blob: Packed | Written | None = None,
     ) -> int:
+        """Keep a refused message with its reason; its id. `blob` is the SignedData a
+        conflicting message was verified with (a checking process may have written it
+        already): kept in the blob store and named by the row, as the evidence of what the
+        station signed, instead of being left there unreferenced."""
+        name = None
+        if blob is not None:
+            name = self.blobs.put(blob) if isinstance(blob, Packed) else blob.sha256
         with self.conn:
             table = self.db["quarantine"]
             table.insert(
@@ -811,13 +833,21 @@ class Store:
                     "size": len(body),
                     "sha256": hashlib.sha256(body).hexdigest(),
                     "body": body,
+                    "blob": name,
                 }
             )
             return int(table.last_pk)
 
     def referenced_blobs(self) -> set[str]:
-        """The blobs the rows point to (what a backup must hold)."""
-        return {r[0] for r in self.conn.execute("select blob from messages where blob is not null")}
+        """The blobs the rows point to (what a backup must hold): the messages' and the
+        quarantined conflicts' SignedData."""
+        return {
+            r[0]
+            for r in self.conn.execute(
+                "select blob from messages where blob is not null "
+                "union select blob from quarantine where blob is not null"
+            )
+        }
 
     # --------------------------------------------------------------- analyses
     def spectra_without_analysis(

@@ -190,3 +190,20 @@ def test_a_schema_1_database_is_upgraded_and_its_rows_still_read(tmp_path, signe
             )
         ]
         assert plan == "SCAN messages USING COVERING INDEX messages_received_list"
+
+
+def test_a_quarantined_conflict_names_its_signed_data_also_in_an_older_database(tmp_path, signed):
+    content, signed_data = signed
+    path = tmp_path / "central.sqlite"
+    with Store(path):
+        pass
+    conn = sqlite3.connect(path)  # a database from before quarantine.blob
+    conn.execute("alter table quarantine drop column blob")
+    conn.close()
+    with Store(path) as store:
+        assert "blob" in store.db["quarantine"].columns_dict
+        packed = pack_signed(signed_data, content, PHD.name)
+        row_id = store.quarantine(body=b"envelope", reason="conflict", status=409, blob=packed)
+        assert store.db["quarantine"].get(row_id)["blob"] == packed.sha256
+        assert store.blobs.get(packed.sha256) == signed_data  # written before the row
+        assert store.referenced_blobs() == {packed.sha256}
