@@ -40,7 +40,7 @@ from shared.crypto.files import (
 )
 from shared.crypto.pathcache import PathCache
 
-from .blobs import Packed, Written
+from .blobs import BlobError, Packed, Written
 from .checking import CheckPool
 from .config import CentralConfig, IntakeConfig
 from .groupcommit import GroupCommit
@@ -223,9 +223,10 @@ class Intake:
             return await self.refuse(refusal, file_name, envelope, peer, tls_station)
         try:
             return await self._store_accepted(accepted, envelope, peer, signed)
-        except sqlite3.Error:
+        except (sqlite3.Error, BlobError):
             # neither stored nor quarantined: the sender keeps the file and sends it again
-            log.exception("%s: %r: the database failed", peer, file_name)
+            # (a blob missing at the insert: removed as stray meanwhile, written again then)
+            log.exception("%s: %r: the database or the blob store failed", peer, file_name)
             return Answer(503, "unavailable", file_name, DATABASE_DOWN)
 
     async def _store_accepted(

@@ -682,6 +682,7 @@ class Store:
                         # again: an earlier message of this batch may have the same name
                         found = self._existing(fields, digest)
                         if found is None:
+                            self._blob_still_there(packed)
                             found = StoreResult("created", self._insert(fields, digest, packed))
                             created.append(i)
                         results[i] = found
@@ -693,6 +694,16 @@ class Store:
                 self.conn.rollback()
             for i, *_ in ready:  # nothing of this batch is stored: each is told so
                 results[i] = exc
+
+    def _blob_still_there(self, packed: Packed | Written) -> None:
+        """Under the write lock, before the row: a stray-blob removal
+        (central/blobcheck.py) may have taken a blob that was there already when it was
+        put. Packed: written again; Written: an error (the message is sent again)."""
+        if self.blobs.exists(packed.sha256):
+            return
+        if isinstance(packed, Written):
+            raise BlobError(f"blob {packed.sha256} is missing from {self.blobs.root}")
+        self.blobs.put(packed)
 
     def _commit(self) -> None:
         self.conn.commit()
