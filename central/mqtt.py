@@ -33,6 +33,7 @@ import json
 import logging
 import math
 import sqlite3
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -462,15 +463,13 @@ class Publisher:
             qos=1,
             retain=True,
         )
-        if config.username:
-            client.username_pw_set(config.username, read_password(config.password_file))
-        if config.tls:
-            _set_tls(client, config)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         self.client = client
+        self.connecting = False  # the files were read and paho is connecting
+        self._setup_problem = ""  # why the files could not be used, as last logged
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -515,12 +514,41 @@ class Publisher:
                 )
 
     def start(self) -> None:
-        """Connect in the background (a broker that is down is retried) and publish."""
+        """Connect in the background (a broker that is down is retried) and publish. A
+        TLS or password file that cannot be used is the health's reason (the `mqtt`
+        alert says it) and read again each round until it can."""
         self.health.failed("not connected yet", self.clock(), vague=True)
-        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_seconds)
-        self.client.loop_start()
+        self.connect()
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self._thread.start()
+
+    def connect(self) -> bool:
+        """Read the TLS and password files and start connecting; False (the reason given
+        to the health and logged once) while one of them cannot be used."""
+        if self.connecting:
+            return True
+        try:
+            if self.config.tls:
+                context = tls_context(self.config)
+            password = read_password(self.config.password_file)
+        except ValueError as exc:
+            reason = str(exc)
+            if reason != self._setup_problem:
+                log.error("MQTT: not connecting: %s", reason)
+                self._setup_problem = reason
+            self.health.failed(reason, self.clock())
+            return False
+        if self.config.tls:
+            self.client.tls_set_context(context)
+        if self.config.username:
+            self.client.username_pw_set(self.config.username, password)
+        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_seconds)
+        self.client.loop_start()
+        self.connecting = True
+        if self._setup_problem:
+            log.info("MQTT: the [mqtt] files can be used now; connecting")
+            self._setup_problem = ""
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         """Say `offline` (retained), disconnect, end the threads."""
@@ -538,8 +566,9 @@ class Publisher:
             )
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout)
-        self.client.disconnect()
-        self.client.loop_stop()
+        if self.connecting:
+            self.client.disconnect()
+            self.client.loop_stop()
 
     def _run(self) -> None:
         """Until stopped: never ends on an error (a locked or damaged database is logged
@@ -551,6 +580,7 @@ class Publisher:
                 with Store(self.database_path) as store:
                     ensure_schema(store.db)
                     while not self._stop.is_set():
+                        self.connect()  # until the [mqtt] files can be used
                         if self.connected.is_set():
                             self.publish_pending(store, self.clock())
                             self.passes += 1
@@ -615,26 +645,67 @@ class Publisher:
         return info.is_published()
 
 
-def _set_tls(client, config) -> None:
-    """TLS to the broker: its CA (else the system's), and a client certificate when set.
-    A file that cannot be read is a clear ValueError (the worker logs it)."""
-    import ssl
+TLS_FILES = ("ca_file", "cert_file", "key_file")
+
+
+def tls_context(config) -> ssl.SSLContext:
+    """TLS to the broker: its CA (else the system's), and a client certificate when set;
+    the broker's name checked. A file that cannot be read or used is a ValueError that
+    names it ("[mqtt] key_file /etc/stax/mqtt.key: cannot read: Permission denied")."""
+    for name in TLS_FILES:
+        path = getattr(config, name)
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    f.read(1)
+            except OSError as exc:
+                raise ValueError(f"[mqtt] {name} {path}: cannot read: {exc.strerror}") from None
+    ca = config.ca_file
+    try:
+        context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+    except (ssl.SSLError, ValueError) as exc:
+        what = f"ca_file {ca}" if ca is not None else "the system's CA certificates"
+        raise ValueError(f"[mqtt] {what}: not PEM CA certificates: {_ssl_text(exc)}") from None
+    cert, key = config.cert_file, config.key_file
+    if cert is not None:
+        try:
+            context.load_cert_chain(str(cert), str(key) if key is not None else None)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ValueError(f"[mqtt] {_blamed(cert, key)}: {_ssl_text(exc)}") from None
+    return context
+
+
+def _blamed(cert: Path, key: Path | None) -> str:
+    """Which of the client certificate and its key `load_cert_chain` refused."""
+    from cryptography import x509
 
     try:
-        client.tls_set(
-            ca_certs=str(config.ca_file) if config.ca_file else None,
-            certfile=str(config.cert_file) if config.cert_file else None,
-            keyfile=str(config.key_file) if config.key_file else None,
-        )
-    except (OSError, ssl.SSLError) as exc:
-        files = [
-            f"{n} {getattr(config, n)}"
-            for n in ("ca_file", "cert_file", "key_file")
-            if getattr(config, n) is not None
-        ]
-        raise ValueError(
-            f"[mqtt] TLS files ({', '.join(files) or 'the system CAs'}): cannot be used: {exc}"
-        ) from None
+        x509.load_pem_x509_certificates(cert.read_bytes())
+    except ValueError:
+        return f"cert_file {cert}: not a PEM certificate"
+    if key is None:
+        return f"cert_file {cert}: no private key of its certificate in it (key_file?)"
+    return f"key_file {key}: not the PEM private key of cert_file {cert}"
+
+
+def _ssl_text(exc: Exception) -> str:
+    return getattr(exc, "reason", None) or str(exc)
+
+
+def check_lines(config) -> tuple[list[str], list[str]]:
+    """What `stax central check` prints about [mqtt], and the problems it found."""
+    if not config.enabled:
+        return ["mqtt        off"], []
+    scheme = "mqtts" if config.tls else "mqtt"
+    login = f", login {config.username}" if config.username else ""
+    lines = [f"mqtt        {scheme}://{config.host}:{config.port}{login}"]
+    try:
+        if config.tls:
+            tls_context(config)
+        read_password(config.password_file)
+    except ValueError as exc:
+        return lines, [str(exc)]
+    return lines, []
 
 
 def schemas() -> dict[str, dict[str, Any]]:

@@ -216,9 +216,12 @@ def _check(config: CentralConfig) -> int:
     mail_lines, problems = check_lines(config.mail)
     from central.mail.outgoing import check_lines as mail_out_lines
 
+    from central.mqtt import check_lines as mqtt_lines
+
     out_lines, out_problems = mail_out_lines(config.mail_out, now)
-    print("\n".join(mail_lines + out_lines))
-    problems += out_problems
+    broker_lines, broker_problems = mqtt_lines(config.mqtt)
+    print("\n".join(mail_lines + out_lines + broker_lines))
+    problems += out_problems + broker_problems
     if cert.not_valid_after_utc < now:
         problems.append("the central certificate has expired (`stax pki renew central`)")
     if next_update is not None and next_update < now:
