@@ -215,7 +215,6 @@ def _check(config: CentralConfig) -> int:
     print(f"web UI      {web}")
     mail_lines, problems = check_lines(config.mail)
     from central.mail.outgoing import check_lines as mail_out_lines
-
     from central.mqtt import check_lines as mqtt_lines
 
     out_lines, out_problems = mail_out_lines(config.mail_out, now)
