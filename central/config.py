@@ -181,6 +181,9 @@ class MqttConfig:
     username: str = ""
     password_file: Path | None = None  # the password alone, mode 0600
     client_id: str = "stax-central"
+    # MQTT 5 tells a publication the broker refused (an ACL: PUBACK "Not authorized");
+    # 3.1.1 for a broker without MQTT 5, which drops such a publication unseen
+    protocol: Literal["5", "3.1.1"] = "5"
     keepalive_seconds: int = 30
     poll_seconds: float = 2.0  # how often the publisher looks for new published data
     # central-wide alerts (CRL, quarantine, the central's certificates) on

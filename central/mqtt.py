@@ -56,6 +56,9 @@ SCHEMA_DIR = Path(__file__).resolve().parents[1] / "shared" / "formats" / "mqtt"
 PAYLOAD_VERSION = 1
 PUBACK_SECONDS = 10.0  # how long one publication may wait for the broker's PUBACK
 BATCH = 200  # alerts taken per pass
+# a topic the broker refused (MQTT 5 PUBACK failure, e.g. its ACL) is tried again this
+# long after, not on every pass; the others go on meanwhile
+REFUSED_RETRY_SECONDS = 60.0
 
 
 # ------------------------------------------------------------------ schema (durable cursor)
@@ -451,11 +454,13 @@ class Publisher:
         broker = f"{config.host}:{config.port}"
         self.health = BrokerHealth(broker, timedelta(seconds=config.alert_after_seconds))
         self._alerting: bool | None = None  # the mqtt alert as last applied (None: not yet)
+        self.v5 = config.protocol == "5"
+        # MQTT 5 answers a refused publication with a PUBACK reason code; 3.1.1 cannot
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
-            protocol=mqtt.MQTTv311,
-            clean_session=True,
+            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+            **({} if self.v5 else {"clean_session": True}),
         )
         client.will_set(
             self.status_topic,
@@ -467,7 +472,12 @@ class Publisher:
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
         self.client = client
+        self._verdicts: dict[int, Any] = {}  # mid -> the broker's failure reason code
+        self._verdicts_lock = threading.Lock()
+        self._refused_until: dict[str, datetime] = {}  # topic -> when to try it again
+        self._status_mid: int | None = None  # the `online` publication's
         self.connecting = False  # the files were read and paho is connecting
         self._setup_problem = ""  # why the files could not be used, as last logged
 
@@ -478,7 +488,7 @@ class Publisher:
             return
         log.info("MQTT: connected to %s:%d", self.config.host, self.config.port)
         self.health.worked()  # the broker took the login (before anyone sees `online`)
-        client.publish(
+        info = client.publish(
             self.status_topic,
             json.dumps(
                 status_payload("online", self.config.client_id, self.clock()), sort_keys=True
@@ -486,6 +496,8 @@ class Publisher:
             qos=1,
             retain=True,
         )
+        # its PUBACK comes on this thread, after this returns: the mid is known by then
+        self._status_mid = info.mid
         self._resend.set()
         self.connected.set()
 
@@ -542,7 +554,12 @@ class Publisher:
             self.client.tls_set_context(context)
         if self.config.username:
             self.client.username_pw_set(self.config.username, password)
-        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_seconds)
+        self.client.connect_async(
+            self.config.host,
+            self.config.port,
+            self.config.keepalive_seconds,
+            **({"clean_start": True} if self.v5 else {}),
+        )
         self.client.loop_start()
         self.connecting = True
         if self._setup_problem:
@@ -593,13 +610,23 @@ class Publisher:
 
     def publish_pending(self, store, now: datetime) -> int:
         """Publish what is due; each one recorded once the broker has acknowledged it.
-        Stops at the first one the broker does not take (the next pass tries again)."""
+        Stops at the first one the broker does not acknowledge (the next pass tries
+        again). One the broker refuses (MQTT 5) is logged, counted in the health and not
+        recorded; its topic is held back for REFUSED_RETRY_SECONDS while the others go."""
         everything = self._resend.is_set()
         self._resend.clear()
         sent = 0
         try:
-            for outgoing in due(store, self.config, now, everything):
-                if not self._publish(outgoing):
+            pending = due(store, self.config, now, everything)
+            topics = {o.topic for o in pending}
+            for topic in [t for t in self._refused_until if t not in topics]:
+                del self._refused_until[topic]  # nothing due there any more (too old)
+            for outgoing in pending:
+                held = self._refused_until.get(outgoing.topic)
+                if held is not None and now < held:
+                    continue
+                verdict = self._publish(outgoing)
+                if verdict is None:
                     if everything:
                         self._resend.set()
                     self.health.failed(
@@ -608,17 +635,37 @@ class Publisher:
                         now,
                     )
                     break
+                if verdict:
+                    self._refused(outgoing.topic, verdict, held is not None, now)
+                    continue
+                self._refused_until.pop(outgoing.topic, None)
                 record(store, outgoing, now)
                 sent += 1
             else:
                 if self.connected.is_set():
                     self.health.worked()
+                if not self._refused_until:
+                    self.health.refusals_over()
         except BaseException:
             if everything:
                 self._resend.set()
             raise
         self.published += sent
         return sent
+
+    def _refused(self, topic: str, reason: str, again: bool, now: datetime) -> None:
+        # once per topic at WARNING (a refusing ACL would repeat it every minute)
+        log.log(
+            logging.DEBUG if again else logging.WARNING,
+            "MQTT: the broker refused a publication on %s: %s (its ACL for user %r?); "
+            "trying again in %g s",
+            topic,
+            reason,
+            self.config.username or "anonymous",
+            REFUSED_RETRY_SECONDS,
+        )
+        self.health.refused(topic, reason, now)
+        self._refused_until[topic] = now + timedelta(seconds=REFUSED_RETRY_SECONDS)
 
     def report_health(self, store, now: datetime) -> list[dict[str, Any]]:
         """Raise or clear the `mqtt` central alert when it changes (once per episode;
@@ -633,7 +680,23 @@ class Publisher:
         announce_episodes(store, changed, now)
         return changed
 
-    def _publish(self, outgoing: Outgoing) -> bool:
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        """paho's network thread: the broker's PUBACK. With MQTT 5 a failure reason code
+        (0x80 and above, e.g. 0x87 Not authorized) is a refusal; 3.1.1 has none."""
+        if not reason_code.is_failure:
+            return
+        if mid == self._status_mid:  # nobody waits for it: told here
+            log.warning(
+                "MQTT: the broker refused %s: %s (its ACL?)", self.status_topic, reason_code
+            )
+            self.health.refused(self.status_topic, str(reason_code), self.clock())
+            return
+        with self._verdicts_lock:
+            self._verdicts[mid] = reason_code
+
+    def _publish(self, outgoing: Outgoing) -> str | None:
+        """ "" once the broker has it; the broker's reason when it refused it; None
+        when it did not acknowledge it in time."""
         info = self.client.publish(
             outgoing.topic, outgoing.body(), qos=outgoing.qos, retain=outgoing.retain
         )
@@ -641,8 +704,12 @@ class Publisher:
             info.wait_for_publish(PUBACK_SECONDS)
         except (RuntimeError, ValueError) as exc:
             log.warning("MQTT: %s not published: %s", outgoing.topic, exc)
-            return False
-        return info.is_published()
+            return None
+        if not info.is_published():
+            return None
+        with self._verdicts_lock:
+            refused = self._verdicts.pop(info.mid, None)
+        return "" if refused is None else str(refused)
 
 
 TLS_FILES = ("ca_file", "cert_file", "key_file")
