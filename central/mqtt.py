@@ -48,6 +48,7 @@ from shared.formats import FormatError, read_message
 from shared.formats.soh import readings
 from shared.timeutil import iso_z
 
+from .config import check_secret_file
 from .mqtt_health import BrokerHealth, connect_error, refusal
 
 log = logging.getLogger(__name__)
@@ -420,12 +421,17 @@ def due(store, config, now: datetime, everything: bool = False) -> list[Outgoing
 
 # ------------------------------------------------------------------ the client
 def read_password(path: Path | None) -> str | None:
+    """The password in [mqtt] password_file (its mode checked again: it may have changed
+    since the configuration was read); a ValueError that names the file."""
     if path is None:
         return None
     try:
+        check_secret_file(path)
         return path.read_text().strip()
     except OSError as exc:
         raise ValueError(f"[mqtt] password_file {path}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ValueError(f"[mqtt] {exc}") from None
 
 
 class Publisher:
