@@ -180,6 +180,9 @@ class Store:
                 defaults={"enabled": 1, "role": "user"},
             )
             db["users"].create_index(["username"], unique=True)
+        # the Users page sorts by created_at (central/accounts.py, list_users; "created_at,
+        # id": an index of one column ends with the row id); made on older databases too
+        db["users"].create_index(["created_at"], if_not_exists=True)
         if "user_facilities" not in db.table_names():
             db["user_facilities"].create(
                 {"user_id": int, "facility": str, "relation": str},

@@ -207,3 +207,20 @@ def test_a_quarantined_conflict_names_its_signed_data_also_in_an_older_database(
         assert store.db["quarantine"].get(row_id)["blob"] == packed.sha256
         assert store.blobs.get(packed.sha256) == signed_data  # written before the row
         assert store.referenced_blobs() == {packed.sha256}
+
+
+def test_the_users_sort_by_created_at_walks_an_index_also_in_an_older_database(tmp_path):
+    path = tmp_path / "central.sqlite"
+    query = (
+        "explain query plan select id, username from users "
+        "order by created_at desc, id desc limit 25 offset 0"
+    )
+    with Store(path) as store:  # made fresh
+        assert ("created_at",) in {tuple(i.columns) for i in store.db["users"].indexes}
+        [plan] = [r[3] for r in store.conn.execute(query)]
+        assert plan == "SCAN users USING INDEX idx_users_created_at"
+    conn = sqlite3.connect(path)  # a database from before the index
+    conn.execute("drop index idx_users_created_at")
+    conn.close()
+    with Store(path) as store:
+        assert ("created_at",) in {tuple(i.columns) for i in store.db["users"].indexes}
