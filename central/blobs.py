@@ -106,7 +106,15 @@ class BlobStore:
     def _write(self, sha256: str, data: bytes) -> None:
         target = self.path(sha256)
         if target.exists():
-            return
+            # there already: its time made now, so that `central.blobcheck` never takes a
+            # blob a message is about to name again for an old stray one
+            try:
+                os.utime(target)
+                return
+            except FileNotFoundError:
+                pass  # removed meanwhile: written again below
+            except OSError:
+                return  # there, only not ours to touch
         folder = target.parent
         if not folder.is_dir():
             self._make_folder(folder)
@@ -137,6 +145,29 @@ class BlobStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
+
+    def modified(self, sha256: str) -> float | None:
+        """When the blob was last written (or written again), seconds since the epoch;
+        None when it is not there."""
+        try:
+            return self.path(sha256).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def size(self, sha256: str) -> int:
+        """The blob's bytes on disk (compressed)."""
+        return self.path(sha256).stat().st_size
+
+    def remove(self, sha256: str) -> bool:
+        """Delete one blob durably; False when it was not there. Only for blobs no row
+        names (`central.blobcheck`)."""
+        path = self.path(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_folder(path.parent)
+        return True
 
     def names(self) -> list[str]:
         """Every stored blob's SHA-256 (for backups and checks)."""

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from shared.config import load_config
+
+SECRET_MODE_MASK = 0o077  # a secret's file: no bit for the group or others (0600 or less)
+
+
+def check_secret_file(path: Path | None, key: str = "password_file") -> None:
+    """A file that holds a password must be the owner's alone (mode 0600 or stricter):
+    a ValueError naming it and the fix otherwise. A missing file is left to its reader
+    (which says it cannot read it)."""
+    if path is None:
+        return
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return
+    if mode & SECRET_MODE_MASK:
+        raise ValueError(
+            f"{key} {path}: mode {mode:04o} lets the group or others read or change the "
+            f"password; it must be 0600 or stricter (chmod 600 {path})"
+        )
 
 
 @dataclass(frozen=True)
@@ -101,7 +122,7 @@ class ImapConfig:
     security: Literal["tls", "starttls", "none"] = "tls"
     ca_file: Path | None = None  # CA of the IMAP server's certificate; None: the system's
     user: str = ""
-    password_file: Path | None = None  # the password alone, mode 0600
+    password_file: Path | None = None  # the password alone, mode 0600 (or stricter)
     mailbox: str = "INBOX"
     done_mailbox: str = "stax-done"  # where a message goes once stored or quarantined
     poll_seconds: float = 60.0
@@ -117,6 +138,7 @@ class ImapConfig:
             raise ValueError("poll_seconds must be positive")
         if self.enabled and (not self.user or self.password_file is None):
             raise ValueError("user and password_file are required when host is set")
+        check_secret_file(self.password_file)
         if self.mailbox == self.done_mailbox:
             raise ValueError("done_mailbox must differ from mailbox")
 
@@ -179,8 +201,11 @@ class MqttConfig:
     cert_file: Path | None = None
     key_file: Path | None = None
     username: str = ""
-    password_file: Path | None = None  # the password alone, mode 0600
+    password_file: Path | None = None  # the password alone, mode 0600 (or stricter)
     client_id: str = "stax-central"
+    # MQTT 5 tells a publication the broker refused (an ACL: PUBACK "Not authorized");
+    # 3.1.1 for a broker without MQTT 5, which drops such a publication unseen
+    protocol: Literal["5", "3.1.1"] = "5"
     keepalive_seconds: int = 30
     poll_seconds: float = 2.0  # how often the publisher looks for new published data
     # central-wide alerts (CRL, quarantine, the central's certificates) on
@@ -210,6 +235,7 @@ class MqttConfig:
             )
         if self.password_file is not None and not self.username:
             raise ValueError("password_file needs username")
+        check_secret_file(self.password_file)
         files = [n for n in ("ca_file", "cert_file", "key_file") if getattr(self, n) is not None]
         if files and not self.tls:
             raise ValueError(f"{', '.join(files)} need{'s' if len(files) == 1 else ''} tls = true")

@@ -40,7 +40,7 @@ from shared.crypto.files import (
 )
 from shared.crypto.pathcache import PathCache
 
-from .blobs import Packed, Written
+from .blobs import BlobError, Packed, Written
 from .checking import CheckPool
 from .config import CentralConfig, IntakeConfig
 from .groupcommit import GroupCommit
@@ -223,9 +223,10 @@ class Intake:
             return await self.refuse(refusal, file_name, envelope, peer, tls_station)
         try:
             return await self._store_accepted(accepted, envelope, peer, signed)
-        except sqlite3.Error:
+        except (sqlite3.Error, BlobError):
             # neither stored nor quarantined: the sender keeps the file and sends it again
-            log.exception("%s: %r: the database failed", peer, file_name)
+            # (a blob missing at the insert: removed as stray meanwhile, written again then)
+            log.exception("%s: %r: the database or the blob store failed", peer, file_name)
             return Answer(503, "unavailable", file_name, DATABASE_DOWN)
 
     async def _store_accepted(
@@ -272,7 +273,9 @@ class Intake:
             "stored with other content",
             accepted.station,
         )
-        return await self.refuse(refusal, name, envelope, peer, accepted.station)
+        # the SignedData is on disk already (the checking process wrote it): kept as the
+        # evidence of what the station signed, named by the quarantine row
+        return await self.refuse(refusal, name, envelope, peer, accepted.station, evidence=signed)
 
     async def refuse(
         self,
@@ -281,8 +284,11 @@ class Intake:
         body: bytes,
         peer: str,
         tls_station: str | None,
+        *,
+        evidence: Packed | Written | None = None,
     ) -> Answer:
-        """Answer a refusal and keep the message in quarantine. A 503 is not a verdict on
+        """Answer a refusal and keep the message in quarantine (with `evidence`, the
+        verified SignedData of a conflict, in the blob store). A 503 is not a verdict on
         the message but "try later" (the station keeps the file and sends it again), so
         it is logged, not quarantined: retries during an outage would fill the table."""
         answer = Answer(refusal.http_status, refusal.status, file_name, refusal.reason)
@@ -306,6 +312,7 @@ class Intake:
             file_name=file_name,
             station=refusal.station or tls_station,
             peer=peer,
+            blob=evidence,
         )
         return answer
 

@@ -33,6 +33,7 @@ import json
 import logging
 import math
 import sqlite3
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from shared.formats import FormatError, read_message
 from shared.formats.soh import readings
 from shared.timeutil import iso_z
 
+from .config import check_secret_file
 from .mqtt_health import BrokerHealth, connect_error, refusal
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,9 @@ SCHEMA_DIR = Path(__file__).resolve().parents[1] / "shared" / "formats" / "mqtt"
 PAYLOAD_VERSION = 1
 PUBACK_SECONDS = 10.0  # how long one publication may wait for the broker's PUBACK
 BATCH = 200  # alerts taken per pass
+# a topic the broker refused (MQTT 5 PUBACK failure, e.g. its ACL) is tried again this
+# long after, not on every pass; the others go on meanwhile
+REFUSED_RETRY_SECONDS = 60.0
 
 
 # ------------------------------------------------------------------ schema (durable cursor)
@@ -416,12 +421,17 @@ def due(store, config, now: datetime, everything: bool = False) -> list[Outgoing
 
 # ------------------------------------------------------------------ the client
 def read_password(path: Path | None) -> str | None:
+    """The password in [mqtt] password_file (its mode checked again: it may have changed
+    since the configuration was read); a ValueError that names the file."""
     if path is None:
         return None
     try:
+        check_secret_file(path)
         return path.read_text().strip()
     except OSError as exc:
         raise ValueError(f"[mqtt] password_file {path}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ValueError(f"[mqtt] {exc}") from None
 
 
 class Publisher:
@@ -450,11 +460,13 @@ class Publisher:
         broker = f"{config.host}:{config.port}"
         self.health = BrokerHealth(broker, timedelta(seconds=config.alert_after_seconds))
         self._alerting: bool | None = None  # the mqtt alert as last applied (None: not yet)
+        self.v5 = config.protocol == "5"
+        # MQTT 5 answers a refused publication with a PUBACK reason code; 3.1.1 cannot
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
-            protocol=mqtt.MQTTv311,
-            clean_session=True,
+            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+            **({} if self.v5 else {"clean_session": True}),
         )
         client.will_set(
             self.status_topic,
@@ -462,15 +474,18 @@ class Publisher:
             qos=1,
             retain=True,
         )
-        if config.username:
-            client.username_pw_set(config.username, read_password(config.password_file))
-        if config.tls:
-            _set_tls(client, config)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
         self.client = client
+        self._verdicts: dict[int, Any] = {}  # mid -> the broker's failure reason code
+        self._verdicts_lock = threading.Lock()
+        self._refused_until: dict[str, datetime] = {}  # topic -> when to try it again
+        self._status_mid: int | None = None  # the `online` publication's
+        self.connecting = False  # the files were read and paho is connecting
+        self._setup_problem = ""  # why the files could not be used, as last logged
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -479,7 +494,7 @@ class Publisher:
             return
         log.info("MQTT: connected to %s:%d", self.config.host, self.config.port)
         self.health.worked()  # the broker took the login (before anyone sees `online`)
-        client.publish(
+        info = client.publish(
             self.status_topic,
             json.dumps(
                 status_payload("online", self.config.client_id, self.clock()), sort_keys=True
@@ -487,6 +502,8 @@ class Publisher:
             qos=1,
             retain=True,
         )
+        # its PUBACK comes on this thread, after this returns: the mid is known by then
+        self._status_mid = info.mid
         self._resend.set()
         self.connected.set()
 
@@ -515,12 +532,46 @@ class Publisher:
                 )
 
     def start(self) -> None:
-        """Connect in the background (a broker that is down is retried) and publish."""
+        """Connect in the background (a broker that is down is retried) and publish. A
+        TLS or password file that cannot be used is the health's reason (the `mqtt`
+        alert says it) and read again each round until it can."""
         self.health.failed("not connected yet", self.clock(), vague=True)
-        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_seconds)
-        self.client.loop_start()
+        self.connect()
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self._thread.start()
+
+    def connect(self) -> bool:
+        """Read the TLS and password files and start connecting; False (the reason given
+        to the health and logged once) while one of them cannot be used."""
+        if self.connecting:
+            return True
+        try:
+            if self.config.tls:
+                context = tls_context(self.config)
+            password = read_password(self.config.password_file)
+        except ValueError as exc:
+            reason = str(exc)
+            if reason != self._setup_problem:
+                log.error("MQTT: not connecting: %s", reason)
+                self._setup_problem = reason
+            self.health.failed(reason, self.clock())
+            return False
+        if self.config.tls:
+            self.client.tls_set_context(context)
+        if self.config.username:
+            self.client.username_pw_set(self.config.username, password)
+        self.client.connect_async(
+            self.config.host,
+            self.config.port,
+            self.config.keepalive_seconds,
+            **({"clean_start": True} if self.v5 else {}),
+        )
+        self.client.loop_start()
+        self.connecting = True
+        if self._setup_problem:
+            log.info("MQTT: the [mqtt] files can be used now; connecting")
+            self._setup_problem = ""
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         """Say `offline` (retained), disconnect, end the threads."""
@@ -538,8 +589,9 @@ class Publisher:
             )
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout)
-        self.client.disconnect()
-        self.client.loop_stop()
+        if self.connecting:
+            self.client.disconnect()
+            self.client.loop_stop()
 
     def _run(self) -> None:
         """Until stopped: never ends on an error (a locked or damaged database is logged
@@ -551,6 +603,7 @@ class Publisher:
                 with Store(self.database_path) as store:
                     ensure_schema(store.db)
                     while not self._stop.is_set():
+                        self.connect()  # until the [mqtt] files can be used
                         if self.connected.is_set():
                             self.publish_pending(store, self.clock())
                             self.passes += 1
@@ -563,13 +616,23 @@ class Publisher:
 
     def publish_pending(self, store, now: datetime) -> int:
         """Publish what is due; each one recorded once the broker has acknowledged it.
-        Stops at the first one the broker does not take (the next pass tries again)."""
+        Stops at the first one the broker does not acknowledge (the next pass tries
+        again). One the broker refuses (MQTT 5) is logged, counted in the health and not
+        recorded; its topic is held back for REFUSED_RETRY_SECONDS while the others go."""
         everything = self._resend.is_set()
         self._resend.clear()
         sent = 0
         try:
-            for outgoing in due(store, self.config, now, everything):
-                if not self._publish(outgoing):
+            pending = due(store, self.config, now, everything)
+            topics = {o.topic for o in pending}
+            for topic in [t for t in self._refused_until if t not in topics]:
+                del self._refused_until[topic]  # nothing due there any more (too old)
+            for outgoing in pending:
+                held = self._refused_until.get(outgoing.topic)
+                if held is not None and now < held:
+                    continue
+                verdict = self._publish(outgoing)
+                if verdict is None:
                     if everything:
                         self._resend.set()
                     self.health.failed(
@@ -578,17 +641,37 @@ class Publisher:
                         now,
                     )
                     break
+                if verdict:
+                    self._refused(outgoing.topic, verdict, held is not None, now)
+                    continue
+                self._refused_until.pop(outgoing.topic, None)
                 record(store, outgoing, now)
                 sent += 1
             else:
                 if self.connected.is_set():
                     self.health.worked()
+                if not self._refused_until:
+                    self.health.refusals_over()
         except BaseException:
             if everything:
                 self._resend.set()
             raise
         self.published += sent
         return sent
+
+    def _refused(self, topic: str, reason: str, again: bool, now: datetime) -> None:
+        # once per topic at WARNING (a refusing ACL would repeat it every minute)
+        log.log(
+            logging.DEBUG if again else logging.WARNING,
+            "MQTT: the broker refused a publication on %s: %s (its ACL for user %r?); "
+            "trying again in %g s",
+            topic,
+            reason,
+            self.config.username or "anonymous",
+            REFUSED_RETRY_SECONDS,
+        )
+        self.health.refused(topic, reason, now)
+        self._refused_until[topic] = now + timedelta(seconds=REFUSED_RETRY_SECONDS)
 
     def report_health(self, store, now: datetime) -> list[dict[str, Any]]:
         """Raise or clear the `mqtt` central alert when it changes (once per episode;
@@ -603,7 +686,23 @@ class Publisher:
         announce_episodes(store, changed, now)
         return changed
 
-    def _publish(self, outgoing: Outgoing) -> bool:
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        """paho's network thread: the broker's PUBACK. With MQTT 5 a failure reason code
+        (0x80 and above, e.g. 0x87 Not authorized) is a refusal; 3.1.1 has none."""
+        if not reason_code.is_failure:
+            return
+        if mid == self._status_mid:  # nobody waits for it: told here
+            log.warning(
+                "MQTT: the broker refused %s: %s (its ACL?)", self.status_topic, reason_code
+            )
+            self.health.refused(self.status_topic, str(reason_code), self.clock())
+            return
+        with self._verdicts_lock:
+            self._verdicts[mid] = reason_code
+
+    def _publish(self, outgoing: Outgoing) -> str | None:
+        """ "" once the broker has it; the broker's reason when it refused it; None
+        when it did not acknowledge it in time."""
         info = self.client.publish(
             outgoing.topic, outgoing.body(), qos=outgoing.qos, retain=outgoing.retain
         )
@@ -611,30 +710,75 @@ class Publisher:
             info.wait_for_publish(PUBACK_SECONDS)
         except (RuntimeError, ValueError) as exc:
             log.warning("MQTT: %s not published: %s", outgoing.topic, exc)
-            return False
-        return info.is_published()
+            return None
+        if not info.is_published():
+            return None
+        with self._verdicts_lock:
+            refused = self._verdicts.pop(info.mid, None)
+        return "" if refused is None else str(refused)
 
 
-def _set_tls(client, config) -> None:
-    """TLS to the broker: its CA (else the system's), and a client certificate when set.
-    A file that cannot be read is a clear ValueError (the worker logs it)."""
-    import ssl
+TLS_FILES = ("ca_file", "cert_file", "key_file")
+
+
+def tls_context(config) -> ssl.SSLContext:
+    """TLS to the broker: its CA (else the system's), and a client certificate when set;
+    the broker's name checked. A file that cannot be read or used is a ValueError that
+    names it ("[mqtt] key_file /etc/stax/mqtt.key: cannot read: Permission denied")."""
+    for name in TLS_FILES:
+        path = getattr(config, name)
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    f.read(1)
+            except OSError as exc:
+                raise ValueError(f"[mqtt] {name} {path}: cannot read: {exc.strerror}") from None
+    ca = config.ca_file
+    try:
+        context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+    except (ssl.SSLError, ValueError) as exc:
+        what = f"ca_file {ca}" if ca is not None else "the system's CA certificates"
+        raise ValueError(f"[mqtt] {what}: not PEM CA certificates: {_ssl_text(exc)}") from None
+    cert, key = config.cert_file, config.key_file
+    if cert is not None:
+        try:
+            context.load_cert_chain(str(cert), str(key) if key is not None else None)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ValueError(f"[mqtt] {_blamed(cert, key)}: {_ssl_text(exc)}") from None
+    return context
+
+
+def _blamed(cert: Path, key: Path | None) -> str:
+    """Which of the client certificate and its key `load_cert_chain` refused."""
+    from cryptography import x509
 
     try:
-        client.tls_set(
-            ca_certs=str(config.ca_file) if config.ca_file else None,
-            certfile=str(config.cert_file) if config.cert_file else None,
-            keyfile=str(config.key_file) if config.key_file else None,
-        )
-    except (OSError, ssl.SSLError) as exc:
-        files = [
-            f"{n} {getattr(config, n)}"
-            for n in ("ca_file", "cert_file", "key_file")
-            if getattr(config, n) is not None
-        ]
-        raise ValueError(
-            f"[mqtt] TLS files ({', '.join(files) or 'the system CAs'}): cannot be used: {exc}"
-        ) from None
+        x509.load_pem_x509_certificates(cert.read_bytes())
+    except ValueError:
+        return f"cert_file {cert}: not a PEM certificate"
+    if key is None:
+        return f"cert_file {cert}: no private key of its certificate in it (key_file?)"
+    return f"key_file {key}: not the PEM private key of cert_file {cert}"
+
+
+def _ssl_text(exc: Exception) -> str:
+    return getattr(exc, "reason", None) or str(exc)
+
+
+def check_lines(config) -> tuple[list[str], list[str]]:
+    """What `stax central check` prints about [mqtt], and the problems it found."""
+    if not config.enabled:
+        return ["mqtt        off"], []
+    scheme = "mqtts" if config.tls else "mqtt"
+    login = f", login {config.username}" if config.username else ""
+    lines = [f"mqtt        {scheme}://{config.host}:{config.port}{login}"]
+    try:
+        if config.tls:
+            tls_context(config)
+        read_password(config.password_file)
+    except ValueError as exc:
+        return lines, [str(exc)]
+    return lines, []
 
 
 def schemas() -> dict[str, dict[str, Any]]:

@@ -180,6 +180,9 @@ class Store:
                 defaults={"enabled": 1, "role": "user"},
             )
             db["users"].create_index(["username"], unique=True)
+        # the Users page sorts by created_at (central/accounts.py, list_users; "created_at,
+        # id": an index of one column ends with the row id); made on older databases too
+        db["users"].create_index(["created_at"], if_not_exists=True)
         if "user_facilities" not in db.table_names():
             db["user_facilities"].create(
                 {"user_id": int, "facility": str, "relation": str},
@@ -236,11 +239,13 @@ class Store:
                     "size": int,
                     "sha256": str,
                     "body": bytes,  # exactly what arrived
+                    "blob": str,  # a conflict's SignedData, kept as evidence (central.blobs)
                 },
                 pk="id",
                 not_null={"received_at", "reason", "body"},
             )
             db["quarantine"].create_index(["received_at"])
+        self._upgrade_quarantine()
         if "analyses" not in db.table_names():
             db["analyses"].create(
                 {
@@ -549,6 +554,18 @@ class Store:
             self.conn.execute("drop index if exists idx_messages_received_at")
         self._plan_statistics()
 
+    def _upgrade_quarantine(self) -> None:
+        """`quarantine.blob` added to a database from before it (rows before it have none)."""
+        if "blob" in self.db["quarantine"].columns_dict:
+            return
+        try:
+            with self.conn:
+                self.conn.execute("alter table quarantine add column blob text")
+        except sqlite3.OperationalError as exc:
+            # the intake, the web server and the worker open the database together
+            if "duplicate column" not in str(exc):
+                raise
+
     def _plan_statistics(self) -> None:
         """Without statistics SQLite takes `station in (...)` for selective and sorts a
         year of rows rather than walk the list's index: make them once the table has
@@ -668,6 +685,7 @@ class Store:
                         # again: an earlier message of this batch may have the same name
                         found = self._existing(fields, digest)
                         if found is None:
+                            self._blob_still_there(packed)
                             found = StoreResult("created", self._insert(fields, digest, packed))
                             created.append(i)
                         results[i] = found
@@ -679,6 +697,16 @@ class Store:
                 self.conn.rollback()
             for i, *_ in ready:  # nothing of this batch is stored: each is told so
                 results[i] = exc
+
+    def _blob_still_there(self, packed: Packed | Written) -> None:
+        """Under the write lock, before the row: a stray-blob removal
+        (central/blobcheck.py) may have taken a blob that was there already when it was
+        put. Packed: written again; Written: an error (the message is sent again)."""
+        if self.blobs.exists(packed.sha256):
+            return
+        if isinstance(packed, Written):
+            raise BlobError(f"blob {packed.sha256} is missing from {self.blobs.root}")
+        self.blobs.put(packed)
 
     def _commit(self) -> None:
         self.conn.commit()
@@ -797,7 +825,15 @@ class Store:
         file_name: str | None = None,
         station: str | None = None,
         peer: str | None = None,
+        blob: Packed | Written | None = None,
     ) -> int:
+        """Keep a refused message with its reason; its id. `blob` is the SignedData a
+        conflicting message was verified with (a checking process may have written it
+        already): kept in the blob store and named by the row, as the evidence of what the
+        station signed, instead of being left there unreferenced."""
+        name = None
+        if blob is not None:
+            name = self.blobs.put(blob) if isinstance(blob, Packed) else blob.sha256
         with self.conn:
             table = self.db["quarantine"]
             table.insert(
@@ -811,13 +847,21 @@ class Store:
                     "size": len(body),
                     "sha256": hashlib.sha256(body).hexdigest(),
                     "body": body,
+                    "blob": name,
                 }
             )
             return int(table.last_pk)
 
     def referenced_blobs(self) -> set[str]:
-        """The blobs the rows point to (what a backup must hold)."""
-        return {r[0] for r in self.conn.execute("select blob from messages where blob is not null")}
+        """The blobs the rows point to (what a backup must hold): the messages' and the
+        quarantined conflicts' SignedData."""
+        return {
+            r[0]
+            for r in self.conn.execute(
+                "select blob from messages where blob is not null "
+                "union select blob from quarantine where blob is not null"
+            )
+        }
 
     # --------------------------------------------------------------- analyses
     def spectra_without_analysis(

@@ -11,6 +11,8 @@ stax central soh-limit set STATION QUANTITY --config FILE [--low X] [--high Y] [
                                      [--default];  soh-limit list|history STATION
 stax central backup --config FILE --out DIR
                                      a consistent copy of the database and its blobs, live
+stax central blobs --config FILE [--remove [--older-than HOURS]]
+                                     list the blobs no row names; delete the old ones
 stax central backfill --config FILE [--batch N]
                                      fill the charts' release tables of an existing database
 """
@@ -68,6 +70,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     backup.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="folder of the copy (made 0700)"
     )
+    blobs = action(
+        sub,
+        "blobs",
+        "list the blobs no row names (left by a crash or a failed commit between a blob and "
+        "its row); with --remove delete those last written before --older-than",
+    )
+    blobs.add_argument("--remove", action="store_true", help="delete the old stray blobs")
+    blobs.add_argument(
+        "--older-than",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="only blobs last written longer ago than this are removed (24)",
+    )
     backfill = action(
         sub,
         "backfill",
@@ -99,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         return _backup(config, args.out)
     if args.action == "backfill":
         return _backfill(config, args.batch, args.all)
+    if args.action == "blobs":
+        return _blobs(config, args.remove, args.older_than)
     return _add_user(config, args)
 
 
@@ -197,10 +215,12 @@ def _check(config: CentralConfig) -> int:
     print(f"web UI      {web}")
     mail_lines, problems = check_lines(config.mail)
     from central.mail.outgoing import check_lines as mail_out_lines
+    from central.mqtt import check_lines as mqtt_lines
 
     out_lines, out_problems = mail_out_lines(config.mail_out, now)
-    print("\n".join(mail_lines + out_lines))
-    problems += out_problems
+    broker_lines, broker_problems = mqtt_lines(config.mqtt)
+    print("\n".join(mail_lines + out_lines + broker_lines))
+    problems += out_problems + broker_problems
     if cert.not_valid_after_utc < now:
         problems.append("the central certificate has expired (`stax pki renew central`)")
     if next_update is not None and next_update < now:
@@ -443,4 +463,36 @@ def _backup(config: CentralConfig, out: Path) -> int:
     except BackupError as exc:
         raise UsageError(str(exc)) from None
     print(report.summary())
+    return 0
+
+
+def _blobs(config: CentralConfig, remove: bool, older_than_hours: float) -> int:
+    from datetime import timedelta
+
+    from central.blobcheck import remove_stray, stray_blobs
+    from central.store import Store
+
+    if not older_than_hours > 0:
+        raise UsageError(f"--older-than must be more than 0 hours, not {older_than_hours}")
+    if not config.storage.database_path.exists():
+        raise UsageError(
+            f"{config.storage.database_path}: no database (stax central check makes one)"
+        )
+    with Store(config.storage.database_path) as store:
+        removed = (
+            remove_stray(store, datetime.now(UTC), timedelta(hours=older_than_hours))
+            if remove
+            else []
+        )
+        stray = stray_blobs(store)
+        total = len(store.blobs.names())
+    for s in removed:
+        print(f"removed  {s.line()}")
+    for s in stray:
+        print(f"stray    {s.line()}")
+    kept = f" (younger than {older_than_hours:g} h: kept)" if remove and stray else ""
+    print(
+        f"{total} blobs, {len(stray)} named by no row{kept}, {len(removed)} removed "
+        f"({sum(s.size for s in removed)} bytes)"
+    )
     return 0

@@ -158,11 +158,19 @@ def test_the_running_sender_delivers_once_the_central_comes_up(tmp_path, pki, in
     box, sender = make_sender(tmp_path, pki, f"https://localhost:{port}", poll_seconds=0.05)
     sender.retry = RetryPolicy(0.05, 0.2)
     queue(box, 3)
+    tries = []  # the deliveries tried while nothing listens
+    deliver = sender.client.deliver
+    sender.client.deliver = lambda *args: (tries.append(deliver(*args)), tries[-1])[1]
     stop = threading.Event()
     thread = threading.Thread(target=sender.run, args=(stop,))
     thread.start()
     try:
-        time.sleep(0.3)
+        # tried twice (retried after 0.05-0.2 s) instead of a fixed sleep: unreachable
+        # each time, and the files stay ready
+        deadline = time.monotonic() + 10
+        while len(tries) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(tries) >= 2 and all(t.outcome == "unreachable" for t in tries), tries
         assert box.counts()["ready"] == 3
         intake = None
         for _ in range(20):  # the port may still be taken for a moment

@@ -190,3 +190,37 @@ def test_a_schema_1_database_is_upgraded_and_its_rows_still_read(tmp_path, signe
             )
         ]
         assert plan == "SCAN messages USING COVERING INDEX messages_received_list"
+
+
+def test_a_quarantined_conflict_names_its_signed_data_also_in_an_older_database(tmp_path, signed):
+    content, signed_data = signed
+    path = tmp_path / "central.sqlite"
+    with Store(path):
+        pass
+    conn = sqlite3.connect(path)  # a database from before quarantine.blob
+    conn.execute("alter table quarantine drop column blob")
+    conn.close()
+    with Store(path) as store:
+        assert "blob" in store.db["quarantine"].columns_dict
+        packed = pack_signed(signed_data, content, PHD.name)
+        row_id = store.quarantine(body=b"envelope", reason="conflict", status=409, blob=packed)
+        assert store.db["quarantine"].get(row_id)["blob"] == packed.sha256
+        assert store.blobs.get(packed.sha256) == signed_data  # written before the row
+        assert store.referenced_blobs() == {packed.sha256}
+
+
+def test_the_users_sort_by_created_at_walks_an_index_also_in_an_older_database(tmp_path):
+    path = tmp_path / "central.sqlite"
+    query = (
+        "explain query plan select id, username from users "
+        "order by created_at desc, id desc limit 25 offset 0"
+    )
+    with Store(path) as store:  # made fresh
+        assert ("created_at",) in {tuple(i.columns) for i in store.db["users"].indexes}
+        [plan] = [r[3] for r in store.conn.execute(query)]
+        assert plan == "SCAN users USING INDEX idx_users_created_at"
+    conn = sqlite3.connect(path)  # a database from before the index
+    conn.execute("drop index idx_users_created_at")
+    conn.close()
+    with Store(path) as store:
+        assert ("created_at",) in {tuple(i.columns) for i in store.db["users"].indexes}

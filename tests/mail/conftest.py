@@ -222,6 +222,7 @@ class Dovecot:
         self.process = process
         self.password_file = root / "password"
         self.password_file.write_text(PASSWORD + "\n")
+        self.password_file.chmod(0o600)  # [mail.imap] refuses one others may read
 
     def client(self) -> imaplib.IMAP4:
         conn = imaplib.IMAP4("127.0.0.1", self.port, timeout=30)

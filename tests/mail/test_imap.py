@@ -124,6 +124,7 @@ def test_a_huge_message_is_not_fetched_but_recorded_and_moved(imap_central, dove
 def test_a_wrong_password_is_a_clear_error(imap_central, dovecot, tmp_path):
     wrong = tmp_path / "wrong-password"
     wrong.write_text("not it\n")
+    wrong.chmod(0o600)
     central = imap_central(password_file=wrong)
     with pytest.raises(ImapError, match="login as 'central' refused"):
         _polled(central, _poller(central))

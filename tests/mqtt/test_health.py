@@ -61,3 +61,24 @@ def test_every_central_alert_kind_is_in_the_mqtt_alert_schema():
 
     kinds = schemas()["alert"]["properties"]["kind"]["enum"]
     assert set(KINDS) <= set(kinds), sorted(set(KINDS) - set(kinds))
+
+
+def test_refused_publications_are_a_stretch_of_their_own():
+    health = BrokerHealth("b:8883", AFTER)
+    health.worked()  # connected: the login and the other topics go
+    health.refused("stax/USX01/soh", "Not authorized", NOW)
+    assert health.observation(NOW + timedelta(seconds=299)) is None  # not cleared either
+    health.refused("stax/USX01/soh", "Not authorized", NOW + timedelta(seconds=60))
+    raised = health.observation(NOW + timedelta(seconds=300))
+    assert raised.active and raised.details["refused"] == 2
+    assert raised.message.startswith(
+        "MQTT: b:8883 refused 2 publications in 5 min, the last on stax/USX01/soh: "
+        "Not authorized (the broker's ACL"
+    )
+    health.failed("cannot connect to b:8883: connection refused", NOW)  # the worse one wins
+    assert "connection refused" in health.observation(NOW + timedelta(seconds=300)).message
+    health.worked()
+    assert health.observation(NOW + timedelta(seconds=300)).active  # still refusing
+    health.refusals_over()
+    assert not health.observation(NOW + timedelta(seconds=301)).active
+    assert health.refusals == 2 and health.refusal == ""  # the counter stays

@@ -14,7 +14,7 @@ import pytest
 
 from central.alerts import CENTRAL
 from central.config import MqttConfig, load_central_config
-from central.mqtt import Publisher
+from central.mqtt import check_lines, tls_context
 from central.store import Store
 from shared.config import ConfigError
 from shared.crypto.pki import NetworkCA
@@ -283,10 +283,59 @@ def test_the_settings_from_the_configuration_file(tmp_path):
         load_central_config(path)
 
 
-def test_a_client_certificate_that_cannot_be_read_is_a_clear_error(tmp_path, pki):
-    config = MqttConfig(host="h", tls=True, ca_file=pki.ca, cert_file=tmp_path / "missing.pem")
-    with pytest.raises(ValueError, match=r"\[mqtt\] TLS files .*cert_file .*missing.pem"):
-        Publisher(config, tmp_path / "central.sqlite")
+@pytest.mark.parametrize(
+    ("files", "error"),
+    [
+        ({"ca_file": "missing.pem"}, "ca_file {d}/missing.pem: cannot read: No such file"),
+        ({"ca_file": "folder"}, "ca_file {d}/folder: cannot read: Is a directory"),
+        ({"ca_file": "garbage.pem"}, "ca_file {d}/garbage.pem: not PEM CA certificates"),
+        ({"cert_file": "missing.pem"}, "cert_file {d}/missing.pem: cannot read"),
+        ({"cert_file": "garbage.pem"}, "cert_file {d}/garbage.pem: not a PEM certificate"),
+        ({"cert_file": "CLIENT"}, "cert_file {d}/client.pem: no private key of its certificate"),
+        (
+            {"cert_file": "CLIENT", "key_file": "missing.key"},
+            "key_file {d}/missing.key: cannot read: No such file",
+        ),
+        (
+            {"cert_file": "CLIENT", "key_file": "BROKER_KEY"},
+            "key_file {d}/broker.key: not the PEM private key of cert_file {d}/client.pem",
+        ),
+    ],
+)
+def test_a_tls_file_that_cannot_be_used_is_named(tmp_path, pki, files, error):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "garbage.pem").write_text("not a certificate\n")
+    (tmp_path / "client.pem").write_bytes(pki.client_cert.read_bytes())
+    (tmp_path / "broker.key").write_bytes(pki.broker_key.read_bytes())
+    names = {"CLIENT": "client.pem", "BROKER_KEY": "broker.key"}
+    paths = {k: tmp_path / names.get(v, v) for k, v in files.items()}
+    config = MqttConfig(host="h", tls=True, **({"ca_file": pki.ca} | paths))
+    with pytest.raises(ValueError) as raised:
+        tls_context(config)
+    assert str(raised.value).startswith("[mqtt] " + error.format(d=tmp_path)), raised.value
+    lines, problems = check_lines(config)  # `stax central check` says it too
+    assert lines == ["mqtt        mqtts://h:1883"] and problems == [str(raised.value)]
+
+
+def test_an_unreadable_tls_file_is_the_alerts_reason_until_it_is_there(
+    tls_broker, reader, publisher, pki, tmp_path, db, clock
+):
+    broker = tls_broker()
+    live = reader(broker)
+    ca = tmp_path / "broker-ca.pem"  # not there yet (a file copied later, or a typo)
+    p = publisher(mqtt_config(broker, pki, tmp_path, PUBLISHER_PASSWORD, ca_file=ca))
+    more_passes(p, what="rounds")
+    assert p.health.reason == f"[mqtt] ca_file {ca}: cannot read: No such file or directory"
+    assert not p.connecting
+    clock.move(timedelta(seconds=301))
+    more_passes(p, what="rounds")
+    [raised] = mqtt_episodes(db)
+    assert raised["state"] == "open" and f"ca_file {ca}: cannot read" in raised["message"]
+    ca.write_bytes(pki.ca.read_bytes())  # the file is put there: read again, connected
+    live.wait(lambda ms: any(m.topic == "stax/USX01/soh" for m in ms))
+    more_passes(p)
+    [cleared] = mqtt_episodes(db)
+    assert cleared["state"] == "cleared"
 
 
 def test_the_tls_errors_are_put_in_words():

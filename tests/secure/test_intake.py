@@ -3,6 +3,7 @@ quarantine with its bytes and reason."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import ssl
 from datetime import UTC, datetime, timedelta
@@ -149,6 +150,14 @@ def test_other_content_under_a_stored_name_is_a_conflict(intake, network):
     assert row["status"] == 409 and row["body"] == body and row["station"] == "AUS02"
     [stored] = messages(intake, file_name=name)
     assert stored["content"] == first
+    # the checking process wrote the conflict's SignedData before the conflict was found:
+    # it is kept as the evidence of what the station signed, named by the quarantine row
+    # (a blob no row refers to would be left otherwise)
+    signed = cms.decrypt(body, network.central.cert, network.central.key)
+    with Store(intake.config.storage.database_path) as store:
+        assert row["blob"] == hashlib.sha256(signed).hexdigest()
+        assert store.blobs.get(row["blob"]) == signed
+        assert row["blob"] in store.referenced_blobs()  # so backups copy it
 
 
 def test_damaged_ciphertext_is_unreadable(intake, network):
