@@ -141,7 +141,8 @@ def fit_region(
     centre = lo + 0.5 * (n.size - 1)
     half = max(0.5 * (n.size - 1), 1.0)
     t = (edges[:-1] + 0.5 - centre) / half
-    baseline = np.vstack([t**k for k in range(baseline_order + 1)]).T
+    # C order whatever the order of the polynomial: one compiled region_basis for all regions
+    baseline = np.ascontiguousarray(np.vstack([t**k for k in range(baseline_order + 1)]).T)
     nb = baseline_order + 1
     nc = len(components)
     stepped = [i for i, c in enumerate(components) if free_shape and c.strong]

@@ -152,6 +152,7 @@ def test_spectra_reach_the_central_once_even_when_it_starts_late(tmp_path, pki):
         if "_SOH_" in f.file_name:  # the agent's two-hourly SOH, when the run reaches it
             assert message.soh is not None, f.file_name
         else:
+            assert message.phd is not None, (f.file_name, f.content[:2000])
             assert message.phd.g_spectrum.channels == 16384, f.file_name
     assert central.rows("quarantine") == []
     assert [f.msg_id for f in made] == list(range(1, len(made) + 1))

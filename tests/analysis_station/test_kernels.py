@@ -3,6 +3,11 @@ optimiser): the station method's numbers must not depend on how its loops are ru
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.optimize import minimize
@@ -129,3 +134,48 @@ def test_warm_up_compiles_every_kernel():
     for name in ("irls", "fisher_inverse", "region_basis", "levenberg_marquardt", "snip_clip",
                  "boxcar", "gls", "deviance"):  # fmt: skip
         assert getattr(kernels, name).signatures, f"{name} was not compiled by warm_up"
+
+
+_NO_COMPILING_AFTER_WARM_UP = r"""
+import json, sys
+from pathlib import Path
+import numpy as np
+from edge_agent.analysis import analyze, kernels, warm_up
+from shared.formats.ims import read_message
+from tests.analysis_station.synthetic import radon, sample_phd
+
+def signatures():
+    return {n: [str(s) for s in getattr(kernels, n).signatures]
+            for n in dir(kernels) if hasattr(getattr(kernels, n), "signatures")}
+
+warm_up()
+before = signatures()
+phds = [read_message(Path(sys.argv[1]).read_bytes()).phd]
+rng = np.random.default_rng(3)
+for sources in ({}, radon(), {**radon(), "Xe-133": 5e4, "Xe-135": 2e4, "Xe-133m": 800.0,
+                              "Xe-131m": 300.0, "Xe-135m": 3e4, "I-133": 50.0}):
+    phds.append(sample_phd(sources, rng)[0])
+for phd in phds:
+    analyze(phd)
+after = signatures()
+print(json.dumps({n: [s for s in after[n] if s not in before[n]] for n in after}))
+"""
+
+
+def test_real_spectra_compile_nothing_after_warm_up():
+    """warm_up must leave nothing to compile: on a fast clock (or a slow machine) a first
+    spectrum that compiles for seconds makes the agent miss a boundary, and a missed
+    boundary is an ALERT_SYSTEM "spectra input data missing". A fresh process, so that the
+    suite's other tests have compiled nothing yet."""
+    real = Path(__file__).resolve().parents[1] / "data"
+    phd = next(real.glob("*_PHD_*.TXT"))
+    out = subprocess.run(
+        [sys.executable, "-c", _NO_COMPILING_AFTER_WARM_UP, str(phd)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=300,
+        check=True,
+    ).stdout
+    compiled = {name: new for name, new in json.loads(out.splitlines()[-1]).items() if new}
+    assert compiled == {}, f"compiled after warm_up: {compiled}"
