@@ -151,6 +151,11 @@ def test_spectra_reach_the_central_once_even_when_it_starts_late(tmp_path, pki):
         message = read_message(f.content, source=f.file_name)
         if "_SOH_" in f.file_name:  # the agent's two-hourly SOH, when the run reaches it
             assert message.soh is not None, f.file_name
+        elif "_ALERT_" in f.file_name:
+            # at 900 times real time a boundary handled 0.1 s late is a missed spectrum and
+            # its alert: a loaded machine may do that, and the alert must arrive like any
+            # file (that warm_up leaves nothing to compile is test_kernels' to check)
+            assert message.alert is not None and message.alert.station == "AUS02", f.file_name
         else:
             assert message.phd is not None, (f.file_name, f.content[:2000])
             assert message.phd.g_spectrum.channels == 16384, f.file_name
