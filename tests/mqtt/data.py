@@ -69,3 +69,15 @@ def add_phd(store: Store, station: str, start: datetime, release_bq: float | Non
                     "nuclides": {"XE-133": nuclide}},
         )  # fmt: skip
     return phd
+
+
+def facility_with_soh(
+    path, now: datetime, alert: str | None = None, station: str = "USX01"
+) -> None:
+    """A central database at `path` with one facility published at once, its SOH of an hour
+    ago and, given `alert`, an alert ten minutes after it."""
+    with Store(path) as store:
+        store.ensure_facility(station, publish_delay="immediately")
+        add_soh(store, station, now - timedelta(hours=1), 21.5)
+        if alert is not None:
+            add_alert(store, station, now - timedelta(minutes=50), alert)

@@ -17,7 +17,7 @@ from central.mqtt import REFUSED_RETRY_SECONDS
 from central.store import Store
 
 from .conftest import NOW, Broker, more_passes
-from .data import add_alert, add_soh
+from .data import facility_with_soh
 
 ALLOWED = ["topic readwrite stax/+/status", "topic readwrite stax/+/alert"]
 
@@ -36,10 +36,7 @@ def acl_broker(tmp_path):
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "data" / "central.sqlite"
-    with Store(path) as store:
-        store.ensure_facility("USX01", publish_delay="immediately")
-        add_soh(store, "USX01", NOW - timedelta(hours=1), 21.5)
-        add_alert(store, "USX01", NOW - timedelta(minutes=50), "USX01: flow low")
+    facility_with_soh(path, NOW, alert="USX01: flow low")
     return path
 
 

@@ -20,7 +20,7 @@ from shared.config import ConfigError
 from shared.crypto.pki import NetworkCA
 
 from .conftest import NOW, Broker, more_passes
-from .data import add_soh
+from .data import facility_with_soh
 
 PUBLISHER, READER = "stax-central", "reader"
 PUBLISHER_PASSWORD, READER_PASSWORD = "a long publisher password", "the reader's password"
@@ -95,9 +95,7 @@ def tls_broker(tmp_path, pki):
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "data" / "central.sqlite"
-    with Store(path) as store:
-        store.ensure_facility("USX01", publish_delay="immediately")
-        add_soh(store, "USX01", NOW - timedelta(hours=1), 21.5)
+    facility_with_soh(path, NOW)
     return path
 
 
