@@ -15,10 +15,8 @@ the world's absorber (up to -45 % at 30 keV) and intensity draws then move some 
 the lowest of those levels below 1000 counts, so the x-ray-led nuclides (Xe-133m and
 Xe-131m, whose strongest line is the 29.8 keV Xe K x-ray) get a larger share.
 
-This lives apart from spectra.py because spectra.py's source is part of every suite's
-cache key: changing it would change the clean suite's keys (and discard its cached
-results) although the clean cases do not change. spectra.py's own MISMATCH_OF,
-MISMATCH_DRIVERS and mismatch_cases are the category's first version, no longer used.
+It lives apart from spectra.py, whose source is part of every suite's cache key: a change
+to the mismatch design here leaves the clean suite's cached spectra valid.
 """
 
 from __future__ import annotations

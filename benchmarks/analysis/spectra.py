@@ -116,15 +116,7 @@ MIX = (
     ("xray", 0.13, {"Xe-133m": (1, 2, 3, 3), "Xe-131m": (1, 2, 3, 3)}),
     ("drift", 0.04, {}),
 )
-# The model-mismatch category: the mixtures of these categories, cycled, each in a world
-# drawn per spectrum (mismatch_cases). Only in suites that ask for it (--category mismatch).
-MISMATCH_OF = ("xenon", "iodine", "krypton", "xray")
-MISMATCH_DRIVERS = {
-    "xenon": {"Xe-133": (1, 2, 3, 4)},
-    "iodine": {"I-131": (1, 2)},
-    "krypton": {"Kr-85m": (1, 2), "Kr-88": (1, 2), "Xe-135m": (1, 2)},
-    "xray": {"Xe-133m": (1, 2, 3), "Xe-131m": (1, 2, 3)},
-}
+# The model-mismatch category (benchmarks/analysis/mismatch_design.py builds its cases):
 # How far the world is from the model (each drawn uniformly or normally per spectrum):
 MISMATCH = {
     "absorber_tau": (0.0, 0.6),  # exp(-tau (E/30 keV)^-2.8): up to -45 % at 30 keV
@@ -279,35 +271,6 @@ def _driven_levels(category: str, drivers: dict, m: int, rng) -> list[dict[str, 
         for k, lvl in enumerate(levels):
             out[k][nuc] = lvl
     return out
-
-
-def mismatch_cases(n: int, seed: int, start: int = 0) -> list[Case]:
-    """n cases of the mismatch category: MISMATCH_OF's mixtures in drawn worlds."""
-    rng = np.random.default_rng([seed, 0x5EED])
-    per = [n // len(MISMATCH_OF) + (k < n % len(MISMATCH_OF)) for k in range(len(MISMATCH_OF))]
-    cases: list[Case] = []
-    for base, m in zip(MISMATCH_OF, per):
-        for levels in _driven_levels(base, MISMATCH_DRIVERS[base], m, rng):
-            src, _, note = _case(base, rng, levels)
-            world = {
-                "absorber_tau": float(rng.uniform(*MISMATCH["absorber_tau"])),
-                "tail_fraction": float(rng.uniform(*MISMATCH["tail_fraction"])),
-                "tail_length_sigma": float(rng.uniform(*MISMATCH["tail_length_sigma"])),
-                "resolution_scale": float(rng.uniform(*MISMATCH["resolution_scale"])),
-                "seed": int(rng.integers(2**31)),
-            }
-            cases.append(
-                Case(
-                    start + len(cases),
-                    "mismatch",
-                    src,
-                    0.0,
-                    int(rng.integers(2**31)),
-                    note=f"{base} mixture; {note}".rstrip("; "),
-                    world=world,
-                )
-            )
-    return cases
 
 
 def mismatch_library(world: dict, library: Library | None = None) -> Library:
