@@ -451,14 +451,14 @@ def _peak_results(fits: list[RegionFit], scale: ChannelScale, first: int) -> lis
     positions = np.array([w[3] for w in where])
     energies = scale.energy(positions)
     kev_per_channel = scale.kev_per_channel(positions)
-    continua = {}
+    continua = {}  # per region: its fitted continuum and its channels
     out = []
     for k, (r, i, j, pos, sig) in enumerate(where):
         fit = fits[r]
         c = fit.components[i]
         if r not in continua:
-            continua[r] = fit.continuum()
-        ch = fit.lo + np.arange(fit.counts.size)
+            continua[r] = fit.continuum(), fit.lo + np.arange(fit.counts.size)
+        cont, ch = continua[r]
         near = np.abs(ch - pos) <= 1.5 * FWHM_PER_SIGMA * sig
         label = c.key.split()[0] if c.kind == "xray" else c.nuclide
         out.append(
@@ -468,7 +468,7 @@ def _peak_results(fits: list[RegionFit], scale: ChannelScale, first: int) -> lis
                 fwhm_kev=FWHM_PER_SIGMA * sig * float(kev_per_channel[k]),
                 net_area=fit.area(i) * float(c.weights[j]),
                 net_area_unc=fit.area_unc(i) * float(c.weights[j]),
-                continuum=float(np.sum(continua[r][near])),
+                continuum=float(np.sum(cont[near])),
                 nuclide=label,
                 line_kev=None if c.kind == "found" else float(c.energies[j]),
                 found=bool(c.found[j]) if c.found is not None else False,

@@ -14,6 +14,7 @@ inverse Fisher information at the solution.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -48,8 +49,10 @@ class Component:
     strong: bool = False  # gets a step (and frees the region's shape)
     own_width: bool = False  # broader than the detector resolution (annihilation)
 
-    @property
+    @cached_property
     def main(self) -> int:
+        """The peak with the largest share (weights are set once: computed once, it is
+        asked for some hundred times a spectrum)."""
         return int(np.argmax(self.weights))
 
 
