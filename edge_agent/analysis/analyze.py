@@ -184,13 +184,16 @@ def warm_up() -> None:
     numba's cache, on small inputs, so that the first spectrum does not pay it (10-30 s
     after an install or an update, well under a second after): a service calls this before
     its clock starts."""
-    from . import fit, quantify
+    from . import fit, kernels, quantify
 
     fit.warm_up()
     counts = np.arange(300, dtype=float) % 7.0
     matched_filter(counts, 2.0)
     continuum(counts, 4.7, [150.0])
     quantify._gls(np.array([1.0, 2.0]), np.ones((2, 1)), np.eye(2))
+    kernels.area_covariance(
+        np.ones((2, 1)), np.ones(2), 0.5, np.zeros(1), np.zeros(1, dtype=np.int64), np.ones(1)
+    )
 
 
 # ------------------------------------------------------------------------- input

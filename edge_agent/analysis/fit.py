@@ -105,6 +105,12 @@ class RegionFit:
     def peak_counts(self, i: int) -> np.ndarray:
         return self.basis[:, self.area_index(i)] * self.area(i)
 
+    @cached_property
+    def linear_covariance(self) -> np.ndarray:
+        """The covariance of the linear parameters at the fit's own mu, theta fixed (asked
+        for by every estimate that uses the region: computed once)."""
+        return self.area_covariance_at(self.mu)
+
     def area_covariance_at(self, mu0) -> np.ndarray:
         """Covariance of the linear parameters if the expected counts were mu0 (theta fixed).
 

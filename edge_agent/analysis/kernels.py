@@ -93,6 +93,25 @@ def fisher_inverse(b, mu, prec):
     return inverse(info)
 
 
+@njit(cache=True, nogil=True)
+def area_covariance(b, mu, add, prec, idx, scale):
+    """fisher_inverse(b, np.maximum(mu, 0) + add, prec) at the rows and columns idx, each
+    element times scale[a] scale[b]: quantify's covariance of a region's used areas at
+    given expected counts, the same arithmetic as its numpy steps in one call."""
+    m = mu.size
+    mu0 = np.empty(m)
+    for i in range(m):
+        x = mu[i]
+        mu0[i] = (x if (x > 0.0 or x != x) else 0.0) + add  # np.maximum keeps a NaN
+    full = fisher_inverse(b, mu0, prec)
+    k = idx.size
+    out = np.empty((k, k))
+    for u in range(k):
+        for v in range(k):
+            out[u, v] = full[idx[u], idx[v]] * scale[u] * scale[v]
+    return out
+
+
 # ------------------------------------------------------------------ Fisher scoring
 @njit(cache=True, nogil=True)
 def _feasible(n, p):

@@ -303,17 +303,19 @@ class _VarianceModel:
         self.rest = {}
         self.shapes = {}  # per region: the basis columns of its used areas
         self.scale = {}
+        self._ones = {}
         self._null_continuum = {}  # (region, nuclide) -> what u(0) puts in place of areas
         for r, js in by_region.items():
             fit = fits[r]
-            idx = np.array([fit.area_index(rows[j][1]) for j in js])
+            idx = np.array([fit.area_index(rows[j][1]) for j in js], dtype=np.int64)
             js = np.array(js)
+            self._ones[r] = np.ones(idx.size)  # the scale of a region with a fixed shape
             # np.ix_ of each, written out (it is called for every group)
             self.regions.append((r, js, idx, (js[:, None], js), (idx[:, None], idx)))
             self.shapes[r] = fit.basis[:, idx]
             self.rest[r] = fit.mu - self.shapes[r] @ fit.beta[idx]
             if fit.covariance.shape[0] > fit.beta.size:  # free shape
-                lin = np.diag(fit.area_covariance_at(fit.mu))[idx]
+                lin = np.diag(fit.linear_covariance)[idx]
                 full = np.diag(fit.covariance)[idx]
                 self.scale[r] = np.sqrt(np.maximum(full / np.maximum(lin, 1e-300), 1.0))
 
@@ -333,7 +335,7 @@ class _VarianceModel:
         """
         cov = np.zeros((len(self.rows), len(self.rows)))
         wanted = None if only is None else {int(j) for j in only}
-        for r, js, _, rr, aa in self.regions:
+        for r, js, idx, rr, _ in self.regions:
             if wanted is not None and wanted.isdisjoint(js.tolist()):
                 continue
             fit = self.fits[r]
@@ -344,12 +346,16 @@ class _VarianceModel:
                 swap = self._null_swap(r, js, null)
                 if swap is not None:
                     mu = mu + swap
-            mu = np.maximum(mu, 0.0) + 1.0 / fit.mu.size
-            c = fit.area_covariance_at(mu)[aa]
-            f = self.scale.get(r)
-            if f is not None:
-                c = c * f[:, None] * f[None, :]
-            cov[rr] = c
+            # (np.maximum(mu, 0) + 1/m) -> Fisher inverse -> the used areas' block, times
+            # the free-shape scale: one compiled call
+            cov[rr] = kernels.area_covariance(
+                fit.basis,
+                np.ascontiguousarray(mu, dtype=float),
+                1.0 / fit.mu.size,
+                fit.prior_precision,
+                idx,
+                self.scale.get(r, self._ones[r]),
+            )
         return cov
 
     def _null_swap(self, r: int, js, null: str):
