@@ -163,6 +163,13 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
     check = None
     if systematics is not None and need_u0.intersection(names):
         check = _consistency(fits, rows, m, y, cov, activity, systematics)
+        # what every nuclide's budget below shares: the rows' summing uncertainties, their
+        # model areas per nuclide (shared rows pass errors on through their weight), and
+        # which rows are gamma lines (the decay-scheme normalisation)
+        s_rel = np.array([fits[r].components[i].summing_rel_unc for r, i in rows])
+        shares = m * np.maximum(activity, 0.0)[None, :]  # row x nuclide model areas
+        row_area = shares.sum(axis=1)
+        gamma = np.array([fits[r].components[i].kind == "nuclide" for r, i in rows])
     out = {}
     for n in names:
         k = col[n]
@@ -182,9 +189,8 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             sens = w * per_row_counts  # d ln A / d ln eps of each row (sums to 1 alone)
             est.u_rel_efficiency = float(np.sqrt(max(sens @ check.eff_cov @ sens, 0.0)))
             est.u_rel_nuclear = float(np.sqrt(np.sum((sens * check.intensity_rel) ** 2)))
-            norm_rel, norm_bq = _normalisation(fits, rows, names, n, w, m, activity, systematics)
+            norm_rel, norm_bq = _normalisation(names, n, w, m, shares, gamma, systematics)
             est.u_rel_nuclear = float(np.hypot(est.u_rel_nuclear, norm_rel))
-            s_rel = np.array([fits[r].components[i].summing_rel_unc for r, i in rows])
             u_rel_summing = float(abs(sens @ s_rel))
             est.u_rel_calibration = float(
                 np.sqrt(est.u_rel_efficiency**2 + est.u_rel_nuclear**2 + u_rel_summing**2)
@@ -192,8 +198,7 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             # in Bq: a row shared with other nuclides (the Xe K group of Xe-131m and
             # Xe-133m) passes their efficiency and intensity errors on through its weight
             # (Xe-133m's Xe K intensity moves the Xe-131m the group leaves over)
-            shares = m * np.maximum(activity, 0.0)[None, :]  # row x nuclide model areas
-            sens_bq = w * shares.sum(axis=1)
+            sens_bq = w * row_area
             est.efficiency_unc = float(np.sqrt(max(sens_bq @ check.eff_cov @ sens_bq, 0.0)))
             est.nuclear_unc = float(
                 np.hypot(
@@ -216,20 +221,19 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
     return out
 
 
-def _normalisation(fits, rows, names, n, w, m, activity, sy: Systematics):
+def _normalisation(names, n, w, m, shares, gamma, sy: Systematics):
     """(relative, Bq) uncertainty of nuclide n's activity from the decay-scheme
     normalisations: each nuclide's moves all its gamma rows together (fully correlated),
-    so its term is the sum over those rows, not the root sum of squares."""
+    so its term is the sum over those rows, not the root sum of squares. shares: the rows'
+    model areas per nuclide; gamma: which rows are gamma lines."""
     if not sy.normalisation_rel:
         return 0.0, 0.0
-    shares = m * np.maximum(activity, 0.0)[None, :]
     terms = []
     rel = 0.0
     for j, other in enumerate(names):
         nr = sy.normalisation_rel.get(other, 0.0)
         if nr <= 0:
             continue
-        gamma = np.array([fits[r].components[i].kind == "nuclide" for r, i in rows])
         terms.append(nr * float(np.sum(w * shares[:, j] * gamma)))
         if other == n:
             rel = nr * abs(float(np.sum(w * m[:, j] * gamma)))
