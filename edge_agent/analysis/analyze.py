@@ -452,22 +452,26 @@ def _peak_results(fits: list[RegionFit], scale: ChannelScale, first: int) -> lis
         for j in range(c.energies.size)
     ]
     positions = np.array([w[3] for w in where])
-    energies = scale.energy(positions).tolist()
-    kev_per_channel = scale.kev_per_channel(positions).tolist()
-    sums = _continuum_near_peaks(fits, where)
+    energies = scale.energy(positions)
+    kev_per_channel = scale.kev_per_channel(positions)
+    continua = {}  # per region: its fitted continuum and its channels
     out = []
     for k, (r, i, j, pos, sig) in enumerate(where):
         fit = fits[r]
         c = fit.components[i]
+        if r not in continua:
+            continua[r] = fit.continuum(), fit.lo + np.arange(fit.counts.size)
+        cont, ch = continua[r]
+        near = np.abs(ch - pos) <= 1.5 * FWHM_PER_SIGMA * sig
         label = c.key.split()[0] if c.kind == "xray" else c.nuclide
         out.append(
             PeakResult(
-                energy_kev=energies[k],
+                energy_kev=float(energies[k]),
                 channel=pos + first,
-                fwhm_kev=FWHM_PER_SIGMA * sig * kev_per_channel[k],
+                fwhm_kev=FWHM_PER_SIGMA * sig * float(kev_per_channel[k]),
                 net_area=fit.area(i) * float(c.weights[j]),
                 net_area_unc=fit.area_unc(i) * float(c.weights[j]),
-                continuum=sums[k],
+                continuum=float(np.sum(cont[near])),
                 nuclide=label,
                 line_kev=None if c.kind == "found" else float(c.energies[j]),
                 found=bool(c.found[j]) if c.found is not None else False,
@@ -475,30 +479,4 @@ def _peak_results(fits: list[RegionFit], scale: ChannelScale, first: int) -> lis
                 reduced_chi2=fit.reduced_chi2,
             )
         )
-    return out
-
-
-def _continuum_near_peaks(fits: list[RegionFit], where: list[tuple]) -> list[float]:
-    """Per peak of `where` (region, component, peak, position, sigma): its region's fitted
-    continuum summed over the channels within 1.5 FWHM of it.
-
-    The channels of one region's peaks are tested in one table; they form an interval
-    (|channel - position| grows away from the peak), summed as a slice: the same elements
-    in the same order as the boolean selection, so the same sum.
-    """
-    out = [0.0] * len(where)
-    by_region: dict[int, list[int]] = {}
-    for k, w in enumerate(where):
-        by_region.setdefault(w[0], []).append(k)
-    for r, ks in by_region.items():
-        fit = fits[r]
-        cont = fit.continuum()
-        ch = fit.lo + np.arange(fit.counts.size)
-        pos = np.array([where[k][3] for k in ks])
-        half = 1.5 * FWHM_PER_SIGMA * np.array([where[k][4] for k in ks])
-        near = np.abs(ch[None, :] - pos[:, None]) <= half[:, None]
-        starts = np.argmax(near, axis=1).tolist()
-        counts = near.sum(axis=1).tolist()
-        for k, a, n in zip(ks, starts, counts):
-            out[k] = float(cont[a : a + n].sum())
     return out
