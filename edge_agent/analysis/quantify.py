@@ -308,12 +308,14 @@ class _VarianceModel:
         self.shapes = {}  # per region: the basis columns of its used areas
         self.scale = {}
         self._ones = {}
+        self._row_sets = {}  # per region: its rows, for `at`'s only
         self._null_continuum = {}  # (region, nuclide) -> what u(0) puts in place of areas
         for r, js in by_region.items():
             fit = fits[r]
             idx = np.array([fit.area_index(rows[j][1]) for j in js], dtype=np.int64)
             js = np.array(js)
             self._ones[r] = np.ones(idx.size)  # the scale of a region with a fixed shape
+            self._row_sets[r] = frozenset(js.tolist())
             # np.ix_ of each, written out (it is called for every group)
             self.regions.append((r, js, idx, (js[:, None], js), (idx[:, None], idx)))
             self.shapes[r] = fit.basis[:, idx]
@@ -338,9 +340,9 @@ class _VarianceModel:
         (u(0) would shrink with it), and one count is added in each of its peak windows.
         """
         cov = np.zeros((len(self.rows), len(self.rows)))
-        wanted = None if only is None else {int(j) for j in only}
+        wanted = None if only is None else set(np.asarray(only).tolist())
         for r, js, idx, rr, _ in self.regions:
-            if wanted is not None and wanted.isdisjoint(js.tolist()):
+            if wanted is not None and wanted.isdisjoint(self._row_sets[r]):
                 continue
             fit = self.fits[r]
             # one count added to the region's continuum: ISO 11929 takes n + 1 as the mean
@@ -388,6 +390,9 @@ def _window_count(fit: RegionFit, components: list[int]) -> np.ndarray:
         pos = c.positions[c.main] + fit.shifts[i]
         half = 1.25 * 2.3548200450309493 * c.sigmas[c.main] * fit.width_scales[i]
         window = np.abs(ch - pos) <= half
-        if window.any():
-            out[window] += 1.0 / window.sum()
+        # the window is an interval of channels: a slice, not a boolean selection
+        n = int(np.count_nonzero(window))
+        if n:
+            first = int(np.argmax(window))
+            out[first : first + n] += 1.0 / n
     return out
