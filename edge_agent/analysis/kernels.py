@@ -249,20 +249,6 @@ def _cdf_pdf(x, position, sigma, eta, tau):
 
 
 @njit(cache=True, nogil=True)
-def _cdf(x, position, sigma, eta, tau):
-    """_cdf_pdf's CDF alone, in the same operations: a basis without derivatives does not
-    need the density, whose exp is a quarter of the basis's cost."""
-    u = (x - position) / sigma
-    cdf = 0.5 * math.erfc(-u * _INV_SQRT2)
-    if eta <= 0.0:
-        return cdf
-    r = sigma / tau
-    e = min(u * r + 0.5 * r * r, 700.0)
-    term = 0.5 * math.exp(e) * math.erfc((u + r) * _INV_SQRT2)
-    return cdf + eta * term
-
-
-@njit(cache=True, nogil=True)
 def peak_columns(edges, pos, sig, comp, weight, nc, eta, tail_sigma, widx, n_theta, derivs):
     """The components' columns of the basis: sum over peaks of weight x (the peak's
     content of each channel between consecutive edges).
@@ -282,13 +268,6 @@ def peak_columns(edges, pos, sig, comp, weight, nc, eta, tail_sigma, widx, n_the
         x0 = pos[k]
         s = sig[k]
         tau = tail_sigma * s
-        if not derivs:
-            prev_cdf = _cdf(edges[0], x0, s, eta, tau)
-            for i in range(m):
-                cdf = _cdf(edges[i + 1], x0, s, eta, tau)
-                cols[i, c] += w * (cdf - prev_cdf)
-                prev_cdf = cdf
-            continue
         prev_cdf, prev_pdf = _cdf_pdf(edges[0], x0, s, eta, tau)
         prev_xp = (edges[0] - x0) * prev_pdf
         j = widx[k]
