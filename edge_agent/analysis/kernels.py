@@ -305,6 +305,23 @@ def step_columns(centres, pos, sig):
 
 # --------------------------------------------------------------------- continuum
 @njit(cache=True, nogil=True)
+def _clip_pass(src, dst, w, p, lo, hi):
+    """One SNIP pass over channels lo .. hi-1: dst[i] = min(src[i], (src[i-p] + src[i+p])/2)
+    where w[i] >= p, else src[i]. On views that start at 0 the loop index is known to be
+    non-negative: indexing src[i - p] directly costs a negative-index check and the stride
+    arithmetic of a buffer swapped every pass (five times the instructions)."""
+    left = src[lo - p : hi - p]
+    right = src[lo + p : hi + p]
+    mid = src[lo:hi]
+    reach = w[lo:hi]
+    out = dst[lo:hi]
+    for k in range(hi - lo):
+        here = mid[k]
+        mean = 0.5 * (left[k] + right[k])
+        out[k] = mean if (reach[k] >= p and mean < here) else here
+
+
+@njit(cache=True, nogil=True)
 def snip_clip(v, w):
     """SNIP's clipping in place: for p from max(w) down to 1, every channel i with
     w[i] >= p takes min(v[i], (v[i-p] + v[i+p]) / 2), all from the values before that p
@@ -327,18 +344,21 @@ def snip_clip(v, w):
     for p in range(top - 1, 0, -1):
         first[p] = min(first[p], first[p + 1])
         last[p] = max(last[p], last[p + 1])
-    src = v.copy()
-    dst = v.copy()
+    a = v.copy()
+    b = v.copy()
+    a_is_src = True
     for p in range(top, 0, -1):
-        if 2 * p >= n:
+        lo = max(p, first[p])
+        hi = min(n - p, last[p] + 1)
+        if hi <= lo:  # also 2 p >= n: no channel has both neighbours
             continue
-        for i in range(max(p, first[p]), min(n - p, last[p] + 1)):
-            mid = src[i]
-            mean = 0.5 * (src[i - p] + src[i + p])
-            dst[i] = mean if (w[i] >= p and mean < mid) else mid
+        if a_is_src:
+            _clip_pass(a, b, w, p, lo, hi)
+        else:
+            _clip_pass(b, a, w, p, lo, hi)
         # the channels not visited were not touched: both buffers hold the same values
-        src, dst = dst, src
-    v[:] = src
+        a_is_src = not a_is_src
+    v[:] = a if a_is_src else b
 
 
 @njit(cache=True, nogil=True)
