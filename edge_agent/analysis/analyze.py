@@ -184,13 +184,16 @@ def warm_up() -> None:
     numba's cache, on small inputs, so that the first spectrum does not pay it (10-30 s
     after an install or an update, well under a second after): a service calls this before
     its clock starts."""
-    from . import fit, quantify
+    from . import fit, kernels, quantify
 
     fit.warm_up()
     counts = np.arange(300, dtype=float) % 7.0
     matched_filter(counts, 2.0)
     continuum(counts, 4.7, [150.0])
     quantify._gls(np.array([1.0, 2.0]), np.ones((2, 1)), np.eye(2))
+    kernels.area_covariance(
+        np.ones((2, 1)), np.ones(2), 0.5, np.zeros(1), np.zeros(1, dtype=np.int64), np.ones(1)
+    )
 
 
 # ------------------------------------------------------------------------- input
@@ -451,14 +454,14 @@ def _peak_results(fits: list[RegionFit], scale: ChannelScale, first: int) -> lis
     positions = np.array([w[3] for w in where])
     energies = scale.energy(positions)
     kev_per_channel = scale.kev_per_channel(positions)
-    continua = {}
+    continua = {}  # per region: its fitted continuum and its channels
     out = []
     for k, (r, i, j, pos, sig) in enumerate(where):
         fit = fits[r]
         c = fit.components[i]
         if r not in continua:
-            continua[r] = fit.continuum()
-        ch = fit.lo + np.arange(fit.counts.size)
+            continua[r] = fit.continuum(), fit.lo + np.arange(fit.counts.size)
+        cont, ch = continua[r]
         near = np.abs(ch - pos) <= 1.5 * FWHM_PER_SIGMA * sig
         label = c.key.split()[0] if c.kind == "xray" else c.nuclide
         out.append(
@@ -468,7 +471,7 @@ def _peak_results(fits: list[RegionFit], scale: ChannelScale, first: int) -> lis
                 fwhm_kev=FWHM_PER_SIGMA * sig * float(kev_per_channel[k]),
                 net_area=fit.area(i) * float(c.weights[j]),
                 net_area_unc=fit.area_unc(i) * float(c.weights[j]),
-                continuum=float(np.sum(continua[r][near])),
+                continuum=float(np.sum(cont[near])),
                 nuclide=label,
                 line_kev=None if c.kind == "found" else float(c.energies[j]),
                 found=bool(c.found[j]) if c.found is not None else False,

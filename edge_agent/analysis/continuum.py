@@ -73,10 +73,12 @@ def continuum(counts, fwhm_channels, peak_channels=(), window_fwhm: float = 10.0
     # of the window free (the crowded x-ray region), over a window three times as wide
     correction = np.zeros(size)
     todo = np.ones(size, dtype=bool)
+    above = np.ascontiguousarray((n - base) * free)
     for scale in (1.0, 3.0, 9.0):
-        half_window = np.maximum(np.rint(scale * window_fwhm * fwhm), 1)
-        residual = boxcar((n - base) * free, half_window)
-        weight = boxcar(free, half_window)
+        # boxcar's rounding done once for both averages (integral already: rint is exact)
+        h = np.maximum(np.rint(scale * window_fwhm * fwhm), 1).astype(np.int64)
+        residual = kernels.boxcar(above, h)
+        weight = kernels.boxcar(free, h)
         ok = todo & (weight >= 0.2)
         correction[ok] = residual[ok] / weight[ok]
         todo &= ~ok

@@ -59,13 +59,27 @@ def coarse_gain(
     grid = np.append(grid, 1.0)
 
     def score(g: np.ndarray) -> np.ndarray:
-        lines = g[:, None] * c[None, :]  # (grid, lines)
-        d = np.abs(p[None, :, None] - lines[:, None, :]).min(axis=2) / half_sigma[None, :]
+        d = _nearest_line_distance(p, g, c) / half_sigma[None, :]
         return (w[None, :] * np.exp(-0.5 * d * d)).sum(axis=1)
 
     s = score(grid)
     best = int(np.argmax(s[:-1]))
     return float(grid[best]) if s[best] - s[-1] > min_improvement else 1.0
+
+
+def _nearest_line_distance(p: np.ndarray, g: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """(grid, peaks): min over lines of |p - g c|, c sorted, as the full table gives it.
+
+    The products g c are sorted along the lines (rounding is monotonic), so the distance
+    falls and then rises and the nearest line is beside p's place among them. That place
+    is found from p / g among c, which can differ from it by one where a line sits within
+    rounding of p: the five lines around it are compared (a table of ~1000 gains x peaks
+    x lines was most of the drift step). Equal lines are one (the same products).
+    """
+    lines = np.unique(c)
+    k = np.searchsorted(lines, p[None, :] / g[:, None])  # (grid, peaks)
+    near = np.clip(k[:, :, None] + np.arange(-2, 3), 0, lines.size - 1)
+    return np.abs(p[None, :, None] - g[:, None, None] * lines[near]).min(axis=2)
 
 
 def fine_gain(

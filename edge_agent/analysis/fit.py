@@ -13,7 +13,9 @@ inverse Fisher information at the solution.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -48,8 +50,10 @@ class Component:
     strong: bool = False  # gets a step (and frees the region's shape)
     own_width: bool = False  # broader than the detector resolution (annihilation)
 
-    @property
+    @cached_property
     def main(self) -> int:
+        """The peak with the largest share (weights are set once: computed once, it is
+        asked for some hundred times a spectrum)."""
         return int(np.argmax(self.weights))
 
 
@@ -80,12 +84,14 @@ class RegionFit:
     def area_index(self, i: int) -> int:
         return self.n_baseline + i
 
+    # area and area_unc are asked for thousands of times a spectrum: plain floats (math.sqrt
+    # is correctly rounded, as np.sqrt: the same value, without a numpy call)
     def area(self, i: int) -> float:
-        return float(self.beta[self.area_index(i)])
+        return float(self.beta[self.baseline_order + 1 + i])
 
     def area_unc(self, i: int) -> float:
-        j = self.area_index(i)
-        return float(np.sqrt(max(self.covariance[j, j], 0.0)))
+        j = self.baseline_order + 1 + i
+        return math.sqrt(max(float(self.covariance[j, j]), 0.0))
 
     @property
     def reduced_chi2(self) -> float:
@@ -101,6 +107,12 @@ class RegionFit:
 
     def peak_counts(self, i: int) -> np.ndarray:
         return self.basis[:, self.area_index(i)] * self.area(i)
+
+    @cached_property
+    def linear_covariance(self) -> np.ndarray:
+        """The covariance of the linear parameters at the fit's own mu, theta fixed (asked
+        for by every estimate that uses the region: computed once)."""
+        return self.area_covariance_at(self.mu)
 
     def area_covariance_at(self, mu0) -> np.ndarray:
         """Covariance of the linear parameters if the expected counts were mu0 (theta fixed).
@@ -141,35 +153,23 @@ def fit_region(
     centre = lo + 0.5 * (n.size - 1)
     half = max(0.5 * (n.size - 1), 1.0)
     t = (edges[:-1] + 0.5 - centre) / half
-    # C order whatever the order of the polynomial: one compiled region_basis for all regions
-    baseline = np.ascontiguousarray(np.vstack([t**k for k in range(baseline_order + 1)]).T)
     nb = baseline_order + 1
+    # C order whatever the order of the polynomial: one compiled region_basis for all regions
+    baseline = np.empty((n.size, nb))
+    for k in range(nb):
+        baseline[:, k] = t**k
     nc = len(components)
     stepped = [i for i, c in enumerate(components) if free_shape and c.strong]
     widths = free_shape and free_width
     own = [i for i, c in enumerate(components) if widths and c.own_width]
     n_theta = 0 if not free_shape else (2 + len(own) if widths else 1)
-
-    def width_index(i: int) -> int | None:
-        """Which theta scales the width of component i (None: fixed)."""
-        if not widths:
-            return None
-        return 2 + own.index(i) if i in own else 1
-
-    def shape_of(i: int, theta: np.ndarray) -> tuple[float, float]:
-        if not free_shape:
-            return 0.0, 1.0
-        k = width_index(i)
-        return theta[0], 1.0 if k is None else float(np.exp(theta[k]))
+    # which theta scales each component's width (-1: fixed)
+    width_of = [(2 + own.index(i) if i in own else 1) if widths else -1 for i in range(nc)]
 
     # every peak of every component in one array, so that each basis is one compiled call
-    peak_comp = np.concatenate([np.full(c.positions.size, i) for i, c in enumerate(components)])
-    peak_widx = np.array(
-        [-1 if width_index(i) is None else width_index(i) for i in range(nc)], dtype=np.int64
-    )[peak_comp]
-    step_widx = np.array(
-        [-1 if width_index(i) is None else width_index(i) for i in stepped], dtype=np.int64
-    )
+    peak_comp = np.repeat(np.arange(nc), [c.positions.size for c in components])
+    peak_widx = np.array(width_of, dtype=np.int64)[peak_comp]
+    step_widx = np.array([width_of[i] for i in stepped], dtype=np.int64)
     edge_steps = np.zeros((n.size, 0))
     if compton_edges:
         pos = np.array([p for p, _ in compton_edges], dtype=float)
@@ -179,10 +179,10 @@ def fit_region(
         edges,
         baseline,
         nc,
-        np.concatenate([c.positions for c in components]).astype(float),
-        np.concatenate([c.sigmas for c in components]).astype(float),
+        np.concatenate([c.positions for c in components]).astype(float, copy=False),
+        np.concatenate([c.sigmas for c in components]).astype(float, copy=False),
         peak_comp,
-        np.concatenate([c.weights for c in components]).astype(float),
+        np.concatenate([c.weights for c in components]).astype(float, copy=False),
         peak_widx,
         float(tail_fraction),
         float(tail_length_sigma),
@@ -219,10 +219,11 @@ def fit_region(
         jac = kernels.jacobian(b, d, beta)
     mu = np.maximum(b @ beta, _MU_FLOOR)
     cov = kernels.fisher_inverse(jac, mu, np.concatenate([prec, np.zeros(n_theta)]))
-    shifts = np.zeros(nc)
+    shifts = np.full(nc, theta[0] if free_shape else 0.0)
     scales = np.ones(nc)
-    for i in range(nc):
-        shifts[i], scales[i] = shape_of(i, theta)
+    if widths:
+        factor = np.exp(theta).tolist()  # each width's scale (theta[0], the shift, unused)
+        scales[:] = [factor[k] for k in width_of]
     return RegionFit(
         lo=lo,
         counts=n,

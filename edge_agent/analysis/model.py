@@ -18,7 +18,7 @@ from shared.nuclear.summing import TotalEfficiency, summing
 from .config import AnalysisConfig
 from .fit import Component
 from .scale import FWHM_PER_SIGMA, ChannelScale
-from .search import FoundPeak, median
+from .search import FoundPeak
 
 
 @dataclass(frozen=True)
@@ -207,27 +207,14 @@ def build_regions(
                 continue
         clusters.append([a])
 
-    peak_pos = np.array([p for c in clusters for a in c for p in a.positions])
-    peak_fwhm = np.array([f for c in clusters for a in c for f in a.fwhms])
-    peak_cluster = np.array([k for k, c in enumerate(clusters) for a in c for _ in a.positions])
+    bounds = _region_bounds(clusters, config.region_margin_fwhm)
     regions = []
-    for k, cluster in enumerate(clusters):
-        mine = peak_cluster == k
-        pos, fw = peak_pos[mine], peak_fwhm[mine]
-        lo = float(np.min(pos - config.region_margin_fwhm * fw))
-        hi = float(np.max(pos + config.region_margin_fwhm * fw))
-        # keep other regions' peaks (to 1.5 FWHM) out of this region
-        below = ~mine & (peak_pos < pos.min())
-        above = ~mine & ~below
-        if below.any():
-            lo = max(lo, float(np.max(peak_pos[below] + 1.5 * peak_fwhm[below])))
-        if above.any():
-            hi = min(hi, float(np.min(peak_pos[above] - 1.5 * peak_fwhm[above])))
+    for cluster, (lo, hi) in zip(clusters, bounds):
         lo_i = max(int(np.floor(lo)), 0)
         hi_i = min(int(np.ceil(hi)) + 1, size)
         if hi_i - lo_i < 5:
             continue
-        width_fwhm = (hi_i - lo_i) / median(fw)
+        width_fwhm = (hi_i - lo_i) / _median([f for a in cluster for f in a.fwhms])
         region = Region(lo_i, hi_i, baseline_order=2 if width_fwhm > 12 else 1, index=len(regions))
         region.components = _components(cluster, lines, matched, geometry, live_time, config)
         for pos, sig in compton_edges or ():
@@ -237,6 +224,44 @@ def build_regions(
         if region.components:
             regions.append(region)
     return regions
+
+
+def _region_bounds(clusters: list[list[_Atom]], margin_fwhm: float) -> list[tuple[float, float]]:
+    """Per cluster (lo, hi) in channels: its peaks +- margin_fwhm FWHM, kept 1.5 FWHM clear of
+    the other clusters' peaks (those below its lowest peak raise lo, the others lower hi).
+
+    All clusters at once on a clusters x peaks table (a cluster's own peaks masked out by
+    +-inf, which no min or max keeps): per cluster it was a dozen numpy calls on tiny arrays.
+    """
+    pos = np.array([p for c in clusters for a in c for p in a.positions])
+    fwhm = np.array([f for c in clusters for a in c for f in a.fwhms])
+    owner = np.array([k for k, c in enumerate(clusters) for a in c for _ in a.positions])
+    mine = owner[None, :] == np.arange(len(clusters))[:, None]
+    low = np.where(mine, pos - margin_fwhm * fwhm, np.inf).min(axis=1)
+    high = np.where(mine, pos + margin_fwhm * fwhm, -np.inf).max(axis=1)
+    lowest = np.where(mine, pos, np.inf).min(axis=1)
+    below = ~mine & (pos[None, :] < lowest[:, None])
+    above = ~mine & ~below
+    clear_below = np.where(below, pos + 1.5 * fwhm, -np.inf).max(axis=1)
+    clear_above = np.where(above, pos - 1.5 * fwhm, np.inf).min(axis=1)
+    out = []
+    for lo, hi, b, a, any_below, any_above in zip(
+        low.tolist(),
+        high.tolist(),
+        clear_below.tolist(),
+        clear_above.tolist(),
+        below.any(axis=1).tolist(),
+        above.any(axis=1).tolist(),
+    ):
+        out.append((max(lo, b) if any_below else lo, min(hi, a) if any_above else hi))
+    return out
+
+
+def _median(values: list[float]) -> float:
+    """search.median of a short list, value for value, in plain floats."""
+    x = sorted(values)
+    half = len(x) // 2
+    return x[half] if len(x) % 2 else 0.5 * (x[half - 1] + x[half])
 
 
 ELECTRON_MASS_KEV = 510.99895

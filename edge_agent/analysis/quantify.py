@@ -163,6 +163,13 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
     check = None
     if systematics is not None and need_u0.intersection(names):
         check = _consistency(fits, rows, m, y, cov, activity, systematics)
+        # what every nuclide's budget below shares: the rows' summing uncertainties, their
+        # model areas per nuclide (shared rows pass errors on through their weight), and
+        # which rows are gamma lines (the decay-scheme normalisation)
+        s_rel = np.array([fits[r].components[i].summing_rel_unc for r, i in rows])
+        shares = m * np.maximum(activity, 0.0)[None, :]  # row x nuclide model areas
+        row_area = shares.sum(axis=1)
+        gamma = np.array([fits[r].components[i].kind == "nuclide" for r, i in rows])
     out = {}
     for n in names:
         k = col[n]
@@ -182,9 +189,8 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             sens = w * per_row_counts  # d ln A / d ln eps of each row (sums to 1 alone)
             est.u_rel_efficiency = float(np.sqrt(max(sens @ check.eff_cov @ sens, 0.0)))
             est.u_rel_nuclear = float(np.sqrt(np.sum((sens * check.intensity_rel) ** 2)))
-            norm_rel, norm_bq = _normalisation(fits, rows, names, n, w, m, activity, systematics)
+            norm_rel, norm_bq = _normalisation(names, n, w, m, shares, gamma, systematics)
             est.u_rel_nuclear = float(np.hypot(est.u_rel_nuclear, norm_rel))
-            s_rel = np.array([fits[r].components[i].summing_rel_unc for r, i in rows])
             u_rel_summing = float(abs(sens @ s_rel))
             est.u_rel_calibration = float(
                 np.sqrt(est.u_rel_efficiency**2 + est.u_rel_nuclear**2 + u_rel_summing**2)
@@ -192,8 +198,7 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
             # in Bq: a row shared with other nuclides (the Xe K group of Xe-131m and
             # Xe-133m) passes their efficiency and intensity errors on through its weight
             # (Xe-133m's Xe K intensity moves the Xe-131m the group leaves over)
-            shares = m * np.maximum(activity, 0.0)[None, :]  # row x nuclide model areas
-            sens_bq = w * shares.sum(axis=1)
+            sens_bq = w * row_area
             est.efficiency_unc = float(np.sqrt(max(sens_bq @ check.eff_cov @ sens_bq, 0.0)))
             est.nuclear_unc = float(
                 np.hypot(
@@ -216,20 +221,19 @@ def _solve_group(fits, group, need_u0, systematics=None) -> dict[str, NuclideEst
     return out
 
 
-def _normalisation(fits, rows, names, n, w, m, activity, sy: Systematics):
+def _normalisation(names, n, w, m, shares, gamma, sy: Systematics):
     """(relative, Bq) uncertainty of nuclide n's activity from the decay-scheme
     normalisations: each nuclide's moves all its gamma rows together (fully correlated),
-    so its term is the sum over those rows, not the root sum of squares."""
+    so its term is the sum over those rows, not the root sum of squares. shares: the rows'
+    model areas per nuclide; gamma: which rows are gamma lines."""
     if not sy.normalisation_rel:
         return 0.0, 0.0
-    shares = m * np.maximum(activity, 0.0)[None, :]
     terms = []
     rel = 0.0
     for j, other in enumerate(names):
         nr = sy.normalisation_rel.get(other, 0.0)
         if nr <= 0:
             continue
-        gamma = np.array([fits[r].components[i].kind == "nuclide" for r, i in rows])
         terms.append(nr * float(np.sum(w * shares[:, j] * gamma)))
         if other == n:
             rel = nr * abs(float(np.sum(w * m[:, j] * gamma)))
@@ -303,17 +307,21 @@ class _VarianceModel:
         self.rest = {}
         self.shapes = {}  # per region: the basis columns of its used areas
         self.scale = {}
+        self._ones = {}
+        self._row_sets = {}  # per region: its rows, for `at`'s only
         self._null_continuum = {}  # (region, nuclide) -> what u(0) puts in place of areas
         for r, js in by_region.items():
             fit = fits[r]
-            idx = np.array([fit.area_index(rows[j][1]) for j in js])
+            idx = np.array([fit.area_index(rows[j][1]) for j in js], dtype=np.int64)
             js = np.array(js)
+            self._ones[r] = np.ones(idx.size)  # the scale of a region with a fixed shape
+            self._row_sets[r] = frozenset(js.tolist())
             # np.ix_ of each, written out (it is called for every group)
             self.regions.append((r, js, idx, (js[:, None], js), (idx[:, None], idx)))
             self.shapes[r] = fit.basis[:, idx]
             self.rest[r] = fit.mu - self.shapes[r] @ fit.beta[idx]
             if fit.covariance.shape[0] > fit.beta.size:  # free shape
-                lin = np.diag(fit.area_covariance_at(fit.mu))[idx]
+                lin = np.diag(fit.linear_covariance)[idx]
                 full = np.diag(fit.covariance)[idx]
                 self.scale[r] = np.sqrt(np.maximum(full / np.maximum(lin, 1e-300), 1.0))
 
@@ -332,9 +340,9 @@ class _VarianceModel:
         (u(0) would shrink with it), and one count is added in each of its peak windows.
         """
         cov = np.zeros((len(self.rows), len(self.rows)))
-        wanted = None if only is None else {int(j) for j in only}
-        for r, js, _, rr, aa in self.regions:
-            if wanted is not None and wanted.isdisjoint(js.tolist()):
+        wanted = None if only is None else set(np.asarray(only).tolist())
+        for r, js, idx, rr, _ in self.regions:
+            if wanted is not None and wanted.isdisjoint(self._row_sets[r]):
                 continue
             fit = self.fits[r]
             # one count added to the region's continuum: ISO 11929 takes n + 1 as the mean
@@ -344,12 +352,16 @@ class _VarianceModel:
                 swap = self._null_swap(r, js, null)
                 if swap is not None:
                     mu = mu + swap
-            mu = np.maximum(mu, 0.0) + 1.0 / fit.mu.size
-            c = fit.area_covariance_at(mu)[aa]
-            f = self.scale.get(r)
-            if f is not None:
-                c = c * f[:, None] * f[None, :]
-            cov[rr] = c
+            # (np.maximum(mu, 0) + 1/m) -> Fisher inverse -> the used areas' block, times
+            # the free-shape scale: one compiled call
+            cov[rr] = kernels.area_covariance(
+                fit.basis,
+                np.ascontiguousarray(mu, dtype=float),
+                1.0 / fit.mu.size,
+                fit.prior_precision,
+                idx,
+                self.scale.get(r, self._ones[r]),
+            )
         return cov
 
     def _null_swap(self, r: int, js, null: str):
@@ -378,6 +390,9 @@ def _window_count(fit: RegionFit, components: list[int]) -> np.ndarray:
         pos = c.positions[c.main] + fit.shifts[i]
         half = 1.25 * 2.3548200450309493 * c.sigmas[c.main] * fit.width_scales[i]
         window = np.abs(ch - pos) <= half
-        if window.any():
-            out[window] += 1.0 / window.sum()
+        # the window is an interval of channels: a slice, not a boolean selection
+        n = int(np.count_nonzero(window))
+        if n:
+            first = int(np.argmax(window))
+            out[first : first + n] += 1.0 / n
     return out

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
 from .continuum import boxcar
 
 
@@ -77,27 +78,29 @@ def matched_filter(counts, sigma_channels, variance_floor: float = 0.25) -> Filt
     response = np.zeros(size)
     variance = np.ones(size)
     gain = np.ones(size)  # response per unit net area, to turn R into a rough area
-    start = 0
-    while start < size:
-        s0 = sigma[start]
-        # bands end where the width has changed by 10 % (sigma is monotonic in practice)
-        band = np.nonzero(np.abs(sigma[start:] / s0 - 1.0) > 0.1)[0]
-        stop = start + int(band[0]) if band.size else size
-        stop = max(stop, start + 1)
-        s = median(sigma[start:stop])
+    # a copy: one compiled signature (C, writable) whether sigma came as a scalar or not
+    starts, stops, medians = kernels.filter_bands(np.array(sigma))
+    for start, stop, s in zip(starts.tolist(), stops.tolist(), medians.tolist()):
         k = second_derivative_kernel(s)
         half = (k.size - 1) // 2
-        lo, hi = start - half, stop + half
-        pad = (max(-lo, 0), max(hi - size, 0))
-        seg = np.pad(n[max(lo, 0) : min(hi, size)], pad, mode="edge")
-        var_seg = np.pad(smooth[max(lo, 0) : min(hi, size)], pad, mode="edge")
+        seg = _band_input(n, start - half, stop + half)
+        var_seg = _band_input(smooth, start - half, stop + half)
         response[start:stop] = np.convolve(seg, k[::-1], mode="valid")
         variance[start:stop] = np.convolve(var_seg, (k * k)[::-1], mode="valid")
         j = np.arange(-half, half + 1, dtype=float)
         g = np.exp(-0.5 * (j / s) ** 2) / (np.sqrt(2.0 * np.pi) * s)
         gain[start:stop] = float(np.dot(k, g))
-        start = stop
     return Filtered(response, response / np.sqrt(variance), gain)
+
+
+def _band_input(y: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """y[lo:hi], extended by its end values where the band's kernel reaches past the
+    spectrum (the slice itself inside: np.pad's copy costs more than the convolution)."""
+    size = y.size
+    if lo >= 0 and hi <= size:
+        return y[lo:hi]
+    pad = (max(-lo, 0), max(hi - size, 0))
+    return np.pad(y[max(lo, 0) : min(hi, size)], pad, mode="edge")
 
 
 def median(x) -> float:

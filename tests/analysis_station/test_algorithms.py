@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from edge_agent.analysis.continuum import continuum, snip
+from edge_agent.analysis.drift import _nearest_line_distance
 from edge_agent.analysis.fit import Component, fit_region
 from edge_agent.analysis.limits import currie, detection_limit_by_iteration, iso11929
 from edge_agent.analysis.search import search_peaks
@@ -119,3 +120,14 @@ def test_currie_levels():
     lim = currie(100.0, 10, 1_000_000)
     assert lim.decision_threshold == pytest.approx(1.645 * 10.0, rel=1e-4)
     assert lim.detection_limit == pytest.approx(2.706 + 3.29 * 10.0, rel=1e-3)
+
+
+def test_coarse_gain_nearest_line_distance_equals_the_full_table():
+    rng = np.random.default_rng(5)
+    g = 1.0 + np.arange(-0.003, 0.003 + 3e-6, 6e-6)
+    for _ in range(50):
+        c = np.sort(np.concatenate([rng.uniform(0, 16000, rng.integers(1, 80)), [5e3, 5e3]]))
+        # peaks anywhere, on lines, and exactly on a line's product with a gain of the grid
+        p = np.concatenate([rng.uniform(-100, 16500, 30), c[:3], g[7] * c[-3:]])
+        want = np.abs(p[None, :, None] - (g[:, None] * c[None, :])[:, None, :]).min(axis=2)
+        assert np.array_equal(_nearest_line_distance(p, g, c), want)

@@ -129,10 +129,41 @@ def test_gls_equals_the_textbook_formula():
     np.testing.assert_allclose(weights @ y, act, rtol=1e-12)
 
 
+def test_area_covariance_equals_its_numpy_steps_value_for_value():
+    b = np.ascontiguousarray(RNG.random((30, 4)))
+    mu = RNG.normal(3.0, 2.0, 30)  # some below zero: clipped to zero first
+    prec = np.array([0.0, 0.0, 2.0, 0.0])
+    idx = np.array([1, 3])
+    scale = np.array([1.5, 1.1])
+    full = kernels.fisher_inverse(b, np.maximum(mu, 0.0) + 0.25, prec)
+    want = full[np.ix_(idx, idx)] * scale[:, None] * scale[None, :]
+    assert np.array_equal(kernels.area_covariance(b, mu, 0.25, prec, idx, scale), want)
+
+
+def _bands_numpy(sigma):
+    """search.matched_filter's bands as they were found in numpy."""
+    out, start = [], 0
+    while start < sigma.size:
+        band = np.nonzero(np.abs(sigma[start:] / sigma[start] - 1.0) > 0.1)[0]
+        stop = max(start + int(band[0]) if band.size else sigma.size, start + 1)
+        out.append((start, stop, float(np.median(sigma[start:stop]))))
+        start = stop
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 7, 3000])
+def test_filter_bands_equal_the_numpy_bands_value_for_value(n):
+    # a rising width with noise (not monotonic), as a spectrum's sigma may be
+    sigma = 1.0 + 4.0 * np.linspace(0.0, 1.0, n) ** 0.7 + 0.02 * RNG.random(n)
+    starts, stops, medians = kernels.filter_bands(sigma)
+    assert list(zip(starts.tolist(), stops.tolist(), medians.tolist())) == _bands_numpy(sigma)
+
+
 def test_warm_up_compiles_every_kernel():
     warm_up()
     for name in ("irls", "fisher_inverse", "region_basis", "levenberg_marquardt", "snip_clip",
-                 "boxcar", "gls", "deviance"):  # fmt: skip
+                 "boxcar", "gls", "deviance", "filter_bands",
+                 "area_covariance"):  # fmt: skip
         assert getattr(kernels, name).signatures, f"{name} was not compiled by warm_up"
 
 
