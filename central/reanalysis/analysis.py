@@ -459,9 +459,9 @@ def _covariance(model: SpectrumModel, ref: fitting.PoissonFit) -> np.ndarray:
     held = np.isfinite(lowest) & (a <= lowest * (1.0 - 1e-9))  # the fit clips onto it
     negative = np.flatnonzero((a < 0) & ~held)
     if len(negative):
-        cols = ref.jac[:, negative]  # dmu/da of those amplitudes (the free ones come first)
-        c = (ref.jac @ cov[:, negative]) / ref.mu_ref[:, None]
-        kappa = np.asarray(cols.multiply(c * c).sum(axis=0)).ravel()
+        cols = ref.jac.columns(negative)  # dmu/da of those amplitudes (the free ones first)
+        c = ref.jac.matmat(cov[:, negative]) / ref.mu_ref[:, None]
+        kappa = np.sum(cols * (c * c), axis=0)
         cov[negative, negative] += kappa * a[negative]
     return cov
 
@@ -717,19 +717,13 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
 
 
 def _column(jac, k: int) -> np.ndarray:
-    """Column k of a CSR matrix as a dense vector."""
-    out = np.zeros(jac.shape[0])
-    rows = np.repeat(np.arange(jac.shape[0]), np.diff(jac.indptr))
-    at = jac.indices == k
-    np.add.at(out, rows[at], jac.data[at])
-    return out
+    """Column k of the Jacobian as a dense vector."""
+    return jac.column(k)
 
 
 def _row_block(jac, rows) -> tuple[np.ndarray, np.ndarray]:
     """(columns, dense block): the rows of jac on the columns they touch."""
-    sub = jac[rows]
-    cols = np.unique(sub.indices)
-    return cols, sub[:, cols].toarray()
+    return jac.row_block(rows)
 
 
 def _null_moments(k, result, mu0, col, rows, block=None):
@@ -749,7 +743,7 @@ def _null_moments(k, result, mu0, col, rows, block=None):
     e[k] = 1.0  # the amplitudes come first among the free parameters
     x = _solve(info0, e)
     var0 = max(float(x[k]), 0.0)
-    c = (jac @ x) / mu0
+    c = jac.matvec(x) / mu0
     kappa = float(np.sum(c**2 * col))
     return math.sqrt(var0), kappa, c
 

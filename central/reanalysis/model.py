@@ -22,6 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from .components import STEP_LINE, ModelLine
+from .jacobian import BlockJacobian, BlockLayout
 from .shapes import gaussian_in_channels, line_shape, line_shape_partials, step, tail
 
 SHAPE_NAMES = (
@@ -285,7 +286,7 @@ class SpectrumModel:
         return np.bincount(self._amp_entry, w, minlength=len(self._amp_cols))
 
     def jacobian(self, p, free_shape):
-        """mu and d mu / d (amplitudes, baseline, free shape parameters), sparse CSR."""
+        """mu and d mu / d (amplitudes, baseline, free shape parameters) in blocks."""
         a, b, theta = self.split(p)
         c = self._parts(theta, with_tail=True)
         dgeo, xp, sp, r, t0 = c["dgeo"], c["xp"], c["sp"], c["r"], c["t"]
@@ -307,8 +308,14 @@ class SpectrumModel:
         peaks = np.bincount(rows, vals * amp, minlength=self.n_fit)
         base = self.baseline(b)
         free = np.flatnonzero(free_shape)
-        dtheta = np.empty((len(free), self.n_fit))
-        for k, j in enumerate(free):
+        layout, pair_pos, base_pos = self._block_layout(free)
+        n_fit, width = self.n_fit, layout.width
+        # the amplitudes' entries summed over their lines, straight into the blocks
+        w = vals * self.line_weight[pl]
+        local = np.bincount(pair_pos, w, minlength=n_fit * width)
+        local[base_pos] = self._base_vals * base[self._base_rows]
+        local = local.reshape(n_fit, width)
+        for k, j in enumerate(free):  # the shape columns come first in every block
             if j == GAIN:
                 w = d_x0 * dgeo["x0_gain"][pl] + d_sig * dgeo["sigma_gain"][pl]
             elif j == OFFSET:
@@ -325,32 +332,40 @@ class SpectrumModel:
                 w = d_step * self.shares_h[pl]
             else:  # ANN_FWHM
                 w = d_sig * dgeo["sigma_ann"][pl]
-            dtheta[k] = np.bincount(rows, w * amp, minlength=self.n_fit)
-        data = np.concatenate(
-            [self._amp_data(vals), self._base_vals * base[self._base_rows], dtheta.T.ravel()]
-        )
-        jac = self._assemble(data, free)
-        return peaks + base, jac
+            local[:, k] = np.bincount(rows, w * amp, minlength=n_fit)
+        return peaks + base, BlockJacobian(local, layout)
 
-    def _assemble(self, data, free) -> sparse.csr_matrix:
-        """CSR of [amplitudes | baseline | free shape] from data in that concatenated order."""
+    def _block_layout(self, free):
+        """The blocks (one per region: free shape, its amplitudes, its baseline) and where
+        each (line, row) pair and baseline entry goes in the flattened local array."""
         key = tuple(free)
         if key not in self._structure:
-            n_a, n_b = len(self._amp_cols), len(self._base_rows)
-            amp_rows = np.repeat(np.arange(self.n_fit), np.diff(self._amp_indptr))
-            rows = np.concatenate(
-                [amp_rows, self._base_rows, np.repeat(np.arange(self.n_fit), len(free))]
+            nf = len(free)
+            shape_cols = self.n_amp + self.n_base + np.arange(nf)
+            n_regions = len(self.regions)
+            amps = [np.unique(self.line_amplitude[self.line_region == k]) for k in range(n_regions)]
+            block_cols = [
+                np.concatenate([shape_cols, amps[k], self.n_amp + np.array(self.base_index[k])])
+                for k in range(n_regions)
+            ]
+            layout = BlockLayout(
+                [r.rows.start for r in self.regions],
+                [r.rows.stop for r in self.regions],
+                block_cols,
+                self.n_amp + self.n_base + nf,
             )
-            cols = np.concatenate(
-                [
-                    self._amp_cols,
-                    self.n_amp + self._base_cols,
-                    np.tile(self.n_amp + self.n_base + np.arange(len(free)), self.n_fit),
-                ]
+            rank = np.zeros((n_regions, self.n_amp), dtype=np.intp)
+            for k in range(n_regions):
+                rank[k, amps[k]] = nf + np.arange(len(amps[k]))
+            width = layout.width
+            region = self.region_of_row
+            pr = self.pair_row
+            pair_pos = pr * width + rank[region[pr], self.line_amplitude[self.pair_line]]
+            br = self._base_rows
+            first_base = np.array([idx[0] for idx in self.base_index])
+            n_amps = np.array([len(a) for a in amps])
+            base_pos = br * width + (
+                nf + n_amps[region[br]] + self._base_cols - first_base[region[br]]
             )
-            order = np.lexsort((cols, rows))
-            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=self.n_fit))])
-            self._structure[key] = (order, cols[order], indptr, n_a + n_b)
-        order, indices, indptr, _ = self._structure[key]
-        n_cols = self.n_amp + self.n_base + len(free)
-        return sparse.csr_matrix((data[order], indices, indptr), shape=(self.n_fit, n_cols))
+            self._structure[key] = (layout, pair_pos, base_pos)
+        return self._structure[key]
