@@ -23,7 +23,7 @@ from scipy import sparse
 
 from .components import STEP_LINE, ModelLine
 from .jacobian import BlockJacobian, BlockLayout
-from .shapes import gaussian_in_channels, line_shape, line_shape_partials, step, tail
+from .shapes import PairEdges, line_shape, line_shape_partials, step, tail
 
 SHAPE_NAMES = (
     "gain",
@@ -202,6 +202,12 @@ class SpectrumModel:
         self._structure: dict = {}
         self._last_parts: dict = {}
         self._peak = (~self.is_step).astype(float)
+        # per (line, row) pair: what does not depend on the parameters
+        pl = self.pair_line
+        self._edges = PairEdges(self.pair_channel, pl)
+        self._pair_peak = self._peak[pl]
+        self._pair_weight = self.line_weight[pl]
+        self._pair_shares_h = self.shares_h[pl]
         self.n_shape = len(SHAPE_NAMES)
         self.n_params = self.n_amp + self.n_base + self.n_shape
 
@@ -218,8 +224,9 @@ class SpectrumModel:
 
     def _parts(self, theta, with_tail: bool) -> dict:
         """The geometry and the Gaussian, step (and tail) values of every (line, row) pair
-        at theta. The last theta's are kept: the fit evaluates mu at a trial point and,
-        once it is accepted, the Jacobian at the same point."""
+        at theta, and the shapes computed from them. The last theta's are kept: the fit
+        evaluates mu at a trial point and, once it is accepted, the Jacobian at the same
+        point; with the shape parameters fixed, every point of the fit has the same."""
         key = np.asarray(theta, dtype=float).tobytes()
         c = self._last_parts
         if c.get("key") != key:
@@ -233,9 +240,10 @@ class SpectrumModel:
                 xp=xp,
                 sp=sp,
                 r=np.exp(theta[LOG_TAIL]),
-                g=gaussian_in_channels(self.pair_channel, xp, sp),
+                g=self._edges.gaussian(x0, sigma),
                 st=step(self.pair_channel, xp, sp),
                 t=None,
+                h=self._step_heights(theta)[pl],
             )
         if with_tail and c["t"] is None:
             c["t"] = tail(self.pair_channel, c["xp"], c["sp"], c["r"])
@@ -244,17 +252,18 @@ class SpectrumModel:
     def shapes(self, theta) -> np.ndarray:
         """Unit-area shape values of every (line, row) pair."""
         c = self._parts(theta, with_tail=bool(theta[ETA]))
-        pl = self.pair_line
-        return line_shape(
-            self.pair_channel,
-            c["xp"],
-            c["sp"],
-            theta[ETA],
-            c["r"],
-            self._step_heights(theta)[pl],
-            self._peak[pl],
-            parts=(c["g"], c["t"], c["st"]),
-        )
+        if "shapes" not in c:
+            c["shapes"] = line_shape(
+                self.pair_channel,
+                c["xp"],
+                c["sp"],
+                theta[ETA],
+                c["r"],
+                c["h"],
+                self._pair_peak,
+                parts=(c["g"], c["t"], c["st"]),
+            )
+        return c["shapes"]
 
     def line_counts(self, a) -> np.ndarray:
         """Expected area of every line for amplitudes a."""
@@ -282,39 +291,47 @@ class SpectrumModel:
         )
 
     def _amp_data(self, vals):
-        w = vals * self.line_weight[self.pair_line]
+        w = vals * self._pair_weight
         return np.bincount(self._amp_entry, w, minlength=len(self._amp_cols))
 
     def jacobian(self, p, free_shape):
         """mu and d mu / d (amplitudes, baseline, free shape parameters) in blocks."""
         a, b, theta = self.split(p)
         c = self._parts(theta, with_tail=True)
-        dgeo, xp, sp, r, t0 = c["dgeo"], c["xp"], c["sp"], c["r"], c["t"]
-        pl = self.pair_line
-        vals, d_x0, d_sig, d_eta, d_step = line_shape_partials(
-            self.pair_channel,
-            xp,
-            sp,
-            theta[ETA],
-            r,
-            self._step_heights(theta)[pl],
-            t0,
-            self._peak[pl],
-            g=c["g"],
-            st=c["st"],
-        )
-        amp = self.line_counts(a)[pl]
-        rows = self.pair_row
-        peaks = np.bincount(rows, vals * amp, minlength=self.n_fit)
-        base = self.baseline(b)
         free = np.flatnonzero(free_shape)
         layout, pair_pos, base_pos = self._block_layout(free)
         n_fit, width = self.n_fit, layout.width
-        # the amplitudes' entries summed over their lines, straight into the blocks
-        w = vals * self.line_weight[pl]
-        local = np.bincount(pair_pos, w, minlength=n_fit * width)
+        pl = self.pair_line
+        key = ("jacobian", len(free) > 0)
+        if key not in c:
+            out = line_shape_partials(
+                self.pair_channel,
+                c["xp"],
+                c["sp"],
+                theta[ETA],
+                c["r"],
+                c["h"],
+                c["t"],
+                self._pair_peak,
+                g=c["g"],
+                st=c["st"],
+                partials=len(free) > 0,
+            )
+            c[key] = out if len(free) else (out, None, None, None, None)
+        vals, d_x0, d_sig, d_eta, d_step = c[key]
+        amp = self.line_counts(a)[pl]
+        rows = self.pair_row
+        peaks = np.bincount(rows, vals * amp, minlength=n_fit)
+        base = self.baseline(b)
+        # the amplitudes' entries summed over their lines, straight into the blocks (they
+        # do not depend on the amplitudes: kept while theta is)
+        amp_key = ("amplitude entries", tuple(free))
+        if amp_key not in c:
+            c[amp_key] = np.bincount(pair_pos, vals * self._pair_weight, minlength=n_fit * width)
+        local = c[amp_key].copy()
         local[base_pos] = self._base_vals * base[self._base_rows]
         local = local.reshape(n_fit, width)
+        dgeo = c["dgeo"]
         for k, j in enumerate(free):  # the shape columns come first in every block
             if j == GAIN:
                 w = d_x0 * dgeo["x0_gain"][pl] + d_sig * dgeo["sigma_gain"][pl]
@@ -326,10 +343,10 @@ class SpectrumModel:
                 w = d_eta
             elif j == LOG_TAIL:
                 h = 1e-4
-                t1 = tail(self.pair_channel, xp, sp, r * np.exp(h))
-                w = theta[ETA] * self._peak[pl] * (t1 - t0) / h
+                t1 = tail(self.pair_channel, c["xp"], c["sp"], c["r"] * np.exp(h))
+                w = theta[ETA] * self._pair_peak * (t1 - c["t"]) / h
             elif j == STEP:
-                w = d_step * self.shares_h[pl]
+                w = d_step * self._pair_shares_h
             else:  # ANN_FWHM
                 w = d_sig * dgeo["sigma_ann"][pl]
             local[:, k] = np.bincount(rows, w * amp, minlength=n_fit)
