@@ -43,6 +43,12 @@ class BlockLayout:
             (int(s), int(e), len(c))
             for s, e, c in zip(self.starts, self.stops, self.block_cols, strict=True)
         ]
+        self.counts = counts
+        self.block_of_row = np.repeat(np.arange(len(self.block_cols)), counts)
+        # the local position of each column in each block (-1: not there)
+        self.position = np.full((n_cols, len(self.block_cols)), -1, dtype=np.intp)
+        for k, c in enumerate(self.block_cols):
+            self.position[c, k] = np.arange(len(c))
 
 
 class BlockJacobian:
@@ -74,8 +80,9 @@ class BlockJacobian:
 
     def matvec(self, x: np.ndarray) -> np.ndarray:
         """J x."""
-        x_ext = np.append(np.asarray(x, dtype=float), 0.0)
-        return np.einsum("ij,ij->i", self.local, x_ext[self.layout.index])
+        lay = self.layout
+        x_blocks = np.append(np.asarray(x, dtype=float), 0.0)[lay.block_index]
+        return np.einsum("ij,ij->i", self.local, np.repeat(x_blocks, lay.counts, axis=0))
 
     def matmat(self, x: np.ndarray) -> np.ndarray:
         """J X for a dense X (n_cols x q)."""
@@ -93,18 +100,27 @@ class BlockJacobian:
 
     def row_block(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(columns, dense block): the rows `rows` on the columns they touch (sorted)."""
-        n = self.layout.n_cols
-        cols = np.unique(self.layout.index[rows])
-        cols = cols[cols < n]
-        return cols, self.rows(rows)[:, cols]
+        lay = self.layout
+        rows = np.asarray(rows, dtype=np.intp)
+        of_row = lay.block_of_row[rows]
+        blocks = np.unique(of_row)
+        cols = np.unique(np.concatenate([lay.block_cols[b] for b in blocks]))
+        out = np.zeros((len(rows), len(cols)))
+        for b in blocks:
+            at = np.flatnonzero(of_row == b)
+            c = lay.block_cols[b]
+            out[np.ix_(at, np.searchsorted(cols, c))] = self.local[rows[at], : len(c)]
+        return cols, out
 
-    def columns(self, cols: np.ndarray) -> np.ndarray:
+    def columns(self, cols) -> np.ndarray:
         """The columns `cols` as a dense (n_rows x len(cols)) array."""
+        lay = self.layout
         out = np.zeros((self.shape[0], len(cols)))
-        index = self.layout.index
-        for j, c in enumerate(cols):
-            r, pos = np.nonzero(index == c)
-            out[r, j] = self.local[r, pos]
+        for j, col in enumerate(cols):
+            where = lay.position[col]
+            for b in np.flatnonzero(where >= 0):
+                s, e = lay.starts[b], lay.stops[b]
+                out[s:e, j] = self.local[s:e, where[b]]
         return out
 
     def column(self, col: int) -> np.ndarray:
