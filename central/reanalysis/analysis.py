@@ -485,7 +485,7 @@ def _start(model: SpectrumModel, theta) -> np.ndarray:
     rhs = cols.T @ (w * (model.n - base))
     lhs += np.diag(np.maximum(np.diag(lhs), 1e-30) * 1e-9 + 1e-30)
     try:
-        a = np.linalg.solve(lhs, rhs)
+        a = fitting.solve(lhs, rhs)
     except np.linalg.LinAlgError:
         a = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
     for _ in range(40):
@@ -752,7 +752,7 @@ def _solve(matrix, rhs):
     d = np.sqrt(np.abs(np.diag(matrix)))
     d[d == 0] = 1.0
     try:
-        y = np.linalg.solve(matrix / d[:, None] / d[None, :], rhs / d)
+        y = fitting.solve(matrix / d[:, None] / d[None, :], rhs / d)
     except np.linalg.LinAlgError:
         y = np.linalg.lstsq(matrix / d[:, None] / d[None, :], rhs / d, rcond=None)[0]
     return y / d

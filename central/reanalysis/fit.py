@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.linalg import lapack
 
 from .jacobian import BlockJacobian, as_jacobian
 
@@ -53,6 +54,18 @@ def deviance(n: np.ndarray, mu: np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / mu), 0.0)
     return float(2.0 * np.sum(mu - n + t))
+
+
+def solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """np.linalg.solve(matrix, rhs) for one right-hand side: LAPACK's dgesv called
+    directly, without numpy's checks and wrapping (the same routine: the same values).
+    Raises np.linalg.LinAlgError for a singular matrix, as numpy does."""
+    _, _, x, info = lapack.dgesv(matrix, rhs)
+    if info > 0:
+        raise np.linalg.LinAlgError("Singular matrix")
+    if info < 0:
+        raise ValueError(f"dgesv: illegal argument {-info}")
+    return x
 
 
 def information(jac: BlockJacobian, mu: np.ndarray) -> np.ndarray:
@@ -102,9 +115,17 @@ def fit_poisson(
     if np.any(mu <= 0):
         raise ValueError("starting point gives non-positive expected counts")
 
+    # what depends on the counts alone, once (deviance(n, mu) with the same operations)
+    n_pos = n > 0
+    n_safe = np.where(n_pos, n, 1.0)
+    n_zero = n == 0
+    prior_diag = np.diag(prior_weight)
+
     def objective(p_, mu_):
         q = p_[free] - prior_mean
-        return deviance(n, mu_) + float(np.sum(prior_weight * q * q))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(n_pos, n * np.log(n_safe / mu_), 0.0)
+        return float(2.0 * np.sum(mu_ - n + t)) + float(np.sum(prior_weight * q * q))
 
     obj = objective(p, mu)
     lam = 1e-3
@@ -115,29 +136,30 @@ def fit_poisson(
         # channels) are held there by a linear constraint instead of weighing 1/mu ~ inf
         # in the information, which would leave the other directions stiff and the
         # damped steps tiny.
-        edge = np.flatnonzero((n == 0) & (mu < EDGE_MU))
-        keep = np.ones(len(mu), bool)
-        keep[edge] = False
-        info = jac.information(mu, drop=edge) + np.diag(prior_weight)
+        edge = np.flatnonzero(n_zero & (mu < EDGE_MU))
+        info = jac.information(mu, drop=edge)
+        info += prior_diag
         residual = 1.0 - n / mu
         residual[edge] = 0.0
         grad = jac.rmatvec(residual) + prior_weight * (p[free] - prior_mean)
         x = p[free]
         pinned = ((x <= lo) & (grad > 0)) | ((x >= hi) & (grad < 0))
         act = np.flatnonzero(~pinned)
-        sub = info[np.ix_(act, act)]
+        sub = info if len(act) == m else info[np.ix_(act, act)]
         d = np.sqrt(np.diag(sub))
         d[d == 0] = 1.0
         scaled = sub / d[:, None] / d[None, :]
         g = grad[act] / d
-        eye = np.eye(len(act))
+        diagonal = np.arange(len(act))
         held = jac.rows(edge)[:, act] / d[None, :] if len(edge) else None
         accepted = False
         while lam < 1e10:
             try:
-                step = np.linalg.solve(scaled + lam * eye, -g)
+                damped = scaled.copy()  # scaled + lam I
+                damped[diagonal, diagonal] += lam
+                step = solve(damped, -g)
                 if held is not None:
-                    step = _held_step(scaled + lam * eye, g, held, step)
+                    step = _held_step(damped, g, held, step)
                 step = step / d
             except np.linalg.LinAlgError:
                 lam *= 10.0
@@ -155,6 +177,8 @@ def fit_poisson(
                 full = np.zeros(m)
                 full[act] = step
                 dmu = jac.matvec(full)
+                keep = np.ones(len(mu), bool)
+                keep[edge] = False
                 falling = (dmu < 0) & keep
                 if np.any(falling):
                     alpha = TO_BOUNDARY * float(np.min(-mu[falling] / dmu[falling]))
@@ -180,7 +204,8 @@ def fit_poisson(
         if gain < tolerance:
             converged = True
             break
-    info = information(jac, mu) + np.diag(prior_weight)
+    info = information(jac, mu)
+    info += prior_diag
     return PoissonFit(
         p,
         np.asarray(free),
@@ -230,7 +255,7 @@ def _held_step(matrix, g, held, free_step):
     kkt[n:, :n] = b
     rhs = np.concatenate([-g, np.zeros(rank)])
     try:
-        sol = np.linalg.solve(kkt, rhs)
+        sol = solve(kkt, rhs)
     except np.linalg.LinAlgError:
         sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
     return sol[:n]

@@ -276,7 +276,11 @@ class SpectrumModel:
         )
 
     def baseline(self, b) -> np.ndarray:
-        return np.exp(np.clip(self.base_design @ b, -60.0, 60.0))
+        # base_design @ b summed in the CSR's own order (row by row, columns ascending)
+        log_base = np.bincount(
+            self._base_rows, self._base_vals * b[self._base_cols], minlength=self.n_fit
+        )
+        return np.exp(np.clip(log_base, -60.0, 60.0))
 
     def mu(self, p) -> np.ndarray:
         a, b, theta = self.split(p)
