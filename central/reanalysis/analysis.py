@@ -400,15 +400,16 @@ def _lowest_amplitudes(model: SpectrumModel, p0) -> np.ndarray:
     its own peak. Steps stay >= 0: they exist only below strong lines.
     """
     _, b, theta = model.split(p0)
-    cols = model.amplitude_columns(theta).tocsc()
+    cols = model.amplitude_matrix(theta)
     base = model.baseline(b)
     lower = np.zeros(model.n_amp)
-    for j in range(model.n_amp):
-        rows = cols.indices[cols.indptr[j] : cols.indptr[j + 1]]
-        vals = cols.data[cols.indptr[j] : cols.indptr[j + 1]]
-        big = vals > 1e-3 * vals.max() if len(vals) else vals > 0
-        if np.any(big):
-            lower[j] = -LOWEST_DEPTH * float(np.min(base[rows[big]] / vals[big]))
+    # per column, over its entries well above zero (the shapes are >= 0, so the rows a
+    # column does not touch never count)
+    big = cols > 1e-3 * cols.max(axis=0)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # where not big
+        ratio = np.where(big, base[:, None] / cols, np.inf)
+    some = np.any(big, axis=0)
+    lower[some] = -LOWEST_DEPTH * np.min(ratio[:, some], axis=0)
     lower[np.unique(model.line_amplitude[model.is_step])] = 0.0
     return lower
 
@@ -472,7 +473,7 @@ def _start(model: SpectrumModel, theta) -> np.ndarray:
     for k, r in enumerate(model.regions):
         seg = model.n[r.rows]
         m = max(1, len(seg) // 8)
-        lo, hi = seg[:m].mean(), seg[-m:].mean()
+        lo, hi = seg[:m].sum() / m, seg[-m:].sum() / m  # np.mean's operations
         level = max(0.5 * (lo + hi), 0.05)
         idx = model.base_index[k]
         b[idx[0]] = math.log(level)

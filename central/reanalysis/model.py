@@ -16,6 +16,7 @@ added in quadrature to its Doppler width). Regions are the unions of the lines' 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,45 +161,32 @@ class SpectrumModel:
         for k, r in enumerate(regs):
             line_region[(x0 >= r.first - 0.5) & (x0 <= r.last + 0.5)] = k
         self.line_region = line_region
-        keep = line_region >= 0
-        pair_line, pair_row = [], []
-        for i in np.flatnonzero(keep):
-            r = regs[line_region[i]]
-            rows = np.arange(r.rows.start, r.rows.stop)
-            pair_row.append(rows)
-            pair_line.append(np.full(len(rows), i))
-        self.pair_line = np.concatenate(pair_line) if pair_line else np.zeros(0, int)
-        self.pair_row = np.concatenate(pair_row) if pair_row else np.zeros(0, int)
+        # the pairs: each line with a region, on every row of its region, line by line
+        lines_in = np.flatnonzero(line_region >= 0)
+        first_row = np.array([r.rows.start for r in regs], dtype=np.intp)
+        width = np.array([r.rows.stop - r.rows.start for r in regs], dtype=np.intp)
+        widths = width[line_region[lines_in]]
+        self.pair_line = np.repeat(lines_in, widths)
+        offset = np.arange(len(self.pair_line)) - np.repeat(np.cumsum(widths) - widths, widths)
+        self.pair_row = np.repeat(first_row[line_region[lines_in]], widths) + offset
         self.pair_channel = self.channels[self.pair_row].astype(float)
-        # baseline design: t^d per region
-        cols, rows, vals = [], [], []
-        self.base_index = []
-        j = 0
-        for r in regs:
-            m = r.last - r.first + 1
-            t = np.linspace(-1.0, 1.0, m) if m > 1 else np.zeros(1)
-            idx = []
-            for d in range(r.degree + 1):
-                rows.append(np.arange(r.rows.start, r.rows.stop))
-                cols.append(np.full(m, j))
-                vals.append(t**d)
-                idx.append(j)
-                j += 1
-            self.base_index.append(idx)
-        self.n_base = j
-        self.base_design = sparse.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(self.n_fit, self.n_base),
+        # baseline design: t^d per region, entries in CSR order (row by row, d ascending)
+        self.base_index, self._base_rows, self._base_cols, self._base_vals = _baseline_design(
+            tuple((r.rows.start, r.rows.stop, r.degree) for r in regs)
         )
-        coo = self.base_design.tocoo()
-        self._base_rows, self._base_cols, self._base_vals = coo.row, coo.col, coo.data
-        # amplitude columns: one CSR entry per (row, amplitude), summed over its lines
+        self.n_base = sum(len(idx) for idx in self.base_index)
+        # amplitude columns: one entry per (row, amplitude), summed over its lines; entries
+        # ordered by row, then amplitude (np.unique's order, found without sorting)
         key = self.pair_row.astype(np.int64) * self.n_amp + self.line_amplitude[self.pair_line]
-        uniq, self._amp_entry = np.unique(key, return_inverse=True)
+        present = np.zeros(self.n_fit * self.n_amp, bool)
+        present[key] = True
+        uniq = np.flatnonzero(present)
+        self._amp_entry = (np.cumsum(present) - 1)[key]
         self._amp_cols = (uniq % self.n_amp).astype(np.int32)
         self._amp_indptr = np.concatenate(
             [[0], np.cumsum(np.bincount(uniq // self.n_amp, minlength=self.n_fit))]
         )
+        self._amp_key = key
         self._structure: dict = {}
         self._last_parts: dict = {}
         self._peak = (~self.is_step).astype(float)
@@ -293,6 +281,13 @@ class SpectrumModel:
             (self._amp_data(vals), self._amp_cols, self._amp_indptr),
             shape=(self.n_fit, self.n_amp),
         )
+
+    def amplitude_matrix(self, theta) -> np.ndarray:
+        """d mu / d amplitude as a dense (rows x amplitudes) array: amplitude_columns'
+        values (the same sums in the same order), zero where it stores nothing."""
+        w = self.shapes(theta) * self._pair_weight
+        out = np.bincount(self._amp_key, w, minlength=self.n_fit * self.n_amp)
+        return out.reshape(self.n_fit, self.n_amp)
 
     def _amp_data(self, vals):
         w = vals * self._pair_weight
@@ -390,3 +385,25 @@ class SpectrumModel:
             )
             self._structure[key] = (layout, pair_pos, base_pos)
         return self._structure[key]
+
+
+@functools.lru_cache(maxsize=16)
+def _baseline_design(regions: tuple) -> tuple:
+    """(column indices per region, rows, columns, values) of the baseline design t^d,
+    t = -1 .. 1 across each region, for regions given as (first row, stop row, degree).
+    Kept: the line-by-line refit has the joint fit's regions."""
+    rows, cols, vals, base_index = [], [], [], []
+    j = 0
+    for start, stop, degree in regions:
+        m = stop - start
+        t = np.linspace(-1.0, 1.0, m) if m > 1 else np.zeros(1)
+        n_d = degree + 1
+        rows.append(np.repeat(np.arange(start, stop), n_d))
+        cols.append(np.tile(np.arange(j, j + n_d), m))
+        vals.append(np.column_stack([t**d for d in range(n_d)]).ravel())
+        base_index.append(tuple(range(j, j + n_d)))
+        j += n_d
+    out = tuple(np.concatenate(x) for x in (rows, cols, vals))
+    for a in out:
+        a.flags.writeable = False
+    return (tuple(base_index), *out)
