@@ -239,8 +239,11 @@ def analyze(
     if lacking:
         warnings.append(f"#Stack lacks {', '.join(lacking)}: no concentration or release")
     nuclides = {}
+    null = _NullBackground(model, result)
     for k in _reported(components):
-        res = _nuclide_result(k, components[k], model, result, cov, by_line, cal, phd, interval)
+        res = _nuclide_result(
+            k, components[k], model, result, cov, by_line, cal, phd, interval, null
+        )
         nuclides[components[k].name] = res
         if res.lines_consistent is False:
             warnings.append(
@@ -548,7 +551,9 @@ def _reported(components: list[Component]) -> list[int]:
     return sorted(ks, key=lambda k: (order.get(components[k].name, len(order)), k))
 
 
-def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) -> NuclideResult:
+def _nuclide_result(
+    k, comp, model, result, cov, by_line, cal, phd, interval, null=None
+) -> NuclideResult:
     activity = float(result.p[k])
     u_count = math.sqrt(max(cov[k, k], 0.0))
     mine = [i for i, ln in enumerate(model.lines) if ln.component == k and ln.kind == "gamma"]
@@ -593,7 +598,7 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     u_sum = abs(activity) * u_rel_summing
     u_total = math.sqrt(u_count**2 + u_eff**2 + u_nuc**2 + u_dis**2 + u_sum**2)
 
-    lim = _decision(k, model, result, u_rel)
+    lim = _decision(k, model, result, u_rel, null)
     detected = activity > lim.decision_threshold
 
     nuc = comp.nuclide
@@ -684,7 +689,16 @@ def _line_consistency(mine, by_line, model, eff_cov, r_int, activity):
     return chi2, dof, bool(chdtrc(dof, chi2) >= LINE_P_VALUE), 1.0 / math.sqrt(info)
 
 
-def _decision(k: int, model: SpectrumModel, result, u_rel: float):
+class _NullBackground:
+    """What every nuclide's null hypothesis shares: the fitted baseline, per row and
+    summed per region."""
+
+    def __init__(self, model: SpectrumModel, result):
+        self.base = model.baseline(model.split(result.p)[1])
+        self.per_region = np.bincount(model.region_of_row, self.base, minlength=len(model.regions))
+
+
+def _decision(k: int, model: SpectrumModel, result, u_rel: float, null=None):
     """ISO 11929 limits of amplitude k from its estimate's distribution under the null.
 
     The background under the null hypothesis is the fitted one plus the counts of an
@@ -693,13 +707,13 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
     that, a downward fluctuation of the side channels both raises the estimate and lowers
     its threshold, and blanks with a few counts per region are detected too often.
     """
+    null = _NullBackground(model, result) if null is None else null
     col = _column(result.jac, k)  # d mu / d A_k
     rows = np.flatnonzero(col)
-    base = model.baseline(model.split(result.p)[1])
+    base = null.base
     region = model.region_of_row
     per_region_signal = np.bincount(region, col, minlength=len(model.regions))
-    per_region_base = np.bincount(region, base, minlength=len(model.regions))
-    spread = base * (per_region_signal / per_region_base)[region]  # counts per unit activity
+    spread = base * (per_region_signal / null.per_region)[region]  # counts per unit activity
     touched = np.flatnonzero(spread)
     mu_fit0 = result.mu_ref.copy()
     mu_fit0[rows] = np.maximum(

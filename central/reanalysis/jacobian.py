@@ -23,32 +23,33 @@ class BlockLayout:
         self.starts = np.asarray(starts, dtype=np.intp)
         self.stops = np.asarray(stops, dtype=np.intp)
         self.block_cols = [np.asarray(c, dtype=np.intp) for c in block_cols]
-        self.n_rows = int(self.stops[-1]) if len(self.stops) else 0
+        n_blocks = len(self.block_cols)
+        self.n_rows = int(self.stops[-1]) if n_blocks else 0
         self.n_cols = n_cols
-        self.width = max((len(c) for c in self.block_cols), default=0)
+        lens = np.array([len(c) for c in self.block_cols], dtype=np.intp)
+        self.width = int(lens.max()) if n_blocks else 0
         # per block its column list padded with a dummy column n_cols (values there are 0)
-        padded = np.full((len(self.block_cols), self.width), n_cols, dtype=np.intp)
-        for k, c in enumerate(self.block_cols):
-            padded[k, : len(c)] = c
+        valid = np.arange(self.width) < lens[:, None]
+        padded = np.full((n_blocks, self.width), n_cols, dtype=np.intp)
+        padded[valid] = np.concatenate(self.block_cols) if n_blocks else []
         self.block_index = padded
         counts = self.stops - self.starts
-        self.index = np.repeat(padded, counts, axis=0)  # global column of each local entry
-        # the entries of every block's J^T W J in the flattened (n_cols x n_cols) result
-        self.info_index = (
-            np.concatenate([(c[:, None] * n_cols + c[None, :]).ravel() for c in self.block_cols])
-            if self.block_cols
-            else np.zeros(0, np.intp)
-        )
-        self.blocks = [
-            (int(s), int(e), len(c))
-            for s, e, c in zip(self.starts, self.stops, self.block_cols, strict=True)
-        ]
         self.counts = counts
-        self.block_of_row = np.repeat(np.arange(len(self.block_cols)), counts)
+        self.index = np.repeat(padded, counts, axis=0)  # global column of each local entry
+        self.block_of_row = np.repeat(np.arange(n_blocks), counts)
+        # the entries of every block's J^T W J in the flattened (n_cols x n_cols) result,
+        # block by block, each row-major
+        pairs = padded[:, :, None] * n_cols + padded[:, None, :]
+        self.info_index = pairs[valid[:, :, None] & valid[:, None, :]]
+        self.blocks = list(
+            zip(self.starts.tolist(), self.stops.tolist(), lens.tolist(), strict=True)
+        )
         # the local position of each column in each block (-1: not there)
-        self.position = np.full((n_cols, len(self.block_cols)), -1, dtype=np.intp)
-        for k, c in enumerate(self.block_cols):
-            self.position[c, k] = np.arange(len(c))
+        self.position = np.full((n_cols + 1, n_blocks), -1, dtype=np.intp)
+        block = np.broadcast_to(np.arange(n_blocks)[:, None], padded.shape)
+        local = np.broadcast_to(np.arange(self.width), padded.shape)
+        self.position[padded[valid], block[valid]] = local[valid]
+        self.position = self.position[:n_cols]
 
 
 class BlockJacobian:
@@ -102,14 +103,22 @@ class BlockJacobian:
         """(columns, dense block): the rows `rows` on the columns they touch (sorted)."""
         lay = self.layout
         rows = np.asarray(rows, dtype=np.intp)
+        if len(rows) > 1 and np.any(rows[1:] < rows[:-1]):
+            order = np.argsort(rows, kind="stable")
+            cols, out = self.row_block(rows[order])
+            back = np.empty_like(order)
+            back[order] = np.arange(len(order))
+            return cols, out[back]
+        # rows ascending: each block's rows are one run of them
         of_row = lay.block_of_row[rows]
         blocks = np.unique(of_row)
         cols = np.unique(np.concatenate([lay.block_cols[b] for b in blocks]))
         out = np.zeros((len(rows), len(cols)))
-        for b in blocks:
-            at = np.flatnonzero(of_row == b)
+        first = np.searchsorted(of_row, blocks, side="left")
+        last = np.searchsorted(of_row, blocks, side="right")
+        for b, lo, hi in zip(blocks, first, last, strict=True):
             c = lay.block_cols[b]
-            out[np.ix_(at, np.searchsorted(cols, c))] = self.local[rows[at], : len(c)]
+            out[lo:hi, np.searchsorted(cols, c)] = self.local[rows[lo:hi], : len(c)]
         return cols, out
 
     def columns(self, cols) -> np.ndarray:

@@ -359,7 +359,11 @@ class SpectrumModel:
             nf = len(free)
             shape_cols = self.n_amp + self.n_base + np.arange(nf)
             n_regions = len(self.regions)
-            amps = [np.unique(self.line_amplitude[self.line_region == k]) for k in range(n_regions)]
+            # which amplitudes have a line in each region, ascending
+            has = np.zeros((n_regions, self.n_amp), bool)
+            inside = self.line_region >= 0
+            has[self.line_region[inside], self.line_amplitude[inside]] = True
+            amps = [np.flatnonzero(row) for row in has]
             block_cols = [
                 np.concatenate([shape_cols, amps[k], self.n_amp + np.array(self.base_index[k])])
                 for k in range(n_regions)
@@ -370,16 +374,14 @@ class SpectrumModel:
                 block_cols,
                 self.n_amp + self.n_base + nf,
             )
-            rank = np.zeros((n_regions, self.n_amp), dtype=np.intp)
-            for k in range(n_regions):
-                rank[k, amps[k]] = nf + np.arange(len(amps[k]))
+            rank = nf + np.cumsum(has, axis=1) - 1  # local column of each region's amplitude
             width = layout.width
             region = self.region_of_row
             pr = self.pair_row
             pair_pos = pr * width + rank[region[pr], self.line_amplitude[self.pair_line]]
             br = self._base_rows
             first_base = np.array([idx[0] for idx in self.base_index])
-            n_amps = np.array([len(a) for a in amps])
+            n_amps = has.sum(axis=1)
             base_pos = br * width + (
                 nf + n_amps[region[br]] + self._base_cols - first_base[region[br]]
             )

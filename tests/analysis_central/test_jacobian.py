@@ -41,3 +41,12 @@ def test_any_matrix_is_one_block():
     jac = as_jacobian(dense)
     assert np.array_equal(jac.toarray(), dense)
     assert np.allclose(jac.information(np.ones(4)), dense.T @ dense)
+
+
+def test_row_block_of_rows_in_any_order():
+    spectrum = simulate({"Xe-133": 300.0}, seed=6)
+    jac = fitted_model(spectrum.phd).fit.jac
+    dense = jac.toarray()
+    rows = np.array([900, 3, 40, 41, 2, 700])
+    touched, block = jac.row_block(rows)
+    assert np.array_equal(block, dense[rows][:, touched])
