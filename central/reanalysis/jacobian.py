@@ -86,10 +86,13 @@ class BlockJacobian:
         return np.einsum("ij,ij->i", self.local, np.repeat(x_blocks, lay.counts, axis=0))
 
     def matmat(self, x: np.ndarray) -> np.ndarray:
-        """J X for a dense X (n_cols x q)."""
+        """J X for a dense X (n_cols x q): one product per block."""
         x = np.asarray(x, dtype=float)
-        x_ext = np.vstack([x, np.zeros((1, x.shape[1]))])
-        return np.einsum("ij,ijq->iq", self.local, x_ext[self.layout.index])
+        parts = [
+            self.local[s:e, :k] @ x[c]
+            for (s, e, k), c in zip(self.layout.blocks, self.layout.block_cols, strict=True)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, x.shape[1]))
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
         """The rows `rows` (indices) as a dense (len(rows) x n_cols) array."""

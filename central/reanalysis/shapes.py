@@ -70,6 +70,20 @@ class PairEdges:
         return 0.5 * diff[self.lower]
 
 
+# Below this, erfc(x) = 2 - erfc(-x) with erfc(6.5) = 3.8e-20, far under half the spacing
+# of doubles at 2 (1.1e-16): erfc returns exactly 2.0 there (checked from -5.87 down)
+ERFC_TWO_BELOW = -6.5
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    """erfc(x), with the 2.0 it returns below ERFC_TWO_BELOW filled in, not evaluated (a
+    third of the step's and the tail's arguments lie there: far below the line)."""
+    out = np.full(x.shape, 2.0)
+    live = ~(x < ERFC_TWO_BELOW)  # NaN stays live: erfc(NaN) is NaN
+    out[live] = erfc(x[live])
+    return out
+
+
 def tail(i, x0, sigma, r):
     """Unit-area exponential tail (length r*sigma, low-energy side) convolved with the Gaussian."""
     u = (i - x0) / sigma
@@ -81,13 +95,13 @@ def tail(i, x0, sigma, r):
     up, zp = u[pos], z[pos]
     out[pos] = np.exp(-0.5 * up * up) * erfcx(zp)
     neg = ~pos
-    out[neg] = np.exp(u[neg] / r + 0.5 / (r * r)) * erfc(z[neg])
+    out[neg] = np.exp(u[neg] / r + 0.5 / (r * r)) * _erfc(z[neg])
     return out / (2.0 * r * sigma)
 
 
 def step(i, x0, sigma):
     """1 far below the line, 0 far above."""
-    return 0.5 * erfc((i - x0) / (_SQRT2 * sigma))
+    return 0.5 * _erfc((i - x0) / (_SQRT2 * sigma))
 
 
 def line_shape(i, x0, sigma, eta, r, h, peak=1.0, parts=None):

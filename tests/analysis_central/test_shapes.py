@@ -20,3 +20,12 @@ def test_gaussian_on_shared_edges_is_the_same_to_the_last_bit():
     x0 = x0 + rng.uniform(-0.5, 0.5, len(x0))
     got = PairEdges(channel, line).gaussian(x0, sigma)
     assert np.array_equal(got, gaussian_in_channels(channel, x0[line], sigma[line]))
+
+
+def test_erfc_far_below_is_two_as_scipy_gives_it():
+    from scipy.special import erfc
+
+    from central.reanalysis.shapes import _erfc
+
+    x = np.concatenate([np.linspace(-40.0, 30.0, 70001), [-np.inf, np.inf, np.nan]])
+    assert np.array_equal(_erfc(x), erfc(x), equal_nan=True)
