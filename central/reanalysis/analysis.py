@@ -403,16 +403,17 @@ def _lowest_amplitudes(model: SpectrumModel, p0) -> np.ndarray:
     its own peak. Steps stay >= 0: they exist only below strong lines.
     """
     _, b, theta = model.split(p0)
-    cols = model.amplitude_matrix(theta)
+    rows, cols, vals = model.amplitude_entries(theta)
     base = model.baseline(b)
+    # per column, over its entries well above its largest
+    top = np.full(model.n_amp, -np.inf)
+    np.maximum.at(top, cols, vals)
+    big = vals > 1e-3 * top[cols]
+    lowest = np.full(model.n_amp, np.inf)
+    np.minimum.at(lowest, cols[big], base[rows[big]] / vals[big])
+    some = np.isfinite(lowest)
     lower = np.zeros(model.n_amp)
-    # per column, over its entries well above zero (the shapes are >= 0, so the rows a
-    # column does not touch never count)
-    big = cols > 1e-3 * cols.max(axis=0)
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # where not big
-        ratio = np.where(big, base[:, None] / cols, np.inf)
-    some = np.any(big, axis=0)
-    lower[some] = -LOWEST_DEPTH * np.min(ratio[:, some], axis=0)
+    lower[some] = -LOWEST_DEPTH * lowest[some]
     lower[np.unique(model.line_amplitude[model.is_step])] = 0.0
     return lower
 

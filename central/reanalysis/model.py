@@ -186,7 +186,6 @@ class SpectrumModel:
         self._amp_indptr = np.concatenate(
             [[0], np.cumsum(np.bincount(uniq // self.n_amp, minlength=self.n_fit))]
         )
-        self._amp_key = key
         self._structure: dict = {}
         self._last_parts: dict = {}
         self._peak = (~self.is_step).astype(float)
@@ -282,12 +281,10 @@ class SpectrumModel:
             shape=(self.n_fit, self.n_amp),
         )
 
-    def amplitude_matrix(self, theta) -> np.ndarray:
-        """d mu / d amplitude as a dense (rows x amplitudes) array: amplitude_columns'
-        values (the same sums in the same order), zero where it stores nothing."""
-        w = self.shapes(theta) * self._pair_weight
-        out = np.bincount(self._amp_key, w, minlength=self.n_fit * self.n_amp)
-        return out.reshape(self.n_fit, self.n_amp)
+    def amplitude_entries(self, theta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, columns, values) of amplitude_columns' stored entries, in its order."""
+        rows = np.repeat(np.arange(self.n_fit), np.diff(self._amp_indptr))
+        return rows, self._amp_cols, self._amp_data(self.shapes(theta))
 
     def _amp_data(self, vals):
         w = vals * self._pair_weight
