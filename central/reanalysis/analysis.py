@@ -239,8 +239,11 @@ def analyze(
     if lacking:
         warnings.append(f"#Stack lacks {', '.join(lacking)}: no concentration or release")
     nuclides = {}
+    null = _NullBackground(model, result)
     for k in _reported(components):
-        res = _nuclide_result(k, components[k], model, result, cov, by_line, cal, phd, interval)
+        res = _nuclide_result(
+            k, components[k], model, result, cov, by_line, cal, phd, interval, null
+        )
         nuclides[components[k].name] = res
         if res.lines_consistent is False:
             warnings.append(
@@ -400,15 +403,17 @@ def _lowest_amplitudes(model: SpectrumModel, p0) -> np.ndarray:
     its own peak. Steps stay >= 0: they exist only below strong lines.
     """
     _, b, theta = model.split(p0)
-    cols = model.amplitude_columns(theta).tocsc()
+    rows, cols, vals = model.amplitude_entries(theta)
     base = model.baseline(b)
+    # per column, over its entries well above its largest
+    top = np.full(model.n_amp, -np.inf)
+    np.maximum.at(top, cols, vals)
+    big = vals > 1e-3 * top[cols]
+    lowest = np.full(model.n_amp, np.inf)
+    np.minimum.at(lowest, cols[big], base[rows[big]] / vals[big])
+    some = np.isfinite(lowest)
     lower = np.zeros(model.n_amp)
-    for j in range(model.n_amp):
-        rows = cols.indices[cols.indptr[j] : cols.indptr[j + 1]]
-        vals = cols.data[cols.indptr[j] : cols.indptr[j + 1]]
-        big = vals > 1e-3 * vals.max() if len(vals) else vals > 0
-        if np.any(big):
-            lower[j] = -LOWEST_DEPTH * float(np.min(base[rows[big]] / vals[big]))
+    lower[some] = -LOWEST_DEPTH * lowest[some]
     lower[np.unique(model.line_amplitude[model.is_step])] = 0.0
     return lower
 
@@ -459,9 +464,9 @@ def _covariance(model: SpectrumModel, ref: fitting.PoissonFit) -> np.ndarray:
     held = np.isfinite(lowest) & (a <= lowest * (1.0 - 1e-9))  # the fit clips onto it
     negative = np.flatnonzero((a < 0) & ~held)
     if len(negative):
-        cols = ref.jac[:, negative]  # dmu/da of those amplitudes (the free ones come first)
-        c = (ref.jac @ cov[:, negative]) / ref.mu_ref[:, None]
-        kappa = np.asarray(cols.multiply(c * c).sum(axis=0)).ravel()
+        cols = ref.jac.columns(negative)  # dmu/da of those amplitudes (the free ones first)
+        c = ref.jac.matmat(cov[:, negative]) / ref.mu_ref[:, None]
+        kappa = np.sum(cols * (c * c), axis=0)
         cov[negative, negative] += kappa * a[negative]
     return cov
 
@@ -472,7 +477,7 @@ def _start(model: SpectrumModel, theta) -> np.ndarray:
     for k, r in enumerate(model.regions):
         seg = model.n[r.rows]
         m = max(1, len(seg) // 8)
-        lo, hi = seg[:m].mean(), seg[-m:].mean()
+        lo, hi = seg[:m].sum() / m, seg[-m:].sum() / m  # np.mean's operations
         level = max(0.5 * (lo + hi), 0.05)
         idx = model.base_index[k]
         b[idx[0]] = math.log(level)
@@ -485,7 +490,7 @@ def _start(model: SpectrumModel, theta) -> np.ndarray:
     rhs = cols.T @ (w * (model.n - base))
     lhs += np.diag(np.maximum(np.diag(lhs), 1e-30) * 1e-9 + 1e-30)
     try:
-        a = np.linalg.solve(lhs, rhs)
+        a = fitting.solve(lhs, rhs)
     except np.linalg.LinAlgError:
         a = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
     for _ in range(40):
@@ -547,7 +552,9 @@ def _reported(components: list[Component]) -> list[int]:
     return sorted(ks, key=lambda k: (order.get(components[k].name, len(order)), k))
 
 
-def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) -> NuclideResult:
+def _nuclide_result(
+    k, comp, model, result, cov, by_line, cal, phd, interval, null=None
+) -> NuclideResult:
     activity = float(result.p[k])
     u_count = math.sqrt(max(cov[k, k], 0.0))
     mine = [i for i, ln in enumerate(model.lines) if ln.component == k and ln.kind == "gamma"]
@@ -592,7 +599,7 @@ def _nuclide_result(k, comp, model, result, cov, by_line, cal, phd, interval) ->
     u_sum = abs(activity) * u_rel_summing
     u_total = math.sqrt(u_count**2 + u_eff**2 + u_nuc**2 + u_dis**2 + u_sum**2)
 
-    lim = _decision(k, model, result, u_rel)
+    lim = _decision(k, model, result, u_rel, null)
     detected = activity > lim.decision_threshold
 
     nuc = comp.nuclide
@@ -683,7 +690,16 @@ def _line_consistency(mine, by_line, model, eff_cov, r_int, activity):
     return chi2, dof, bool(chdtrc(dof, chi2) >= LINE_P_VALUE), 1.0 / math.sqrt(info)
 
 
-def _decision(k: int, model: SpectrumModel, result, u_rel: float):
+class _NullBackground:
+    """What every nuclide's null hypothesis shares: the fitted baseline, per row and
+    summed per region."""
+
+    def __init__(self, model: SpectrumModel, result):
+        self.base = model.baseline(model.split(result.p)[1])
+        self.per_region = np.bincount(model.region_of_row, self.base, minlength=len(model.regions))
+
+
+def _decision(k: int, model: SpectrumModel, result, u_rel: float, null=None):
     """ISO 11929 limits of amplitude k from its estimate's distribution under the null.
 
     The background under the null hypothesis is the fitted one plus the counts of an
@@ -692,13 +708,13 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
     that, a downward fluctuation of the side channels both raises the estimate and lowers
     its threshold, and blanks with a few counts per region are detected too often.
     """
+    null = _NullBackground(model, result) if null is None else null
     col = _column(result.jac, k)  # d mu / d A_k
     rows = np.flatnonzero(col)
-    base = model.baseline(model.split(result.p)[1])
+    base = null.base
     region = model.region_of_row
     per_region_signal = np.bincount(region, col, minlength=len(model.regions))
-    per_region_base = np.bincount(region, base, minlength=len(model.regions))
-    spread = base * (per_region_signal / per_region_base)[region]  # counts per unit activity
+    spread = base * (per_region_signal / null.per_region)[region]  # counts per unit activity
     touched = np.flatnonzero(spread)
     mu_fit0 = result.mu_ref.copy()
     mu_fit0[rows] = np.maximum(
@@ -717,19 +733,13 @@ def _decision(k: int, model: SpectrumModel, result, u_rel: float):
 
 
 def _column(jac, k: int) -> np.ndarray:
-    """Column k of a CSR matrix as a dense vector."""
-    out = np.zeros(jac.shape[0])
-    rows = np.repeat(np.arange(jac.shape[0]), np.diff(jac.indptr))
-    at = jac.indices == k
-    np.add.at(out, rows[at], jac.data[at])
-    return out
+    """Column k of the Jacobian as a dense vector."""
+    return jac.column(k)
 
 
 def _row_block(jac, rows) -> tuple[np.ndarray, np.ndarray]:
     """(columns, dense block): the rows of jac on the columns they touch."""
-    sub = jac[rows]
-    cols = np.unique(sub.indices)
-    return cols, sub[:, cols].toarray()
+    return jac.row_block(rows)
 
 
 def _null_moments(k, result, mu0, col, rows, block=None):
@@ -749,7 +759,7 @@ def _null_moments(k, result, mu0, col, rows, block=None):
     e[k] = 1.0  # the amplitudes come first among the free parameters
     x = _solve(info0, e)
     var0 = max(float(x[k]), 0.0)
-    c = (jac @ x) / mu0
+    c = jac.matvec(x) / mu0
     kappa = float(np.sum(c**2 * col))
     return math.sqrt(var0), kappa, c
 
@@ -758,7 +768,7 @@ def _solve(matrix, rhs):
     d = np.sqrt(np.abs(np.diag(matrix)))
     d[d == 0] = 1.0
     try:
-        y = np.linalg.solve(matrix / d[:, None] / d[None, :], rhs / d)
+        y = fitting.solve(matrix / d[:, None] / d[None, :], rhs / d)
     except np.linalg.LinAlgError:
         y = np.linalg.lstsq(matrix / d[:, None] / d[None, :], rhs / d, rcond=None)[0]
     return y / d
@@ -814,15 +824,22 @@ def _peaks(model: SpectrumModel, result, cov, nuclides) -> list[PeakResult]:
 
 
 def _region_chi2(model: SpectrumModel, result) -> list[float | None]:
-    out: list[float | None] = []
     n, mu = model.n, result.mu
+    # the deviance terms of every row at once: elementwise, the values each region's own
+    # slice gave; summed per region below as before (np.sum of the region's slice)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / mu), 0.0)
+    terms = mu - n + t
+    n_regions = len(model.regions)
+    has = np.zeros((n_regions, model.n_amp), bool)  # amplitudes with a line in the region
+    inside = model.line_region >= 0
+    has[model.line_region[inside], model.line_amplitude[inside]] = True
+    n_amps = has.sum(axis=1)
+    out: list[float | None] = []
     for k, r in enumerate(model.regions):
-        nn, mm = n[r.rows], mu[r.rows]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(nn > 0, nn * np.log(np.where(nn > 0, nn, 1.0) / mm), 0.0)
-        dev = float(2.0 * np.sum(mm - nn + t))
-        n_par = len(model.base_index[k]) + len(set(model.line_amplitude[model.line_region == k]))
-        dof = len(nn) - n_par
+        dev = float(2.0 * np.sum(terms[r.rows]))
+        n_par = len(model.base_index[k]) + int(n_amps[k])
+        dof = (r.rows.stop - r.rows.start) - n_par
         out.append(dev / dof if dof > 0 else None)
     return out
 

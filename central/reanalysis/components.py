@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from shared.calibration import EfficiencyCalibration
 from shared.nuclear import Library, Nuclide
 from shared.nuclear.summing import TotalEfficiency, summing
 
@@ -63,6 +66,11 @@ def build_components(
 
     def inside(e: float) -> bool:
         return e_low <= e <= e_high
+
+    efficiency = _EfficiencyTable(
+        efficiency,
+        [ln.energy for nuc in library.nuclides.values() for ln in nuc.lines if inside(ln.energy)],
+    )
 
     groups = _xray_groups(library)
     # one reference emitter per group fixes the ratios: the non-approximate member with
@@ -152,6 +160,28 @@ def build_components(
                 )
             )
     return components, lines
+
+
+class _EfficiencyTable:
+    """The efficiency at the library's energies, as `efficiency.efficiency(e)` gives it.
+
+    The dual log-log polynomial is elementwise in numpy, so one call for all energies
+    gives each the value one call per energy would (and costs one); any other curve (the
+    log-log interpolation is a matrix product, whose FMA may move the last bit) is
+    evaluated one energy at a time, as before."""
+
+    def __init__(self, curve, energies):
+        self._curve = curve
+        self._known: dict[float, float] = {}
+        if isinstance(curve, EfficiencyCalibration) and energies:
+            distinct = sorted(set(energies))
+            values = curve.efficiency(np.array(distinct, dtype=float))
+            self._known = dict(zip(distinct, (float(v) for v in values), strict=True))
+
+    def efficiency(self, energy: float) -> float:
+        if energy not in self._known:
+            self._known[energy] = float(self._curve.efficiency(energy))
+        return self._known[energy]
 
 
 def _xray_groups(library: Library) -> dict[str, list[tuple[Nuclide, bool, float]]]:

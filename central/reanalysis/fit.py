@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import sparse
+from scipy.linalg import lapack
+
+from .jacobian import BlockJacobian, as_jacobian
 
 TO_BOUNDARY = 0.99  # share of the way to the edge mu = 0 that a blocked step goes
 EDGE_MU = 1e-3  # an empty channel with mu below this is on the edge of the domain
@@ -21,7 +23,7 @@ class PoissonFit:
     p: np.ndarray  # all parameters
     free: np.ndarray  # indices of the fitted parameters (the rest stayed fixed)
     mu: np.ndarray
-    jac: sparse.csr_matrix  # d mu / d p[free] at the optimum
+    jac: BlockJacobian  # d mu / d p[free] at the optimum
     information: np.ndarray  # Fisher information of p[free], priors included
     deviance: float  # of the data (priors not included)
     iterations: int
@@ -54,17 +56,21 @@ def deviance(n: np.ndarray, mu: np.ndarray) -> float:
     return float(2.0 * np.sum(mu - n + t))
 
 
-def information(jac: sparse.csr_matrix, mu: np.ndarray) -> np.ndarray:
-    """J^T diag(1/mu) J as a dense matrix.
+def solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """np.linalg.solve(matrix, rhs) for one right-hand side: LAPACK's dgesv called
+    directly, without numpy's checks and wrapping (the same routine: the same values).
+    Raises np.linalg.LinAlgError for a singular matrix, as numpy does."""
+    _, _, x, info = lapack.dgesv(matrix, rhs)
+    if info > 0:
+        raise np.linalg.LinAlgError("Singular matrix")
+    if info < 0:
+        raise ValueError(f"dgesv: illegal argument {-info}")
+    return x
 
-    The rows are weighted on the CSR data directly (no diagonal matrix product): with
-    ~10^4 non-zeros the sparse products' overheads, not the arithmetic, are the cost.
-    """
-    per_row = np.diff(jac.indptr)
-    weighted = sparse.csr_matrix(
-        (jac.data / np.repeat(mu, per_row), jac.indices, jac.indptr), shape=jac.shape
-    )
-    return (weighted.T @ jac).toarray()
+
+def information(jac: BlockJacobian, mu: np.ndarray) -> np.ndarray:
+    """J^T diag(1/mu) J as a dense matrix."""
+    return jac.information(mu)
 
 
 def invert(matrix: np.ndarray) -> np.ndarray:
@@ -105,13 +111,21 @@ def fit_poisson(
     lo = np.full(m, -np.inf) if lower is None else np.asarray(lower, float)
     hi = np.full(m, np.inf) if upper is None else np.asarray(upper, float)
     p[free] = np.clip(p[free], lo, hi)
-    mu, jac = jacobian_of(p)
+    mu, jac = _evaluated(jacobian_of, p)
     if np.any(mu <= 0):
         raise ValueError("starting point gives non-positive expected counts")
 
+    # what depends on the counts alone, once (deviance(n, mu) with the same operations)
+    n_pos = n > 0
+    n_safe = np.where(n_pos, n, 1.0)
+    n_zero = n == 0
+    prior_diag = np.diag(prior_weight)
+
     def objective(p_, mu_):
         q = p_[free] - prior_mean
-        return deviance(n, mu_) + float(np.sum(prior_weight * q * q))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(n_pos, n * np.log(n_safe / mu_), 0.0)
+        return float(2.0 * np.sum(mu_ - n + t)) + float(np.sum(prior_weight * q * q))
 
     obj = objective(p, mu)
     lam = 1e-3
@@ -122,31 +136,31 @@ def fit_poisson(
         # channels) are held there by a linear constraint instead of weighing 1/mu ~ inf
         # in the information, which would leave the other directions stiff and the
         # damped steps tiny.
-        edge = np.flatnonzero((n == 0) & (mu < EDGE_MU))
-        keep = np.ones(len(mu), bool)
-        keep[edge] = False
-        if len(edge):
-            jac_k, mu_k, n_k = jac[keep], mu[keep], n[keep]
-        else:  # the common case: no row on the edge, no copy of the Jacobian
-            jac_k, mu_k, n_k = jac, mu, n
-        info = information(jac_k, mu_k) + np.diag(prior_weight)
-        grad = jac_k.T @ (1.0 - n_k / mu_k) + prior_weight * (p[free] - prior_mean)
+        edge = np.flatnonzero(n_zero & (mu < EDGE_MU))
+        info = jac.information(mu, drop=edge)
+        info += prior_diag
+        residual = 1.0 - n / mu
+        residual[edge] = 0.0
+        grad = jac.rmatvec(residual) + prior_weight * (p[free] - prior_mean)
         x = p[free]
         pinned = ((x <= lo) & (grad > 0)) | ((x >= hi) & (grad < 0))
         act = np.flatnonzero(~pinned)
-        sub = info[np.ix_(act, act)]
+        sub = info if len(act) == m else info[np.ix_(act, act)]
         d = np.sqrt(np.diag(sub))
         d[d == 0] = 1.0
         scaled = sub / d[:, None] / d[None, :]
         g = grad[act] / d
-        eye = np.eye(len(act))
-        held = jac[edge][:, act].toarray() / d[None, :] if len(edge) else None
+        diagonal = np.arange(len(act))
+        held = jac.rows(edge)[:, act] / d[None, :] if len(edge) else None
+        known: dict = {}
         accepted = False
         while lam < 1e10:
             try:
-                step = np.linalg.solve(scaled + lam * eye, -g)
+                damped = scaled.copy()  # scaled + lam I
+                damped[diagonal, diagonal] += lam
+                step = solve(damped, -g)
                 if held is not None:
-                    step = _held_step(scaled + lam * eye, g, held, step)
+                    step = _held_step(damped, g, held, step, known)
                 step = step / d
             except np.linalg.LinAlgError:
                 lam *= 10.0
@@ -163,7 +177,9 @@ def fit_poisson(
                 # step until it fits; rows that get there are held from the next step on.
                 full = np.zeros(m)
                 full[act] = step
-                dmu = jac @ full
+                dmu = jac.matvec(full)
+                keep = np.ones(len(mu), bool)
+                keep[edge] = False
                 falling = (dmu < 0) & keep
                 if np.any(falling):
                     alpha = TO_BOUNDARY * float(np.min(-mu[falling] / dmu[falling]))
@@ -185,11 +201,12 @@ def fit_poisson(
         p = trial
         obj = obj_t
         lam = max(lam * 0.1, 1e-7)
-        mu, jac = jacobian_of(p)
+        mu, jac = _evaluated(jacobian_of, p)
         if gain < tolerance:
             converged = True
             break
-    info = information(jac, mu) + np.diag(prior_weight)
+    info = information(jac, mu)
+    info += prior_diag
     return PoissonFit(
         p,
         np.asarray(free),
@@ -204,29 +221,34 @@ def fit_poisson(
     )
 
 
-def _held_step(matrix, g, held, free_step):
+def _evaluated(jacobian_of, p):
+    mu, jac = jacobian_of(p)
+    return mu, as_jacobian(jac)
+
+
+def _held_step(matrix, g, held, free_step, known=None):
     """The step of `matrix s = -g` that keeps mu of the held rows where it is.
 
     A held row is released when the free step would raise its mu (the edge no longer
     binds). The constrained step lives in the null space of the remaining rows' Jacobian.
+    known: a dict kept over one iteration's damped steps (the same held rows), holding
+    the binding rows' row space by which rows bind (the SVD of the same rows, once).
     """
-    binding = held[held @ free_step < 0]
-    if not len(binding):
+    binds = held @ free_step < 0
+    if not np.any(binds):
         return free_step
-    # The binding rows touch few parameters (those of the regions the rows lie in): their
-    # row space comes from the SVD of that block alone, and the step from the KKT system
-    # [M B'; B 0] (s, lambda) = (-g, 0), the same constrained minimum as the step in the
-    # null space of B, at a fraction of the cost of a full SVD (measured: the full SVD
-    # was a quarter of the method's time).
-    cols = np.flatnonzero(np.any(binding != 0.0, axis=0))
-    _, sv, vt = np.linalg.svd(binding[:, cols], full_matrices=False)
-    rank = int(np.sum(sv > 1e-10 * sv[0])) if len(sv) else 0
-    if rank == 0:
+    key = binds.tobytes()
+    if known is None or key not in known:
+        b = _row_space(held[binds], len(free_step))
+        if known is not None:
+            known[key] = b
+    else:
+        b = known[key]
+    if b is None:
         return free_step
-    if rank >= len(free_step):
+    if len(b) >= len(free_step):
         return np.zeros_like(free_step)
-    b = np.zeros((rank, len(free_step)))
-    b[:, cols] = vt[:rank]
+    rank = len(b)
     n = len(free_step)
     kkt = np.zeros((n + rank, n + rank))
     kkt[:n, :n] = matrix
@@ -234,7 +256,25 @@ def _held_step(matrix, g, held, free_step):
     kkt[n:, :n] = b
     rhs = np.concatenate([-g, np.zeros(rank)])
     try:
-        sol = np.linalg.solve(kkt, rhs)
+        sol = solve(kkt, rhs)
     except np.linalg.LinAlgError:
         sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
     return sol[:n]
+
+
+def _row_space(binding, n: int):
+    """An orthonormal basis (rank x n) of the rows' span, None for rank 0.
+
+    The binding rows touch few parameters (those of the regions the rows lie in): their
+    row space comes from the SVD of that block alone, and the step from the KKT system
+    [M B'; B 0] (s, lambda) = (-g, 0), the same constrained minimum as the step in the
+    null space of B, at a fraction of the cost of a full SVD (measured: the full SVD
+    was a quarter of the method's time)."""
+    cols = np.flatnonzero(np.any(binding != 0.0, axis=0))
+    _, sv, vt = np.linalg.svd(binding[:, cols], full_matrices=False)
+    rank = int(np.sum(sv > 1e-10 * sv[0])) if len(sv) else 0
+    if rank == 0:
+        return None
+    b = np.zeros((rank, n))
+    b[:, cols] = vt[:rank]
+    return b

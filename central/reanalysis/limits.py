@@ -17,6 +17,7 @@ Currie (1968), the same without calibration uncertainty:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -90,7 +91,23 @@ def upper_quantile(c: np.ndarray, mu: np.ndarray, alpha: float = ALPHA) -> float
         u = t * np.sqrt(k2)
         return ndtr(-w) + np.exp(-0.5 * w * w) / _SQRT2PI * (1.0 / u - 1.0 / w) - alpha
 
-    grid = np.geomspace(0.2, t_max, 24) if t_max > 0.2 else np.array([t_max])
+    c_row = c[None, :]
+
+    def tail_at(t: float) -> float:
+        """tail(t)[0] with scalar arithmetic where the arrays had one element (the same
+        operations, so the same values; a tenth of the ufunc calls the root search made)."""
+        tc = t * c_row
+        e = np.exp(tc)
+        e1 = e - 1.0
+        k0 = ((e1 - tc) @ mu)[0] + 0.5 * rest * t * t
+        k1 = (e1 @ mu_c)[0] + rest * t
+        k2 = (e @ mu_cc)[0] + rest
+        w = math.sqrt(max(2.0 * (t * k1 - k0), 1e-300))
+        u = t * math.sqrt(k2)
+        # numpy's exp, not math.exp: they differ in the last bit of some values
+        return float(ndtr(-w) + np.exp(-0.5 * w * w) / _SQRT2PI * (1.0 / u - 1.0 / w) - alpha)
+
+    grid = _grid(t_max) if t_max > 0.2 else np.array([t_max])
     values = tail(grid)
     below = np.flatnonzero(values < 0)
     if len(below) == 0:
@@ -99,5 +116,13 @@ def upper_quantile(c: np.ndarray, mu: np.ndarray, alpha: float = ALPHA) -> float
         return K * sigma  # lighter than Gaussian here: keep k u0
     else:
         i = below[0]
-        t = brentq(lambda x: float(tail(x)[0]), grid[i - 1], grid[i], xtol=1e-6)
+        t = brentq(tail_at, grid[i - 1], grid[i], xtol=1e-6)
     return sigma * (float(np.sum(mu * c * (np.exp(t * c) - 1.0))) + rest * t)
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(t_max: float) -> np.ndarray:
+    """The search grid of upper_quantile's saddlepoint (t_max is mostly its cap of 50)."""
+    grid = np.geomspace(0.2, t_max, 24)
+    grid.flags.writeable = False
+    return grid

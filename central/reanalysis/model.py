@@ -16,13 +16,15 @@ added in quadrature to its Doppler width). Regions are the unions of the lines' 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
 from .components import STEP_LINE, ModelLine
-from .shapes import gaussian_in_channels, line_shape, line_shape_partials, step, tail
+from .jacobian import BlockJacobian, BlockLayout
+from .shapes import PairEdges, line_shape, line_shape_partials, step, tail
 
 SHAPE_NAMES = (
     "gain",
@@ -159,41 +161,27 @@ class SpectrumModel:
         for k, r in enumerate(regs):
             line_region[(x0 >= r.first - 0.5) & (x0 <= r.last + 0.5)] = k
         self.line_region = line_region
-        keep = line_region >= 0
-        pair_line, pair_row = [], []
-        for i in np.flatnonzero(keep):
-            r = regs[line_region[i]]
-            rows = np.arange(r.rows.start, r.rows.stop)
-            pair_row.append(rows)
-            pair_line.append(np.full(len(rows), i))
-        self.pair_line = np.concatenate(pair_line) if pair_line else np.zeros(0, int)
-        self.pair_row = np.concatenate(pair_row) if pair_row else np.zeros(0, int)
+        # the pairs: each line with a region, on every row of its region, line by line
+        lines_in = np.flatnonzero(line_region >= 0)
+        first_row = np.array([r.rows.start for r in regs], dtype=np.intp)
+        width = np.array([r.rows.stop - r.rows.start for r in regs], dtype=np.intp)
+        widths = width[line_region[lines_in]]
+        self.pair_line = np.repeat(lines_in, widths)
+        offset = np.arange(len(self.pair_line)) - np.repeat(np.cumsum(widths) - widths, widths)
+        self.pair_row = np.repeat(first_row[line_region[lines_in]], widths) + offset
         self.pair_channel = self.channels[self.pair_row].astype(float)
-        # baseline design: t^d per region
-        cols, rows, vals = [], [], []
-        self.base_index = []
-        j = 0
-        for r in regs:
-            m = r.last - r.first + 1
-            t = np.linspace(-1.0, 1.0, m) if m > 1 else np.zeros(1)
-            idx = []
-            for d in range(r.degree + 1):
-                rows.append(np.arange(r.rows.start, r.rows.stop))
-                cols.append(np.full(m, j))
-                vals.append(t**d)
-                idx.append(j)
-                j += 1
-            self.base_index.append(idx)
-        self.n_base = j
-        self.base_design = sparse.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(self.n_fit, self.n_base),
+        # baseline design: t^d per region, entries in CSR order (row by row, d ascending)
+        self.base_index, self._base_rows, self._base_cols, self._base_vals = _baseline_design(
+            tuple((r.rows.start, r.rows.stop, r.degree) for r in regs)
         )
-        coo = self.base_design.tocoo()
-        self._base_rows, self._base_cols, self._base_vals = coo.row, coo.col, coo.data
-        # amplitude columns: one CSR entry per (row, amplitude), summed over its lines
+        self.n_base = sum(len(idx) for idx in self.base_index)
+        # amplitude columns: one entry per (row, amplitude), summed over its lines; entries
+        # ordered by row, then amplitude (np.unique's order, found without sorting)
         key = self.pair_row.astype(np.int64) * self.n_amp + self.line_amplitude[self.pair_line]
-        uniq, self._amp_entry = np.unique(key, return_inverse=True)
+        present = np.zeros(self.n_fit * self.n_amp, bool)
+        present[key] = True
+        uniq = np.flatnonzero(present)
+        self._amp_entry = (np.cumsum(present) - 1)[key]
         self._amp_cols = (uniq % self.n_amp).astype(np.int32)
         self._amp_indptr = np.concatenate(
             [[0], np.cumsum(np.bincount(uniq // self.n_amp, minlength=self.n_fit))]
@@ -201,6 +189,12 @@ class SpectrumModel:
         self._structure: dict = {}
         self._last_parts: dict = {}
         self._peak = (~self.is_step).astype(float)
+        # per (line, row) pair: what does not depend on the parameters
+        pl = self.pair_line
+        self._edges = PairEdges(self.pair_channel, pl)
+        self._pair_peak = self._peak[pl]
+        self._pair_weight = self.line_weight[pl]
+        self._pair_shares_h = self.shares_h[pl]
         self.n_shape = len(SHAPE_NAMES)
         self.n_params = self.n_amp + self.n_base + self.n_shape
 
@@ -217,8 +211,9 @@ class SpectrumModel:
 
     def _parts(self, theta, with_tail: bool) -> dict:
         """The geometry and the Gaussian, step (and tail) values of every (line, row) pair
-        at theta. The last theta's are kept: the fit evaluates mu at a trial point and,
-        once it is accepted, the Jacobian at the same point."""
+        at theta, and the shapes computed from them. The last theta's are kept: the fit
+        evaluates mu at a trial point and, once it is accepted, the Jacobian at the same
+        point; with the shape parameters fixed, every point of the fit has the same."""
         key = np.asarray(theta, dtype=float).tobytes()
         c = self._last_parts
         if c.get("key") != key:
@@ -232,9 +227,10 @@ class SpectrumModel:
                 xp=xp,
                 sp=sp,
                 r=np.exp(theta[LOG_TAIL]),
-                g=gaussian_in_channels(self.pair_channel, xp, sp),
+                g=self._edges.gaussian(x0, sigma),
                 st=step(self.pair_channel, xp, sp),
                 t=None,
+                h=self._step_heights(theta)[pl],
             )
         if with_tail and c["t"] is None:
             c["t"] = tail(self.pair_channel, c["xp"], c["sp"], c["r"])
@@ -243,17 +239,18 @@ class SpectrumModel:
     def shapes(self, theta) -> np.ndarray:
         """Unit-area shape values of every (line, row) pair."""
         c = self._parts(theta, with_tail=bool(theta[ETA]))
-        pl = self.pair_line
-        return line_shape(
-            self.pair_channel,
-            c["xp"],
-            c["sp"],
-            theta[ETA],
-            c["r"],
-            self._step_heights(theta)[pl],
-            self._peak[pl],
-            parts=(c["g"], c["t"], c["st"]),
-        )
+        if "shapes" not in c:
+            c["shapes"] = line_shape(
+                self.pair_channel,
+                c["xp"],
+                c["sp"],
+                theta[ETA],
+                c["r"],
+                c["h"],
+                self._pair_peak,
+                parts=(c["g"], c["t"], c["st"]),
+            )
+        return c["shapes"]
 
     def line_counts(self, a) -> np.ndarray:
         """Expected area of every line for amplitudes a."""
@@ -266,7 +263,11 @@ class SpectrumModel:
         )
 
     def baseline(self, b) -> np.ndarray:
-        return np.exp(np.clip(self.base_design @ b, -60.0, 60.0))
+        # base_design @ b summed in the CSR's own order (row by row, columns ascending)
+        log_base = np.bincount(
+            self._base_rows, self._base_vals * b[self._base_cols], minlength=self.n_fit
+        )
+        return np.exp(np.clip(log_base, -60.0, 60.0))
 
     def mu(self, p) -> np.ndarray:
         a, b, theta = self.split(p)
@@ -280,35 +281,54 @@ class SpectrumModel:
             shape=(self.n_fit, self.n_amp),
         )
 
+    def amplitude_entries(self, theta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, columns, values) of amplitude_columns' stored entries, in its order."""
+        rows = np.repeat(np.arange(self.n_fit), np.diff(self._amp_indptr))
+        return rows, self._amp_cols, self._amp_data(self.shapes(theta))
+
     def _amp_data(self, vals):
-        w = vals * self.line_weight[self.pair_line]
+        w = vals * self._pair_weight
         return np.bincount(self._amp_entry, w, minlength=len(self._amp_cols))
 
     def jacobian(self, p, free_shape):
-        """mu and d mu / d (amplitudes, baseline, free shape parameters), sparse CSR."""
+        """mu and d mu / d (amplitudes, baseline, free shape parameters) in blocks."""
         a, b, theta = self.split(p)
         c = self._parts(theta, with_tail=True)
-        dgeo, xp, sp, r, t0 = c["dgeo"], c["xp"], c["sp"], c["r"], c["t"]
+        free = np.flatnonzero(free_shape)
+        layout, pair_pos, base_pos = self._block_layout(free)
+        n_fit, width = self.n_fit, layout.width
         pl = self.pair_line
-        vals, d_x0, d_sig, d_eta, d_step = line_shape_partials(
-            self.pair_channel,
-            xp,
-            sp,
-            theta[ETA],
-            r,
-            self._step_heights(theta)[pl],
-            t0,
-            self._peak[pl],
-            g=c["g"],
-            st=c["st"],
-        )
+        key = ("jacobian", len(free) > 0)
+        if key not in c:
+            out = line_shape_partials(
+                self.pair_channel,
+                c["xp"],
+                c["sp"],
+                theta[ETA],
+                c["r"],
+                c["h"],
+                c["t"],
+                self._pair_peak,
+                g=c["g"],
+                st=c["st"],
+                partials=len(free) > 0,
+            )
+            c[key] = out if len(free) else (out, None, None, None, None)
+        vals, d_x0, d_sig, d_eta, d_step = c[key]
         amp = self.line_counts(a)[pl]
         rows = self.pair_row
-        peaks = np.bincount(rows, vals * amp, minlength=self.n_fit)
+        peaks = np.bincount(rows, vals * amp, minlength=n_fit)
         base = self.baseline(b)
-        free = np.flatnonzero(free_shape)
-        dtheta = np.empty((len(free), self.n_fit))
-        for k, j in enumerate(free):
+        # the amplitudes' entries summed over their lines, straight into the blocks (they
+        # do not depend on the amplitudes: kept while theta is)
+        amp_key = ("amplitude entries", tuple(free))
+        if amp_key not in c:
+            c[amp_key] = np.bincount(pair_pos, vals * self._pair_weight, minlength=n_fit * width)
+        local = c[amp_key].copy()
+        local[base_pos] = self._base_vals * base[self._base_rows]
+        local = local.reshape(n_fit, width)
+        dgeo = c["dgeo"]
+        for k, j in enumerate(free):  # the shape columns come first in every block
             if j == GAIN:
                 w = d_x0 * dgeo["x0_gain"][pl] + d_sig * dgeo["sigma_gain"][pl]
             elif j == OFFSET:
@@ -319,38 +339,70 @@ class SpectrumModel:
                 w = d_eta
             elif j == LOG_TAIL:
                 h = 1e-4
-                t1 = tail(self.pair_channel, xp, sp, r * np.exp(h))
-                w = theta[ETA] * self._peak[pl] * (t1 - t0) / h
+                t1 = tail(self.pair_channel, c["xp"], c["sp"], c["r"] * np.exp(h))
+                w = theta[ETA] * self._pair_peak * (t1 - c["t"]) / h
             elif j == STEP:
-                w = d_step * self.shares_h[pl]
+                w = d_step * self._pair_shares_h
             else:  # ANN_FWHM
                 w = d_sig * dgeo["sigma_ann"][pl]
-            dtheta[k] = np.bincount(rows, w * amp, minlength=self.n_fit)
-        data = np.concatenate(
-            [self._amp_data(vals), self._base_vals * base[self._base_rows], dtheta.T.ravel()]
-        )
-        jac = self._assemble(data, free)
-        return peaks + base, jac
+            local[:, k] = np.bincount(rows, w * amp, minlength=n_fit)
+        return peaks + base, BlockJacobian(local, layout)
 
-    def _assemble(self, data, free) -> sparse.csr_matrix:
-        """CSR of [amplitudes | baseline | free shape] from data in that concatenated order."""
+    def _block_layout(self, free):
+        """The blocks (one per region: free shape, its amplitudes, its baseline) and where
+        each (line, row) pair and baseline entry goes in the flattened local array."""
         key = tuple(free)
         if key not in self._structure:
-            n_a, n_b = len(self._amp_cols), len(self._base_rows)
-            amp_rows = np.repeat(np.arange(self.n_fit), np.diff(self._amp_indptr))
-            rows = np.concatenate(
-                [amp_rows, self._base_rows, np.repeat(np.arange(self.n_fit), len(free))]
+            nf = len(free)
+            shape_cols = self.n_amp + self.n_base + np.arange(nf)
+            n_regions = len(self.regions)
+            # which amplitudes have a line in each region, ascending
+            has = np.zeros((n_regions, self.n_amp), bool)
+            inside = self.line_region >= 0
+            has[self.line_region[inside], self.line_amplitude[inside]] = True
+            amps = [np.flatnonzero(row) for row in has]
+            block_cols = [
+                np.concatenate([shape_cols, amps[k], self.n_amp + np.array(self.base_index[k])])
+                for k in range(n_regions)
+            ]
+            layout = BlockLayout(
+                [r.rows.start for r in self.regions],
+                [r.rows.stop for r in self.regions],
+                block_cols,
+                self.n_amp + self.n_base + nf,
             )
-            cols = np.concatenate(
-                [
-                    self._amp_cols,
-                    self.n_amp + self._base_cols,
-                    np.tile(self.n_amp + self.n_base + np.arange(len(free)), self.n_fit),
-                ]
+            rank = nf + np.cumsum(has, axis=1) - 1  # local column of each region's amplitude
+            width = layout.width
+            region = self.region_of_row
+            pr = self.pair_row
+            pair_pos = pr * width + rank[region[pr], self.line_amplitude[self.pair_line]]
+            br = self._base_rows
+            first_base = np.array([idx[0] for idx in self.base_index])
+            n_amps = has.sum(axis=1)
+            base_pos = br * width + (
+                nf + n_amps[region[br]] + self._base_cols - first_base[region[br]]
             )
-            order = np.lexsort((cols, rows))
-            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=self.n_fit))])
-            self._structure[key] = (order, cols[order], indptr, n_a + n_b)
-        order, indices, indptr, _ = self._structure[key]
-        n_cols = self.n_amp + self.n_base + len(free)
-        return sparse.csr_matrix((data[order], indices, indptr), shape=(self.n_fit, n_cols))
+            self._structure[key] = (layout, pair_pos, base_pos)
+        return self._structure[key]
+
+
+@functools.lru_cache(maxsize=16)
+def _baseline_design(regions: tuple) -> tuple:
+    """(column indices per region, rows, columns, values) of the baseline design t^d,
+    t = -1 .. 1 across each region, for regions given as (first row, stop row, degree).
+    Kept: the line-by-line refit has the joint fit's regions."""
+    rows, cols, vals, base_index = [], [], [], []
+    j = 0
+    for start, stop, degree in regions:
+        m = stop - start
+        t = np.linspace(-1.0, 1.0, m) if m > 1 else np.zeros(1)
+        n_d = degree + 1
+        rows.append(np.repeat(np.arange(start, stop), n_d))
+        cols.append(np.tile(np.arange(j, j + n_d), m))
+        vals.append(np.column_stack([t**d for d in range(n_d)]).ravel())
+        base_index.append(tuple(range(j, j + n_d)))
+        j += n_d
+    out = tuple(np.concatenate(x) for x in (rows, cols, vals))
+    for a in out:
+        a.flags.writeable = False
+    return (tuple(base_index), *out)
