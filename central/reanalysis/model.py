@@ -241,16 +241,13 @@ class SpectrumModel:
         c = self._parts(theta, with_tail=bool(theta[ETA]))
         if "shapes" not in c:
             c["shapes"] = line_shape(
-                self.pair_channel,
-                c["xp"],
-                c["sp"],
-                theta[ETA],
-                c["r"],
-                c["h"],
-                self._pair_peak,
-                parts=(c["g"], c["t"], c["st"]),
+                *self._shape_arguments(c, theta), parts=(c["g"], c["t"], c["st"])
             )
         return c["shapes"]
+
+    def _shape_arguments(self, c: dict, theta) -> tuple:
+        """What line_shape and line_shape_partials take of every (line, row) pair."""
+        return self.pair_channel, c["xp"], c["sp"], theta[ETA], c["r"], c["h"], self._pair_peak
 
     def line_counts(self, a) -> np.ndarray:
         """Expected area of every line for amplitudes a."""
@@ -300,15 +297,16 @@ class SpectrumModel:
         pl = self.pair_line
         key = ("jacobian", len(free) > 0)
         if key not in c:
+            channel, xp, sp, eta, r, h, peak = self._shape_arguments(c, theta)
             out = line_shape_partials(
-                self.pair_channel,
-                c["xp"],
-                c["sp"],
-                theta[ETA],
-                c["r"],
-                c["h"],
+                channel,
+                xp,
+                sp,
+                eta,
+                r,
+                h,
                 c["t"],
-                self._pair_peak,
+                peak,
                 g=c["g"],
                 st=c["st"],
                 partials=len(free) > 0,
